@@ -1,0 +1,1 @@
+"""One module per obsctl command (group); cli.py composes them."""

@@ -1,0 +1,326 @@
+"""The one config: `bundle.yaml` loaded into frozen, typed models.
+
+Generators receive a `BundleConfig` as an argument; they never read files or the
+environment themselves. Every model forbids unknown keys so a typo is an error that names
+the key, not a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = [
+    "DEFAULT_BUNDLE_PATH",
+    "AlertingConfig",
+    "BundleConfig",
+    "ConfigError",
+    "ModelProfile",
+    "duration_seconds",
+    "load_config",
+    "parse_config",
+]
+
+DEFAULT_BUNDLE_PATH = Path("bundle.yaml")
+
+_DURATION_RE = re.compile(r"^(?:\d+(?:ms|s|m|h|d|w|y))+$")
+_DURATION_PART_RE = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+_K8S_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_QUANTITY_RE = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$")
+
+
+class ConfigError(Exception):
+    """A bundle.yaml problem, phrased as one line naming the key and the fix."""
+
+
+def duration_seconds(value: str) -> float:
+    """Seconds in a Prometheus duration such as `1h30m` or `15s`."""
+    return sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART_RE.findall(value))
+
+
+def _check_duration(value: str) -> str:
+    if not isinstance(value, str) or not _DURATION_RE.match(value):
+        raise ValueError(f"{value!r} is not a Prometheus duration (use e.g. 30s, 5m, 1h, 30d)")
+    return value
+
+
+def _check_k8s_name(value: str) -> str:
+    if not _K8S_NAME_RE.match(value) or len(value) > 63:
+        raise ValueError(f"{value!r} is not a valid Kubernetes name (lower-case, digits, '-')")
+    return value
+
+
+Duration = Annotated[str, Field(description="Prometheus duration, e.g. 15s, 5m, 30d")]
+K8sName = Annotated[str, Field(description="Kubernetes object or namespace name")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class GitConfig(_Model):
+    repo_url: str = Field(description="Git URL Argo CD syncs this repository from (your fork)")
+    revision: str = Field("main", description="Branch, tag or commit Argo CD tracks")
+
+    @field_validator("repo_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^(https://|ssh://|git@)\S+$", v):
+            raise ValueError(f"{v!r} is not a git URL (https://..., ssh://... or git@...)")
+        return v
+
+
+class Namespaces(_Model):
+    argocd: K8sName = "argocd"
+    monitoring: K8sName = "monitoring"
+    vllm: K8sName = "vllm"
+    gateway: K8sName = Field("vllm-gateway", description="Namespace allowed to call vLLM")
+
+    _v = field_validator("argocd", "monitoring", "vllm", "gateway")(
+        classmethod(lambda cls, v: _check_k8s_name(v))
+    )
+
+
+class HelmChart(_Model):
+    repo_url: str
+    chart: str
+    version: str = Field(description="Exact chart version; ranges are not allowed")
+
+    @field_validator("version")
+    @classmethod
+    def _pinned(cls, v: str) -> str:
+        if not re.match(r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$", v):
+            raise ValueError(f"{v!r} is not an exact chart version (pin e.g. 1.2.3)")
+        return v
+
+
+class Charts(_Model):
+    kube_prometheus_stack: HelmChart
+    dcgm_exporter: HelmChart
+
+
+class VllmConfig(_Model):
+    image: str = "vllm/vllm-openai"
+    image_tag: str = Field(description="Pinned vLLM image tag, e.g. v0.11.0 (never latest)")
+    deploy: list[str] = Field(description="Keys of `models` the reference workload deploys")
+    replicas: int = Field(1, ge=0, le=64)
+    port: int = Field(8000, ge=1, le=65535)
+
+    @field_validator("image_tag")
+    @classmethod
+    def _pinned(cls, v: str) -> str:
+        if v in ("", "latest") or v.endswith(":latest"):
+            raise ValueError("pin an exact image tag such as v0.11.0, not 'latest'")
+        return v
+
+
+class ModelCost(_Model):
+    input_per_1k: float = Field(ge=0, description="USD per 1K prompt tokens")
+    output_per_1k: float = Field(ge=0, description="USD per 1K generated tokens")
+
+
+class ModelProfile(_Model):
+    hf_id: str = Field(description="Hugging Face model id")
+    served_name: str = Field(description="--served-model-name; the `model_name` label")
+    max_model_len: int = Field(8192, ge=128)
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    max_num_seqs: int = Field(128, ge=1)
+    gpus: int = Field(1, ge=1, le=16)
+    cost: ModelCost
+
+
+class Toleration(_Model):
+    key: str
+    operator: Literal["Exists", "Equal"] = "Exists"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+
+
+class GpuConfig(_Model):
+    node_selector: dict[str, str] = Field(
+        default_factory=lambda: {"nvidia.com/gpu.present": "true"}
+    )
+    tolerations: list[Toleration] = Field(default_factory=list)
+    hourly_cost: dict[str, float] = Field(
+        default_factory=lambda: {"default": 1.0},
+        description="USD per GPU hour keyed by DCGM modelName; `default` covers the rest",
+    )
+
+    @field_validator("hourly_cost")
+    @classmethod
+    def _has_default(cls, v: dict[str, float]) -> dict[str, float]:
+        if "default" not in v:
+            raise ValueError("needs a `default` entry (USD per hour for unlisted GPU types)")
+        return v
+
+
+class PrometheusConfig(_Model):
+    scrape_interval: Duration = "15s"
+    evaluation_interval: Duration = "15s"
+    retention: Duration = "15d"
+    storage_size: str = "50Gi"
+    storage_class: str = ""
+    cluster_label: str = Field("", description="Label naming the cluster; kept by aggregations")
+
+    _d = field_validator("scrape_interval", "evaluation_interval", "retention")(
+        classmethod(lambda cls, v: _check_duration(v))
+    )
+
+    @field_validator("storage_size")
+    @classmethod
+    def _quantity(cls, v: str) -> str:
+        if not _QUANTITY_RE.match(v):
+            raise ValueError(f"{v!r} is not a Kubernetes quantity (e.g. 50Gi)")
+        return v
+
+
+class SecretKeyRef(_Model):
+    name: K8sName
+    key: str
+
+
+class GrafanaAdminSecret(_Model):
+    name: K8sName = "grafana-admin"
+    user_key: str = "admin-user"
+    password_key: str = "admin-password"
+
+
+class NamedSecret(_Model):
+    name: K8sName
+
+
+class SecretsConfig(_Model):
+    hf_token: SecretKeyRef
+    grafana_admin: GrafanaAdminSecret = GrafanaAdminSecret()
+    alert_receivers: NamedSecret = NamedSecret(name="alertmanager-receivers")
+
+
+class SloConfig(_Model):
+    threshold_seconds: float = Field(1.0, gt=0)
+    objective: float = Field(0.99, gt=0, lt=1)
+    window: Duration = "30d"
+
+    _d = field_validator("window")(classmethod(lambda cls, v: _check_duration(v)))
+
+
+class AlertingConfig(_Model):
+    """Alert thresholds. Defaults follow the production guide's table where it has one."""
+
+    ttft_p99_warning_seconds: float = Field(1.0, gt=0)
+    ttft_p99_critical_seconds: float = Field(2.5, gt=0)
+    itl_p99_warning_seconds: float = Field(0.2, gt=0)
+    e2e_p99_warning_seconds: float = Field(60.0, gt=0)
+    queue_time_p99_warning_seconds: float = Field(5.0, gt=0)
+    kv_cache_warning_ratio: float = Field(0.90, gt=0, le=1)
+    kv_cache_critical_ratio: float = Field(0.98, gt=0, le=1)
+    waiting_requests_warning: int = Field(500, ge=1)
+    preemptions_per_second_warning: float = Field(1.0, gt=0)
+    error_ratio_warning: float = Field(0.01, gt=0, lt=1)
+    gpu_temperature_warning_celsius: float = Field(85, gt=0)
+    gpu_temperature_critical_celsius: float = Field(92, gt=0)
+    gpu_utilization_low_ratio: float = Field(0.5, gt=0, lt=1)
+    ttft_slo: SloConfig = SloConfig()
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AlertingConfig:
+        if self.ttft_p99_critical_seconds <= self.ttft_p99_warning_seconds:
+            raise ValueError("ttft_p99_critical_seconds must be above ttft_p99_warning_seconds")
+        if self.kv_cache_critical_ratio <= self.kv_cache_warning_ratio:
+            raise ValueError("kv_cache_critical_ratio must be above kv_cache_warning_ratio")
+        if self.gpu_temperature_critical_celsius <= self.gpu_temperature_warning_celsius:
+            raise ValueError(
+                "gpu_temperature_critical_celsius must be above gpu_temperature_warning_celsius"
+            )
+        return self
+
+
+class DashboardsConfig(_Model):
+    folder: str = "vLLM"
+    uid: str = Field("vllm-single-pane", max_length=40)
+    title: str = "vLLM single pane"
+
+
+class BundleConfig(_Model):
+    git: GitConfig
+    namespaces: Namespaces = Namespaces()
+    charts: Charts
+    vllm: VllmConfig
+    models: dict[str, ModelProfile]
+    gpu: GpuConfig = GpuConfig()
+    prometheus: PrometheusConfig = PrometheusConfig()
+    secrets: SecretsConfig
+    alerting: AlertingConfig = AlertingConfig()
+    dashboards: DashboardsConfig = DashboardsConfig()
+
+    @field_validator("models")
+    @classmethod
+    def _model_keys(cls, v: dict[str, ModelProfile]) -> dict[str, ModelProfile]:
+        if not v:
+            raise ValueError("define at least one model")
+        for key in v:
+            _check_k8s_name(key)
+        return v
+
+    @model_validator(mode="after")
+    def _deployed_models_exist(self) -> BundleConfig:
+        unknown = [m for m in self.vllm.deploy if m not in self.models]
+        if unknown:
+            raise ValueError(
+                f"vllm.deploy names {unknown} but models defines only {sorted(self.models)}"
+            )
+        return self
+
+    @property
+    def deployed_models(self) -> list[tuple[str, ModelProfile]]:
+        return [(k, self.models[k]) for k in self.vllm.deploy]
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    first = err.errors()[0]
+    key = _loc(first["loc"])
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        return f"{source}: unknown key '{key}': remove it or fix the spelling (see observability/config.py)"
+    if kind == "missing":
+        return f"{source}: missing required key '{key}': add it to {source}"
+    msg = first["msg"].removeprefix("Value error, ")
+    got = first.get("input")
+    got_txt = f" (got {got!r})" if got is not None and not isinstance(got, dict | list) else ""
+    return f"{source}: invalid value for '{key}': {msg}{got_txt}"
+
+
+def parse_config(data: Any, source: str = "bundle.yaml") -> BundleConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: top level must be a mapping of keys, not {type(data).__name__}"
+        )
+    try:
+        return BundleConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err, source)) from None
+
+
+def load_config(path: Path | str = DEFAULT_BUNDLE_PATH) -> BundleConfig:
+    """Load and validate bundle.yaml; raise ConfigError with a one-line message."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: file not found: run obsctl from the repository root or pass --config PATH"
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or "syntax error"
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}: fix the syntax") from None
+    return parse_config(data, source=str(path))

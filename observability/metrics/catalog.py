@@ -1,0 +1,120 @@
+"""Metric catalogs: what each supported exporter version exposes, as committed data.
+
+The vLLM catalogs are produced by `scripts/extract_vllm_catalog.py` from the released
+wheel's source (never imported) and committed under `observability/metrics/data/` as
+`vllm-<version>.json`; DCGM's default counter set is `dcgm-default-counters.json`.
+
+Data file shape::
+
+    {"exporter": "vllm", "version": "0.7.3", "source": "<where it was read from>",
+     "families": [{"name": "vllm:prompt_tokens_total", "type": "counter",
+                   "help": "...", "labels": ["model_name"], "buckets": null}]}
+
+`name` is the *exposed* family name: counters end in `_total`; histogram series add
+`_bucket`, `_sum`, `_count` (see `series_names`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+__all__ = [
+    "Catalog",
+    "MetricFamily",
+    "available_vllm_versions",
+    "dcgm_catalog",
+    "family_of_series",
+    "vllm_catalog",
+]
+
+_SUFFIXES = {
+    "histogram": ("_bucket", "_sum", "_count"),
+    "summary": ("_sum", "_count"),
+}
+
+
+@dataclass(frozen=True)
+class MetricFamily:
+    name: str
+    type: str
+    help: str
+    labels: tuple[str, ...]
+    buckets: tuple[float, ...] | None = None
+
+    def series_names(self) -> tuple[str, ...]:
+        """Every sample name this family produces on the wire."""
+        return (self.name, *(self.name + s for s in _SUFFIXES.get(self.type, ())))
+
+
+@dataclass(frozen=True)
+class Catalog:
+    exporter: str
+    version: str
+    source: str
+    families: dict[str, MetricFamily]
+
+    def series_names(self) -> set[str]:
+        return {s for f in self.families.values() for s in f.series_names()}
+
+    def family(self, series: str) -> MetricFamily | None:
+        """The family a sample name belongs to (`x_bucket` -> histogram `x`)."""
+        return family_of_series(series, self.families)
+
+
+def family_of_series(series: str, families: dict[str, MetricFamily]) -> MetricFamily | None:
+    if series in families:
+        return families[series]
+    for suffix in ("_bucket", "_sum", "_count"):
+        base = series.removesuffix(suffix)
+        if base != series and base in families and families[base].type in _SUFFIXES:
+            return families[base]
+    return None
+
+
+def _load(filename: str) -> Catalog:
+    text = resources.files("observability.metrics").joinpath("data", filename).read_text()
+    raw = json.loads(text)
+    families = {
+        f["name"]: MetricFamily(
+            name=f["name"],
+            type=f["type"],
+            help=f.get("help", ""),
+            labels=tuple(f.get("labels", ())),
+            buckets=tuple(f["buckets"]) if f.get("buckets") is not None else None,
+        )
+        for f in raw["families"]
+    }
+    return Catalog(raw["exporter"], raw["version"], raw.get("source", ""), families)
+
+
+def available_vllm_versions() -> list[str]:
+    data = resources.files("observability.metrics").joinpath("data")
+    names = [
+        p.name for p in data.iterdir() if p.name.startswith("vllm-") and p.name.endswith(".json")
+    ]
+    return sorted((n[len("vllm-") : -len(".json")] for n in names), key=_version_key)
+
+
+def _version_key(v: str) -> tuple[int, ...]:
+    return tuple(int(x) if x.isdigit() else 0 for x in v.split("."))
+
+
+@cache
+def vllm_catalog(version: str) -> Catalog:
+    """Catalog for a vLLM version; `latest` means the newest committed one."""
+    versions = available_vllm_versions()
+    if version == "latest":
+        if not versions:
+            raise LookupError("no vLLM catalogs committed under observability/metrics/data/")
+        version = versions[-1]
+    if version not in versions:
+        raise LookupError(f"no catalog for vLLM {version}; available: {', '.join(versions)}")
+    return _load(f"vllm-{version}.json")
+
+
+@cache
+def dcgm_catalog() -> Catalog:
+    return _load("dcgm-default-counters.json")

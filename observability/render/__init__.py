@@ -1,0 +1,5 @@
+"""Generators for every committed artifact, one module per stage, and the registry."""
+
+from observability.render.registry import RenderResult, apply, check, render_all
+
+__all__ = ["RenderResult", "apply", "check", "render_all"]
