@@ -1,0 +1,1 @@
+"""Alert rules, recording rules, SLO burn-rate alerts and Alertmanager routing."""

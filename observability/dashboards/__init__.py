@@ -1,0 +1,1 @@
+"""Grafana single-pane dashboard as code, push to Grafana, snapshot without Grafana."""
