@@ -1,0 +1,103 @@
+"""Free TCP ports on 127.0.0.1 that no other demo (or anything else) is using.
+
+Two demos started at once must not pick the same port between "probe" and "bind". A
+port is handed out only while we hold an exclusive lock file for it in a shared temp
+directory, and the lock stays held until the stack stops, so a concurrent
+`obsctl demo` (or test) skips it. Blocks of consecutive ports are available for the
+simulator, which takes `P, P+1, ...`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import random
+import socket
+import tempfile
+from pathlib import Path
+
+__all__ = ["PortAllocator", "port_is_free", "port_is_open"]
+
+_LOCK_DIR = Path(tempfile.gettempdir()) / "obsctl-ports"
+# Above the usual service ports and below the Linux ephemeral range (32768+), so a port
+# we pick is not taken a moment later by an outgoing connection.
+_LOW, _HIGH = 20000, 32000
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def port_is_open(port: int, host: str = "127.0.0.1", timeout: float = 0.2) -> bool:
+    """Something is listening on the port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        return s.connect_ex((host, port)) == 0
+
+
+class PortAllocator:
+    """Hands out free ports and keeps them reserved (by lock file) until `release`."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self._rand = random.Random(seed if seed is not None else os.getpid() ^ id(self))
+        self._held: dict[int, int] = {}  # port -> lock fd
+        _LOCK_DIR.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def ports(self) -> list[int]:
+        return sorted(self._held)
+
+    def _lock(self, port: int) -> bool:
+        path = _LOCK_DIR / f"{port}.lock"
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._held[port] = fd
+        return True
+
+    def _unlock(self, port: int) -> None:
+        fd = self._held.pop(port, None)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def block(self, count: int) -> int:
+        """Reserve `count` consecutive free ports; return the first."""
+        for _ in range(500):
+            first = self._rand.randrange(_LOW, _HIGH - count)
+            got: list[int] = []
+            for p in range(first, first + count):
+                if p in self._held or not self._lock(p):
+                    break
+                got.append(p)
+                if not port_is_free(p):
+                    break
+            if len(got) == count and all(port_is_free(p) for p in got):
+                return first
+            for p in got:
+                self._unlock(p)
+        raise RuntimeError(f"no block of {count} free ports between {_LOW} and {_HIGH}")
+
+    def one(self) -> int:
+        return self.block(1)
+
+    def release(self) -> None:
+        for port in list(self._held):
+            self._unlock(port)
+
+    def __enter__(self) -> PortAllocator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

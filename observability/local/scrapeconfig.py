@@ -1,0 +1,350 @@
+"""ServiceMonitor objects -> Prometheus scrape configs, the way prometheus-operator does it.
+
+The operator turns each ServiceMonitor endpoint into one scrape job named
+`serviceMonitor/<namespace>/<name>/<index>` using Kubernetes endpoints discovery and a fixed
+list of relabel rules (select the Service by label, keep the named port, attach
+namespace/service/pod/container/endpoint/job), then appends the monitor's own
+`relabelings` and `metricRelabelings` verbatim. Locally there is no API server, so the
+discovered targets become `static_configs` that carry the same `__meta_kubernetes_*`
+labels, built from the simulator's manifest; the operator's relabel rules then run
+unchanged inside Prometheus. Rules that work here therefore see exactly the labels they
+would see in the cluster.
+
+Reference: prometheus-operator pkg/prometheus/promcfg.go (generateServiceMonitorConfig).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "DiscoveredTarget",
+    "load_service_monitors",
+    "sanitize",
+    "scrape_configs",
+    "targets_from_manifest",
+]
+
+_INVALID = re.compile(r"[^a-zA-Z0-9_]")
+
+# camelCase RelabelConfig fields of the CRD -> Prometheus config keys.
+_RELABEL_KEYS = {
+    "sourceLabels": "source_labels",
+    "separator": "separator",
+    "targetLabel": "target_label",
+    "regex": "regex",
+    "modulus": "modulus",
+    "replacement": "replacement",
+    "action": "action",
+}
+
+
+def sanitize(name: str) -> str:
+    """Kubernetes label name -> the suffix Prometheus SD uses in __meta_* labels."""
+    return _INVALID.sub("_", name)
+
+
+@dataclass(frozen=True)
+class DiscoveredTarget:
+    """One endpoint address as Kubernetes endpoints discovery would report it."""
+
+    address: str  # host:port
+    namespace: str
+    service: str
+    service_labels: Mapping[str, str]
+    port_name: str
+    pod: str
+    container: str
+    node: str
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
+
+    def meta_labels(self) -> dict[str, str]:
+        port = self.address.rsplit(":", 1)[1]
+        labels = {
+            "__address__": self.address,
+            "__meta_kubernetes_namespace": self.namespace,
+            "__meta_kubernetes_service_name": self.service,
+            "__meta_kubernetes_endpoint_port_name": self.port_name,
+            "__meta_kubernetes_endpoint_port_protocol": "TCP",
+            "__meta_kubernetes_endpoint_ready": "true",
+            "__meta_kubernetes_endpoint_address_target_kind": "Pod",
+            "__meta_kubernetes_endpoint_address_target_name": self.pod,
+            "__meta_kubernetes_endpoint_node_name": self.node,
+            "__meta_kubernetes_pod_name": self.pod,
+            "__meta_kubernetes_pod_node_name": self.node,
+            "__meta_kubernetes_pod_container_name": self.container,
+            "__meta_kubernetes_pod_container_port_name": self.port_name,
+            "__meta_kubernetes_pod_container_port_number": port,
+            "__meta_kubernetes_pod_container_port_protocol": "TCP",
+            "__meta_kubernetes_pod_phase": "Running",
+            "__meta_kubernetes_pod_ready": "true",
+            "__meta_kubernetes_pod_ip": "127.0.0.1",
+        }
+        for k, v in self.service_labels.items():
+            labels[f"__meta_kubernetes_service_label_{sanitize(k)}"] = v
+            labels[f"__meta_kubernetes_service_labelpresent_{sanitize(k)}"] = "true"
+        for k, v in self.pod_labels.items():
+            labels[f"__meta_kubernetes_pod_label_{sanitize(k)}"] = v
+            labels[f"__meta_kubernetes_pod_labelpresent_{sanitize(k)}"] = "true"
+        return labels
+
+
+def targets_from_manifest(
+    manifest: Mapping[str, Any], part_of: str = "vllm-observability"
+) -> list[DiscoveredTarget]:
+    """The simulator manifest (contracts.md) -> what endpoints discovery would find.
+
+    The Service/pod labels are the ones the bundle's reference deployment and the
+    dcgm-exporter chart put on their objects (contracts.md, GitOps section).
+    """
+    out: list[DiscoveredTarget] = []
+    for r in manifest.get("replicas", []):
+        labels = {
+            "app.kubernetes.io/name": "vllm",
+            "app.kubernetes.io/instance": r["model_key"],
+            "app.kubernetes.io/part-of": part_of,
+        }
+        out.append(
+            DiscoveredTarget(
+                address=f"127.0.0.1:{r['port']}",
+                namespace=r["namespace"],
+                service=r["service"],
+                service_labels=labels,
+                port_name="http",
+                pod=r["pod"],
+                container=r.get("container", "vllm"),
+                node=r.get("node", ""),
+                pod_labels=labels,
+            )
+        )
+    for n in manifest.get("nodes", []):
+        labels = {
+            "app.kubernetes.io/name": n.get("service", "dcgm-exporter"),
+            "app.kubernetes.io/instance": "dcgm-exporter",
+        }
+        out.append(
+            DiscoveredTarget(
+                address=f"127.0.0.1:{n['dcgm_port']}",
+                namespace=n["namespace"],
+                service=n.get("service", "dcgm-exporter"),
+                service_labels=labels,
+                port_name="metrics",
+                pod=n["pod"],
+                container="exporter",
+                node=n["node"],
+                pod_labels=labels,
+            )
+        )
+    return out
+
+
+def load_service_monitors(directory: Path) -> list[dict[str, Any]]:
+    """Every ServiceMonitor object in `directory/*.yaml` (multi-document files allowed)."""
+    monitors: list[dict[str, Any]] = []
+    for path in sorted(directory.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if isinstance(doc, dict) and doc.get("kind") == "ServiceMonitor":
+                monitors.append(doc)
+    return monitors
+
+
+def _relabel(rule: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in rule.items():
+        if k not in _RELABEL_KEYS:
+            raise ValueError(f"unknown relabel field {k!r} in ServiceMonitor")
+        key = _RELABEL_KEYS[k]
+        out[key] = v.lower() if key == "action" else v
+    return out
+
+
+def _namespaces(monitor: Mapping[str, Any]) -> set[str] | None:
+    """None = any namespace (namespaceSelector.any), else the selected names."""
+    sel = monitor.get("spec", {}).get("namespaceSelector") or {}
+    if sel.get("any"):
+        return None
+    names = sel.get("matchNames") or [monitor.get("metadata", {}).get("namespace", "default")]
+    return set(names)
+
+
+def _selector_rules(selector: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = []
+    for k, v in sorted((selector.get("matchLabels") or {}).items()):
+        s = sanitize(k)
+        rules.append(
+            {
+                "action": "keep",
+                "source_labels": [
+                    f"__meta_kubernetes_service_label_{s}",
+                    f"__meta_kubernetes_service_labelpresent_{s}",
+                ],
+                "regex": f"({v});true",
+            }
+        )
+    for expr in selector.get("matchExpressions") or []:
+        s = sanitize(expr["key"])
+        op, values = expr["operator"], "|".join(expr.get("values") or [])
+        label = f"__meta_kubernetes_service_label_{s}"
+        present = f"__meta_kubernetes_service_labelpresent_{s}"
+        if op == "In":
+            rules.append(
+                {"action": "keep", "source_labels": [label, present], "regex": f"({values});true"}
+            )
+        elif op == "NotIn":
+            rules.append(
+                {"action": "drop", "source_labels": [label, present], "regex": f"({values});true"}
+            )
+        elif op == "Exists":
+            rules.append({"action": "keep", "source_labels": [present], "regex": "true"})
+        elif op == "DoesNotExist":
+            rules.append({"action": "drop", "source_labels": [present], "regex": "true"})
+        else:
+            raise ValueError(f"unknown selector operator {op!r}")
+    return rules
+
+
+def _operator_rules(
+    monitor: Mapping[str, Any], endpoint: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    spec = monitor.get("spec", {})
+    rules = _selector_rules(spec.get("selector") or {})
+    if "port" in endpoint:
+        rules.append(
+            {
+                "action": "keep",
+                "source_labels": ["__meta_kubernetes_endpoint_port_name"],
+                "regex": endpoint["port"],
+            }
+        )
+    elif "targetPort" in endpoint:
+        rules.append(
+            {
+                "action": "keep",
+                "source_labels": ["__meta_kubernetes_pod_container_port_number"],
+                "regex": str(endpoint["targetPort"]),
+            }
+        )
+    rules += [
+        {
+            "source_labels": [
+                "__meta_kubernetes_endpoint_address_target_kind",
+                "__meta_kubernetes_endpoint_address_target_name",
+            ],
+            "separator": ";",
+            "regex": "Node;(.*)",
+            "replacement": "${1}",
+            "target_label": "node",
+        },
+        {
+            "source_labels": [
+                "__meta_kubernetes_endpoint_address_target_kind",
+                "__meta_kubernetes_endpoint_address_target_name",
+            ],
+            "separator": ";",
+            "regex": "Pod;(.*)",
+            "replacement": "${1}",
+            "target_label": "pod",
+        },
+        {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+        {"source_labels": ["__meta_kubernetes_service_name"], "target_label": "service"},
+        {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+        {"source_labels": ["__meta_kubernetes_pod_container_name"], "target_label": "container"},
+        {
+            "action": "drop",
+            "source_labels": ["__meta_kubernetes_pod_phase"],
+            "regex": "(Failed|Succeeded)",
+        },
+    ]
+    for label in spec.get("targetLabels") or []:
+        rules.append(
+            {
+                "source_labels": [f"__meta_kubernetes_service_label_{sanitize(label)}"],
+                "target_label": sanitize(label),
+                "regex": "(.+)",
+                "replacement": "${1}",
+            }
+        )
+    for label in spec.get("podTargetLabels") or []:
+        rules.append(
+            {
+                "source_labels": [f"__meta_kubernetes_pod_label_{sanitize(label)}"],
+                "target_label": sanitize(label),
+                "regex": "(.+)",
+                "replacement": "${1}",
+            }
+        )
+    rules.append(
+        {
+            "source_labels": ["__meta_kubernetes_service_name"],
+            "target_label": "job",
+            "replacement": "${1}",
+        }
+    )
+    if spec.get("jobLabel"):
+        rules.append(
+            {
+                "source_labels": [f"__meta_kubernetes_service_label_{sanitize(spec['jobLabel'])}"],
+                "target_label": "job",
+                "regex": "(.+)",
+                "replacement": "${1}",
+            }
+        )
+    port_name = endpoint.get("port") or str(endpoint.get("targetPort", ""))
+    if port_name:
+        rules.append({"target_label": "endpoint", "replacement": port_name})
+    rules += [_relabel(r) for r in endpoint.get("relabelings") or []]
+    return rules
+
+
+def scrape_configs(
+    monitors: Iterable[Mapping[str, Any]],
+    targets: Iterable[DiscoveredTarget],
+    default_interval: str = "30s",
+    interval_override: str | None = None,
+) -> list[dict[str, Any]]:
+    """One scrape job per ServiceMonitor endpoint, with the operator's relabel rules.
+
+    `interval_override` (the demo's fast profile) replaces every endpoint interval so
+    detection can be measured in seconds; timeouts are clamped below it.
+    """
+    targets = list(targets)
+    jobs: list[dict[str, Any]] = []
+    for mon in monitors:
+        meta, spec = mon.get("metadata", {}), mon.get("spec", {})
+        allowed = _namespaces(mon)
+        selected = [t for t in targets if allowed is None or t.namespace in allowed]
+        for i, ep in enumerate(spec.get("endpoints") or []):
+            interval = interval_override or ep.get("interval") or default_interval
+            job: dict[str, Any] = {
+                "job_name": f"serviceMonitor/{meta.get('namespace', 'default')}/{meta['name']}/{i}",
+                "honor_labels": bool(ep.get("honorLabels", False)),
+                "honor_timestamps": bool(ep.get("honorTimestamps", True)),
+                "scrape_interval": interval,
+                "metrics_path": ep.get("path", "/metrics"),
+                "scheme": ep.get("scheme", "http"),
+                "static_configs": [
+                    {
+                        "targets": [t.address],
+                        "labels": {k: v for k, v in t.meta_labels().items() if k != "__address__"},
+                    }
+                    for t in selected
+                ],
+                "relabel_configs": _operator_rules(mon, ep),
+            }
+            timeout = ep.get("scrapeTimeout")
+            if timeout and not interval_override:
+                job["scrape_timeout"] = timeout
+            elif interval_override:
+                job["scrape_timeout"] = interval_override
+            if ep.get("params"):
+                job["params"] = ep["params"]
+            if ep.get("metricRelabelings"):
+                job["metric_relabel_configs"] = [_relabel(r) for r in ep["metricRelabelings"]]
+            jobs.append(job)
+    return jobs
