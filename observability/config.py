@@ -166,6 +166,9 @@ class PrometheusConfig(_Model):
     storage_size: str = "50Gi"
     storage_class: str = ""
     cluster_label: str = Field("", description="Label naming the cluster; kept by aggregations")
+    cluster_name: str = Field(
+        "", description="This cluster's value of cluster_label (a Prometheus external label)"
+    )
 
     _d = field_validator("scrape_interval", "evaluation_interval", "retention")(
         classmethod(lambda cls, v: _check_duration(v))
@@ -177,6 +180,44 @@ class PrometheusConfig(_Model):
         if not _QUANTITY_RE.match(v):
             raise ValueError(f"{v!r} is not a Kubernetes quantity (e.g. 50Gi)")
         return v
+
+    @model_validator(mode="after")
+    def _cluster_name_with_label(self) -> PrometheusConfig:
+        if self.cluster_label and not self.cluster_name:
+            raise ValueError("cluster_label is set: also set cluster_name (this cluster's value)")
+        return self
+
+
+class ResourceSpec(_Model):
+    """Requests for one component; a memory limit equal to the request unless set."""
+
+    cpu: str
+    memory: str
+    memory_limit: str = ""
+
+    @field_validator("cpu", "memory", "memory_limit")
+    @classmethod
+    def _quantity(cls, v: str) -> str:
+        if v and not re.match(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$", v):
+            raise ValueError(f"{v!r} is not a Kubernetes quantity (e.g. 500m, 512Mi)")
+        return v
+
+
+class ResourcesConfig(_Model):
+    """Resource requests for every component the bundle deploys (GitOps issue)."""
+
+    prometheus: ResourceSpec = ResourceSpec(cpu="500m", memory="2Gi", memory_limit="4Gi")
+    alertmanager: ResourceSpec = ResourceSpec(cpu="50m", memory="128Mi", memory_limit="256Mi")
+    grafana: ResourceSpec = ResourceSpec(cpu="100m", memory="256Mi", memory_limit="512Mi")
+    grafana_sidecar: ResourceSpec = ResourceSpec(cpu="50m", memory="96Mi", memory_limit="192Mi")
+    prometheus_operator: ResourceSpec = ResourceSpec(
+        cpu="100m", memory="128Mi", memory_limit="256Mi"
+    )
+    config_reloader: ResourceSpec = ResourceSpec(cpu="10m", memory="32Mi", memory_limit="64Mi")
+    kube_state_metrics: ResourceSpec = ResourceSpec(cpu="50m", memory="128Mi", memory_limit="256Mi")
+    node_exporter: ResourceSpec = ResourceSpec(cpu="50m", memory="64Mi", memory_limit="128Mi")
+    dcgm_exporter: ResourceSpec = ResourceSpec(cpu="100m", memory="256Mi", memory_limit="512Mi")
+    vllm: ResourceSpec = ResourceSpec(cpu="4", memory="32Gi", memory_limit="48Gi")
 
 
 class SecretKeyRef(_Model):
@@ -256,6 +297,7 @@ class BundleConfig(_Model):
     secrets: SecretsConfig
     alerting: AlertingConfig = AlertingConfig()
     dashboards: DashboardsConfig = DashboardsConfig()
+    resources: ResourcesConfig = ResourcesConfig()
 
     @field_validator("models")
     @classmethod
