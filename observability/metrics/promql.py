@@ -61,6 +61,12 @@ class Promql:
         """Aggregate a gauge. Ratios such as KV usage take max/avg, never sum."""
         return self.fallback(signal, lambda n: f"{agg} by ({self._by(extra_by)}) ({self.sel(n)})")
 
+    def gauge_raw(
+        self, name: str, agg: str = "max", extra_by: Sequence[str] = (), extra_matchers: str = ""
+    ) -> str:
+        """Aggregate a single-name gauge (e.g. a DCGM field, which has no vLLM generations)."""
+        return f"{agg} by ({self._by(extra_by)}) ({self.sel(name, extra_matchers)})"
+
     def rate(
         self,
         signal: Signal,

@@ -1,0 +1,207 @@
+"""Panel specs and their grafanalib builders.
+
+A `PanelSpec` is what a panel means (kind, title, unit, queries, thresholds); `build`
+turns it into a grafanalib panel. Descriptions get the metrics each panel reads appended
+automatically, so the text can never drift from the queries.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from grafanalib import core as g
+
+__all__ = [
+    "COLORS",
+    "PanelSpec",
+    "Query",
+    "build",
+    "metric_names",
+    "thresholds_high",
+    "thresholds_low",
+]
+
+Kind = Literal["timeseries", "stat", "gauge", "table", "heatmap"]
+
+# Named colours: one palette for thresholds everywhere.
+COLORS = {"ok": "green", "warning": "orange", "critical": "red", "info": "blue"}
+
+DATASOURCE = "${datasource}"
+
+# A metric name directly followed by a matcher block or a range/closing bracket.
+_METRIC_RE = re.compile(r"(?<![\w:\"])([a-zA-Z_:][a-zA-Z0-9_:]*)\{")
+_SUFFIXES = ("_bucket", "_sum", "_count")
+
+
+def metric_names(expr: str) -> list[str]:
+    """Family names an expression selects (histogram suffixes stripped), in order."""
+    out: list[str] = []
+    for name in _METRIC_RE.findall(expr):
+        for s in _SUFFIXES:
+            if name.endswith(s) and not name.startswith("DCGM_"):
+                name = name.removesuffix(s)
+        if name not in out:
+            out.append(name)
+    return out
+
+
+@dataclass(frozen=True)
+class Query:
+    expr: str
+    legend: str = ""
+    fmt: Literal["time_series", "heatmap", "table"] = "time_series"
+    instant: bool = False
+
+
+Thresholds = tuple[tuple[str, float | None], ...]
+
+
+def thresholds_high(warning: float | None = None, critical: float | None = None) -> Thresholds:
+    """Green below, orange from `warning`, red from `critical` (alert thresholds)."""
+    steps: list[tuple[str, float | None]] = [(COLORS["ok"], None)]
+    if warning is not None:
+        steps.append((COLORS["warning"], warning))
+    if critical is not None:
+        steps.append((COLORS["critical"], critical))
+    return tuple(steps)
+
+
+def thresholds_low(low: float) -> Thresholds:
+    """Red below `low`, green from it (e.g. GPU utilisation)."""
+    return ((COLORS["critical"], None), (COLORS["ok"], low))
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    kind: Kind
+    title: str
+    text: str  # what the panel shows and how to read it; metrics are appended
+    unit: str
+    queries: tuple[Query, ...]
+    width: int = 8
+    height: int = 8
+    thresholds: Thresholds = ((COLORS["ok"], None),)
+    min: float | None = None
+    max: float | None = None
+    stack: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> list[str]:
+        out: list[str] = []
+        for q in self.queries:
+            out += [m for m in metric_names(q.expr) if m not in out]
+        return out
+
+    @property
+    def description(self) -> str:
+        return f"{self.text.rstrip('.')}. Metrics: {', '.join(self.metrics)}."
+
+
+def _targets(spec: PanelSpec) -> list[g.Target]:
+    return [
+        g.Target(
+            expr=q.expr,
+            legendFormat=q.legend,
+            refId=chr(ord("A") + i),
+            format=q.fmt,
+            instant=q.instant,
+            datasource=DATASOURCE,
+        )
+        for i, q in enumerate(spec.queries)
+    ]
+
+
+def _steps(spec: PanelSpec) -> list[dict]:
+    return [{"color": c, "value": v} for c, v in spec.thresholds]
+
+
+def _field_defaults(spec: PanelSpec) -> dict:
+    d: dict = {"unit": spec.unit, "thresholds": {"mode": "absolute", "steps": _steps(spec)}}
+    if spec.min is not None:
+        d["min"] = spec.min
+    if spec.max is not None:
+        d["max"] = spec.max
+    return d
+
+
+def build(spec: PanelSpec, grid: g.GridPos, panel_id: int) -> g.Panel:
+    common = dict(
+        title=spec.title,
+        description=spec.description,
+        dataSource=DATASOURCE,
+        targets=_targets(spec),
+        gridPos=grid,
+        id=panel_id,
+    )
+    if spec.kind == "timeseries":
+        has_lines = len(spec.thresholds) > 1
+        extra = {
+            "fieldConfig": {
+                "defaults": {
+                    **_field_defaults(spec),
+                    "custom": {
+                        "thresholdsStyle": {"mode": "line" if has_lines else "off"},
+                        "stacking": {"mode": "normal" if spec.stack else "none", "group": "A"},
+                    },
+                }
+            },
+            "options": {"legend": {"displayMode": "list", "placement": "bottom"}},
+        }
+        return g.TimeSeries(
+            **common,
+            unit=spec.unit,
+            fillOpacity=10,
+            showPoints="never",
+            tooltipMode="multi",
+            extraJson=_merge(extra, spec.extra),
+        )
+    if spec.kind == "stat":
+        return g.Stat(
+            **common,
+            format=spec.unit,
+            graphMode="area",
+            colorMode="background",
+            reduceCalc="lastNotNull",
+            thresholds=[],
+            extraJson=_merge({"fieldConfig": {"defaults": _field_defaults(spec)}}, spec.extra),
+        )
+    if spec.kind == "gauge":
+        return g.GaugePanel(
+            **common,
+            format=spec.unit,
+            min=spec.min if spec.min is not None else 0,
+            max=spec.max if spec.max is not None else 1,
+            extraJson=_merge({"fieldConfig": {"defaults": _field_defaults(spec)}}, spec.extra),
+        )
+    if spec.kind == "table":
+        return g.Table(
+            **common,
+            unit=spec.unit,
+            extraJson=_merge({"fieldConfig": {"defaults": _field_defaults(spec)}}, spec.extra),
+        )
+    if spec.kind == "heatmap":
+        extra = {
+            "type": "heatmap",
+            "fieldConfig": {"defaults": {"unit": spec.unit}},
+            "options": {
+                "calculate": False,
+                "cellGap": 1,
+                "color": {"mode": "scheme", "scheme": "Oranges", "steps": 64},
+                "yAxis": {"unit": spec.unit, "axisPlacement": "left"},
+                "rowsFrame": {"layout": "le"},
+                "tooltip": {"show": True, "yHistogram": True},
+                "legend": {"show": True},
+            },
+        }
+        return g.Heatmap(**common, dataFormat="tsbuckets", extraJson=_merge(extra, spec.extra))
+    raise ValueError(f"unknown panel kind {spec.kind!r}")
+
+
+def _merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out

@@ -1,0 +1,421 @@
+"""The single pane: overview stats, then latency, throughput, scheduler, cache, errors,
+GPU and cost rows, top to bottom. Stat thresholds are the alert thresholds from
+`cfg.alerting`, so a red stat means the matching alert is (about to be) firing."""
+
+from __future__ import annotations
+
+from observability.config import BundleConfig
+from observability.dashboards.finalize import dashboard_json
+from observability.dashboards.layout import Layout
+from observability.dashboards.panels import (
+    PanelSpec,
+    Query,
+    thresholds_high,
+    thresholds_low,
+)
+from observability.dashboards.queries import QUANTILES, Queries
+from observability.metrics.signals import DCGM, VLLM
+
+__all__ = ["build_single_pane", "rows"]
+
+STAT_W, STAT_H = 4, 4  # six stats per line, two lines
+GPU_BY = ("Hostname", "gpu", "pod")
+GPU_LEGEND = "{{Hostname}} gpu{{gpu}} {{pod}}"
+
+
+def _stat(title: str, text: str, unit: str, expr: str, thresholds=None) -> PanelSpec:
+    return PanelSpec(
+        "stat",
+        title,
+        text,
+        unit,
+        (Query(expr),),
+        width=STAT_W,
+        height=STAT_H,
+        **({"thresholds": thresholds} if thresholds else {}),
+    )
+
+
+def overview(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
+    a = cfg.alerting
+    return [
+        _stat(
+            "Request rate",
+            "Finished requests per second over all selected models and pods",
+            "reqps",
+            q.request_rate(),
+        ),
+        _stat(
+            "Generated tokens/s",
+            "Output tokens per second over the selection",
+            "suffix: tok/s",
+            q.generation_tps(),
+        ),
+        _stat(
+            "p99 TTFT",
+            f"99th percentile time to first token; orange at {a.ttft_p99_warning_seconds} s "
+            f"(VLLMHighTimeToFirstToken warning), red at {a.ttft_p99_critical_seconds} s (critical)",
+            "s",
+            q.quantile(0.99, VLLM.TTFT),
+            thresholds_high(a.ttft_p99_warning_seconds, a.ttft_p99_critical_seconds),
+        ),
+        _stat(
+            "p99 inter-token latency",
+            f"99th percentile time between output tokens; orange at {a.itl_p99_warning_seconds} s "
+            "(VLLMHighInterTokenLatency)",
+            "s",
+            q.quantile(0.99, VLLM.ITL),
+            thresholds_high(a.itl_p99_warning_seconds),
+        ),
+        _stat(
+            "Error %",
+            "Share of API requests answered with HTTP 5xx (vLLM 0.7.3: requests finished with "
+            f"reason error/abort); orange at {a.error_ratio_warning:.2%} (VLLMHighErrorRate)",
+            "percentunit",
+            q.error_ratio(),
+            thresholds_high(a.error_ratio_warning),
+        ),
+        _stat(
+            "KV-cache usage",
+            "Fullest KV cache of any selected engine (max, never summed); orange at "
+            f"{a.kv_cache_warning_ratio:.0%}, red at {a.kv_cache_critical_ratio:.0%} "
+            "(VLLMKVCacheSaturated)",
+            "percentunit",
+            q.kv_usage_max(),
+            thresholds_high(a.kv_cache_warning_ratio, a.kv_cache_critical_ratio),
+        ),
+        _stat(
+            "Waiting requests",
+            "Queued requests of the busiest model (sum over its pods); orange at "
+            f"{a.waiting_requests_warning} (VLLMQueueBacklog)",
+            "short",
+            q.waiting_max_per_model(),
+            thresholds_high(a.waiting_requests_warning),
+        ),
+        _stat(
+            "GPU utilization",
+            "Average utilization of the GPUs attributed to the selected pods (DCGM); red "
+            f"below {a.gpu_utilization_low_ratio:.0%} (GPUUnderutilized)",
+            "percentunit",
+            q.gpu_util_ratio(),
+            thresholds_low(a.gpu_utilization_low_ratio),
+        ),
+        _stat(
+            "GPU cost per 1M tokens",
+            "USD of GPU time per million generated tokens: attributed GPUs x gpu.hourly_cost "
+            "(by DCGM modelName) / generated tokens",
+            "currencyUSD",
+            q.gpu_cost_per_million_tokens(),
+        ),
+        _stat(
+            "Firing alerts",
+            "Alerts of this bundle (VLLM*, GPU*, DCGM*) firing now, from Prometheus' ALERTS "
+            "series; red from 1",
+            "short",
+            q.firing_alerts(),
+            thresholds_high(critical=1),
+        ),
+        _stat(
+            "Token cost",
+            "USD per hour of the served tokens at each model's configured price "
+            "(models[*].cost per 1K prompt and generated tokens)",
+            "currencyUSD",
+            f"sum({q.token_cost_per_hour()})",
+        ),
+        _stat(
+            "GPU cost",
+            "USD per hour of the GPUs attributed to the selected pods (gpu.hourly_cost by "
+            "DCGM modelName, `default` for other types)",
+            "currencyUSD",
+            q.gpu_cost_per_hour(),
+        ),
+    ]
+
+
+def _quantiles(q: Queries, signal) -> tuple[Query, ...]:
+    return tuple(
+        Query(q.quantile(p, signal, "model_name"), f"{{{{model_name}}}} p{round(p * 100)}")
+        for p in QUANTILES
+    )
+
+
+def latency(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
+    a = cfg.alerting
+    quant = "p50/p95/p99 per model from summed histogram buckets"
+    return [
+        PanelSpec(
+            "timeseries",
+            "Time to first token",
+            f"Prefill latency seen by clients, {quant}; lines at the alert thresholds",
+            "s",
+            _quantiles(q, VLLM.TTFT),
+            thresholds=thresholds_high(a.ttft_p99_warning_seconds, a.ttft_p99_critical_seconds),
+        ),
+        PanelSpec(
+            "timeseries",
+            "Inter-token latency",
+            f"Time between output tokens (TPOT on vLLM 0.7.3), {quant}",
+            "s",
+            _quantiles(q, VLLM.ITL),
+            thresholds=thresholds_high(a.itl_p99_warning_seconds),
+        ),
+        PanelSpec(
+            "timeseries",
+            "End-to-end request latency",
+            f"Arrival to last token, {quant}",
+            "s",
+            _quantiles(q, VLLM.E2E),
+            thresholds=thresholds_high(a.e2e_p99_warning_seconds),
+        ),
+        PanelSpec(
+            "timeseries",
+            "Queue time",
+            f"Time requests wait before scheduling, {quant}",
+            "s",
+            _quantiles(q, VLLM.QUEUE_TIME),
+            thresholds=thresholds_high(a.queue_time_p99_warning_seconds),
+        ),
+        PanelSpec(
+            "heatmap",
+            "Time to first token distribution",
+            "Requests per second in each TTFT bucket (all selected models)",
+            "s",
+            (Query(q.vllm().bucket_rate(VLLM.TTFT), "{{le}}", fmt="heatmap"),),
+            width=16,
+        ),
+    ]
+
+
+def throughput(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
+    return [
+        PanelSpec(
+            "timeseries",
+            "Requests/s by finish reason",
+            "Finished requests per second: stop, length, abort, error (>= 0.16), repetition",
+            "reqps",
+            (
+                Query(
+                    q.vllm("finished_reason").rate(VLLM.REQUEST_SUCCESS),
+                    "{{finished_reason}}",
+                ),
+            ),
+            stack=True,
+        ),
+        PanelSpec(
+            "timeseries",
+            "Prompt tokens/s",
+            "Prompt (prefill) tokens per second per model",
+            "suffix: tok/s",
+            (Query(q.prompt_tps("model_name"), "{{model_name}}"),),
+        ),
+        PanelSpec(
+            "timeseries",
+            "Generation tokens/s",
+            "Generated (decode) tokens per second per model",
+            "suffix: tok/s",
+            (Query(q.generation_tps("model_name"), "{{model_name}}"),),
+        ),
+    ]
+
+
+def scheduler(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
+    a = cfg.alerting
+    return [
+        PanelSpec(
+            "timeseries",
+            "Running requests",
+            "Requests in the engine's running batch, per pod",
+            "short",
+            (Query(q.vllm("pod").gauge(VLLM.RUNNING, "sum"), "{{pod}}"),),
+        ),
+        PanelSpec(
+            "timeseries",
+            "Waiting requests",
+            "Requests queued for scheduling, per pod; line at the per-model backlog threshold",
+            "short",
+            (Query(q.vllm("pod").gauge(VLLM.WAITING, "sum"), "{{pod}}"),),
+            thresholds=thresholds_high(a.waiting_requests_warning),
+        ),
+        PanelSpec(
+            "timeseries",
+            "Preemptions/s",
+            "Requests preempted per second because the KV cache ran out, per model",
+            "short",
+            (Query(q.vllm("model_name").rate(VLLM.PREEMPTIONS), "{{model_name}}"),),
+            thresholds=thresholds_high(a.preemptions_per_second_warning),
+        ),
+    ]
+
+
+def cache(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
+    a = cfg.alerting
+    return [
+        PanelSpec(
+            "timeseries",
+            "KV-cache usage per pod",
+            "Fraction of KV-cache blocks in use, max over a pod's engines",
+            "percentunit",
+            (Query(q.kv_usage_max("pod"), "{{pod}}"),),
+            width=12,
+            min=0,
+            max=1,
+            thresholds=thresholds_high(a.kv_cache_warning_ratio, a.kv_cache_critical_ratio),
+        ),
+        PanelSpec(
+            "timeseries",
+            "Prefix-cache hit rate",
+            "Share of prompt tokens served from the prefix cache per model (vLLM 0.7.3: the "
+            "engine's block hit-rate gauge)",
+            "percentunit",
+            (Query(q.prefix_hit_rate("model_name"), "{{model_name}}"),),
+            width=12,
+            min=0,
+            max=1,
+        ),
+    ]
+
+
+def errors(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
+    a = cfg.alerting
+    failed = q.vllm("model_name", "finished_reason").rate(
+        VLLM.REQUEST_SUCCESS, extra_matchers='finished_reason=~"error|abort"'
+    )
+    return [
+        PanelSpec(
+            "timeseries",
+            "Error ratio per pod",
+            "HTTP 5xx share of API requests per pod (vLLM 0.7.3: error/abort share of "
+            "finished requests); line at the error-rate alert threshold",
+            "percentunit",
+            (Query(q.error_ratio("pod"), "{{pod}}"),),
+            width=12,
+            thresholds=thresholds_high(a.error_ratio_warning),
+        ),
+        PanelSpec(
+            "timeseries",
+            "Failed requests/s",
+            "Requests finished with reason error (vLLM >= 0.16) or abort (client gone or "
+            "cancelled), per model",
+            "reqps",
+            (Query(failed, "{{model_name}} {{finished_reason}}"),),
+            width=12,
+        ),
+    ]
+
+
+def gpu(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
+    a = cfg.alerting
+    d = q.dcgm(*GPU_BY)
+    return [
+        PanelSpec(
+            "timeseries",
+            "GPU utilization",
+            "Fraction of time a kernel ran, per GPU and the pod using it",
+            "percentunit",
+            (Query(q.gpu_util_ratio(*GPU_BY), GPU_LEGEND),),
+            min=0,
+            max=1,
+            thresholds=thresholds_low(a.gpu_utilization_low_ratio),
+        ),
+        PanelSpec(
+            "timeseries",
+            "GPU framebuffer used vs total",
+            "Framebuffer memory used and total (used + free) per GPU; near-full is normal "
+            "because vLLM preallocates --gpu-memory-utilization",
+            "mbytes",
+            (
+                Query(d.gauge_raw(DCGM.FB_USED, "sum"), f"used {GPU_LEGEND}"),
+                Query(q.fb_total(*GPU_BY), f"total {GPU_LEGEND}"),
+            ),
+        ),
+        PanelSpec(
+            "timeseries",
+            "GPU power",
+            "Power draw per GPU",
+            "watt",
+            (Query(d.gauge_raw(DCGM.POWER_USAGE, "max"), GPU_LEGEND),),
+        ),
+        PanelSpec(
+            "timeseries",
+            "GPU temperature",
+            "Core temperature per GPU; lines at the GPUHighTemperature thresholds",
+            "celsius",
+            (Query(d.gauge_raw(DCGM.GPU_TEMP, "max"), GPU_LEGEND),),
+            thresholds=thresholds_high(
+                a.gpu_temperature_warning_celsius, a.gpu_temperature_critical_celsius
+            ),
+        ),
+        PanelSpec(
+            "timeseries",
+            "GPU XID errors",
+            "Last XID error code per GPU (0 = none); any non-zero value needs a look "
+            "(GPUXidErrors)",
+            "none",
+            (Query(d.gauge_raw(DCGM.XID_ERRORS, "max"), GPU_LEGEND),),
+            thresholds=thresholds_high(critical=1),
+        ),
+        PanelSpec(
+            "table",
+            "GPUs in use",
+            "One row per GPU attributed to a selected pod: type, node, pod and utilization now",
+            "percentunit",
+            (
+                Query(
+                    q.gpu_util_ratio("modelName", *GPU_BY),
+                    fmt="table",
+                    instant=True,
+                ),
+            ),
+            extra={"options": {"showHeader": True}},
+        ),
+    ]
+
+
+def cost(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
+    return [
+        PanelSpec(
+            "timeseries",
+            "Token cost per model",
+            "USD per hour: prompt and generated tokens/s x models[*].cost (per 1K tokens), "
+            "matched on model_name = served_name",
+            "currencyUSD",
+            (Query(q.token_cost_per_hour("model_name"), "{{model_name}}"),),
+            stack=True,
+        ),
+        PanelSpec(
+            "timeseries",
+            "GPU cost per GPU type",
+            "USD per hour: attributed GPUs x gpu.hourly_cost keyed by DCGM modelName",
+            "currencyUSD",
+            (Query(q.gpu_cost_per_hour("modelName"), "{{modelName}}"),),
+            stack=True,
+        ),
+        PanelSpec(
+            "timeseries",
+            "GPU cost per 1M generated tokens",
+            "USD of GPU time per million generated tokens over the selection",
+            "currencyUSD",
+            (Query(q.gpu_cost_per_million_tokens(), "USD / 1M tokens"),),
+        ),
+    ]
+
+
+def rows(cfg: BundleConfig) -> list[tuple[str, list[PanelSpec]]]:
+    q = Queries(cfg)
+    return [
+        ("Overview", overview(q, cfg)),
+        ("Latency", latency(q, cfg)),
+        ("Throughput", throughput(q, cfg)),
+        ("Scheduler", scheduler(q, cfg)),
+        ("KV cache", cache(q, cfg)),
+        ("Errors", errors(q, cfg)),
+        ("GPU (DCGM)", gpu(q, cfg)),
+        ("Cost", cost(q, cfg)),
+    ]
+
+
+def build_single_pane(cfg: BundleConfig) -> dict:
+    layout = Layout()
+    for title, specs in rows(cfg):
+        layout.row(title, specs)
+    return dashboard_json(cfg, layout.panels)

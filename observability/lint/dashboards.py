@@ -1,0 +1,196 @@
+"""Dashboard invariants, checked on the committed `dashboards/*.json`.
+
+Independent of the builder code on purpose: it reads the JSON Grafana will load and the
+config, so a hand edit or a builder bug is caught the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from observability.config import BundleConfig
+from observability.dashboards.exprs import (
+    iter_panels,
+    panel_queries,
+    promtool_parse_errors,
+    substitute,
+)
+from observability.dashboards.finalize import DATASOURCE_REF
+from observability.dashboards.panels import metric_names
+from observability.lint.findings import Finding
+from observability.metrics.signals import SIGNALS
+
+__all__ = ["STAT_THRESHOLDS", "check"]
+
+CHECK = "dashboards"
+ALLOWED_TYPES = {"row", "timeseries", "stat", "gauge", "table", "heatmap"}
+MIN_SCHEMA_VERSION = 36
+REQUIRED_VARS = ("namespace", "model_name", "pod")
+
+# Overview stat title -> the cfg.alerting fields its non-base threshold steps must equal,
+# in order. Keeps the colours of the stats identical to when the alerts fire.
+STAT_THRESHOLDS: dict[str, tuple[str, ...]] = {
+    "p99 TTFT": ("ttft_p99_warning_seconds", "ttft_p99_critical_seconds"),
+    "p99 inter-token latency": ("itl_p99_warning_seconds",),
+    "Error %": ("error_ratio_warning",),
+    "KV-cache usage": ("kv_cache_warning_ratio", "kv_cache_critical_ratio"),
+    "Waiting requests": ("waiting_requests_warning",),
+    "GPU utilization": ("gpu_utilization_low_ratio",),
+}
+
+_CURRENT = {n for s in SIGNALS.values() if s.v1 for n in [s.v1]}
+_LEGACY = {n for s in SIGNALS.values() for n in s.names if n not in _CURRENT}
+_KNOWN_VLLM = _CURRENT | _LEGACY
+_QUANTILE_RE = re.compile(
+    r"histogram_quantile\(\s*[\d.]+\s*,\s*\(?\s*sum by \(([^)]*)\) \(rate\([\w:]+_bucket\{"
+)
+
+
+def _finding(file: str, message: str, obj: str = "", field: str = "") -> Finding:
+    return Finding(CHECK, file, message, obj=obj, field=field)
+
+
+def _denominators_guarded(expr: str) -> bool:
+    """Every `/` divides by a literal or by a parenthesised `(... > 0)`."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # a `/` inside a label value is no division
+    for m in re.finditer(r"/\s*", expr):
+        rest = expr[m.end() :]
+        if re.match(r"[\d.]+(e\d+)?\b", rest):
+            continue
+        if not rest.startswith("("):
+            return False
+        depth = 0
+        for i, ch in enumerate(rest):
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth == 0:
+                if not re.search(r">\s*0\s*\)$", rest[: i + 1]):
+                    return False
+                break
+    return True
+
+
+def _check_vars(file: str, dash: dict, cfg: BundleConfig) -> list[Finding]:
+    out: list[Finding] = []
+    variables = {v["name"]: v for v in dash.get("templating", {}).get("list", [])}
+    ds = variables.get("datasource")
+    if not ds or ds.get("type") != "datasource" or ds.get("query") != "prometheus":
+        out.append(_finding(file, "needs a `datasource` variable of type datasource (prometheus)"))
+    cluster = cfg.prometheus.cluster_label
+    wanted = ([cluster] if cluster else []) + list(REQUIRED_VARS)
+    for name in wanted:
+        v = variables.get(name)
+        if not v or not v.get("multi") or not v.get("includeAll"):
+            out.append(
+                _finding(file, f"variable `{name}` missing or not multi-select with All", name)
+            )
+    extra = set(variables) - {"datasource", *wanted}
+    if extra:
+        out.append(_finding(file, f"unexpected variables {sorted(extra)}: re-render"))
+    return out
+
+
+def _check_panel(file: str, panel: dict, cfg: BundleConfig) -> list[Finding]:
+    out: list[Finding] = []
+    title = panel.get("title", f"id {panel.get('id')}")
+
+    def bad(msg: str, field: str = "") -> None:
+        out.append(_finding(file, msg, title, field))
+
+    if panel.get("type") not in ALLOWED_TYPES:
+        bad(f"panel type {panel.get('type')!r} is not current (use timeseries, stat, ...)", "type")
+    if panel.get("datasource") != DATASOURCE_REF:
+        bad("datasource must be the `${datasource}` variable reference", "datasource")
+    defaults = panel.get("fieldConfig", {}).get("defaults", {})
+    if not defaults.get("unit"):
+        bad("panel has no unit", "fieldConfig.defaults.unit")
+    targets = panel.get("targets", [])
+    if not targets:
+        bad("panel has no queries", "targets")
+    exprs = [t.get("expr", "") for t in targets]
+    metrics: list[str] = []
+    for e in exprs:
+        metrics += [m for m in metric_names(e) if m not in metrics]
+    desc = panel.get("description", "")
+    if not desc:
+        bad("panel has no description", "description")
+    elif not desc.endswith(f"Metrics: {', '.join(metrics)}."):
+        bad("description must end with `Metrics: <the metrics it reads>.`", "description")
+    for i, t in enumerate(targets):
+        field = f"targets[{i}]"
+        expr = t.get("expr", "")
+        if t.get("datasource") != DATASOURCE_REF:
+            bad("query datasource must be the `${datasource}` variable", field + ".datasource")
+        names = set(metric_names(expr))
+        unknown = {n for n in names if n.startswith("vllm:")} - _KNOWN_VLLM
+        if unknown:
+            bad(f"unknown vLLM metric(s) {sorted(unknown)}: use names from signals.py", field)
+        if names & _LEGACY and not names & _CURRENT:
+            bad(
+                f"only removed/legacy names {sorted(names & _LEGACY)}: add the current name "
+                "first with an `or` fallback",
+                field,
+            )
+        n_q = expr.count("histogram_quantile(")
+        if n_q and len(_QUANTILE_RE.findall(expr)) != n_q:
+            bad("percentiles must be histogram_quantile(q, sum by (le, ...) (rate(X_bucket[..])))")
+        for by in _QUANTILE_RE.findall(expr):
+            if "le" not in [b.strip() for b in by.split(",")]:
+                bad("histogram_quantile must aggregate `by (le, ...)`", field)
+        if not _denominators_guarded(expr):
+            bad("division without a zero guard: divide by `(den > 0)`", field)
+    if panel.get("type") == "stat" and title in STAT_THRESHOLDS:
+        steps = defaults.get("thresholds", {}).get("steps", [])
+        got = [s.get("value") for s in steps[1:]]
+        want = [getattr(cfg.alerting, f) for f in STAT_THRESHOLDS[title]]
+        if got != want:
+            bad(
+                f"thresholds {got} differ from alerting config {want} "
+                f"({', '.join(STAT_THRESHOLDS[title])}): re-render",
+                "fieldConfig.defaults.thresholds",
+            )
+    return out
+
+
+def check_dashboard(file: str, dash: dict, cfg: BundleConfig, parse: bool = True) -> list[Finding]:
+    out: list[Finding] = []
+    if dash.get("uid") != cfg.dashboards.uid and file.endswith("single-pane.json"):
+        out.append(_finding(file, f"uid must be {cfg.dashboards.uid!r} (dashboards.uid)"))
+    if int(dash.get("schemaVersion", 0)) < MIN_SCHEMA_VERSION:
+        out.append(_finding(file, f"schemaVersion below {MIN_SCHEMA_VERSION}: re-render"))
+    out += _check_vars(file, dash, cfg)
+    seen: dict[int, str] = {}
+    for panel in dash.get("panels", []):
+        pid = panel.get("id")
+        if pid in seen:
+            out.append(_finding(file, f"panel id {pid} also used by {seen[pid]!r}", panel["title"]))
+        seen[pid] = panel.get("title", "")
+    for panel in iter_panels(dash):
+        out += _check_panel(file, panel, cfg)
+    if parse:
+        queries = panel_queries(dash)
+        keyed = {f"{q.title}#{q.ref}": substitute(q.expr) for q in queries}
+        for key, err in promtool_parse_errors(keyed).items():
+            title, ref = key.rsplit("#", 1)
+            out.append(_finding(file, f"expression does not parse: {err}", title, ref))
+    return out
+
+
+def check(root: Path, cfg: BundleConfig) -> list[Finding]:
+    """Findings for every dashboard JSON under `root/dashboards`."""
+    base = Path(root) / "dashboards"
+    files = sorted(base.glob("*.json")) if base.is_dir() else []
+    if not files:
+        return [_finding("dashboards/", "no dashboards rendered: run `obsctl render`")]
+    out: list[Finding] = []
+    for path in files:
+        rel = path.relative_to(root).as_posix()
+        try:
+            dash = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            out.append(_finding(rel, f"not valid JSON ({err}): re-run `obsctl render`"))
+            continue
+        out += check_dashboard(rel, dash, cfg)
+    return out
