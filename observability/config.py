@@ -110,6 +110,18 @@ class VllmConfig(_Model):
     deploy: list[str] = Field(description="Keys of `models` the reference workload deploys")
     replicas: int = Field(1, ge=0, le=64)
     port: int = Field(8000, ge=1, le=65535)
+    shm_size: str = Field("8Gi", description="Memory-backed /dev/shm per pod (NCCL, workers)")
+    model_cache_size: str = Field("100Gi", description="Size limit of the model-cache volume")
+    model_cache_pvc: str = Field(
+        "", description="Existing PVC for the model cache; empty: an emptyDir per pod"
+    )
+
+    @field_validator("shm_size", "model_cache_size")
+    @classmethod
+    def _size(cls, v: str) -> str:
+        if not _QUANTITY_RE.match(v):
+            raise ValueError(f"{v!r} is not a Kubernetes quantity (e.g. 8Gi)")
+        return v
 
     @field_validator("image_tag")
     @classmethod
@@ -245,8 +257,22 @@ class SloConfig(_Model):
     threshold_seconds: float = Field(1.0, gt=0)
     objective: float = Field(0.99, gt=0, lt=1)
     window: Duration = "30d"
+    min_requests: int = Field(
+        10, ge=0, description="Low-traffic guard: requests needed in a burn-rate long window"
+    )
 
     _d = field_validator("window")(classmethod(lambda cls, v: _check_duration(v)))
+
+
+class ReceiversConfig(_Model):
+    """Alertmanager receivers. Pager/chat keys are read from the receivers Secret as files;
+    only non-secret webhook URLs live here (empty = that receiver drops notifications)."""
+
+    ticket_webhook_url: str = Field("", description="Webhook for info/ticket alerts")
+    heartbeat_webhook_url: str = Field("", description="Dead man's switch URL for Watchdog")
+    webhook_token_from_secret: bool = Field(
+        False, description="Send the Secret's webhook-token as a bearer token to the webhooks"
+    )
 
 
 class AlertingConfig(_Model):
@@ -266,11 +292,24 @@ class AlertingConfig(_Model):
     gpu_temperature_critical_celsius: float = Field(92, gt=0)
     gpu_utilization_low_ratio: float = Field(0.5, gt=0, lt=1)
     ttft_slo: SloConfig = SloConfig()
+    error_ratio_critical: float = Field(0.05, gt=0, lt=1)
+    gpu_xid_critical_codes: list[int] = Field(
+        default_factory=lambda: [48, 64, 74, 79, 92, 94, 95, 119, 120],
+        description="XIDs that page (fatal/hardware); other XIDs are warnings",
+    )
+    vllm_job_regex: str = Field("vllm-.+", description="`job` of vLLM scrape targets (regex)")
+    dcgm_job: str = Field("dcgm-exporter", description="`job` of dcgm-exporter targets")
+    grafana_url: str = Field(
+        "http://localhost:3000", description="Grafana base URL used in dashboard_url links"
+    )
+    receivers: ReceiversConfig = ReceiversConfig()
 
     @model_validator(mode="after")
     def _ordered(self) -> AlertingConfig:
         if self.ttft_p99_critical_seconds <= self.ttft_p99_warning_seconds:
             raise ValueError("ttft_p99_critical_seconds must be above ttft_p99_warning_seconds")
+        if self.error_ratio_critical <= self.error_ratio_warning:
+            raise ValueError("error_ratio_critical must be above error_ratio_warning")
         if self.kv_cache_critical_ratio <= self.kv_cache_warning_ratio:
             raise ValueError("kv_cache_critical_ratio must be above kv_cache_warning_ratio")
         if self.gpu_temperature_critical_celsius <= self.gpu_temperature_warning_celsius:
