@@ -1,10 +1,106 @@
-"""`obsctl demo` (being built: see its issue)."""
+"""`obsctl demo`: the whole monitoring path on this machine, with load, until stopped."""
 
 from __future__ import annotations
 
-from observability.commands._common import die
+import time
+from pathlib import Path
+
+import typer
+
+from observability.commands._common import ConfigOption, die, load_bundle
+from observability.local.binaries import MissingBinaryError
+from observability.local.process import ChildFailedError
+from observability.local.signals import interrupt_on_term
+from observability.local.stack import LocalStack, StackOptions
+from observability.local.summary import read_summary
 
 
-def demo() -> None:
-    """Not built yet."""
-    die("obsctl demo is not built yet", 1)
+def _snapshot_hint(repo_root: Path) -> str | None:
+    """The dashboards helper's live snapshot page, when this checkout has one."""
+    try:
+        from observability.dashboards import snapshot  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    hint = getattr(snapshot, "live_url_hint", None)
+    if callable(hint):
+        return str(hint())
+    return "run `obsctl snapshot --prometheus-url <Prometheus URL above>` for the dashboard page"
+
+
+def print_urls(stack: LocalStack) -> None:
+    s = stack.state
+    typer.echo(f"Prometheus        {s['prometheus_url']}  (UI: /graph, alerts: /alerts)")
+    typer.echo(f"Alertmanager API  {s['alertmanager_url']}/api/v2/alerts")
+    typer.echo(f"Webhook sink      {s['webhook_url']}/notifications")
+    typer.echo(f"Simulator admin   {s['sim_admin_url']}/faults")
+    for r in s["replicas"]:
+        typer.echo(f"vLLM {r['namespace']}/{r['pod']:<28} {r['url']}  ({r['model']})")
+    for n in s["nodes"]:
+        typer.echo(f"DCGM {n['node']:<33} http://127.0.0.1:{n['dcgm_port']}/metrics")
+    hint = _snapshot_hint(stack.opts.repo_root)
+    if hint:
+        typer.echo(f"Dashboard         {hint}")
+    typer.echo(f"State file        {stack.state_file}")
+
+
+def demo(
+    duration: float = typer.Option(
+        0, "--duration", "-d", min=0, help="Stop after this many seconds (0 = until Ctrl-C)."
+    ),
+    replicas: int = typer.Option(2, "--replicas", min=1, max=16, help="Replicas per model."),
+    profile: str = typer.Option(
+        "standard", "--profile", help="standard (bundle timing) or fast (1s scrape, short for)."
+    ),
+    vllm_version: str = typer.Option(
+        "latest", "--vllm-version", help="Simulated vLLM metric profile (0.7.3, latest, ...)."
+    ),
+    users: int = typer.Option(6, "--users", min=0, help="Load users (0 = no load)."),
+    rate: float = typer.Option(3.0, "--rate", min=0, help="Requests/s over all users."),
+    interval: float = typer.Option(5.0, "--interval", min=1, help="Seconds between summaries."),
+    config: Path = ConfigOption,
+) -> None:
+    """Run Prometheus, Alertmanager, simulated vLLM replicas and GPUs, a webhook sink and
+    load, configured from the bundle's own ServiceMonitors, rules and routing."""
+    if profile not in ("standard", "fast"):
+        die(f"unknown --profile {profile!r}: use standard or fast")
+    cfg = load_bundle(config)
+    opts = StackOptions(
+        cfg=cfg,
+        repo_root=config.resolve().parent,
+        profile=profile,
+        replicas=replicas,
+        vllm_version=vllm_version,
+        load=users > 0,
+        users=max(users, 1),
+        rate=rate,
+    )
+    stack = LocalStack(opts)
+    started = time.monotonic()
+    with interrupt_on_term():
+        try:
+            stack.start(progress=lambda m: typer.echo(f"- {m}"))
+            typer.echo(f"all targets up after {time.monotonic() - started:.1f}s\n")
+            print_urls(stack)
+            typer.echo("\nCtrl-C stops everything.")
+            while not duration or time.monotonic() - started < duration:
+                dead = stack.dead_children()
+                if dead:
+                    die(f"{', '.join(dead)} stopped unexpectedly; see its log above", 1)
+                try:
+                    typer.echo(
+                        f"[{time.strftime('%H:%M:%S')}] {read_summary(stack.prometheus_url).line()}"
+                    )
+                except OSError as err:
+                    typer.echo(f"[{time.strftime('%H:%M:%S')}] Prometheus not answering: {err}")
+                left = duration - (time.monotonic() - started) if duration else interval
+                time.sleep(max(min(interval, left), 0))
+        except typer.Exit:
+            raise
+        except KeyboardInterrupt:
+            typer.echo("\nstopping")
+        except (MissingBinaryError, ChildFailedError, RuntimeError) as err:
+            stack.stop()
+            die(str(err))
+        finally:
+            stack.stop()
+    typer.echo("stopped: no process left")

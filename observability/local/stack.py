@@ -1,0 +1,374 @@
+"""The whole local stack: simulators, Prometheus, Alertmanager, webhook sink and load.
+
+`LocalStack(options).start()` brings everything up on 127.0.0.1 with reserved ports and a
+private temp directory, waits until every scrape target is up, and writes a state file so
+`obsctl verify --local` and `obsctl scenario run` can find it. `stop()` (also on Ctrl-C,
+SIGTERM, or an exception during start) stops every child, frees every port, and removes
+the temp directory and the state file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from observability.config import BundleConfig
+from observability.load.runner import LoadSpec, Target, start_load
+from observability.local import alertmanager as am
+from observability.local import rules as rulefiles
+from observability.local.binaries import Binaries, find_binaries
+from observability.local.ports import PortAllocator
+from observability.local.process import Child, Supervisor, http_ok
+from observability.local.scrapeconfig import (
+    load_service_monitors,
+    scrape_configs,
+    targets_from_manifest,
+)
+from observability.local.webhook import WebhookSink
+
+__all__ = ["DEFAULT_STATE_FILE", "FAST", "LocalStack", "StackOptions", "read_state"]
+
+DEFAULT_STATE_FILE = Path(".obsctl") / "demo-state.json"
+# Fast profile: scrape and evaluate every second so a scenario runs in tens of seconds.
+FAST = {"scrape_interval": "1s", "evaluation_interval": "1s"}
+SECOND_MODEL_NAMESPACE = "vllm-llama"
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    cfg: BundleConfig
+    repo_root: Path
+    profile: str = "standard"
+    replicas: int = 2
+    vllm_version: str = "latest"
+    models: tuple[tuple[str, str], ...] = ()  # (model key, namespace); empty = demo default
+    gpus_per_node: int = 2
+    load: bool = True
+    users: int = 6
+    rate: float = 3.0
+    state_file: Path | None = None  # None = repo_root/.obsctl/demo-state.json
+    ready_timeout_s: float = 30.0
+    seed: int | None = None
+
+
+def demo_models(cfg: BundleConfig) -> tuple[tuple[str, str], ...]:
+    """Two models in two namespaces: the first deployed model in namespaces.vllm, another
+    model of the registry in `vllm-llama` (one model only if the registry has one)."""
+    first = cfg.vllm.deploy[0] if cfg.vllm.deploy else next(iter(cfg.models))
+    out = [(first, cfg.namespaces.vllm)]
+    others = [k for k in cfg.models if k != first]
+    if others:
+        out.append((others[0], SECOND_MODEL_NAMESPACE))
+    return tuple(out)
+
+
+def read_state(path: Path) -> dict[str, Any] | None:
+    """The running stack's state, or None when there is none (or its owner is gone)."""
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    try:
+        os.kill(int(state["pid"]), 0)
+    except (OSError, KeyError, ValueError):
+        return None
+    return state
+
+
+def _get_json(url: str, timeout: float = 3.0) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+@dataclass
+class LocalStack:
+    opts: StackOptions
+    bins: Binaries | None = None
+    ports: PortAllocator = field(default_factory=PortAllocator)
+    state: dict[str, Any] = field(default_factory=dict)
+    webhook: WebhookSink | None = None
+    manifest: dict[str, Any] = field(default_factory=dict)
+    rule_groups: list[dict[str, Any]] = field(default_factory=list)
+    am_config: dict[str, Any] = field(default_factory=dict)
+    _tmp: Path | None = None
+    _sup: Supervisor | None = None
+    _children: dict[str, Child] = field(default_factory=dict)
+
+    # -- derived settings -------------------------------------------------------------
+    @property
+    def scrape_interval(self) -> str:
+        if self.opts.profile == "fast":
+            return FAST["scrape_interval"]
+        return self.opts.cfg.prometheus.scrape_interval
+
+    @property
+    def evaluation_interval(self) -> str:
+        if self.opts.profile == "fast":
+            return FAST["evaluation_interval"]
+        return self.opts.cfg.prometheus.evaluation_interval
+
+    @property
+    def state_file(self) -> Path:
+        return self.opts.state_file or self.opts.repo_root / DEFAULT_STATE_FILE
+
+    @property
+    def prometheus_url(self) -> str:
+        return self.state["prometheus_url"]
+
+    @property
+    def alertmanager_url(self) -> str:
+        return self.state["alertmanager_url"]
+
+    @property
+    def admin_url(self) -> str:
+        return self.state["sim_admin_url"]
+
+    @property
+    def log_dir(self) -> Path:
+        assert self._tmp is not None
+        return self._tmp / "logs"
+
+    # -- lifecycle --------------------------------------------------------------------
+    def start(self, progress: Any = None) -> LocalStack:
+        say = progress or (lambda _msg: None)
+        try:
+            self._start(say)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self, say: Any) -> None:
+        o = self.opts
+        self.bins = self.bins or find_binaries()
+        self._tmp = Path(tempfile.mkdtemp(prefix="obsctl-demo-"))
+        self._sup = Supervisor(self.log_dir)
+        models = o.models or demo_models(o.cfg)
+        n_replicas = o.replicas * len(models)
+        n_nodes = math.ceil(n_replicas / max(o.gpus_per_node, 1))
+
+        # Config first: a bad rule or route fails before any process starts.
+        self.rule_groups = rulefiles.groups_for(o.cfg, o.profile, o.repo_root)
+        rule_file = self._tmp / "rules.yaml"
+        rulefiles.write_rule_file(self.rule_groups, rule_file, self.bins.promtool)
+        monitors = load_service_monitors(o.repo_root / "servicemonitors")
+        if not monitors:
+            raise RuntimeError("servicemonitors/ holds no ServiceMonitor: run `obsctl render`")
+
+        self.webhook = WebhookSink(port=self.ports.one()).start()
+        self.am_config = am.local_config(o.cfg, self.webhook.url, o.profile)
+        am.write_config(self.am_config, self._tmp / "alertmanager.yml", self.bins.amtool)
+
+        sim_port = self.ports.block(n_replicas)
+        dcgm_port = self.ports.block(n_nodes)
+        admin_port = self.ports.one()
+        manifest_file = self._tmp / "manifest.json"
+        say(f"starting {n_replicas} simulated vLLM replicas and {n_nodes} DCGM exporters")
+        sim = self._sup.start(
+            "sim",
+            [
+                sys.executable, "-m", "observability.cli", "sim",
+                "--config", str(o.repo_root / "bundle.yaml"),
+                "--replicas", str(o.replicas),
+                "--port", str(sim_port),
+                "--vllm-version", o.vllm_version,
+                "--models", ",".join(f"{k}={ns}" for k, ns in models),
+                "--admin-port", str(admin_port),
+                "--dcgm-port", str(dcgm_port),
+                "--gpus-per-node", str(o.gpus_per_node),
+                "--manifest-out", str(manifest_file),
+                *(["--seed", str(o.seed)] if o.seed is not None else []),
+            ],
+            cwd=o.repo_root,
+        )  # fmt: skip
+        self._children["sim"] = sim
+        self._sup.wait_ready(sim, manifest_file.is_file, timeout=o.ready_timeout_s)
+        self.manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+
+        am_port, prom_port = self.ports.one(), self.ports.one()
+        say("starting Alertmanager and Prometheus")
+        alertmanager = self._sup.start(
+            "alertmanager",
+            [
+                str(self.bins.alertmanager),
+                f"--config.file={self._tmp / 'alertmanager.yml'}",
+                f"--storage.path={self._tmp / 'alertmanager-data'}",
+                f"--web.listen-address=127.0.0.1:{am_port}",
+                "--cluster.listen-address=",
+                "--log.level=warn",
+            ],
+        )
+        self._children["alertmanager"] = alertmanager
+        prom_config = self._prometheus_config(monitors, rule_file, am_port)
+        (self._tmp / "prometheus.yml").write_text(yaml.safe_dump(prom_config, sort_keys=False))
+        prometheus = self._sup.start(
+            "prometheus",
+            [
+                str(self.bins.prometheus),
+                f"--config.file={self._tmp / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self._tmp / 'prometheus-data'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+                "--storage.tsdb.retention.time=1d",
+                "--web.enable-lifecycle",
+                "--log.level=warn",
+            ],
+        )
+        self._children["prometheus"] = prometheus
+        am_url, prom_url = f"http://127.0.0.1:{am_port}", f"http://127.0.0.1:{prom_port}"
+        self._sup.wait_ready(alertmanager, lambda: http_ok(f"{am_url}/-/ready"), 20)
+        self._sup.wait_ready(prometheus, lambda: http_ok(f"{prom_url}/-/ready"), 20)
+
+        self.state = {
+            "pid": os.getpid(),
+            "started_at": time.time(),
+            "profile": o.profile,
+            "vllm_version": self.manifest.get("vllm_version", o.vllm_version),
+            "prometheus_url": prom_url,
+            "alertmanager_url": am_url,
+            "webhook_url": self.webhook.url,
+            "sim_admin_url": f"http://127.0.0.1:{admin_port}",
+            "scrape_interval": self.scrape_interval,
+            "evaluation_interval": self.evaluation_interval,
+            "group_wait": am.group_wait_s(self.am_config),
+            "replicas": [
+                {**r, "url": f"http://127.0.0.1:{r['port']}"} for r in self.manifest["replicas"]
+            ],
+            "nodes": self.manifest.get("nodes", []),
+            "pids": {},
+            "ports": [],
+            "tmp_dir": str(self._tmp),
+            "load_samples": str(self._tmp / "load-samples.jsonl"),
+        }
+        if o.load:
+            self.start_load()
+        self.state["pids"] = self._sup.pids()
+        self.state["ports"] = self.ports.ports
+        self._write_state()
+        say("waiting for every scrape target to be up")
+        self.wait_targets_up(o.ready_timeout_s)
+
+    def start_load(self, users: int | None = None, rate: float | None = None) -> Child:
+        assert self._sup is not None
+        self.stop_load()
+        spec = LoadSpec(
+            targets=tuple(Target(r["url"], r["model"]) for r in self.state["replicas"]),
+            users=users or self.opts.users,
+            rate=self.opts.rate if rate is None else rate,
+            duration_s=None,
+        )
+        child = start_load(self._sup, spec, Path(self.state["load_samples"]))
+        self._children["load"] = child
+        self.state["pids"] = self._sup.pids()
+        return child
+
+    def stop_load(self) -> None:
+        child = self._children.pop("load", None)
+        if child is None or self._sup is None:
+            return
+        sub = Supervisor(self._sup.log_dir, [child])
+        sub.stop()
+        self._sup.children.remove(child)
+
+    def _prometheus_config(
+        self, monitors: list[dict[str, Any]], rule_file: Path, am_port: int
+    ) -> dict[str, Any]:
+        cfg = self.opts.cfg
+        external = {"prometheus": f"{cfg.namespaces.monitoring}/kube-prometheus-stack-prometheus"}
+        if cfg.prometheus.cluster_label:
+            external[cfg.prometheus.cluster_label] = "local-demo"
+        return {
+            "global": {
+                "scrape_interval": self.scrape_interval,
+                "evaluation_interval": self.evaluation_interval,
+                "external_labels": external,
+            },
+            "rule_files": [str(rule_file)],
+            "alerting": {
+                "alertmanagers": [
+                    {"api_version": "v2", "static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}
+                ]
+            },
+            "scrape_configs": scrape_configs(
+                monitors,
+                targets_from_manifest(self.manifest),
+                default_interval=self.scrape_interval,
+                interval_override=FAST["scrape_interval"] if self.opts.profile == "fast" else None,
+            ),
+        }
+
+    def targets(self) -> list[dict[str, Any]]:
+        return _get_json(f"{self.prometheus_url}/api/v1/targets?state=active")["data"][
+            "activeTargets"
+        ]
+
+    def wait_targets_up(self, timeout: float) -> float:
+        assert self._sup is not None
+        start = time.monotonic()
+        expected = len(self.state["replicas"]) + len(self.state["nodes"])
+        while True:
+            dead = [c.name for c in self._sup.dead()]
+            if dead:
+                raise RuntimeError(f"{', '.join(dead)} exited; logs in {self.log_dir}")
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                ts = self.targets()
+                if len(ts) >= expected and all(t["health"] == "up" for t in ts):
+                    return time.monotonic() - start
+            if time.monotonic() - start > timeout:
+                down = [
+                    f"{t['labels'].get('pod', t['scrapeUrl'])}: {t.get('lastError') or t['health']}"
+                    for t in self.targets()
+                    if t["health"] != "up"
+                ]
+                raise RuntimeError(
+                    f"targets not up after {timeout:.0f}s ({len(ts)} of {expected} discovered); "
+                    f"{'; '.join(down[:3])}"
+                )
+            time.sleep(0.25)
+
+    def dead_children(self) -> list[str]:
+        return [c.name for c in self._sup.dead()] if self._sup else []
+
+    def _write_state(self) -> None:
+        path = self.state_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state, indent=2, sort_keys=True), encoding="utf-8")
+        tmp.replace(path)
+
+    def stop(self) -> None:
+        """Idempotent: every child, the webhook, the ports, the temp dir, the state file."""
+        if self._sup is not None:
+            self._sup.stop()
+        if self.webhook is not None:
+            self.webhook.stop()
+            self.webhook = None
+        self.ports.release()
+        mine = read_state(self.state_file)
+        if (
+            mine is not None
+            and mine.get("pid") == os.getpid()
+            and mine.get("tmp_dir") == str(self._tmp)
+        ):
+            with contextlib.suppress(OSError):
+                self.state_file.unlink()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
