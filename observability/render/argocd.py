@@ -1,13 +1,248 @@
-"""Render stage: argocd. (Filled in by its issue; returns no artifacts yet.)"""
+"""Render stage: the Argo CD app of apps (`argocd/app-of-apps.yaml`) and its children.
+
+Children (`argocd/apps/*.yaml`), in sync-wave order:
+
+| wave | Application | what |
+|---|---|---|
+| -2 | kube-prometheus-stack | operator, CRDs, Prometheus, Alertmanager, Grafana (Helm) |
+| -1 | dcgm-exporter | NVIDIA's exporter on GPU nodes (Helm) |
+| -1 | vllm-namespace | the vLLM namespace (kept on delete: it holds the HF token Secret) |
+| 0 | monitoring-config | our ServiceMonitors, PrometheusRules and dashboards |
+| 1 | vllm-<model key> | the reference vLLM workload, one per deployed model |
+| 2 | vllm-observability-verify | read-only RBAC (and CronJob) for `obsctl verify` |
+
+Sync waves order creation only: Argo CD has no health check for Application resources
+unless `argocd-cm` restores one, so the apps that need CRDs from the chart also get
+`SkipDryRunOnMissingResource=true` and a long retry.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from observability.config import BundleConfig
+from observability.render.k8s import (
+    ARGOCD_FINALIZER,
+    DCGM_APP,
+    IN_CLUSTER,
+    KPS_APP,
+    PART_OF,
+)
+from observability.render.kps_values import kps_values, resources
 
-__all__ = ["artifacts"]
+__all__ = [
+    "APP_OF_APPS",
+    "MONITORING_CONFIG_APP",
+    "MONITORING_CONFIG_DIRS",
+    "VERIFY_APP",
+    "VERIFY_PATH",
+    "VLLM_NAMESPACE_APP",
+    "applications",
+    "artifacts",
+    "vllm_app_name",
+]
+
+APP_OF_APPS = "vllm-observability"
+VLLM_NAMESPACE_APP = "vllm-namespace"
+MONITORING_CONFIG_APP = "monitoring-config"
+VERIFY_APP = "vllm-observability-verify"
+VERIFY_PATH = "deploy/verify"
+MONITORING_CONFIG_DIRS = ("servicemonitors", "alerts", "dashboards")
+VLLM_NAMESPACE_PATH = "deploy/vllm/namespace"
+
+# Automated sync retries 5 times in about 2.5 minutes by default; the chart's CRDs and
+# webhook can take longer on a fresh cluster, so back off up to 5 minutes per try.
+_RETRY = {"limit": 10, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}}
+
+
+def vllm_app_name(model_key: str) -> str:
+    return f"vllm-{model_key}"
+
+
+def _app(
+    cfg: BundleConfig,
+    name: str,
+    *,
+    namespace: str,
+    wave: int,
+    source: dict[str, Any] | None = None,
+    sources: list[dict[str, Any]] | None = None,
+    sync_options: tuple[str, ...] = (),
+    annotations: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {"project": "default"}
+    if sources is not None:
+        spec["sources"] = sources
+    else:
+        spec["source"] = source
+    spec["destination"] = {"server": IN_CLUSTER, "namespace": namespace}
+    spec["syncPolicy"] = {
+        "automated": {"prune": True, "selfHeal": True},
+        "syncOptions": ["ServerSideApply=true", *sync_options],
+        "retry": _RETRY,
+    }
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {
+            "name": name,
+            "namespace": cfg.namespaces.argocd,
+            "labels": {"app.kubernetes.io/part-of": PART_OF},
+            "annotations": {"argocd.argoproj.io/sync-wave": str(wave), **(annotations or {})},
+            "finalizers": [ARGOCD_FINALIZER],
+        },
+        "spec": spec,
+    }
+
+
+def _git(cfg: BundleConfig, path: str) -> dict[str, Any]:
+    return {"repoURL": cfg.git.repo_url, "targetRevision": cfg.git.revision, "path": path}
+
+
+def _kube_prometheus_stack(cfg: BundleConfig) -> dict[str, Any]:
+    chart = cfg.charts.kube_prometheus_stack
+    source = {
+        "repoURL": chart.repo_url,
+        "chart": chart.chart,
+        "targetRevision": chart.version,
+        "helm": {"releaseName": KPS_APP, "valuesObject": kps_values(cfg)},
+    }
+    # SSA: the prometheuses CRD (~830 KB) exceeds client-side apply's 256 KiB
+    # last-applied annotation. ServerSideDiff: no permanent OutOfSync from
+    # server-defaulted fields of the chart's objects.
+    return _app(
+        cfg,
+        KPS_APP,
+        namespace=cfg.namespaces.monitoring,
+        wave=-2,
+        source=source,
+        sync_options=("CreateNamespace=true",),
+        annotations={"argocd.argoproj.io/compare-options": "ServerSideDiff=true"},
+    )
+
+
+def _dcgm_values(cfg: BundleConfig) -> dict[str, Any]:
+    return {
+        # GPU nodes only: the exporter crash-loops where there is no GPU.
+        "nodeSelector": dict(cfg.gpu.node_selector),
+        "tolerations": [t.model_dump(exclude_none=True) for t in cfg.gpu.tolerations],
+        # Pod-to-GPU attribution (pod/namespace/container labels come from the kubelet
+        # pod-resources API); add the pods' name/instance labels so GPU series carry the
+        # model key too, and nothing else (cardinality).
+        "kubernetes": {
+            "enablePodLabels": True,
+            "podLabelAllowlistRegex": [r"^app\.kubernetes\.io/(name|instance)$"],
+        },
+        # The bundle ships its own ServiceMonitor (servicemonitors/dcgm-exporter.yaml)
+        # with honorLabels: true; the chart's would rename pod/namespace to exported_*.
+        "serviceMonitor": {"enabled": False},
+        "resources": resources(cfg.resources.dcgm_exporter),
+    }
+
+
+def _dcgm_exporter(cfg: BundleConfig) -> dict[str, Any]:
+    chart = cfg.charts.dcgm_exporter
+    source = {
+        "repoURL": chart.repo_url,
+        "chart": chart.chart,
+        "targetRevision": chart.version,
+        "helm": {"releaseName": DCGM_APP, "valuesObject": _dcgm_values(cfg)},
+    }
+    return _app(
+        cfg,
+        DCGM_APP,
+        namespace=cfg.namespaces.monitoring,
+        wave=-1,
+        source=source,
+        sync_options=("CreateNamespace=true",),
+    )
+
+
+def _rendered_dirs(cfg: BundleConfig) -> set[str]:
+    """Top-level dirs (and deploy/<x>) other stages render for this config.
+
+    An Application pointing at a path that does not exist fails to sync, so the app of
+    apps lists only what is rendered (alerts, dashboards and deploy/verify come from other
+    stages and may be disabled or not built yet).
+    """
+    from observability.render import registry
+
+    dirs: set[str] = set()
+    for build in registry._stages():
+        if build is artifacts:
+            continue
+        for path in build(cfg):
+            parts = path.split("/")
+            dirs.add(parts[0])
+            if len(parts) > 2:
+                dirs.add("/".join(parts[:2]))
+    return dirs
+
+
+def _monitoring_config(cfg: BundleConfig, rendered: set[str]) -> dict[str, Any]:
+    # One Application, one source per directory: each directory keeps its own
+    # kustomization (and owner), while the unit Argo CD syncs and verify checks is the
+    # set of objects that need the chart's CRDs.
+    sources = [_git(cfg, d) for d in MONITORING_CONFIG_DIRS if d in rendered]
+    return _app(
+        cfg,
+        MONITORING_CONFIG_APP,
+        namespace=cfg.namespaces.monitoring,
+        wave=0,
+        sources=sources,
+        # The CRDs come with the kube-prometheus-stack app; without this the dry run of
+        # a ServiceMonitor fails the whole sync until they exist.
+        sync_options=("SkipDryRunOnMissingResource=true",),
+    )
+
+
+def applications(cfg: BundleConfig) -> dict[str, dict[str, Any]]:
+    """Child Applications keyed by their file name under argocd/apps/."""
+    rendered = _rendered_dirs(cfg) | {"servicemonitors", "deploy/vllm"}
+    apps = [
+        _kube_prometheus_stack(cfg),
+        _dcgm_exporter(cfg),
+        _app(
+            cfg,
+            VLLM_NAMESPACE_APP,
+            namespace=cfg.namespaces.vllm,
+            wave=-1,
+            source=_git(cfg, VLLM_NAMESPACE_PATH),
+        ),
+        _monitoring_config(cfg, rendered),
+    ]
+    for key, _profile in cfg.deployed_models:
+        apps.append(
+            _app(
+                cfg,
+                vllm_app_name(key),
+                namespace=cfg.namespaces.vllm,
+                wave=1,
+                source=_git(cfg, f"deploy/vllm/overlays/{key}"),
+            )
+        )
+    if VERIFY_PATH in rendered:
+        apps.append(
+            _app(
+                cfg,
+                VERIFY_APP,
+                namespace=cfg.namespaces.monitoring,
+                wave=2,
+                source=_git(cfg, VERIFY_PATH),
+            )
+        )
+    return {f"argocd/apps/{a['metadata']['name']}.yaml": a for a in apps}
+
+
+def _app_of_apps(cfg: BundleConfig) -> dict[str, Any]:
+    app = _app(
+        cfg, APP_OF_APPS, namespace=cfg.namespaces.argocd, wave=0, source=_git(cfg, "argocd/apps")
+    )
+    del app["metadata"]["annotations"]  # the root has no siblings to order against
+    return app
 
 
 def artifacts(cfg: BundleConfig) -> dict[str, Any]:
-    return {}
+    out: dict[str, Any] = {"argocd/app-of-apps.yaml": _app_of_apps(cfg)}
+    out.update(applications(cfg))
+    return out

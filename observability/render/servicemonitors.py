@@ -1,13 +1,116 @@
-"""Render stage: servicemonitors. (Filled in by its issue; returns no artifacts yet.)"""
+"""Render stage: ServiceMonitors for vLLM and dcgm-exporter (`servicemonitors/`).
+
+Both live in the monitoring namespace and select their Services across namespaces with
+`namespaceSelector`, so Prometheus (which selects monitors in every namespace, see
+kps_values.py) scrapes them without any `release` label.
+
+The prometheus-operator adds `namespace`, `service`, `pod`, `container`, `endpoint` and
+`job` to every target; we add `node` so vLLM and GPU series join on the node name (DCGM's
+`Hostname`). `model_name` comes from vLLM itself (= --served-model-name) and survives
+because no target label collides with it (honorLabels stays false for vLLM).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from observability.config import BundleConfig
+from observability.render.k8s import (
+    DCGM_APP,
+    DCGM_PORT_NAME,
+    PART_OF,
+    VLLM_NAME,
+    VLLM_PORT_NAME,
+    vllm_labels,
+)
 
-__all__ = ["artifacts"]
+__all__ = ["VLLM_DROPPED_SERIES", "artifacts", "dcgm_service_monitor", "vllm_service_monitor"]
+
+# Series dropped at scrape time; `obsctl lint` fails if a rule or panel reads one.
+# - `*_created`: prometheus_client exports each counter/histogram creation time as its
+#   own gauge in text format; nothing reads them and they double the series count.
+# - `python_gc_*`: interpreter GC internals, per generation; no rule or panel uses them.
+VLLM_DROPPED_SERIES = r".+_created|python_gc_.+"
+
+_NODE_RELABEL = {
+    "sourceLabels": ["__meta_kubernetes_pod_node_name"],
+    "targetLabel": "node",
+    "action": "replace",
+}
+
+
+def _meta(cfg: BundleConfig, name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": cfg.namespaces.monitoring,
+        "labels": {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": PART_OF},
+    }
+
+
+def vllm_service_monitor(cfg: BundleConfig) -> dict[str, Any]:
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": _meta(cfg, VLLM_NAME),
+        "spec": {
+            "jobLabel": "app.kubernetes.io/name",
+            "namespaceSelector": {"matchNames": [cfg.namespaces.vllm]},
+            "selector": {"matchLabels": vllm_labels()},
+            # Plain text 0.0.4, never OpenMetrics: prometheus-client 0.23-0.26 (which a
+            # vLLM image may ship) answers an OpenMetrics scrape from Prometheus < 3 with
+            # `vllm:` rewritten to `vllm_`, and every rule and panel goes empty.
+            "scrapeProtocols": ["PrometheusText0.0.4"],
+            "endpoints": [
+                {
+                    "port": VLLM_PORT_NAME,
+                    "path": "/metrics",
+                    "interval": cfg.prometheus.scrape_interval,
+                    "relabelings": [_NODE_RELABEL],
+                    "metricRelabelings": [
+                        {
+                            "sourceLabels": ["__name__"],
+                            "regex": VLLM_DROPPED_SERIES,
+                            "action": "drop",
+                        }
+                    ],
+                }
+            ],
+        },
+    }
+
+
+def dcgm_service_monitor(cfg: BundleConfig) -> dict[str, Any]:
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": _meta(cfg, DCGM_APP),
+        "spec": {
+            "jobLabel": "app.kubernetes.io/name",
+            "namespaceSelector": {"matchNames": [cfg.namespaces.monitoring]},
+            # The chart's Service (release `dcgm-exporter`, see argocd.py).
+            "selector": {"matchLabels": {"app.kubernetes.io/name": DCGM_APP}},
+            "endpoints": [
+                {
+                    "port": DCGM_PORT_NAME,
+                    "path": "/metrics",
+                    "interval": cfg.prometheus.scrape_interval,
+                    # Keep the exporter's pod/namespace/container (the GPU's workload)
+                    # instead of renaming them exported_* in favour of the exporter pod.
+                    "honorLabels": True,
+                    "relabelings": [_NODE_RELABEL],
+                }
+            ],
+        },
+    }
 
 
 def artifacts(cfg: BundleConfig) -> dict[str, Any]:
-    return {}
+    return {
+        "servicemonitors/vllm.yaml": vllm_service_monitor(cfg),
+        "servicemonitors/dcgm-exporter.yaml": dcgm_service_monitor(cfg),
+        "servicemonitors/kustomization.yaml": {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": ["vllm.yaml", "dcgm-exporter.yaml"],
+        },
+    }

@@ -1,0 +1,65 @@
+"""Names, labels and small builders shared by the Kubernetes manifest generators.
+
+The label contract (docs/gitops.md, the ServiceMonitors, the simulator and verify all rely
+on it): every vLLM Service and pod carries `app.kubernetes.io/name: vllm`,
+`app.kubernetes.io/instance: <model key>`, `app.kubernetes.io/part-of: vllm-observability`;
+the Service is `vllm-<model key>` with the named port `http`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ARGOCD_FINALIZER",
+    "DCGM_APP",
+    "DCGM_PORT_NAME",
+    "GRAFANA_FOLDER_ANNOTATION",
+    "IN_CLUSTER",
+    "KPS_APP",
+    "PART_OF",
+    "VLLM_CONTAINER",
+    "VLLM_NAME",
+    "VLLM_PORT_NAME",
+    "deep_merge",
+    "vllm_labels",
+    "vllm_service_name",
+]
+
+PART_OF = "vllm-observability"
+VLLM_NAME = "vllm"
+VLLM_CONTAINER = "vllm"
+VLLM_PORT_NAME = "http"
+# Argo CD Application names double as Helm release names (spec.source.helm.releaseName).
+KPS_APP = "kube-prometheus-stack"
+DCGM_APP = "dcgm-exporter"
+DCGM_PORT_NAME = "metrics"  # fixed in the dcgm-exporter chart's Service template
+# Dashboard ConfigMaps set this annotation to the Grafana folder name; the KPS values
+# point the Grafana sidecar's folderAnnotation at it.
+GRAFANA_FOLDER_ANNOTATION = "grafana_folder"
+ARGOCD_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+IN_CLUSTER = "https://kubernetes.default.svc"
+
+
+def vllm_service_name(model_key: str) -> str:
+    return f"{VLLM_NAME}-{model_key}"
+
+
+def vllm_labels(model_key: str | None = None) -> dict[str, str]:
+    """Labels of the vLLM Service and pods; without a key, the ones every model shares."""
+    labels = {"app.kubernetes.io/name": VLLM_NAME}
+    if model_key is not None:
+        labels["app.kubernetes.io/instance"] = model_key
+    labels["app.kubernetes.io/part-of"] = PART_OF
+    return labels
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """A new dict: `override` wins; nested dicts merge, everything else is replaced."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

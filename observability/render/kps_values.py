@@ -1,0 +1,108 @@
+"""Helm values for the kube-prometheus-stack Application, built from bundle.yaml.
+
+Why each non-default value is here:
+- `*SelectorNilUsesHelmValues: false` plus empty selectors: Prometheus picks up every
+  ServiceMonitor, PodMonitor and PrometheusRule in every namespace, so ours need no
+  `release: <name>` label (the usual "monitor not picked up" failure).
+- `grafana.admin.existingSecret`: under Argo CD the chart's generated password changes on
+  every `helm template` (no `lookup`), which means perpetual drift; a pre-created Secret
+  keeps the password out of git and stable.
+- Dashboard sidecar on ALL namespaces with a folder annotation: our dashboard ConfigMaps
+  land in their own Grafana folder.
+- Prometheus keeps its data on a PersistentVolumeClaim (the chart default is emptyDir).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from observability.alerting.alertmanager import kps_alertmanager_values
+from observability.config import BundleConfig, ResourceSpec
+from observability.render.k8s import GRAFANA_FOLDER_ANNOTATION, deep_merge
+
+__all__ = ["kps_values", "resources"]
+
+_KINDS = ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig")
+
+
+def resources(spec: ResourceSpec) -> dict[str, Any]:
+    """Requests, and a memory limit (no CPU limit: throttling hurts scrape latency)."""
+    out: dict[str, Any] = {"requests": {"cpu": spec.cpu, "memory": spec.memory}}
+    out["limits"] = {"memory": spec.memory_limit or spec.memory}
+    return out
+
+
+def _prometheus_spec(cfg: BundleConfig) -> dict[str, Any]:
+    prom = cfg.prometheus
+    spec: dict[str, Any] = {
+        "scrapeInterval": prom.scrape_interval,
+        "evaluationInterval": prom.evaluation_interval,
+        "retention": prom.retention,
+    }
+    for kind in _KINDS:
+        spec[f"{kind}SelectorNilUsesHelmValues"] = False
+        spec[f"{kind}Selector"] = {}
+        spec[f"{kind}NamespaceSelector"] = {}
+    if prom.cluster_label:
+        spec["externalLabels"] = {prom.cluster_label: prom.cluster_name}
+    pvc: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": prom.storage_size}},
+    }
+    if prom.storage_class:
+        pvc["storageClassName"] = prom.storage_class
+    spec["storageSpec"] = {"volumeClaimTemplate": {"spec": pvc}}
+    spec["resources"] = resources(cfg.resources.prometheus)
+    return spec
+
+
+def _grafana(cfg: BundleConfig) -> dict[str, Any]:
+    admin = cfg.secrets.grafana_admin
+    return {
+        "admin": {
+            "existingSecret": admin.name,
+            "userKey": admin.user_key,
+            "passwordKey": admin.password_key,
+        },
+        "resources": resources(cfg.resources.grafana),
+        "sidecar": {
+            "resources": resources(cfg.resources.grafana_sidecar),
+            "dashboards": {
+                "enabled": True,
+                "label": "grafana_dashboard",
+                "labelValue": "1",
+                "searchNamespace": "ALL",
+                "folderAnnotation": GRAFANA_FOLDER_ANNOTATION,
+                "provider": {"foldersFromFilesStructure": True, "allowUiUpdates": False},
+            },
+            "datasources": {
+                "enabled": True,
+                "defaultDatasourceEnabled": True,
+                "isDefaultDatasource": True,
+                "name": "Prometheus",
+                "uid": "prometheus",
+            },
+        },
+    }
+
+
+def kps_values(cfg: BundleConfig) -> dict[str, Any]:
+    """The `valuesObject` of the kube-prometheus-stack Application."""
+    r = cfg.resources
+    alertmanager = deep_merge(
+        {"alertmanagerSpec": {"resources": resources(r.alertmanager)}},
+        kps_alertmanager_values(cfg),
+    )
+    return {
+        "crds": {"enabled": True},
+        "prometheusOperator": {
+            "resources": resources(r.prometheus_operator),
+            "prometheusConfigReloader": {"resources": resources(r.config_reloader)},
+            "admissionWebhooks": {"patch": {"resources": resources(r.config_reloader)}},
+        },
+        "prometheus": {"prometheusSpec": _prometheus_spec(cfg)},
+        "alertmanager": alertmanager,
+        "grafana": _grafana(cfg),
+        "kube-state-metrics": {"resources": resources(r.kube_state_metrics)},
+        "prometheus-node-exporter": {"resources": resources(r.node_exporter)},
+    }
