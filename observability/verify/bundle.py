@@ -1,0 +1,88 @@
+"""What the bundle installs, taken from the same render functions `obsctl render` uses.
+
+Verify compares the cluster with these objects, so renaming an Application, a
+ServiceMonitor, a rule group or a dashboard uid in a generator moves verify with it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+from observability.config import BundleConfig
+
+__all__ = ["applications", "dashboards", "monitors", "rule_groups"]
+
+MONITOR_KINDS = ("ServiceMonitor", "PodMonitor")
+
+
+def _docs(content: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(content, dict):
+        yield content
+    elif isinstance(content, list):
+        for c in content:
+            yield from _docs(c)
+    elif isinstance(content, str):
+        try:
+            for d in yaml.safe_load_all(content):
+                if isinstance(d, dict):
+                    yield d
+        except yaml.YAMLError:
+            return
+
+
+def _objects(stage: str, cfg: BundleConfig) -> list[tuple[str, dict[str, Any]]]:
+    import importlib
+
+    mod = importlib.import_module(f"observability.render.{stage}")
+    out: list[tuple[str, dict[str, Any]]] = []
+    for path, content in sorted(mod.artifacts(cfg).items()):
+        for doc in _docs(content):
+            out.append((path, doc))
+    return out
+
+
+def applications(cfg: BundleConfig) -> list[dict[str, Any]]:
+    return [d for _, d in _objects("argocd", cfg) if d.get("kind") == "Application"]
+
+
+def monitors(cfg: BundleConfig) -> list[dict[str, Any]]:
+    return [d for _, d in _objects("servicemonitors", cfg) if d.get("kind") in MONITOR_KINDS]
+
+
+def rule_groups(cfg: BundleConfig) -> list[dict[str, Any]]:
+    """[{name, rules: [...], source: PrometheusRule metadata}] of the standard profile."""
+    out: list[dict[str, Any]] = []
+    for _, doc in _objects("alerts", cfg):
+        if doc.get("kind") != "PrometheusRule":
+            continue
+        meta = doc.get("metadata") or {}
+        for g in (doc.get("spec") or {}).get("groups") or []:
+            out.append({"name": g.get("name"), "rules": g.get("rules") or [], "source": meta})
+    return out
+
+
+def dashboards(cfg: BundleConfig) -> dict[str, dict[str, Any]]:
+    """uid -> dashboard JSON model, from the rendered JSON files or ConfigMaps."""
+    out: dict[str, dict[str, Any]] = {}
+
+    def add(model: Any) -> None:
+        if isinstance(model, str):
+            try:
+                model = json.loads(model)
+            except ValueError:
+                return
+        if isinstance(model, dict) and model.get("uid") and "panels" in model:
+            out[str(model["uid"])] = model
+
+    for path, doc in _objects("dashboards", cfg):
+        if doc.get("kind") == "ConfigMap":
+            for key, val in (doc.get("data") or {}).items():
+                if key.endswith(".json"):
+                    add(val)
+        elif path.endswith(".json"):
+            add(doc)
+    return out

@@ -1,0 +1,34 @@
+"""Every check, in data-path order."""
+
+from __future__ import annotations
+
+from observability.verify import (
+    checks_alerting,
+    checks_argocd,
+    checks_crds,
+    checks_gpu,
+    checks_grafana,
+    checks_rules,
+    checks_scrape,
+    checks_vllm,
+)
+from observability.verify.model import Check
+
+__all__ = ["ALL_CHECKS", "check_ids"]
+
+_grafana_ready, *_grafana_rest = checks_grafana.CHECKS
+ALL_CHECKS: list[Check] = [
+    *checks_argocd.CHECKS,
+    *checks_crds.CHECKS,
+    _grafana_ready,
+    *checks_gpu.CHECKS,
+    *checks_vllm.CHECKS,
+    *checks_scrape.CHECKS,
+    *checks_rules.CHECKS,
+    *checks_alerting.CHECKS,
+    *_grafana_rest,
+]
+
+
+def check_ids(local: bool = False) -> list[str]:
+    return [c.id for c in ALL_CHECKS if c.local or not local]

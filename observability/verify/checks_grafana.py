@@ -1,0 +1,211 @@
+"""Grafana layer: healthy, Prometheus datasource works, bundle dashboards present, and
+every panel's queries return data (evaluated against Prometheus exactly as Grafana would
+send them, with "All" selected)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from observability.verify.context import VerifyContext
+from observability.verify.endpoints import Response
+from observability.verify.model import Check, CheckFailed, Outcome, Status
+
+__all__ = ["CHECKS"]
+
+DATASOURCE_UID = "prometheus"  # fixed in the KPS values (contracts: Grafana datasource uid)
+PROXY_AUTH_FIX = (
+    "the API server strips the Authorization header on its service proxy, so Grafana's "
+    "authenticated API cannot be read that way: run `kubectl -n {ns} port-forward svc/{svc} "
+    "3000:80` and pass --grafana-url http://127.0.0.1:3000 (credentials come from the "
+    "{secret} Secret or --grafana-token)"
+)
+
+
+def _get(ctx: VerifyContext, path: str) -> tuple[Response, bool]:
+    ep, headers, via_proxy = ctx.grafana()
+    return ep.get(path, None, ctx.opts.http_timeout, headers), via_proxy
+
+
+def _auth_problem(ctx: VerifyContext, resp: Response, via_proxy: bool) -> Outcome | None:
+    if resp.status not in (401, 403):
+        return None
+    if via_proxy:
+        ep, _, _ = ctx.grafana()
+        svc = ep.label.split("/", 1)[-1].split(":", 1)[0]
+        return Outcome.skip(
+            f"{resp.where}: HTTP {resp.status} through the API server proxy",
+            PROXY_AUTH_FIX.format(
+                ns=ctx.ns.monitoring, svc=svc, secret=ctx.cfg.secrets.grafana_admin.name
+            ),
+        )
+    return Outcome.fail(
+        f"{resp.where}: Grafana refused our credentials (HTTP {resp.status})",
+        f"pass --grafana-token (or OBSCTL_GRAFANA_TOKEN), or fix the "
+        f"{ctx.cfg.secrets.grafana_admin.name} Secret: the admin password only seeds a new "
+        "Grafana database, later changes need `grafana cli admin reset-admin-password`",
+    )
+
+
+def _ready(ctx: VerifyContext) -> Outcome:
+    resp, _ = _get(ctx, "/api/health")
+    if resp.status != 200:
+        return Outcome.fail(
+            f"{resp.where} answered HTTP {resp.status}", "check the Grafana pod logs"
+        )
+    body = resp.json()
+    if body.get("database") != "ok":
+        return Outcome.fail(
+            f"Grafana database: {body.get('database')}",
+            "check Grafana's storage (PVC, SQLite lock)",
+        )
+    return Outcome.ok(f"Grafana {body.get('version', '?')} healthy at {resp.where}")
+
+
+def _datasource(ctx: VerifyContext) -> Outcome:
+    resp, proxy = _get(ctx, f"/api/datasources/uid/{DATASOURCE_UID}")
+    if (bad := _auth_problem(ctx, resp, proxy)) is not None:
+        return bad
+    if resp.status == 404:
+        return Outcome.fail(
+            f"no Grafana datasource with uid {DATASOURCE_UID!r}: every bundle panel shows "
+            "'datasource not found'",
+            "set grafana.sidecar.datasources.defaultDatasourceEnabled: true and "
+            f"uid: {DATASOURCE_UID} in the kube-prometheus-stack values (the GitOps app does)",
+        )
+    if resp.status != 200:
+        return Outcome.fail(f"{resp.where} answered HTTP {resp.status}", "check Grafana logs")
+    ds = resp.json()
+    health, _ = _get(ctx, f"/api/datasources/uid/{DATASOURCE_UID}/health")
+    if health.status != 200:
+        msg = health.json().get("message", "") if health.body.startswith(b"{") else ""
+        return Outcome.fail(
+            f"datasource {ds.get('name')} ({ds.get('url')}) health check failed: "
+            f"HTTP {health.status} {msg}".strip(),
+            "Grafana cannot reach Prometheus at that URL: check the Service name and port",
+        )
+    return Outcome.ok(f"datasource {ds.get('name')} uid={DATASOURCE_UID} -> {ds.get('url')} works")
+
+
+def _dashboards(ctx: VerifyContext) -> Outcome:
+    want = ctx.dashboards()
+    if not want:
+        return Outcome.warn("the bundle renders no dashboards", "run `obsctl render`")
+    missing: list[str] = []
+    for uid, model in want.items():
+        resp, proxy = _get(ctx, f"/api/dashboards/uid/{uid}")
+        if (bad := _auth_problem(ctx, resp, proxy)) is not None:
+            return bad
+        if resp.status == 404:
+            missing.append(f"{model.get('title', uid)} (uid {uid})")
+        elif resp.status != 200:
+            raise CheckFailed(f"{resp.where} answered HTTP {resp.status}", "check Grafana logs")
+    if missing:
+        return Outcome.fail(
+            "dashboards not in Grafana: " + ", ".join(missing),
+            "the Grafana sidecar loads ConfigMaps labelled grafana_dashboard=1 from every "
+            "namespace (searchNamespace: ALL): sync the monitoring-config Application and "
+            "check the grafana-sc-dashboard container logs",
+        )
+    return Outcome.ok(f"{len(want)} dashboards present: " + ", ".join(sorted(want)))
+
+
+def _panel_queries(model: dict[str, Any]) -> list[tuple[str, str]]:
+    """(panel title, PromQL with variables substituted) for every panel target."""
+    from observability.dashboards.exprs import panel_queries, substitute
+
+    return [(q.title, substitute(q.expr)) for q in panel_queries(model)]
+
+
+def _metric_names(expr: str) -> list[str]:
+    from observability.dashboards.panels import metric_names
+
+    return metric_names(expr)
+
+
+def _panels(ctx: VerifyContext) -> Outcome:
+    prom = ctx.prometheus()
+    dashboards = ctx.dashboards()
+    if not dashboards:
+        return Outcome.warn("the bundle renders no dashboards", "run `obsctl render`")
+    queries = [(uid, t, e) for uid, m in dashboards.items() for t, e in _panel_queries(m)]
+
+    def has_data(expr: str) -> bool | str:
+        try:
+            return bool(prom.query(expr))
+        except CheckFailed as err:
+            return err.outcome.evidence
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda q: has_data(q[2]), queries))
+    by_panel: dict[tuple[str, str], list[tuple[str, bool | str]]] = {}
+    for (uid, title, expr), ans in zip(queries, answers, strict=True):
+        by_panel.setdefault((uid, title), []).append((expr, ans))
+    errors = [
+        f"{title}: {ans}"
+        for (_, title), rows in by_panel.items()
+        for _, ans in rows
+        if isinstance(ans, str)
+    ]
+    empty = [(k, rows) for k, rows in by_panel.items() if not any(a is True for _, a in rows)]
+    if errors and len(errors) == len(queries):
+        raise CheckFailed("every panel query failed: " + errors[0], "see prometheus.ready")
+    if empty:
+        reasons: list[str] = []
+        for (_, title), rows in empty[:6]:
+            names = list(dict.fromkeys(n for e, _ in rows for n in _metric_names(e)))
+            absent = [n for n in names if not _exists(ctx, n)]
+            why = (
+                f"no series for {', '.join(absent[:3])}"
+                if absent
+                else "series exist but the query returns nothing now (no traffic yet?)"
+            )
+            reasons.append(f"'{title}' ({why})")
+        return Outcome(
+            Status.WARN,
+            f"{len(empty)}/{len(by_panel)} panels empty: " + "; ".join(reasons),
+            "absent metrics: check scrape.series/scrape.generation (a renamed metric or a "
+            "disabled DCGM field); idle series: send traffic and look again",
+        )
+    return Outcome.ok(f"all {len(by_panel)} panels return data ({len(queries)} queries)")
+
+
+def _exists(ctx: VerifyContext, name: str) -> bool:
+    def q() -> bool:
+        try:
+            return bool(
+                ctx.prometheus().query(
+                    f'count({{__name__=~"{name}(_bucket|_total|_sum|_count)?"}})'
+                )
+            )
+        except CheckFailed:
+            return False
+
+    return ctx.once(f"p.exists.{name}", q)
+
+
+CHECKS = [
+    Check("grafana.ready", "stack", "Grafana healthy", _ready),
+    Check(
+        "grafana.datasource",
+        "grafana",
+        "Prometheus datasource works",
+        _datasource,
+        ("grafana.ready",),
+    ),
+    Check(
+        "grafana.dashboards",
+        "grafana",
+        "bundle dashboards present",
+        _dashboards,
+        ("grafana.ready",),
+    ),
+    Check(
+        "grafana.panels",
+        "grafana",
+        "every panel returns data",
+        _panels,
+        ("prometheus.ready",),
+        True,
+    ),
+]

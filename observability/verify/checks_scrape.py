@@ -1,0 +1,316 @@
+"""Scrape layer: monitors selected by the Prometheus, targets up, key series present,
+names not escaped (`vllm_` for `vllm:`), and which vLLM metric generation is running."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from observability.metrics.signals import DCGM, VLLM
+from observability.verify.checks_gpu import gpu_capacity, gpu_nodes
+from observability.verify.checks_vllm import vllm_pods
+from observability.verify.context import VerifyContext
+from observability.verify.model import Check, Outcome
+from observability.verify.selectors import explain_mismatch, fmt_selector
+
+__all__ = ["CHECKS"]
+
+PLURAL = {"ServiceMonitor": "servicemonitors", "PodMonitor": "podmonitors"}
+SELECTOR_FIELD = {"ServiceMonitor": "serviceMonitor", "PodMonitor": "podMonitor"}
+POOL_PREFIX = {"ServiceMonitor": "serviceMonitor", "PodMonitor": "podMonitor"}
+ESCAPING_FIX = (
+    "the vLLM image ships prometheus-client>=0.23, which escapes ':' to '_' when Prometheus "
+    "2.x negotiates OpenMetrics without escaping=allow-utf-8 (prometheus/client_python#1177). "
+    "Fix one of: upgrade Prometheus to 3.x; set scrapeProtocols: [PrometheusText0.0.4] on "
+    "the vLLM ServiceMonitor; pin prometheus-client<0.23 in the vLLM image"
+)
+
+
+def _meta(obj: dict[str, Any]) -> tuple[str, str]:
+    m = obj.get("metadata") or {}
+    return m.get("namespace") or "", m.get("name") or ""
+
+
+def _selected(ctx: VerifyContext) -> Outcome:
+    cl = ctx.need_cluster()
+    prom = ctx.prometheus_cr()
+    if prom is None:
+        return Outcome.fail(
+            f"no Prometheus object in {ctx.ns.monitoring}",
+            "sync the kube-prometheus-stack Application",
+        )
+    pns, pname = _meta(prom)
+    spec = prom.get("spec") or {}
+    monitors = ctx.expected_monitors()
+    if not monitors:
+        return Outcome.warn(
+            "the bundle renders no ServiceMonitor/PodMonitor", "run `obsctl render`"
+        )
+    problems: list[str] = []
+    fixes: list[str] = []
+    ok: list[str] = []
+    ns_labels: dict[str, dict[str, str]] = {}
+    for want in monitors:
+        kind = want["kind"]
+        ns, name = _meta(want)
+        ns = ns or ctx.ns.monitoring
+        ref = f"{kind} {ns}/{name}"
+        live = cl.custom("monitoring.coreos.com", "v1", ns, PLURAL[kind], name)
+        if live is None:
+            problems.append(f"{ref} does not exist")
+            fixes.append("sync the monitoring-config Application (argocd app sync ...)")
+            continue
+        labels = (live.get("metadata") or {}).get("labels") or {}
+        field = SELECTOR_FIELD[kind]
+        sel = spec.get(f"{field}Selector")
+        why = explain_mismatch(sel, labels) if sel is not None else ["selector is unset"]
+        if why:
+            problems.append(
+                f"{ref} not selected by Prometheus {pns}/{pname}: {field}Selector "
+                f"{fmt_selector(sel)} but {'; '.join(why)}"
+            )
+            fixes.append(
+                f"set prometheus.prometheusSpec.{field}SelectorNilUsesHelmValues: false in the "
+                f"kube-prometheus-stack values (selects all), or label {ref} to match "
+                f"{fmt_selector(sel)}"
+            )
+            continue
+        nsel = spec.get(f"{field}NamespaceSelector")
+        if nsel is None:
+            if ns != pns:
+                problems.append(
+                    f"{ref} is in namespace {ns} but Prometheus {pns}/{pname} has no "
+                    f"{field}NamespaceSelector, so it only looks in {pns}"
+                )
+                fixes.append(f"set prometheus.prometheusSpec.{field}NamespaceSelector: {{}}")
+                continue
+        else:
+            if ns not in ns_labels:
+                ns_obj = cl.namespace(ns) or {}
+                ns_labels[ns] = (ns_obj.get("metadata") or {}).get("labels") or {}
+            nwhy = explain_mismatch(nsel, ns_labels[ns])
+            if nwhy:
+                problems.append(
+                    f"{ref}: namespace {ns} not selected by {field}NamespaceSelector "
+                    f"{fmt_selector(nsel)}: {'; '.join(nwhy)}"
+                )
+                fixes.append(
+                    f"label namespace {ns} to match, or set {field}NamespaceSelector: {{}}"
+                )
+                continue
+        # The monitor is selected; does it select anything itself?
+        if kind == "ServiceMonitor":
+            mspec = live.get("spec") or {}
+            nssel = mspec.get("namespaceSelector") or {}
+            where = nssel.get("matchNames") or ([ns] if not nssel.get("any") else [])
+            if where:
+                svc_sel = (mspec.get("selector") or {}).get("matchLabels") or {}
+                found = [s for w in where for s in cl.services(w, svc_sel)]
+                if not found:
+                    problems.append(
+                        f"{ref} is selected but matches no Service in {', '.join(where)} "
+                        f"with labels {fmt_selector(mspec.get('selector'))}"
+                    )
+                    fixes.append("check the Service labels of the workload it should scrape")
+                    continue
+                ports = {p.get("name") for s in found for p in s["spec"].get("ports") or []}
+                wanted = {e.get("port") for e in mspec.get("endpoints") or [] if e.get("port")}
+                if wanted and not wanted & ports:
+                    problems.append(
+                        f"{ref} scrapes port {sorted(wanted)} but the Services name their "
+                        f"ports {sorted(p for p in ports if p)}"
+                    )
+                    fixes.append("name the Service port as the ServiceMonitor endpoint expects")
+                    continue
+        ok.append(ref)
+    if problems:
+        return Outcome.fail("; ".join(problems), "; ".join(dict.fromkeys(fixes)))
+    return Outcome.ok(f"selected by Prometheus {pns}/{pname}: " + ", ".join(ok))
+
+
+def _pools(ctx: VerifyContext) -> dict[str, list[dict[str, Any]]]:
+    """Bundle monitor ref -> its active targets (pool `serviceMonitor/<ns>/<name>/<i>`)."""
+    targets = ctx.once("p.targets", lambda: ctx.prometheus().targets())
+    out: dict[str, list[dict[str, Any]]] = {}
+    for m in ctx.expected_monitors():
+        ns, name = _meta(m)
+        prefix = f"{POOL_PREFIX[m['kind']]}/{ns or ctx.ns.monitoring}/{name}/"
+        out[f"{m['kind']} {ns}/{name}"] = [
+            t for t in targets if str(t.get("scrapePool", "")).startswith(prefix)
+        ]
+    if ctx.cluster is None and not any(out.values()):
+        # The local stack may name its jobs differently: judge every active target.
+        out = {}
+        for t in targets:
+            out.setdefault(f"job {t.get('labels', {}).get('job', t.get('scrapePool'))}", []).append(
+                t
+            )
+    return out
+
+
+def _targets(ctx: VerifyContext) -> Outcome:
+    pools = _pools(ctx)
+    if not pools:
+        return Outcome.fail(
+            f"Prometheus at {ctx.prometheus().label} has no active targets",
+            "no ServiceMonitor is selected: see scrape.selected",
+        )
+    empty = [ref for ref, ts in pools.items() if not ts]
+    down = [
+        f"{t.get('scrapeUrl')} ({t.get('lastError') or t.get('health')})"
+        for ts in pools.values()
+        for t in ts
+        if t.get("health") != "up"
+    ]
+    problems: list[str] = []
+    fixes: list[str] = []
+    if empty:
+        problems.append("no targets for " + ", ".join(empty))
+        fixes.append(
+            "Prometheus did not pick these monitors up or they match no ready endpoint: "
+            "see scrape.selected and `kubectl get endpoints`"
+        )
+    if down:
+        problems.append(f"{len(down)} targets down: " + "; ".join(down[:5]))
+        fixes.append(
+            "the target refuses or times out: check the pod is Ready, the port/path in the "
+            "ServiceMonitor, and NetworkPolicies allowing the monitoring namespace"
+        )
+    if problems:
+        return Outcome.fail("; ".join(problems), "; ".join(fixes))
+    n = sum(len(ts) for ts in pools.values())
+    return Outcome.ok(f"{n} targets up across {len(pools)} monitors")
+
+
+def _series(ctx: VerifyContext) -> Outcome:
+    prom = ctx.prometheus()
+    problems: list[str] = []
+    fixes: list[str] = []
+    running = VLLM.RUNNING.v1
+    rows = prom.query(f"count by (namespace, pod, model_name) ({running})")
+    pods_seen = {r["metric"].get("pod") for r in rows}
+    models_seen = {r["metric"].get("model_name") for r in rows}
+    if not rows:
+        problems.append(f"no {running} series at all")
+        fixes.append("see scrape.targets and scrape.escaping")
+    elif ctx.cluster is not None:
+        missing = sorted(
+            p["metadata"]["name"] for p in vllm_pods(ctx) if p["metadata"]["name"] not in pods_seen
+        )
+        if missing:
+            problems.append(f"no {running} for vLLM pods {', '.join(missing[:5])}")
+            fixes.append("those pods are not scraped: check their targets in scrape.targets")
+        want = {m.served_name for _, m in ctx.cfg.deployed_models}
+        if not want & models_seen:
+            problems.append(f"model_name labels {sorted(models_seen)} lack {sorted(want)}")
+            fixes.append("the served model name differs from bundle.yaml: see vllm.api")
+    gpu_rows = prom.query(f"count by (Hostname, hostname) ({DCGM.GPU_UTIL})")
+    per_host = {
+        r["metric"].get("Hostname") or r["metric"].get("hostname"): int(float(r["value"][1]))
+        for r in gpu_rows
+    }
+    n_gpus = sum(per_host.values())
+    if not gpu_rows:
+        problems.append(f"no {DCGM.GPU_UTIL} series at all")
+        fixes.append("dcgm-exporter is not scraped: see gpu.exporters and scrape.targets")
+    elif ctx.cluster is not None:
+        short = [
+            f"{n['metadata']['name']} ({per_host.get(n['metadata']['name'], 0)}/{gpu_capacity(n)} GPUs)"
+            for n in gpu_nodes(ctx)
+            if per_host.get(n["metadata"]["name"], 0) < gpu_capacity(n)
+        ]
+        if short:
+            problems.append("GPUs without DCGM series on " + ", ".join(short[:5]))
+            fixes.append(
+                "the exporter on those nodes is not scraped or DCGM cannot see every GPU; "
+                "note dcgm-exporter >4.5.3 renamed label Hostname to hostname"
+            )
+    if problems:
+        return Outcome.fail("; ".join(problems), "; ".join(fixes))
+    return Outcome.ok(
+        f"{running} for {len(pods_seen)} pods (models {', '.join(sorted(m for m in models_seen if m))}); "
+        f"{DCGM.GPU_UTIL} for {n_gpus} GPUs on {len(per_host)} nodes"
+    )
+
+
+def _vllm_names(ctx: VerifyContext) -> list[str]:
+    return ctx.once("p.vllmnames", lambda: ctx.prometheus().metric_names("vllm[:_].+"))
+
+
+def _escaping(ctx: VerifyContext) -> Outcome:
+    names = _vllm_names(ctx)
+    colon = [n for n in names if n.startswith("vllm:")]
+    under = [n for n in names if n.startswith("vllm_")]
+    if not names:
+        return Outcome.warn(
+            "no vllm: or vllm_ series in Prometheus", "see scrape.targets: vLLM is not scraped"
+        )
+    if under and not colon:
+        return Outcome.fail(
+            f"found {len(under)} vllm_* names (e.g. {', '.join(under[:3])}) and no vllm:* "
+            "names: every rule and panel querying vllm:* is empty",
+            ESCAPING_FIX,
+        )
+    if under:
+        return Outcome.warn(
+            f"both vllm:* ({len(colon)}) and vllm_* ({len(under)}, e.g. {under[0]}) names: "
+            "some vLLM pods are scraped with escaped names",
+            ESCAPING_FIX,
+        )
+    return Outcome.ok(f"{len(colon)} vllm:* metric names, none escaped to vllm_*")
+
+
+def _has(names: list[str], family: str | None) -> bool:
+    return bool(family) and any(n == family or n.startswith(family + "_") for n in names)
+
+
+def _generation(ctx: VerifyContext) -> Outcome:
+    names = _vllm_names(ctx)
+    if not any(n.startswith("vllm:") for n in names):
+        return Outcome.skip("no vllm:* names to judge (see scrape.escaping)")
+    pairs = [VLLM.KV_CACHE_USAGE, VLLM.ITL]
+    new = [s.v1.split(":", 1)[1] for s in pairs if _has(names, s.v1)]
+    old = [s.v0.split(":", 1)[1] for s in pairs if _has(names, s.v0)]
+    if new and not old:
+        return Outcome.ok(
+            f"new metric generation (vLLM >= 0.15; V1 engine): {', '.join(new)}; "
+            "the bundle's rules and panels use these names"
+        )
+    if old and not new:
+        return Outcome.ok(
+            f"old metric generation (vLLM <= 0.9.1, e.g. 0.7.3): {', '.join(old)}; the "
+            "bundle falls back to these names (`or`), which vLLM >= 0.12/0.15 removed: "
+            "upgrade vLLM to get kv_cache_usage_perc and inter_token_latency_seconds"
+        )
+    if new and old:
+        prom = ctx.prometheus()
+        new_pods = {
+            r["metric"].get("pod") for r in prom.query(f"count by (pod) ({VLLM.KV_CACHE_USAGE.v1})")
+        }
+        old_pods = {
+            r["metric"].get("pod") for r in prom.query(f"count by (pod) ({VLLM.KV_CACHE_USAGE.v0})")
+        }
+        only_old = sorted(p for p in old_pods - new_pods if p)
+        if only_old:
+            return Outcome.warn(
+                f"mixed fleet: pods {', '.join(only_old[:5])} expose only old names "
+                f"({', '.join(old)}), others the new ones ({', '.join(new)})",
+                "upgrade the old replicas so all pods run one vLLM version",
+            )
+        return Outcome.ok(
+            f"transition release (vLLM 0.9.2-0.14): both {', '.join(new)} and deprecated "
+            f"{', '.join(old)}; the bundle prefers the new names"
+        )
+    return Outcome.warn(
+        "neither kv_cache_usage_perc nor gpu_cache_usage_perc is exposed",
+        "the vLLM engine metrics are missing (--disable-log-stats set?)",
+    )
+
+
+P = ("prometheus.ready",)
+CHECKS = [
+    Check("scrape.selected", "scrape", "monitors selected by Prometheus", _selected),
+    Check("scrape.targets", "scrape", "scrape targets up", _targets, P, local=True),
+    Check("scrape.series", "scrape", "key series for every pod and GPU", _series, P, local=True),
+    Check("scrape.escaping", "scrape", "vllm: names not escaped", _escaping, P, local=True),
+    Check("scrape.generation", "scrape", "vLLM metric generation", _generation, P, local=True),
+]

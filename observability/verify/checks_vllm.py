@@ -1,0 +1,95 @@
+"""vLLM layer: the reference Deployment is available; /health and /v1/models answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from observability.verify.context import VerifyContext
+from observability.verify.model import Check, CheckFailed, Outcome
+
+__all__ = ["CHECKS", "vllm_labels", "vllm_pods"]
+
+
+def vllm_labels(model_key: str | None = None) -> dict[str, str]:
+    sel = {"app.kubernetes.io/name": "vllm"}
+    if model_key:
+        sel["app.kubernetes.io/instance"] = model_key
+    return sel
+
+
+def vllm_pods(ctx: VerifyContext) -> list[dict[str, Any]]:
+    """Running vLLM pods in the vLLM namespace (shared with the scrape checks)."""
+    pods = ctx.once("k.vllmpods", lambda: ctx.need_cluster().pods(ctx.ns.vllm, vllm_labels()))
+    return [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
+
+
+def _deployment(ctx: VerifyContext) -> Outcome:
+    cl = ctx.need_cluster()
+    ns = ctx.ns.vllm
+    ok: list[str] = []
+    bad: list[str] = []
+    fixes: list[str] = []
+    for key, _ in ctx.cfg.deployed_models:
+        deps = cl.deployments(ns, vllm_labels(key))
+        if not deps:
+            bad.append(f"no Deployment for model {key} in {ns}")
+            fixes.append("sync the vllm Application (argocd app sync vllm)")
+            continue
+        for d in deps:
+            name = d["metadata"]["name"]
+            want = (d.get("spec") or {}).get("replicas", 1)
+            st = d.get("status") or {}
+            avail = st.get("availableReplicas", 0) or 0
+            if avail < want:
+                why = "; ".join(
+                    c.get("message", "")
+                    for c in st.get("conditions") or []
+                    if c.get("status") == "False"
+                )
+                bad.append(f"{ns}/{name} {avail}/{want} available" + (f" ({why})" if why else ""))
+                fixes.append(
+                    f"kubectl -n {ns} describe pods -l app.kubernetes.io/instance={key}: "
+                    "Pending = no free GPU or missing toleration; CrashLoop = model download "
+                    f"({ctx.cfg.secrets.hf_token.name} Secret) or GPU memory"
+                )
+            else:
+                ok.append(f"{name} {avail}/{want}")
+    if bad:
+        return Outcome.fail("; ".join(bad), "; ".join(dict.fromkeys(fixes)))
+    return Outcome.ok("available: " + ", ".join(ok))
+
+
+def _api(ctx: VerifyContext) -> Outcome:
+    cl = ctx.need_cluster()
+    ns = ctx.ns.vllm
+    ok: list[str] = []
+    for key, model in ctx.cfg.deployed_models:
+        svc = f"vllm-{key}"
+        ep = cl.proxy(ns, svc, "http")
+        health = ep.get("/health", timeout=ctx.opts.http_timeout)
+        if health.status != 200:
+            raise CheckFailed(
+                f"{health.where} answered HTTP {health.status}",
+                f"the engine is unhealthy: kubectl -n {ns} logs deploy/{svc}",
+            )
+        models = ep.get("/v1/models", timeout=ctx.opts.http_timeout)
+        if models.status != 200:
+            raise CheckFailed(
+                f"{models.where} answered HTTP {models.status}: {models.text()[:120]}",
+                "the OpenAI server did not start: check the pod logs",
+            )
+        ids = [m.get("id") for m in (models.json() or {}).get("data") or []]
+        if model.served_name not in ids:
+            return Outcome.fail(
+                f"{svc} serves {ids}, bundle.yaml expects {model.served_name!r}",
+                f"set --served-model-name {model.served_name} (models.{key}.served_name) or "
+                "fix bundle.yaml; dashboards and alerts filter on model_name",
+            )
+        ok.append(f"{svc}: {model.served_name}")
+    return Outcome.ok("/health ok and /v1/models lists " + "; ".join(ok))
+
+
+CHECKS = [
+    Check("vllm.deployment", "vllm", "vLLM Deployment available", _deployment),
+    Check("vllm.api", "vllm", "vLLM /health and /v1/models", _api, ("vllm.deployment",)),
+]

@@ -1,0 +1,278 @@
+"""Kubernetes access for verify: connect like kubectl, read objects, reach Services.
+
+Uses the official `kubernetes` client (kubeconfig + context, or the in-cluster service
+account). Responses are read with `_preload_content=False` and parsed as plain JSON dicts:
+the generated model classes cost milliseconds per object, which matters with hundreds of
+pods, and the checks only need a few fields. Services are reached through the API
+server's service proxy (`/api/v1/namespaces/<ns>/services/<scheme>:<name>:<port>/proxy/`),
+so no port-forward is needed and RBAC needs only `get` on `services/proxy`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from observability.verify.endpoints import Response
+from observability.verify.model import CheckFailed
+
+__all__ = ["Cluster", "ClusterUnreachable", "ProxyEndpoint", "label_selector"]
+
+RBAC_FIX = (
+    "apply deploy/verify/ (read-only ClusterRole for verify) and run as that "
+    "ServiceAccount, or use a kubeconfig user allowed to read it"
+)
+
+
+class ClusterUnreachable(Exception):
+    """The Kubernetes API cannot be used at all (exit 2)."""
+
+
+def label_selector(labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def _net_error(err: BaseException) -> str:
+    reason = getattr(err, "reason", None) or err
+    return f"{type(reason).__name__}: {reason}"
+
+
+class ProxyEndpoint:
+    """A Service port reached through the API server's service proxy."""
+
+    def __init__(
+        self,
+        api: client.ApiClient,
+        namespace: str,
+        name: str,
+        port: str | int,
+        scheme: str = "http",
+    ) -> None:
+        self._api = api
+        self._base = f"/api/v1/namespaces/{namespace}/services/{scheme}:{name}:{port}/proxy"
+        self.label = f"service {namespace}/{name}:{port} (API server proxy)"
+
+    def get(
+        self,
+        path: str,
+        params: dict[str, str] | None = None,
+        timeout: float = 5.0,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        # The API server strips Authorization after authenticating us, so credentials for
+        # the backend cannot travel this way (see docs/verify.md: use --grafana-url).
+        req = self._api.param_serialize(
+            "GET",
+            self._base + path,
+            query_params=list((params or {}).items()),
+            header_params={"Accept": "application/json, text/plain, */*", **(headers or {})},
+            auth_settings=["BearerToken"],
+        )
+        where = f"{self.label}{path}"
+        try:
+            resp = self._api.call_api(*req, _request_timeout=(min(3.0, timeout), timeout))
+            resp.read()
+        except (urllib3.exceptions.TimeoutError, urllib3.exceptions.ReadTimeoutError):
+            raise CheckFailed(
+                f"{where} did not answer within {timeout:g}s",
+                "the pod behind the Service hangs or is overloaded: check its logs and limits",
+            ) from None
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise CheckFailed(
+                f"{where} unreachable: {_net_error(err)}",
+                "the Kubernetes API server stopped answering mid-run: check connectivity",
+            ) from None
+        return Response(resp.status, resp.data or b"", where)
+
+
+class Cluster:
+    """Read-only view of one cluster. Every call has a timeout; errors become CheckFailed."""
+
+    def __init__(self, api: client.ApiClient, timeout: float = 5.0) -> None:
+        self.api = api
+        self.timeout = timeout
+        self.core = client.CoreV1Api(api)
+        self.apps = client.AppsV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+        self.ext = client.ApiextensionsV1Api(api)
+        self.host = api.configuration.host
+
+    # -- connecting -----------------------------------------------------------------
+    @classmethod
+    def connect(
+        cls,
+        kubeconfig: str | None = None,
+        context: str | None = None,
+        in_cluster: bool | None = None,
+        timeout: float = 5.0,
+    ) -> Cluster:
+        """kubeconfig (+context) like kubectl, or the pod's service account in a cluster.
+        Raises ClusterUnreachable with a one-line reason."""
+        cfg = client.Configuration()
+        if in_cluster is None:
+            in_cluster = (
+                kubeconfig is None
+                and "KUBERNETES_SERVICE_HOST" in os.environ
+                and not os.environ.get("KUBECONFIG")
+                and not os.path.exists(os.path.expanduser("~/.kube/config"))
+            )
+        try:
+            if in_cluster:
+                config.load_incluster_config(client_configuration=cfg)
+            else:
+                config.load_kube_config(
+                    config_file=kubeconfig, context=context, client_configuration=cfg
+                )
+        except (config.ConfigException, OSError, ValueError, TypeError) as err:
+            where = "in-cluster service account" if in_cluster else (kubeconfig or "kubeconfig")
+            raise ClusterUnreachable(
+                f"cannot load {where}: {err}: pass --kubeconfig/--context, or use "
+                "--local with --prometheus-url for the local stack"
+            ) from None
+        cfg.retries = 0  # fail fast: an unreachable API must exit 2 within seconds
+        return cls(client.ApiClient(cfg), timeout)
+
+    def ping(self) -> str:
+        """The server version; ClusterUnreachable if the API does not answer."""
+        try:
+            resp = client.VersionApi(self.api).get_code(
+                _preload_content=False, _request_timeout=(min(3.0, self.timeout), self.timeout)
+            )
+            return json.loads(resp.data).get("gitVersion", "?")
+        except ApiException as err:
+            if err.status in (401, 403):
+                raise ClusterUnreachable(
+                    f"Kubernetes API at {self.host} refused our credentials (HTTP {err.status}): "
+                    "refresh your kubeconfig login"
+                ) from None
+            raise ClusterUnreachable(
+                f"Kubernetes API at {self.host} answered HTTP {err.status}: {err.reason}"
+            ) from None
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as err:
+            raise ClusterUnreachable(
+                f"Kubernetes API at {self.host} unreachable: {_net_error(err)}: check "
+                "--context/--kubeconfig, VPN and `kubectl cluster-info`"
+            ) from None
+
+    # -- reading --------------------------------------------------------------------
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        """Run one API call, return parsed JSON; None for 404."""
+        try:
+            resp = fn(
+                *args,
+                **kw,
+                _preload_content=False,
+                _request_timeout=(min(3.0, self.timeout), self.timeout),
+            )
+            return json.loads(resp.data)
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            if err.status in (401, 403):
+                raise CheckFailed(
+                    f"not allowed to read {what} (HTTP {err.status})", RBAC_FIX
+                ) from None
+            raise CheckFailed(
+                f"API server answered HTTP {err.status} reading {what}: {err.reason}",
+                "check the API server health (kubectl get --raw /readyz)",
+            ) from None
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise CheckFailed(
+                f"reading {what} failed: {_net_error(err)}",
+                "the API server stopped answering: check connectivity and its load",
+            ) from None
+
+    def _items(self, what: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> list[dict]:
+        body = self._call(what, fn, *args, **kw)
+        return list((body or {}).get("items") or [])
+
+    def nodes(self) -> list[dict]:
+        return self._items("nodes", self.core.list_node)
+
+    def namespace(self, name: str) -> dict | None:
+        return self._call(f"namespace {name}", self.core.read_namespace, name)
+
+    def pods(self, namespace: str, selector: dict[str, str]) -> list[dict]:
+        sel = label_selector(selector)
+        return self._items(
+            f"pods in {namespace} ({sel})",
+            self.core.list_namespaced_pod,
+            namespace,
+            label_selector=sel,
+        )
+
+    def services(self, namespace: str, selector: dict[str, str] | None = None) -> list[dict]:
+        sel = label_selector(selector or {})
+        kw = {"label_selector": sel} if sel else {}
+        return self._items(
+            f"services in {namespace}", self.core.list_namespaced_service, namespace, **kw
+        )
+
+    def secret(self, namespace: str, name: str) -> dict | None:
+        return self._call(
+            f"secret {namespace}/{name}", self.core.read_namespaced_secret, name, namespace
+        )
+
+    def deployments(self, namespace: str, selector: dict[str, str]) -> list[dict]:
+        sel = label_selector(selector)
+        return self._items(
+            f"deployments in {namespace} ({sel})",
+            self.apps.list_namespaced_deployment,
+            namespace,
+            label_selector=sel,
+        )
+
+    def daemonsets(self, namespace: str, selector: dict[str, str]) -> list[dict]:
+        sel = label_selector(selector)
+        return self._items(
+            f"daemonsets in {namespace} ({sel})",
+            self.apps.list_namespaced_daemon_set,
+            namespace,
+            label_selector=sel,
+        )
+
+    def crd(self, name: str) -> dict | None:
+        return self._call(f"CRD {name}", self.ext.read_custom_resource_definition, name)
+
+    def custom(
+        self, group: str, version: str, namespace: str, plural: str, name: str
+    ) -> dict | None:
+        return self._call(
+            f"{plural}.{group} {namespace}/{name}",
+            self.custom.get_namespaced_custom_object,
+            group,
+            version,
+            namespace,
+            plural,
+            name,
+        )
+
+    def customs(
+        self, group: str, version: str, plural: str, namespace: str | None = None
+    ) -> list[dict]:
+        if namespace:
+            return self._items(
+                f"{plural}.{group} in {namespace}",
+                self.custom.list_namespaced_custom_object,
+                group,
+                version,
+                namespace,
+                plural,
+            )
+        return self._items(
+            f"{plural}.{group}", self.custom.list_cluster_custom_object, group, version, plural
+        )
+
+    def proxy(
+        self, namespace: str, name: str, port: str | int, scheme: str = "http"
+    ) -> ProxyEndpoint:
+        return ProxyEndpoint(self.api, namespace, name, port, scheme)
+
+    def close(self) -> None:
+        self.api.close()

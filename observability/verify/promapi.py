@@ -1,0 +1,125 @@
+"""Thin clients for the Prometheus and Alertmanager HTTP APIs (shared with `verify --local`).
+
+Every call goes through an `Endpoint`, so the same code reads a Prometheus through the
+Kubernetes API server's service proxy, a port-forward, or the local demo stack.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from observability.verify.endpoints import Endpoint, Response
+from observability.verify.model import CheckFailed
+
+__all__ = ["AlertmanagerAPI", "PrometheusAPI"]
+
+
+def _ok(resp: Response, what: str) -> Response:
+    if resp.status == 401 or resp.status == 403:
+        raise CheckFailed(
+            f"{resp.where} refused {what} with HTTP {resp.status}",
+            "grant the verify ServiceAccount `get` on services/proxy (deploy/verify/), "
+            "or pass an explicit URL",
+        )
+    if resp.status == 503 or resp.status == 502:
+        raise CheckFailed(
+            f"{resp.where} answered HTTP {resp.status} for {what}: {resp.text()[:160].strip()}",
+            "the Service has no ready endpoint: check the pods behind it (kubectl get pods)",
+        )
+    if resp.status >= 400:
+        raise CheckFailed(
+            f"{resp.where} answered HTTP {resp.status} for {what}: {resp.text()[:160].strip()}",
+            "check the URL, port and path prefix (e.g. --web.route-prefix)",
+        )
+    return resp
+
+
+class PrometheusAPI:
+    def __init__(self, endpoint: Endpoint, timeout: float = 5.0) -> None:
+        self.ep = endpoint
+        self.timeout = timeout
+
+    @property
+    def label(self) -> str:
+        return self.ep.label
+
+    def _data(self, path: str, params: dict[str, str] | None = None) -> Any:
+        resp = _ok(self.ep.get(path, params, self.timeout), path)
+        body = resp.json()
+        if not isinstance(body, dict) or body.get("status") != "success":
+            err = body.get("error") if isinstance(body, dict) else body
+            raise CheckFailed(
+                f"{resp.where}: Prometheus API error for {path}: {err}",
+                "check the query and Prometheus version (2.x or newer)",
+            )
+        return body.get("data")
+
+    def ready(self) -> str:
+        resp = self.ep.get("/-/ready", None, self.timeout)
+        if resp.status != 200:
+            raise CheckFailed(
+                f"{resp.where}/-/ready answered HTTP {resp.status}: {resp.text()[:120].strip()}",
+                "Prometheus is starting (WAL replay) or unhealthy: check its pod logs",
+            )
+        return resp.text().strip()
+
+    def build_version(self) -> str:
+        try:
+            return str(self._data("/api/v1/status/buildinfo").get("version", "?"))
+        except CheckFailed:
+            return "?"
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        """Instant vector/scalar result of `expr` as a list of {metric, value}."""
+        data = self._data("/api/v1/query", {"query": expr})
+        if data.get("resultType") in ("scalar", "string"):
+            return [{"metric": {}, "value": data["result"]}]
+        return list(data.get("result") or [])
+
+    def metric_names(self, prefix_regex: str) -> list[str]:
+        """Metric names matching a regex, from the label-values API (cheap, no samples)."""
+        data = self._data(
+            "/api/v1/label/__name__/values", {"match[]": f'{{__name__=~"{prefix_regex}"}}'}
+        )
+        return sorted(data or [])
+
+    def targets(self) -> list[dict[str, Any]]:
+        return list(self._data("/api/v1/targets", {"state": "active"}).get("activeTargets") or [])
+
+    def rule_groups(self) -> list[dict[str, Any]]:
+        return list(self._data("/api/v1/rules").get("groups") or [])
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return list(self._data("/api/v1/alerts").get("alerts") or [])
+
+    def alertmanagers(self) -> list[dict[str, Any]]:
+        data = self._data("/api/v1/alertmanagers")
+        return list(data.get("activeAlertmanagers") or [])
+
+
+class AlertmanagerAPI:
+    def __init__(self, endpoint: Endpoint, timeout: float = 5.0) -> None:
+        self.ep = endpoint
+        self.timeout = timeout
+
+    @property
+    def label(self) -> str:
+        return self.ep.label
+
+    def ready(self) -> str:
+        resp = self.ep.get("/-/ready", None, self.timeout)
+        if resp.status != 200:
+            raise CheckFailed(
+                f"{resp.where}/-/ready answered HTTP {resp.status}: {resp.text()[:120].strip()}",
+                "Alertmanager is not ready: check its pod logs (config errors show there)",
+            )
+        return resp.text().strip()
+
+    def status(self) -> dict[str, Any]:
+        """`/api/v2/status`: config.original (YAML text), versionInfo, cluster."""
+        return _ok(self.ep.get("/api/v2/status", None, self.timeout), "/api/v2/status").json()
+
+    def alerts(self, alertname: str | None = None) -> list[dict[str, Any]]:
+        params = {"filter": f'alertname="{alertname}"'} if alertname else None
+        resp = _ok(self.ep.get("/api/v2/alerts", params, self.timeout), "/api/v2/alerts")
+        return list(resp.json() or [])
