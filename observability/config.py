@@ -325,6 +325,15 @@ class DashboardsConfig(_Model):
     title: str = "vLLM single pane"
 
 
+class VerifyConfig(_Model):
+    """`obsctl verify` in-cluster: the optional CronJob rendered into deploy/verify/."""
+
+    cronjob: bool = Field(False, description="Add the CronJob component to deploy/verify/")
+    schedule: str = Field("*/15 * * * *", description="Cron schedule of the verify CronJob")
+    image: str = Field("python:3.12.8-slim-bookworm", description="Pinned Python image")
+    git_image: str = Field("alpine/git:v2.47.2", description="Pinned image that clones the repo")
+
+
 class BundleConfig(_Model):
     git: GitConfig
     namespaces: Namespaces = Namespaces()
@@ -336,6 +345,7 @@ class BundleConfig(_Model):
     secrets: SecretsConfig
     alerting: AlertingConfig = AlertingConfig()
     dashboards: DashboardsConfig = DashboardsConfig()
+    verify: VerifyConfig = VerifyConfig()
     resources: ResourcesConfig = ResourcesConfig()
 
     @field_validator("models")

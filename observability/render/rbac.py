@@ -1,4 +1,11 @@
-"""Render stage: rbac. (Filled in by its issue; returns no artifacts yet.)"""
+"""Render stage: deploy/verify/, the least privilege `obsctl verify` needs in a cluster.
+
+One read-only ClusterRole listing exactly what verify reads (get/list, plus `get` on
+`services/proxy` for the API server's service proxy to Prometheus, Alertmanager, Grafana
+and vLLM), a Role that may read only the Grafana admin Secret, the ServiceAccount and
+bindings. The CronJob running verify in-cluster is a kustomize Component under
+`deploy/verify/cronjob/`, included only when `verify.cronjob: true` in bundle.yaml.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,186 @@ from typing import Any
 
 from observability.config import BundleConfig
 
-__all__ = ["artifacts"]
+__all__ = ["NAME", "RULES", "artifacts"]
+
+NAME = "obsctl-verify"
+PART_OF = "vllm-observability"
+
+# (apiGroup, resources, verbs): keep in sync with observability/verify/k8s.py; the test
+# suite runs verify against a fake API server that enforces exactly these rules.
+RULES: list[tuple[str, list[str], list[str]]] = [
+    ("", ["nodes", "pods", "services"], ["get", "list"]),
+    ("", ["namespaces"], ["get"]),
+    ("", ["services/proxy"], ["get"]),
+    ("apps", ["deployments", "daemonsets"], ["get", "list"]),
+    ("apiextensions.k8s.io", ["customresourcedefinitions"], ["get"]),
+    ("argoproj.io", ["applications"], ["get"]),
+    ("monitoring.coreos.com", ["prometheuses", "alertmanagers"], ["get", "list"]),
+    ("monitoring.coreos.com", ["servicemonitors", "podmonitors", "prometheusrules"], ["get"]),
+]
+
+
+def _labels() -> dict[str, str]:
+    return {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": PART_OF}
+
+
+def _meta(name: str, namespace: str | None = None) -> dict[str, Any]:
+    m: dict[str, Any] = {"name": name}
+    if namespace:
+        m["namespace"] = namespace
+    m["labels"] = _labels()
+    return m
+
+
+def rbac(cfg: BundleConfig) -> list[dict[str, Any]]:
+    ns = cfg.namespaces.monitoring
+    subject = [{"kind": "ServiceAccount", "name": NAME, "namespace": ns}]
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(NAME, ns)},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": _meta(NAME),
+            "rules": [{"apiGroups": [g], "resources": r, "verbs": v} for g, r, v in RULES]
+            + [{"nonResourceURLs": ["/version"], "verbs": ["get"]}],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": _meta(NAME),
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": NAME,
+            },
+            "subjects": subject,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": _meta(f"{NAME}-grafana-secret", ns),
+            # Only the Grafana admin Secret, only `get`: verify logs in to Grafana with it.
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "resources": ["secrets"],
+                    "resourceNames": [cfg.secrets.grafana_admin.name],
+                    "verbs": ["get"],
+                }
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": _meta(f"{NAME}-grafana-secret", ns),
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": f"{NAME}-grafana-secret",
+            },
+            "subjects": subject,
+        },
+    ]
+
+
+def cronjob(cfg: BundleConfig) -> dict[str, Any]:
+    v = cfg.verify
+    repo, rev = cfg.git.repo_url, cfg.git.revision
+    restricted = {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    mounts = [{"name": "work", "mountPath": "/work"}, {"name": "tmp", "mountPath": "/tmp"}]
+    res = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": _meta(NAME, cfg.namespaces.monitoring),
+        "spec": {
+            "schedule": v.schedule,
+            "concurrencyPolicy": "Forbid",
+            "successfulJobsHistoryLimit": 1,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "spec": {
+                    "backoffLimit": 0,
+                    "activeDeadlineSeconds": 600,
+                    "template": {
+                        "metadata": {"labels": _labels()},
+                        "spec": {
+                            "serviceAccountName": NAME,
+                            "restartPolicy": "Never",
+                            "securityContext": {
+                                "runAsNonRoot": True,
+                                "runAsUser": 65532,
+                                "runAsGroup": 65532,
+                                "fsGroup": 65532,
+                                "seccompProfile": {"type": "RuntimeDefault"},
+                            },
+                            # Clone the same revision Argo CD syncs, so verify checks the
+                            # bundle.yaml that was deployed.
+                            "initContainers": [
+                                {
+                                    "name": "clone",
+                                    "image": v.git_image,
+                                    "args": [
+                                        "clone",
+                                        "--depth=1",
+                                        f"--branch={rev}",
+                                        repo,
+                                        "/work/repo",
+                                    ],
+                                    "env": [{"name": "HOME", "value": "/tmp"}],
+                                    "securityContext": restricted,
+                                    "resources": res,
+                                    "volumeMounts": mounts,
+                                }
+                            ],
+                            "containers": [
+                                {
+                                    "name": "verify",
+                                    "image": v.image,
+                                    "workingDir": "/work/repo",
+                                    "command": ["sh", "-c"],
+                                    "args": [
+                                        "pip install --quiet --no-cache-dir --target /work/site . "
+                                        "&& PYTHONPATH=/work/site python -m observability.cli "
+                                        "verify --in-cluster --json"
+                                    ],
+                                    "env": [{"name": "HOME", "value": "/tmp"}],
+                                    "securityContext": restricted,
+                                    "resources": res,
+                                    "volumeMounts": mounts,
+                                }
+                            ],
+                            "volumes": [
+                                {"name": "work", "emptyDir": {}},
+                                {"name": "tmp", "emptyDir": {}},
+                            ],
+                        },
+                    },
+                }
+            },
+        },
+    }
 
 
 def artifacts(cfg: BundleConfig) -> dict[str, Any]:
-    return {}
+    kustomization: dict[str, Any] = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": ["rbac.yaml"],
+    }
+    if cfg.verify.cronjob:
+        kustomization["components"] = ["cronjob"]
+    return {
+        "deploy/verify/kustomization.yaml": kustomization,
+        "deploy/verify/rbac.yaml": rbac(cfg),
+        "deploy/verify/cronjob/kustomization.yaml": {
+            "apiVersion": "kustomize.config.k8s.io/v1alpha1",
+            "kind": "Component",
+            "resources": ["cronjob.yaml"],
+        },
+        "deploy/verify/cronjob/cronjob.yaml": cronjob(cfg),
+    }
