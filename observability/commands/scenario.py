@@ -1,15 +1,109 @@
-"""`obsctl scenario list|run NAME` (being built: see its issue)."""
+"""`obsctl scenario list|run NAME`: fault scenarios with measured alert timing."""
 
 from __future__ import annotations
 
+import json
+import urllib.error
+from pathlib import Path
+
 import typer
 
-from observability.commands._common import die
+from observability.commands._common import EXIT_FAILED, ConfigOption, die, load_bundle, print_json
+from observability.load.scenarios import SCENARIOS, StackHandle, format_result, run_scenario
+from observability.local.binaries import MissingBinaryError
+from observability.local.process import ChildFailedError
+from observability.local.signals import interrupt_on_term
+from observability.local.stack import DEFAULT_STATE_FILE, LocalStack, StackOptions, read_state
 
 app = typer.Typer(help="Named fault scenarios with measured alert timing.", no_args_is_help=True)
 
 
 @app.command("list")
-def list_() -> None:
-    """List scenarios."""
-    die("not built yet", 1)
+def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List scenarios and the alerts each expects."""
+    if as_json:
+        print_json(
+            [
+                {
+                    "name": s.name,
+                    "summary": s.summary,
+                    "fault": s.fault,
+                    "expected": list(s.expected),
+                }
+                for s in SCENARIOS.values()
+            ]
+        )
+        return
+    for s in SCENARIOS.values():
+        expects = ", ".join(s.expected) or "nothing but the Watchdog"
+        typer.echo(f"{s.name:<20} {s.summary}\n{'':<20} expects: {expects}")
+
+
+@app.command("run")
+def run(
+    names: list[str] = typer.Argument(..., help="Scenario names (see `list`), or `all`."),
+    profile: str = typer.Option("fast", "--profile", help="fast or standard timing profile."),
+    as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
+    fresh: bool = typer.Option(False, "--fresh", help="Start a new stack even if a demo runs."),
+    replicas: int = typer.Option(
+        2, "--replicas", min=1, max=8, help="Replicas per model (fresh stack)."
+    ),
+    timeout: float = typer.Option(
+        0, "--timeout", min=0, help="Seconds per scenario (0 = 3x the minimum)."
+    ),
+    config: Path = ConfigOption,
+) -> None:
+    """Run scenarios on the running demo (same profile) or on a fresh stack; exit 1 when an
+    expected alert did not fire or an unexpected one did."""
+    if profile not in ("standard", "fast"):
+        die(f"unknown --profile {profile!r}: use fast or standard")
+    chosen = list(SCENARIOS) if names == ["all"] else names
+    unknown = [n for n in chosen if n not in SCENARIOS]
+    if unknown:
+        die(f"unknown scenario {unknown[0]!r}: run `obsctl scenario list`")
+    cfg = load_bundle(config)
+    repo_root = config.resolve().parent
+    state = None if fresh else read_state(repo_root / DEFAULT_STATE_FILE)
+    if state is not None and state.get("profile") != profile:
+        if not as_json:
+            typer.echo(
+                f"the running demo uses profile {state.get('profile')}; starting a fresh {profile} stack"
+            )
+        state = None
+    stack: LocalStack | None = None
+    results = []
+    say = (lambda m: None) if as_json else (lambda m: typer.echo(f"- {m}"))
+    with interrupt_on_term():
+        try:
+            if state is None:
+                stack = LocalStack(
+                    StackOptions(
+                        cfg=cfg,
+                        repo_root=repo_root,
+                        profile=profile,
+                        replicas=replicas,
+                        state_file=repo_root / ".obsctl" / f"scenario-{profile}-state.json",
+                    )
+                )
+                stack.start(progress=say)
+                state = stack.state
+            handle = StackHandle.from_state(state)
+            for name in chosen:
+                say(f"scenario {name}")
+                res = run_scenario(SCENARIOS[name], handle, timeout_s=timeout or None, say=say)
+                results.append(res)
+                if not as_json:
+                    typer.echo("\n".join(format_result(res)))
+        except KeyboardInterrupt:
+            die("interrupted", EXIT_FAILED)
+        except (MissingBinaryError, ChildFailedError, RuntimeError) as err:
+            die(str(err))
+        except (urllib.error.URLError, OSError, json.JSONDecodeError) as err:
+            die(f"the local stack did not answer: {err}")
+        finally:
+            if stack is not None:
+                stack.stop()
+    if as_json:
+        print_json({"ok": all(r.ok for r in results), "results": [r.to_json() for r in results]})
+    if not all(r.ok for r in results):
+        raise typer.Exit(EXIT_FAILED)

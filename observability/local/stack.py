@@ -35,6 +35,7 @@ from observability.local.scrapeconfig import (
     load_service_monitors,
     scrape_configs,
     targets_from_manifest,
+    widen_namespaces,
 )
 from observability.local.webhook import WebhookSink
 
@@ -211,6 +212,9 @@ class LocalStack:
             ],
         )
         self._children["alertmanager"] = alertmanager
+        monitors, notes = widen_namespaces(monitors, targets_from_manifest(self.manifest))
+        for note in notes:
+            say(f"note: {note}")
         prom_config = self._prometheus_config(monitors, rule_file, am_port)
         (self._tmp / "prometheus.yml").write_text(yaml.safe_dump(prom_config, sort_keys=False))
         prometheus = self._sup.start(

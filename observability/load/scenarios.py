@@ -1,0 +1,395 @@
+"""Named fault scenarios with measured alert timing, run against a running local stack.
+
+Each scenario states the alerts it expects, injects one fault through the simulator's
+admin API while the stack's load runs, and measures per alert: the time from injection to
+`firing` in Prometheus (polling /api/v1/alerts), the time to the first webhook
+notification, and the theoretical minimum
+
+    scrape interval + rule window need + evaluation interval + `for` + group_wait
+
+where "window need" is the part of the rule's range window the fault must fill before
+the expression can cross its threshold (0 for gauges and `up`, the whole window for
+"no tokens in the window"). It fails when an expected alert did not fire or an
+alert outside `expected` + `tolerated` (Watchdog aside) fired.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from observability.config import duration_seconds
+from observability.local.webhook import fetch_notifications
+
+__all__ = [
+    "SCENARIOS",
+    "AlertTiming",
+    "Scenario",
+    "ScenarioResult",
+    "StackHandle",
+    "active_alerts",
+    "clear_faults",
+    "fault_targets",
+    "format_result",
+    "max_range_s",
+    "run_scenario",
+]
+
+WATCHDOG = "Watchdog"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    summary: str
+    fault: str | None  # simulator fault name; None = load only
+    target: str  # replica | model | node | second-model
+    expected: tuple[str, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+    tolerated: tuple[str, ...] = ()  # legitimate consequences, not false positives
+    window_fraction: float = 0.0  # share of the rule's range window the fault must fill
+    observe_s: float = 0.0  # benign: how long to watch for false positives
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "benign",
+            "load only; nothing but the Watchdog may fire",
+            None,
+            "replica",
+            (),
+            observe_s=45.0,
+        ),
+        Scenario(
+            "kv-saturation",
+            "one replica's usable KV blocks shrink until the cache is full",
+            "kv-pressure",
+            "replica",
+            ("VLLMKVCacheSaturated",),
+            params={"block_fraction": 0.002},
+            tolerated=("VLLMRequestPreemptions", "VLLMQueueBacklog"),
+        ),
+        Scenario(
+            "latency-degradation",
+            "every replica of one model steps 10x slower (TTFT and inter-token latency)",
+            "slow-gpu",
+            "model",
+            ("VLLMHighInterTokenLatency", "VLLMHighTimeToFirstToken"),
+            params={"factor": 10.0},
+            tolerated=("VLLMLatencySLOBurnRate", "VLLMHighRequestLatency", "VLLMQueueBacklog"),
+            window_fraction=0.05,
+        ),
+        Scenario(
+            "error-storm",
+            "half the requests of one model fail with HTTP 500",
+            "error-storm",
+            "model",
+            ("VLLMHighErrorRate",),
+            params={"ratio": 0.5},
+            window_fraction=0.05,
+        ),
+        Scenario(
+            "replica-crash",
+            "one replica's port closes (the process died)",
+            "crash",
+            "replica",
+            ("VLLMTargetDown",),
+        ),
+        Scenario(
+            "engine-hang",
+            "every replica of one model accepts requests but produces no tokens",
+            "engine-hang",
+            "model",
+            ("VLLMEngineStalled",),
+            tolerated=("VLLMQueueBacklog", "VLLMHighTimeToFirstToken", "VLLMLatencySLOBurnRate"),
+            window_fraction=1.0,
+        ),
+        Scenario(
+            "metrics-disabled",
+            "every replica of the second model stops exposing vllm:* metrics",
+            "metrics-disabled",
+            "second-model",
+            ("VLLMMetricsAbsent",),
+        ),
+        Scenario(
+            "gpu-xid",
+            "a GPU reports XID 79 (fallen off the bus)",
+            "gpu-xid",
+            "node",
+            ("GPUXidErrors",),
+            params={"xid": 79},
+        ),
+        Scenario(
+            "gpu-overheat",
+            "a GPU runs at 95 C",
+            "gpu-overheat",
+            "node",
+            ("GPUHighTemperature",),
+            params={"celsius": 95.0},
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class StackHandle:
+    """What a scenario needs from a running stack (from LocalStack.state or the state file)."""
+
+    prometheus_url: str
+    alertmanager_url: str
+    webhook_url: str
+    admin_url: str
+    replicas: list[dict[str, Any]]
+    nodes: list[dict[str, Any]]
+    scrape_interval_s: float
+    evaluation_interval_s: float
+    group_wait_s: float
+
+    @classmethod
+    def from_state(cls, s: dict[str, Any]) -> StackHandle:
+        return cls(
+            prometheus_url=s["prometheus_url"],
+            alertmanager_url=s["alertmanager_url"],
+            webhook_url=s["webhook_url"],
+            admin_url=s["sim_admin_url"],
+            replicas=s["replicas"],
+            nodes=s["nodes"],
+            scrape_interval_s=duration_seconds(s["scrape_interval"]),
+            evaluation_interval_s=duration_seconds(s["evaluation_interval"]),
+            group_wait_s=float(s["group_wait"]),
+        )
+
+
+@dataclass
+class AlertTiming:
+    alert: str
+    expected: bool
+    fired: bool
+    prometheus_s: float | None  # fault -> firing in Prometheus
+    webhook_s: float | None  # fault -> first notification at the webhook
+    theoretical_min_s: float | None
+    ratio: float | None  # webhook_s / theoretical_min_s
+
+
+@dataclass
+class ScenarioResult:
+    scenario: str
+    fault: str | None
+    targets: list[str]
+    expected: list[str]
+    alerts: list[AlertTiming]
+    unexpected: list[str]
+    ok: bool
+    duration_s: float
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- HTTP helpers ----------------------------------------------------------------------
+def _request(url: str, method: str = "GET", body: Any = None, timeout: float = 5.0) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        raw = r.read()
+    return json.loads(raw) if raw else None
+
+
+def active_alerts(prom_url: str) -> list[dict[str, Any]]:
+    return _request(f"{prom_url}/api/v1/alerts")["data"]["alerts"]
+
+
+def loaded_rules(
+    prom_url: str,
+) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict[str, float]]:
+    """(alert name -> rule with smallest `for`), recording name -> query, alert -> group interval."""
+    groups = _request(f"{prom_url}/api/v1/rules")["data"]["groups"]
+    alerts: dict[str, dict[str, Any]] = {}
+    recording: dict[str, str] = {}
+    interval: dict[str, float] = {}
+    for g in groups:
+        for r in g["rules"]:
+            if r["type"] == "recording":
+                recording[r["name"]] = recording.get(r["name"], "") + " " + r["query"]
+            elif r["name"] not in alerts or r["duration"] < alerts[r["name"]]["duration"]:
+                alerts[r["name"]] = r
+                interval[r["name"]] = float(g["interval"])
+    return alerts, recording, interval
+
+
+_RANGE = re.compile(r"\[(\d+(?:ms|s|m|h|d|w|y)(?:\d+(?:ms|s|m|h|d|w|y))*)(?::[^\]]*)?\]")
+
+
+def max_range_s(query: str, recording: dict[str, str], depth: int = 0) -> float:
+    """Largest range window the query reads, following recording rules it uses."""
+    found = [duration_seconds(m) for m in _RANGE.findall(query)]
+    if depth < 4:
+        for name, rq in recording.items():
+            if re.search(rf"(?<![\w:]){re.escape(name)}(?![\w:])", query):
+                found.append(max_range_s(rq, recording, depth + 1))
+    return max(found, default=0.0)
+
+
+def theoretical_min(alert: str, scenario: Scenario, stack: StackHandle, rules: Any) -> float | None:
+    alerts, recording, interval = rules
+    rule = alerts.get(alert)
+    if rule is None:
+        return None
+    need = scenario.window_fraction * max_range_s(rule["query"], recording)
+    return (
+        stack.scrape_interval_s
+        + need
+        + interval.get(alert, stack.evaluation_interval_s)
+        + float(rule["duration"])
+        + stack.group_wait_s
+    )
+
+
+# -- targets -----------------------------------------------------------------------------
+def fault_targets(scenario: Scenario, stack: StackHandle) -> list[str]:
+    if scenario.fault is None:
+        return []
+    if scenario.target == "node":
+        return [stack.nodes[0]["node"]]
+    models = list(dict.fromkeys(r["model_key"] for r in stack.replicas))
+    if scenario.target == "replica":
+        return [stack.replicas[0]["pod"]]
+    key = models[1] if scenario.target == "second-model" and len(models) > 1 else models[0]
+    return [r["pod"] for r in stack.replicas if r["model_key"] == key]
+
+
+def clear_faults(stack: StackHandle) -> None:
+    _request(f"{stack.admin_url}/faults", method="DELETE")
+
+
+def _firing(alerts: list[dict[str, Any]], state: str = "firing") -> set[str]:
+    return {a["labels"]["alertname"] for a in alerts if a["state"] == state} - {WATCHDOG}
+
+
+def wait_quiet(stack: StackHandle, timeout: float, say: Callable[[str], None]) -> set[str]:
+    """Wait until nothing but the Watchdog is pending or firing; return what is left."""
+    end = time.monotonic() + timeout
+    left: set[str] = set()
+    while time.monotonic() < end:
+        alerts = active_alerts(stack.prometheus_url)
+        left = _firing(alerts) | _firing(alerts, "pending")
+        if not left:
+            return set()
+        time.sleep(0.5)
+    say(f"still active before injection: {', '.join(sorted(left))}")
+    return left
+
+
+def run_scenario(
+    scenario: Scenario,
+    stack: StackHandle,
+    timeout_s: float | None = None,
+    settle_s: float = 60.0,
+    say: Callable[[str], None] = lambda _m: None,
+) -> ScenarioResult:
+    rules = loaded_rules(stack.prometheus_url)
+    missing = [a for a in scenario.expected if a not in rules[0]]
+    clear_faults(stack)
+    preexisting = wait_quiet(stack, settle_s, say)
+    mins = {a: theoretical_min(a, scenario, stack, rules) for a in scenario.expected}
+    budget = timeout_s or max([3 * (m or 0) for m in mins.values()] + [30.0]) + 10
+    targets = fault_targets(scenario, stack)
+
+    t0 = time.time()
+    for target in targets:
+        say(f"injecting {scenario.fault} on {target}")
+        _request(
+            f"{stack.admin_url}/faults",
+            method="POST",
+            body={"fault": scenario.fault, "target": target, "params": scenario.params},
+        )
+    seen_prom: dict[str, float] = {}
+    seen_hook: dict[str, float] = {}
+    observe = scenario.observe_s if not scenario.expected else 0.0
+    grace_until: float | None = None
+    try:
+        while True:
+            now = time.time()
+            for name in _firing(active_alerts(stack.prometheus_url)):
+                seen_prom.setdefault(name, now - t0)
+            for n in fetch_notifications(stack.webhook_url, since=t0):
+                for name in n.alertnames() - {WATCHDOG}:
+                    seen_hook.setdefault(name, n.received_at - t0)
+            done = all(a in seen_hook for a in scenario.expected)
+            if done and grace_until is None:
+                # keep watching a little for alerts the fault should not cause
+                grace_until = now + stack.evaluation_interval_s * 2 + stack.group_wait_s + 1
+            elapsed = now - t0
+            if (grace_until and now >= grace_until and elapsed >= observe) or elapsed > max(
+                budget, observe
+            ):
+                break
+            time.sleep(0.25)
+    finally:
+        clear_faults(stack)
+    duration = time.time() - t0
+
+    timings = []
+    allowed = set(scenario.expected) | set(scenario.tolerated) | preexisting
+    unexpected = sorted((set(seen_prom) | set(seen_hook)) - allowed)
+    for name in sorted(set(scenario.expected) | set(seen_prom) | set(seen_hook)):
+        m = mins.get(name) if name in scenario.expected else None
+        hook = seen_hook.get(name)
+        timings.append(
+            AlertTiming(
+                alert=name,
+                expected=name in scenario.expected,
+                fired=name in seen_prom or name in seen_hook,
+                prometheus_s=seen_prom.get(name),
+                webhook_s=hook,
+                theoretical_min_s=m,
+                ratio=(hook / m) if hook is not None and m else None,
+            )
+        )
+    notes = [f"no alert rule named {a} is loaded" for a in missing]
+    if preexisting:
+        notes.append(f"already active before the fault: {', '.join(sorted(preexisting))}")
+    ok = all(t.fired and t.webhook_s is not None for t in timings if t.expected) and not unexpected
+    return ScenarioResult(
+        scenario=scenario.name,
+        fault=scenario.fault,
+        targets=targets,
+        expected=list(scenario.expected),
+        alerts=timings,
+        unexpected=unexpected,
+        ok=ok and not missing,
+        duration_s=duration,
+        notes=notes,
+    )
+
+
+def format_result(res: ScenarioResult) -> list[str]:
+    def s(v: float | None) -> str:
+        return f"{v:6.1f}s" if v is not None else "     -"
+
+    head = "PASS" if res.ok else "FAIL"
+    out = [f"{head} {res.scenario} ({res.fault or 'no fault'} on {', '.join(res.targets) or '-'})"]
+    out.append(
+        f"  {'alert':<28} {'expected':<8} {'fired':<5} {'prom':>7} {'webhook':>7} {'min':>7} {'ratio':>6}"
+    )
+    for t in res.alerts:
+        ratio = f"{t.ratio:5.2f}x" if t.ratio is not None else "     -"
+        out.append(
+            f"  {t.alert:<28} {'yes' if t.expected else 'NO':<8} {'yes' if t.fired else 'no':<5} "
+            f"{s(t.prometheus_s)} {s(t.webhook_s)} {s(t.theoretical_min_s)} {ratio}"
+        )
+    if not res.alerts:
+        out.append("  (no alert besides the Watchdog)")
+    out += [f"  unexpected: {', '.join(res.unexpected)}"] if res.unexpected else []
+    out += [f"  note: {n}" for n in res.notes]
+    return out
