@@ -1,0 +1,330 @@
+"""N replicas + their nodes' DCGM exporters + the admin API, on one asyncio loop.
+
+One aiohttp application serves every port; a handler finds its replica, node or admin
+role from the local port the request arrived on, so a replica costs one listening socket
+and a few objects, not a server of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from observability.metrics.catalog import vllm_catalog
+from observability.sim.admin import add_admin_routes
+from observability.sim.api import Replica, add_replica_routes, http_metrics_middleware
+from observability.sim.dcgm import CONTENT_TYPE as DCGM_CONTENT_TYPE
+from observability.sim.dcgm import Gpu, Node
+from observability.sim.engine import Engine, EngineConfig
+from observability.sim.faults import Faults
+from observability.sim.kvcache import KVCache
+from observability.sim.latency import DEFAULT_PROFILE, load_profile
+from observability.sim.metrics import ReplicaMetrics, set_created_series
+
+__all__ = ["SimCluster", "SimConfig", "SimModel", "SimThread"]
+
+
+@dataclass(frozen=True)
+class SimModel:
+    key: str
+    served_name: str
+    namespace: str = "vllm"
+    max_model_len: int = 8192
+    gpu_memory_utilization: float = 0.9
+    max_num_seqs: int = 128
+    gpus: int = 1
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    models: tuple[SimModel, ...]
+    replicas: int = 1
+    port: int = 8000
+    vllm_version: str = "latest"
+    admin_port: int = 9300
+    dcgm_port: int = 9400
+    gpus_per_node: int = 4
+    monitoring_namespace: str = "monitoring"
+    seed: int = 0
+    time_scale: float = 1.0
+    profile: str = DEFAULT_PROFILE
+    host: str = "127.0.0.1"
+    faults: tuple[tuple[str, str, tuple[tuple[str, Any], ...]], ...] = ()
+
+
+def _suffix(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(n))
+
+
+@dataclass
+class SimCluster:
+    cfg: SimConfig
+    replicas: list[Replica] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)
+    version: str = ""
+
+    def __post_init__(self) -> None:
+        catalog = vllm_catalog(self.cfg.vllm_version)
+        self.version = catalog.version
+        set_created_series(not catalog.version.startswith("0.7."))
+        profile = load_profile(self.cfg.profile)
+        rng = random.Random(self.cfg.seed)
+        gpus: list[tuple[Node, Gpu]] = []
+        self.faults = Faults([], [])
+        self.faults.listeners.append(self._apply_faults)
+
+        def take_gpu() -> tuple[Node, Gpu]:
+            if not gpus or all(g.engine is not None for _, g in gpus[-self.cfg.gpus_per_node :]):
+                idx = len(self.nodes)
+                node = Node(f"gpu-node-{idx}", [], self.faults)
+                for i in range(self.cfg.gpus_per_node):
+                    uid = hashlib.sha1(f"{self.cfg.seed}/{idx}/{i}".encode()).hexdigest()
+                    gpu = Gpu(
+                        i,
+                        f"GPU-{uid[:8]}-{uid[8:12]}-{uid[12:16]}-{uid[16:20]}-{uid[20:32]}",
+                        f"00000000:{0x18 + i * 0x10:02X}:00.0",
+                        profile.gpu,
+                    )
+                    node.gpus.append(gpu)
+                    gpus.append((node, gpu))
+                self.nodes.append(node)
+            return next((n, g) for n, g in gpus if g.engine is None)
+
+        port = self.cfg.port
+        for model in self.cfg.models:
+            rs_hash = _suffix(rng, 10)
+            for _ in range(self.cfg.replicas):
+                pod = f"vllm-{model.key}-{rs_hash}-{_suffix(rng, 5)}"
+                kv = KVCache(
+                    profile.num_gpu_blocks(model.gpu_memory_utilization, model.gpus),
+                    profile.block_size,
+                )
+                info = {
+                    "block_size": str(profile.block_size),
+                    "gpu_memory_utilization": str(model.gpu_memory_utilization),
+                    "num_gpu_blocks": str(kv.num_blocks),
+                    "num_cpu_blocks": "0",
+                    "cache_dtype": "auto",
+                    "enable_prefix_caching": "True",
+                    "is_attention_free": "False",
+                    "swap_space_bytes": str(4 * 1024**3),
+                    "cpu_offload_gb": "0",
+                    "calculate_kv_scales": "False",
+                }
+                metrics = ReplicaMetrics(catalog, model.served_name, info)
+                engine = Engine(
+                    profile,
+                    kv,
+                    EngineConfig(
+                        max_num_seqs=model.max_num_seqs,
+                        max_model_len=model.max_model_len,
+                        time_scale=self.cfg.time_scale,
+                    ),
+                    metrics,
+                    seed=rng.randrange(2**31),
+                )
+                placed = [take_gpu() for _ in range(model.gpus)]
+                node = placed[0][0]
+                for _, gpu in placed:
+                    gpu.engine = engine
+                    gpu.gpu_memory_utilization = model.gpu_memory_utilization
+                    gpu.pod = {"pod": pod, "namespace": model.namespace, "container": "vllm"}
+                self.replicas.append(
+                    Replica(
+                        pod,
+                        model.namespace,
+                        model.key,
+                        model.served_name,
+                        port,
+                        node.name,
+                        catalog.version,
+                        engine,
+                        metrics,
+                        self.faults,
+                        model.max_model_len,
+                    )
+                )
+                port += 1
+        self.faults.replicas = {r.pod for r in self.replicas}
+        self.faults.nodes = {n.name for n in self.nodes}
+        self._by_port: dict[int, Any] = {r.port: r for r in self.replicas}
+        self.dcgm_ports = {self.cfg.dcgm_port + i: n for i, n in enumerate(self.nodes)}
+        self._by_port.update(self.dcgm_ports)
+        self._sites: dict[int, web.TCPSite] = {}
+        self._runner: web.AppRunner | None = None
+        self._crashed: set[int] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    # --- identity ---------------------------------------------------------------------------
+    def manifest(self) -> dict[str, Any]:
+        gpus_of: dict[str, list[dict[str, Any]]] = {}
+        for node in self.nodes:
+            for g in node.gpus:
+                if g.pod:
+                    gpus_of.setdefault(g.pod["pod"], []).append({"index": g.index, "uuid": g.uuid})
+        return {
+            "replicas": [
+                {
+                    "pod": r.pod,
+                    "namespace": r.namespace,
+                    "service": f"vllm-{r.model_key}",
+                    "container": "vllm",
+                    "model": r.model,
+                    "model_key": r.model_key,
+                    "port": r.port,
+                    "node": r.node,
+                    "gpus": gpus_of.get(r.pod, []),
+                }
+                for r in self.replicas
+            ],
+            "nodes": [
+                {
+                    "node": n.name,
+                    "dcgm_port": p,
+                    "namespace": self.cfg.monitoring_namespace,
+                    "pod": f"dcgm-exporter-{hashlib.sha1(n.name.encode()).hexdigest()[:5]}",
+                    "service": "dcgm-exporter",
+                }
+                for p, n in self.dcgm_ports.items()
+            ],
+            "vllm_version": self.version,
+        }
+
+    def _role(self, request: web.Request) -> Any:
+        sock = request.transport.get_extra_info("sockname") if request.transport else None
+        return self._by_port.get(sock[1]) if sock else None
+
+    def _replica(self, request: web.Request) -> Replica | None:
+        role = self._role(request)
+        return role if isinstance(role, Replica) else None
+
+    def _is_admin(self, request: web.Request) -> bool:
+        sock = request.transport.get_extra_info("sockname") if request.transport else None
+        return bool(sock) and sock[1] == self.cfg.admin_port
+
+    # --- faults -------------------------------------------------------------------------------
+    def _apply_faults(self) -> None:
+        for r in self.replicas:
+            slow = self.faults.get("slow-gpu", r.pod)
+            r.engine.slow_factor = slow.params["factor"] if slow else 1.0
+            kvp = self.faults.get("kv-pressure", r.pod)
+            frac = kvp.params["block_fraction"] if kvp else 1.0
+            r.engine.kv.limit = max(2, int(r.engine.kv.num_blocks * frac))
+            r.engine.set_hung(self.faults.get("engine-hang", r.pod) is not None)
+            crashed = self.faults.get("crash", r.pod) is not None
+            if crashed != (r.port in self._crashed):
+                self._spawn(self._crash(r) if crashed else self._restart(r))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _crash(self, r: Replica) -> None:
+        self._crashed.add(r.port)
+        site = self._sites.pop(r.port, None)
+        for req in list(r.inflight):
+            r.engine.abort(req)
+        if site is not None:
+            await site.stop()
+
+    async def _restart(self, r: Replica) -> None:
+        self._crashed.discard(r.port)
+        await self._listen(r.port)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    async def _listen(self, port: int) -> None:
+        assert self._runner is not None
+        site = web.TCPSite(self._runner, self.cfg.host, port, reuse_address=True)
+        await site.start()
+        self._sites[port] = site
+
+    async def start(self, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        middlewares = [self._dcgm_middleware, http_metrics_middleware(self._replica)]
+        app = web.Application(middlewares=middlewares, client_max_size=16 * 1024 * 1024)
+        add_replica_routes(app, self._replica)
+        add_admin_routes(app, self._is_admin, self.manifest, self.faults)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        ports = [self.cfg.admin_port, *self.dcgm_ports, *(r.port for r in self.replicas)]
+        for i, port in enumerate(ports, 1):
+            try:
+                await self._listen(port)
+            except OSError as err:
+                await self.stop()
+                raise OSError(
+                    f"port {port} on {self.cfg.host} is not free ({err.strerror}): "
+                    "pick other ports with --port/--dcgm-port/--admin-port"
+                ) from None
+            if progress:
+                progress(i, len(ports))
+        for fault, target, params in self.cfg.faults:
+            self.faults.add(fault, target, dict(params))
+        return self.manifest()
+
+    @web.middleware
+    async def _dcgm_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        role = self._role(request)
+        if isinstance(role, Node):
+            if request.path == "/metrics":
+                body = role.exposition()
+                return web.Response(body=body, headers={"Content-Type": DCGM_CONTENT_TYPE})
+            raise web.HTTPNotFound()
+        if role is None and not self._is_admin(request):
+            raise web.HTTPNotFound()
+        return await handler(request)
+
+    async def stop(self) -> None:
+        for r in self.replicas:
+            for req in list(r.inflight):
+                r.engine.abort(req)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self._sites.clear()
+
+
+class SimThread:
+    """Run a SimCluster on a background thread's loop (tests, demo): `with SimThread(cfg)`."""
+
+    def __init__(self, cfg: SimConfig) -> None:
+        self.cfg = cfg
+        self.loop = asyncio.new_event_loop()
+        self.cluster: SimCluster | None = None
+        self.manifest: dict[str, Any] = {}
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def start(self) -> dict[str, Any]:
+        self._thread.start()
+        self.cluster = self.call(lambda: SimCluster(self.cfg))
+        self.manifest = asyncio.run_coroutine_threadsafe(self.cluster.start(), self.loop).result(30)
+        return self.manifest
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run `fn` on the sim loop and return its result (for inspecting engine state)."""
+
+        async def run() -> Any:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(30)
+
+    def stop(self) -> None:
+        if self.cluster is not None:
+            asyncio.run_coroutine_threadsafe(self.cluster.stop(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
+
+    def __enter__(self) -> SimThread:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
