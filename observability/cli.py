@@ -33,7 +33,11 @@ app.command("lint", help="Validate everything rendered, offline (schemas, promto
 app.command("demo", help="Run the whole monitoring path locally against simulated vLLM and GPUs.")(
     demo.demo
 )
-app.command("sim", help="Run simulated vLLM replicas and DCGM exporters.")(sim.sim)
+app.add_typer(
+    sim.app,
+    name="sim",
+    help="Run simulated vLLM replicas and DCGM exporters (sim fault: switch faults).",
+)
 app.command("load", help="Drive an OpenAI-compatible endpoint with the seed benchmark mix.")(
     load.load
 )

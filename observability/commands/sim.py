@@ -1,10 +1,201 @@
-"""`obsctl sim` (being built: see its issue)."""
+"""`obsctl sim`: simulated vLLM replicas and DCGM exporters; `obsctl sim fault` switches faults."""
 
 from __future__ import annotations
 
-from observability.commands._common import die
+import asyncio
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import typer
+
+from observability.commands._common import ConfigOption, die, load_bundle, print_json
+from observability.config import BundleConfig
+from observability.metrics.catalog import available_vllm_versions
+from observability.sim.cluster import SimCluster, SimConfig, SimModel
+from observability.sim.faults import FAULTS, FaultError
+from observability.sim.latency import DEFAULT_PROFILE, available_profiles
+
+__all__ = ["app", "sim_config_from_bundle"]
+
+app = typer.Typer(no_args_is_help=False, add_completion=False, pretty_exceptions_enable=False)
 
 
-def sim() -> None:
-    """Not built yet."""
-    die("obsctl sim is not built yet", 1)
+def sim_config_from_bundle(
+    cfg: BundleConfig, models: str | None, namespace: str | None, **kwargs: Any
+) -> SimConfig:
+    """SimConfig for `--models a,b` (or `key=namespace`) from bundle.yaml's model registry."""
+    wanted = [m.strip() for m in models.split(",") if m.strip()] if models else cfg.vllm.deploy
+    out = []
+    for item in wanted:
+        key, _, ns = item.partition("=")
+        if key not in cfg.models:
+            raise ValueError(
+                f"--models: {key!r} is not in bundle.yaml models ({', '.join(cfg.models)})"
+            )
+        m = cfg.models[key]
+        out.append(
+            SimModel(
+                key,
+                m.served_name,
+                ns or namespace or cfg.namespaces.vllm,
+                m.max_model_len,
+                m.gpu_memory_utilization,
+                m.max_num_seqs,
+                m.gpus,
+            )
+        )
+    return SimConfig(models=tuple(out), monitoring_namespace=cfg.namespaces.monitoring, **kwargs)
+
+
+def _parse_fault(spec: str) -> tuple[str, str, tuple[tuple[str, Any], ...]]:
+    """NAME[@TARGET][:k=v,...] -> (name, target, params)."""
+    head, _, params = spec.partition(":")
+    name, _, target = head.partition("@")
+    pairs = []
+    for kv in filter(None, params.split(",")):
+        k, sep, v = kv.partition("=")
+        if not sep:
+            raise ValueError(f"--fault {spec!r}: params are k=v pairs, e.g. slow-gpu:factor=5")
+        pairs.append((k, v))
+    if name not in FAULTS:
+        raise ValueError(f"--fault: unknown fault {name!r}; known: {', '.join(FAULTS)}")
+    return name, target or "all", tuple(pairs)
+
+
+@app.callback(invoke_without_command=True)
+def sim(
+    ctx: typer.Context,
+    replicas: int = typer.Option(1, "--replicas", min=1, max=1000, help="Replicas per model."),
+    port: int = typer.Option(8000, "--port", help="First replica port (P, P+1, ...)."),
+    vllm_version: str = typer.Option(
+        "latest", "--vllm-version", help="Metric catalog: 0.7.3, latest or another profile."
+    ),
+    models: str = typer.Option(None, "--models", help="bundle.yaml model keys, a,b or key=ns."),
+    namespace: str = typer.Option(None, "--namespace", help="Pod namespace (default: bundle)."),
+    admin_port: int = typer.Option(9300, "--admin-port", help="Admin API port."),
+    dcgm_port: int = typer.Option(9400, "--dcgm-port", help="First DCGM exporter port."),
+    gpus_per_node: int = typer.Option(4, "--gpus-per-node", min=1, max=16),
+    manifest_out: Path = typer.Option(None, "--manifest-out", help="Write manifest JSON here."),
+    seed: int = typer.Option(0, "--seed"),
+    time_scale: float = typer.Option(
+        1.0, "--time-scale", min=0.001, help="Wall seconds per simulated second (0.1 = 10x fast)."
+    ),
+    profile: str = typer.Option(
+        DEFAULT_PROFILE, "--profile", help=f"GPU/model profile: {', '.join(available_profiles())}."
+    ),
+    fault: list[str] = typer.Option(
+        [], "--fault", help="Start with a fault: NAME[@TARGET][:k=v,...]."
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Listen address."),
+    config: Path = ConfigOption,
+) -> None:
+    """Run simulated vLLM replicas and DCGM exporters in the foreground (Ctrl-C stops)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if vllm_version != "latest" and vllm_version not in available_vllm_versions():
+        die(
+            f"--vllm-version {vllm_version}: no catalog; use latest or one of "
+            f"{', '.join(available_vllm_versions())}"
+        )
+    if profile not in available_profiles():
+        die(f"--profile {profile}: unknown; use one of {', '.join(available_profiles())}")
+    bundle = load_bundle(config)
+    try:
+        faults = tuple(_parse_fault(f) for f in fault)
+        cfg = sim_config_from_bundle(
+            bundle,
+            models,
+            namespace,
+            replicas=replicas,
+            port=port,
+            vllm_version=vllm_version,
+            admin_port=admin_port,
+            dcgm_port=dcgm_port,
+            gpus_per_node=gpus_per_node,
+            seed=seed,
+            time_scale=time_scale,
+            profile=profile,
+            host=host,
+            faults=faults,
+        )
+        cluster = SimCluster(cfg)
+    except (ValueError, LookupError) as err:
+        die(str(err))
+    try:
+        asyncio.run(_serve(cluster, manifest_out))
+    except OSError as err:
+        die(str(err))
+    except FaultError as err:
+        die(f"--fault: {err}")
+
+
+async def _serve(cluster: SimCluster, manifest_out: Path | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    t0 = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 50 == 0:
+            sys.stderr.write(f"\rlistening on {done}/{total} ports")
+            sys.stderr.flush()
+
+    manifest = await cluster.start(progress)
+    sys.stderr.write("\n")
+    if manifest_out:
+        manifest_out.write_text(json.dumps(manifest, indent=2) + "\n")
+    reps, nodes = manifest["replicas"], manifest["nodes"]
+    typer.echo(
+        f"sim ready in {time.monotonic() - t0:.2f}s: {len(reps)} vLLM {manifest['vllm_version']} "
+        f"replicas on ports {reps[0]['port']}-{reps[-1]['port']}, {len(nodes)} DCGM exporters "
+        f"from {nodes[0]['dcgm_port']}, admin on {cluster.cfg.admin_port}. Ctrl-C stops."
+    )
+    try:
+        await stop.wait()
+    finally:
+        typer.echo("stopping sim...", err=True)
+        await cluster.stop()
+        typer.echo("sim stopped; all ports closed", err=True)
+
+
+@app.command("fault")
+def fault_cmd(
+    name: str = typer.Argument(None, help=f"Fault: {', '.join(FAULTS)}. Omit with --clear."),
+    target: str = typer.Option("all", "--target", help="Pod name, node name, or all."),
+    param: list[str] = typer.Option([], "--param", help="k=v, e.g. --param factor=5."),
+    clear: bool = typer.Option(False, "--clear", help="Remove NAME, or every fault."),
+    admin: str = typer.Option("http://127.0.0.1:9300", "--admin", help="Sim admin URL."),
+    as_json: bool = typer.Option(False, "--json", help="Print the active faults as JSON."),
+) -> None:
+    """Switch a fault on (or off with --clear) in a running `obsctl sim`."""
+    base = admin.rstrip("/")
+    try:
+        if clear:
+            resp = httpx.delete(f"{base}/faults/{name}" if name else f"{base}/faults", timeout=5)
+        else:
+            if not name:
+                die("give a fault NAME (or --clear)")
+            params = dict(p.partition("=")[::2] for p in param)
+            body = {"fault": name, "target": target, "params": params}
+            resp = httpx.post(f"{base}/faults", json=body, timeout=5)
+    except httpx.HTTPError as err:
+        die(
+            f"sim admin API at {base} unreachable ({type(err).__name__}): start `obsctl sim` "
+            "or pass --admin URL"
+        )
+    data = resp.json()
+    if resp.status_code != 200:
+        die(data.get("error", resp.text))
+    if as_json:
+        print_json(data)
+    else:
+        active = data["active"]
+        typer.echo(
+            "active faults: " + (", ".join(f"{f['fault']}@{f['target']}" for f in active) or "none")
+        )
