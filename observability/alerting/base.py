@@ -1,0 +1,112 @@
+"""Shared pieces of the rule generators: label scopes, rule dicts, bucket-edge checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from observability.config import BundleConfig, ConfigError
+from observability.metrics.catalog import available_vllm_versions, vllm_catalog
+from observability.metrics.promql import Promql, join_labels
+from observability.metrics.signals import Signal
+
+__all__ = [
+    "Scope",
+    "alert",
+    "bucket_edge",
+    "le_text",
+    "record",
+    "scope",
+]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Aggregation labels. Every `by` keeps the cluster label (when configured) first,
+    so two clusters, namespaces or models never mix."""
+
+    cluster: str
+    model: tuple[str, ...]  # (cluster,) namespace, model_name
+    pod: tuple[str, ...]  # (cluster,) namespace, pod, model_name
+    gpu: tuple[str, ...]  # (cluster,) Hostname, gpu, UUID, modelName
+
+    def by(self, labels: tuple[str, ...]) -> str:
+        return join_labels(labels)
+
+    def on(self, labels: tuple[str, ...]) -> str:
+        return f"on ({join_labels(labels)})"
+
+    def promql(self, labels: tuple[str, ...], window: str) -> Promql:
+        return Promql(by=labels, window=window)
+
+
+def scope(cfg: BundleConfig) -> Scope:
+    c = cfg.prometheus.cluster_label
+    pre = (c,) if c else ()
+    return Scope(
+        cluster=c,
+        model=(*pre, "namespace", "model_name"),
+        pod=(*pre, "namespace", "pod", "model_name"),
+        gpu=(*pre, "Hostname", "gpu", "UUID", "modelName"),
+    )
+
+
+def alert(
+    name: str,
+    expr: str,
+    for_: str,
+    severity: str,
+    summary: str,
+    description: str,
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An alerting rule. Labels are static (never `$value`, which would reset `for`)."""
+    rule: dict[str, Any] = {"alert": name, "expr": expr}
+    if for_ and for_ != "0s":
+        rule["for"] = for_
+    rule["labels"] = {**(labels or {}), "severity": severity}
+    rule["annotations"] = {"summary": summary, "description": description}
+    return rule
+
+
+def record(name: str, expr: str) -> dict[str, Any]:
+    return {"record": name, "expr": expr}
+
+
+def le_text(value: float) -> str:
+    """`le` as prometheus_client writes it: always float form (`1.0`, `2.5`, `0.2`)."""
+    return repr(float(value))
+
+
+def _edges(signal: Signal, version: str) -> tuple[float, ...] | None:
+    cat = vllm_catalog(version)
+    for name in signal.names:
+        fam = cat.families.get(name)
+        if fam is not None and fam.buckets:
+            return fam.buckets
+    return None
+
+
+def bucket_edge(key: str, value: float, signal: Signal) -> str:
+    """Validate that `value` is a bucket edge of `signal` in every supported vLLM version
+    and return its `le` text. A threshold between edges would be silently interpolated
+    (quantiles) or match no bucket at all (SLO ratios), so it is a config error."""
+    versions = available_vllm_versions()
+    if not versions:
+        raise ConfigError("no vLLM metric catalogs found under observability/metrics/data/")
+    common: set[float] | None = None
+    for v in versions:
+        edges = _edges(signal, v)
+        if edges is None:
+            continue
+        common = set(edges) if common is None else common & set(edges)
+    if common is None:
+        raise ConfigError(f"alerting.{key}: no catalog defines buckets for {signal.key}")
+    if float(value) not in common:
+        valid = ", ".join(f"{e:g}" for e in sorted(common))
+        raise ConfigError(
+            f"bundle.yaml: invalid value for 'alerting.{key}': {value:g} is not a histogram "
+            f"bucket edge of {signal.names[0]} in every supported vLLM version "
+            f"({', '.join(versions)}); use one of: {valid}"
+        )
+    return le_text(value)

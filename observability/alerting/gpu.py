@@ -1,0 +1,119 @@
+"""gpu.dcgm: GPU health from dcgm-exporter's default counters.
+
+Framebuffer usage is deliberately not alerted: vLLM preallocates
+`--gpu-memory-utilization` of the memory, so a full framebuffer is normal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from observability.alerting.base import Scope, alert, record
+from observability.alerting.timing import Timing
+from observability.config import BundleConfig
+from observability.metrics.signals import DCGM
+
+__all__ = ["GPU_XID_RECENT", "GROUP", "group"]
+
+GROUP = "gpu.dcgm"
+
+GPU_XID_RECENT = "gpu:dcgm_xid_errors:recent"
+"""The last XID of a GPU while it is recent (changed or first seen within the window)."""
+
+_GPU = "GPU {{ $labels.gpu }} ({{ $labels.modelName }}) on node {{ $labels.Hostname }}"
+
+
+def _xid_recent(sc: Scope, window: str) -> str:
+    """DCGM_FI_DEV_XID_ERRORS is a gauge holding the *last* XID, not a counter. It fires
+    while the value is non-zero and either changed within the window or the series is new
+    (exporter started after the error); it clears `window` after the last change even if
+    the driver keeps reporting the old code."""
+    x = DCGM.XID_ERRORS
+    recent = f"({x} > 0 and changes({x}[{window}]) > 0) or ({x} > 0 unless {x} offset {window})"
+    return f"max by ({sc.by(sc.gpu)}) ({recent})"
+
+
+def _vllm_namespaces(cfg: BundleConfig) -> str:
+    from observability.alerting.vllm_availability import model_namespace
+
+    names = sorted({model_namespace(cfg, k) for k in cfg.vllm.deploy} | {cfg.namespaces.vllm})
+    return "|".join(names)
+
+
+def group(cfg: BundleConfig, t: Timing, sc: Scope) -> dict[str, Any]:
+    a = cfg.alerting
+    codes = sorted(set(a.gpu_xid_critical_codes))
+    fatal = " or ".join(f"{GPU_XID_RECENT} == {c}" for c in codes) or "vector(0) > 1"
+
+    def temp(severity: str, threshold: float) -> dict[str, Any]:
+        return alert(
+            "GPUHighTemperature",
+            f"max by ({sc.by(sc.gpu)}) ({DCGM.GPU_TEMP}) > {threshold:g}",
+            t.gpu_temp_for,
+            severity,
+            "GPU temperature is high.",
+            f"{_GPU} is at {{{{ $value | humanize }}}}°C (threshold {threshold:g}°C); "
+            "the GPU throttles clocks and may shut down.",
+        )
+
+    def xid(severity: str, expr: str, what: str) -> dict[str, Any]:
+        return alert(
+            "GPUXidErrors",
+            expr,
+            "0s",
+            severity,
+            "GPU reported an XID error.",
+            f"{_GPU} reported XID {{{{ $value }}}} ({what}) in the last {t.xid_window}.",
+        )
+
+    pre = (sc.cluster,) if sc.cluster else ()
+    under_by = sc.by((*pre, "namespace", "pod", "Hostname", "gpu", "UUID", "modelName"))
+    util = f'{DCGM.GPU_UTIL}{{namespace=~"{_vllm_namespaces(cfg)}"}}'
+    job = f'up{{job="{a.dcgm_job}"}}'
+    return {
+        "name": GROUP,
+        "rules": [
+            record(GPU_XID_RECENT, _xid_recent(sc, t.xid_window)),
+            temp("critical", a.gpu_temperature_critical_celsius),
+            temp("warning", a.gpu_temperature_warning_celsius),
+            xid("critical", f"({fatal})", "fatal or hardware class: drain the node"),
+            xid(
+                "warning",
+                f"{GPU_XID_RECENT} > 0 unless ({fatal})",
+                "usually an application fault",
+            ),
+            alert(
+                "GPUUnderutilized",
+                f"avg by ({under_by}) (avg_over_time({util}[{t.underutil_window}])) "
+                f"< {a.gpu_utilization_low_ratio * 100:g}",
+                t.underutil_for,
+                "info",
+                "GPU serving vLLM is underutilized.",
+                f"{_GPU}, used by pod {{{{ $labels.pod }}}} in namespace "
+                "{{ $labels.namespace }}, averaged {{ $value | humanize }}% utilization over "
+                f"the last {t.underutil_window} (threshold "
+                f"{a.gpu_utilization_low_ratio * 100:g}%): consider fewer replicas or a "
+                "smaller GPU.",
+            ),
+            alert(
+                "DCGMExporterDown",
+                f"{job} == 0",
+                t.exporter_down_for,
+                "warning",
+                "DCGM exporter is down.",
+                "Prometheus cannot scrape dcgm-exporter pod {{ $labels.pod }} "
+                "({{ $labels.instance }}): GPU metrics and GPU alerts for that node are blind.",
+                labels={"reason": "target_down"},
+            ),
+            alert(
+                "DCGMExporterDown",
+                f"absent({job})",
+                t.exporter_down_for,
+                "warning",
+                "DCGM exporter is down.",
+                f"No dcgm-exporter target (job {a.dcgm_job}) is discovered: GPU metrics and "
+                "GPU alerts are blind cluster-wide.",
+                labels={"reason": "absent"},
+            ),
+        ],
+    }

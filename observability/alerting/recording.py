@@ -1,0 +1,138 @@
+"""Recording rules that unify vLLM generations, and their names for dashboards to reuse.
+
+Names follow `level:metric:operation`. `namespace_model` rules keep (cluster,) namespace
+and model_name; `namespace_pod_model` rules also keep pod. Each rule already picks the
+newest series name and falls back to the vLLM 0.7.3 one, so a panel or alert that reads a
+recorded series works on every supported version. The names embed the 5m window of the
+standard profile and do not change under the fast profile.
+
+Each component's recordings live in that component's rule group, ahead of its alerts, so
+an alert reads the value recorded in the same evaluation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from observability.alerting.base import Scope, le_text, record
+from observability.metrics.promql import divide
+from observability.metrics.signals import VLLM, Signal
+
+__all__ = [
+    "E2E_BUCKET_RATE5M",
+    "ERROR_RATIO_RATE5M",
+    "ITL_BUCKET_RATE5M",
+    "KV_CACHE_USAGE_MAX",
+    "PREEMPTIONS_RATE5M",
+    "QUEUE_TIME_BUCKET_RATE5M",
+    "RECORDING_RULES",
+    "TTFT_BUCKET_RATE5M",
+    "WAITING_SUM",
+    "error_rules",
+    "latency_rules",
+    "saturation_rules",
+    "slo_error_ratio",
+    "slo_rules",
+]
+
+RATE_WINDOW = "5m"
+_STATUS_5XX = ', status="5xx"'
+
+TTFT_BUCKET_RATE5M = "namespace_model:vllm_time_to_first_token_seconds_bucket:rate5m"
+ITL_BUCKET_RATE5M = "namespace_model:vllm_inter_token_latency_seconds_bucket:rate5m"
+E2E_BUCKET_RATE5M = "namespace_model:vllm_e2e_request_latency_seconds_bucket:rate5m"
+QUEUE_TIME_BUCKET_RATE5M = "namespace_model:vllm_request_queue_time_seconds_bucket:rate5m"
+KV_CACHE_USAGE_MAX = "namespace_pod_model:vllm_kv_cache_usage:max"
+WAITING_SUM = "namespace_model:vllm_num_requests_waiting:sum"
+PREEMPTIONS_RATE5M = "namespace_model:vllm_num_preemptions:rate5m"
+ERROR_RATIO_RATE5M = "namespace_model:vllm_request_errors:ratio_rate5m"
+
+
+def slo_error_ratio(window: str) -> str:
+    """Share of requests whose TTFT exceeded the SLO threshold over `window`."""
+    return f"namespace_model:vllm_ttft_slo_errors:ratio_rate{window}"
+
+
+# Histogram recordings: recorded name -> the signal it unifies.
+HISTOGRAMS: dict[str, Signal] = {
+    TTFT_BUCKET_RATE5M: VLLM.TTFT,
+    ITL_BUCKET_RATE5M: VLLM.ITL,
+    E2E_BUCKET_RATE5M: VLLM.E2E,
+    QUEUE_TIME_BUCKET_RATE5M: VLLM.QUEUE_TIME,
+}
+
+RECORDING_RULES = (
+    *HISTOGRAMS,
+    KV_CACHE_USAGE_MAX,
+    WAITING_SUM,
+    PREEMPTIONS_RATE5M,
+    ERROR_RATIO_RATE5M,
+)
+"""Every fixed recorded name (the SLO ones come from `slo_error_ratio`)."""
+
+
+def latency_rules(sc: Scope, names: tuple[str, ...]) -> list[dict[str, Any]]:
+    """`sum by (le, ...) (rate(X_bucket[5m]))`, newest name first (`or` keeps the left side
+    where vLLM 0.10.2-0.14 expose both ITL names)."""
+    q = sc.promql(sc.model, RATE_WINDOW)
+    return [record(n, q.bucket_rate(HISTOGRAMS[n])) for n in names]
+
+
+def saturation_rules(sc: Scope) -> list[dict[str, Any]]:
+    pod = sc.promql(sc.pod, RATE_WINDOW)
+    model = sc.promql(sc.model, RATE_WINDOW)
+    return [
+        # max, never sum: one series per engine (DP rank) and, in 0.9.2-0.11, per API pid.
+        record(KV_CACHE_USAGE_MAX, pod.gauge(VLLM.KV_CACHE_USAGE, "max")),
+        record(WAITING_SUM, model.gauge(VLLM.WAITING, "sum")),
+        record(PREEMPTIONS_RATE5M, model.rate(VLLM.PREEMPTIONS)),
+    ]
+
+
+def _http_by_model(sc: Scope, matchers: str) -> str:
+    """HTTP request rate per model. `http_requests_total` has no model_name, so the pod's
+    model comes from its own engine gauge; /metrics and /health scrapes are excluded
+    (they would dilute the ratio on a quiet model)."""
+    pod_keys = (*((sc.cluster,) if sc.cluster else ()), "namespace", "pod")
+    sel = f'{VLLM.HTTP_REQUESTS.v1}{{handler=~"/v1/.*"{matchers}}}'
+    return (
+        f"sum by ({sc.by(sc.model)}) ("
+        f"sum by ({sc.by(pod_keys)}) (rate({sel}[{RATE_WINDOW}])) "
+        f"* {sc.on(pod_keys)} group_left (model_name) "
+        f"group by ({sc.by(sc.pod)}) ({VLLM.RUNNING.v1}))"
+    )
+
+
+def error_rules(sc: Scope) -> list[dict[str, Any]]:
+    """Failed share of requests, the worse of two sources:
+    - engine: `request_success_total{finished_reason="error"}` (vLLM >= 0.16);
+    - HTTP: 5xx share of `/v1/*` responses (vLLM >= 0.8.3; none in 0.7.3).
+    Both use `num / (den > 0)` so an idle model records nothing instead of NaN."""
+    q = sc.promql(sc.model, RATE_WINDOW)
+    engine = divide(
+        q.rate(VLLM.REQUEST_SUCCESS, extra_matchers='finished_reason="error"'),
+        q.rate(VLLM.REQUEST_SUCCESS),
+    )
+    http_total = _http_by_model(sc, "")
+    # A 5xx series appears only after the first 5xx; `or total * 0` makes it 0 before that.
+    http_errors = f"({_http_by_model(sc, _STATUS_5XX)} or {http_total} * 0)"
+    http = divide(http_errors, http_total)
+    return [
+        record(
+            ERROR_RATIO_RATE5M,
+            f"max by ({sc.by(sc.model)}) ("
+            f'label_replace({engine}, "source", "engine", "", "") or '
+            f'label_replace({http}, "source", "http", "", ""))',
+        )
+    ]
+
+
+def slo_rules(sc: Scope, le: float, windows: tuple[str, ...]) -> list[dict[str, Any]]:
+    """TTFT SLI error ratio per window: (all - at or under `le`) / all."""
+    out = []
+    for w in windows:
+        q = sc.promql(sc.model, w)
+        total = q.rate(VLLM.TTFT, suffix="_count")
+        good = q.rate(VLLM.TTFT, suffix="_bucket", extra_matchers=f'le="{le_text(le)}"')
+        out.append(record(slo_error_ratio(w), divide(f"{total} - {good}", total)))
+    return out

@@ -1,0 +1,110 @@
+"""vllm.availability: errors, stalled engines, down targets and absent metrics.
+
+Absence is explicit: a crashed replica leaves `up == 0` (VLLMTargetDown), a model with no
+series at all (every replica gone, or `--disable-log-stats`) trips VLLMMetricsAbsent, and
+an engine that keeps requests but produces no tokens trips VLLMEngineStalled.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from observability.alerting import recording as rec
+from observability.alerting.base import Scope, alert
+from observability.alerting.timing import Timing
+from observability.config import BundleConfig
+from observability.metrics.signals import VLLM
+
+__all__ = ["GROUP", "group", "model_namespace"]
+
+GROUP = "vllm.availability"
+
+_WHERE = "{{ $labels.model_name }} in namespace {{ $labels.namespace }}"
+
+
+def model_namespace(cfg: BundleConfig, key: str) -> str:
+    """Namespace a configured model runs in (a per-model field wins when present)."""
+    return getattr(cfg.models[key], "namespace", None) or cfg.namespaces.vllm
+
+
+def _stalled(sc: Scope, window: str) -> str:
+    """In-flight requests on a pod while it processed no prompt or output token."""
+    by = sc.by(sc.pod)
+    on = sc.on(sc.pod)
+    inflight = f"(sum by ({by}) ({VLLM.RUNNING.v1}) + sum by ({by}) ({VLLM.WAITING.v1})) > 0"
+    tokens = (
+        f"(sum by ({by}) (rate({VLLM.GENERATION_TOKENS.v1}[{window}])) "
+        f"+ sum by ({by}) (rate({VLLM.PROMPT_TOKENS.v1}[{window}]))) == 0"
+    )
+    return f"{inflight}\nand {on}\n{tokens}"
+
+
+def _target_down(cfg: BundleConfig, sc: Scope, lookback: str) -> str:
+    """`up == 0` for vLLM targets, labelled with the model the pod served last (so the
+    inhibition of that model's latency and queue alerts can match); a pod that never
+    exposed metrics keeps its alert without model_name."""
+    pre = (sc.cluster,) if sc.cluster else ()
+    keys = (*pre, "namespace", "pod")
+    down = f'up{{job=~"{cfg.alerting.vllm_job_regex}"}} == 0'
+    known = f"group by ({sc.by(sc.pod)}) (last_over_time({VLLM.RUNNING.v1}[{lookback}]))"
+    return f"({down})\n* {sc.on(keys)} group_left (model_name)\n{known}\nor {sc.on(keys)}\n({down})"
+
+
+def group(cfg: BundleConfig, t: Timing, sc: Scope) -> dict[str, Any]:
+    a = cfg.alerting
+    w = t.rate_window
+
+    def errors(severity: str, threshold: float) -> dict[str, Any]:
+        return alert(
+            "VLLMHighErrorRate",
+            f"{rec.ERROR_RATIO_RATE5M} > {threshold:g}",
+            t.error_for,
+            severity,
+            "vLLM requests are failing.",
+            f"{{{{ $value | humanizePercentage }}}} of requests to {_WHERE} failed over the "
+            f"last {w} (threshold {threshold:.0%}).",
+        )
+
+    absent = [
+        alert(
+            "VLLMMetricsAbsent",
+            f'absent({VLLM.RUNNING.v1}{{namespace="{model_namespace(cfg, key)}", '
+            f'model_name="{m.served_name}"}})',
+            t.absent_for,
+            "critical",
+            "vLLM metrics are absent for a configured model.",
+            "No vLLM engine metrics for {{ $labels.model_name }} in namespace "
+            "{{ $labels.namespace }}: every replica is down or unscraped, or vLLM runs "
+            "with --disable-log-stats.",
+        )
+        for key, m in cfg.deployed_models
+    ]
+    return {
+        "name": GROUP,
+        "rules": [
+            *rec.error_rules(sc),
+            errors("critical", a.error_ratio_critical),
+            errors("warning", a.error_ratio_warning),
+            alert(
+                "VLLMEngineStalled",
+                _stalled(sc, t.stalled_window),
+                t.stalled_for,
+                "critical",
+                "vLLM engine is stalled.",
+                "Pod {{ $labels.pod }} serving " + _WHERE + " has {{ $value | humanize }} "
+                f"requests running or waiting but processed no tokens in the last "
+                f"{t.stalled_window}.",
+            ),
+            alert(
+                "VLLMTargetDown",
+                _target_down(cfg, sc, t.target_lookback),
+                t.target_down_for,
+                "warning",
+                "vLLM scrape target is down.",
+                "Prometheus cannot scrape vLLM pod {{ $labels.pod }} in namespace "
+                "{{ $labels.namespace }} (job {{ $labels.job }}): the replica is crashed, "
+                "restarting or unreachable.",
+            ),
+            *absent,
+        ],
+    }
