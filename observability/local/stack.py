@@ -177,23 +177,35 @@ class LocalStack:
         admin_port = self.ports.one()
         manifest_file = self._tmp / "manifest.json"
         say(f"starting {n_replicas} simulated vLLM replicas and {n_nodes} DCGM exporters")
+        spec = {
+            "models": [
+                {
+                    "key": key,
+                    "served_name": o.cfg.models[key].served_name,
+                    "namespace": ns,
+                    "max_model_len": o.cfg.models[key].max_model_len,
+                    "gpu_memory_utilization": o.cfg.models[key].gpu_memory_utilization,
+                    "max_num_seqs": o.cfg.models[key].max_num_seqs,
+                    "gpus": o.cfg.models[key].gpus,
+                }
+                for key, ns in models
+            ],
+            "replicas": o.replicas,
+            "port": sim_port,
+            "vllm_version": o.vllm_version,
+            "admin_port": admin_port,
+            "dcgm_port": dcgm_port,
+            "gpus_per_node": o.gpus_per_node,
+            "monitoring_namespace": o.cfg.namespaces.monitoring,
+            "seed": o.seed or 0,
+            "manifest_out": str(manifest_file),
+        }
+        (self._tmp / "sim.json").write_text(json.dumps(spec, indent=2), encoding="utf-8")
         sim = self._sup.start(
             "sim",
-            [
-                sys.executable, "-m", "observability.cli", "sim",
-                "--config", str(o.repo_root / "bundle.yaml"),
-                "--replicas", str(o.replicas),
-                "--port", str(sim_port),
-                "--vllm-version", o.vllm_version,
-                "--models", ",".join(f"{k}={ns}" for k, ns in models),
-                "--admin-port", str(admin_port),
-                "--dcgm-port", str(dcgm_port),
-                "--gpus-per-node", str(o.gpus_per_node),
-                "--manifest-out", str(manifest_file),
-                *(["--seed", str(o.seed)] if o.seed is not None else []),
-            ],
+            [sys.executable, "-m", "observability.local.simproc", str(self._tmp / "sim.json")],
             cwd=o.repo_root,
-        )  # fmt: skip
+        )
         self._children["sim"] = sim
         self._sup.wait_ready(sim, manifest_file.is_file, timeout=o.ready_timeout_s)
         self.manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
