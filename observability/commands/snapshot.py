@@ -1,10 +1,105 @@
-"""`obsctl snapshot` (being built: see its issue)."""
+"""`obsctl snapshot`: evaluate the single pane against any Prometheus, write HTML (+PNG)."""
 
 from __future__ import annotations
 
-from observability.commands._common import die
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+
+import typer
+
+from observability.commands._common import ConfigOption, die, load_bundle, print_json
+from observability.config import duration_seconds
+
+_DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w))+$")
 
 
-def snapshot() -> None:
-    """Not built yet."""
-    die("obsctl snapshot is not built yet", 1)
+def _parse_time(value: str, flag: str) -> float:
+    """Unix seconds or ISO 8601 (`2025-01-31T12:00`, local time when no offset)."""
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        die(f"{flag} {value!r} is neither unix seconds nor ISO 8601 (e.g. 2025-01-31T12:00)")
+
+
+def _var_values(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or name not in ("cluster", "namespace", "model_name", "pod"):
+            die(
+                f"--var {item!r}: use NAME=REGEX with NAME one of namespace, model_name, pod, cluster"
+            )
+        out[name] = value
+    return out
+
+
+def snapshot(
+    prometheus_url: str = typer.Option(
+        ..., "--prometheus-url", "-p", envvar="PROMETHEUS_URL", help="Prometheus base URL."
+    ),
+    range_: str = typer.Option("6h", "--range", help="Time range ending now (e.g. 30m, 6h, 1d)."),
+    start: str = typer.Option("", "--start", help="Range start: unix seconds or ISO 8601."),
+    end: str = typer.Option("", "--end", help="Range end (default now)."),
+    out: Path = typer.Option(Path("snapshot"), "--out", help="Output directory."),
+    png: bool = typer.Option(False, "--png", help="Also write a PNG via headless Chromium."),
+    scrape_interval: str = typer.Option(
+        "", "--scrape-interval", help="Scrape interval for $__rate_interval (default: bundle)."
+    ),
+    var: list[str] = typer.Option(
+        [], "--var", help="Pin a variable, e.g. --var model_name=my-model (regex). Repeatable."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    config: Path = ConfigOption,
+) -> None:
+    """Render the single-pane dashboard to one self-contained HTML page (and PNG)."""
+    from observability.dashboards import build_single_pane
+    from observability.dashboards.promapi import PromError
+    from observability.dashboards.snapshot import TimeRange, take_snapshot
+    from observability.dashboards.snapshot.png import ChromiumMissing
+
+    if not prometheus_url.startswith(("http://", "https://")):
+        die(f"--prometheus-url {prometheus_url!r} must start with http:// or https://")
+    if not _DURATION.match(range_):
+        die(f"--range {range_!r} is not a duration (use e.g. 30m, 6h, 1d)")
+    cfg = load_bundle(config)
+    t_end = _parse_time(end, "--end") if end else time.time()
+    t_start = _parse_time(start, "--start") if start else t_end - duration_seconds(range_)
+    if t_start >= t_end:
+        die("--start must be before --end")
+    scrape = scrape_interval or cfg.prometheus.scrape_interval
+    if not _DURATION.match(scrape):
+        die(f"--scrape-interval {scrape!r} is not a duration (e.g. 15s)")
+    dashboard = build_single_pane(cfg)
+    typer.echo(
+        f"evaluating {len(dashboard['panels'])} panels against {prometheus_url} ...", err=True
+    )
+    try:
+        res = take_snapshot(
+            prometheus_url,
+            dashboard,
+            TimeRange(t_start, t_end),
+            out,
+            png=png,
+            scrape_interval=scrape,
+            values=_var_values(var),
+        )
+    except PromError as err:
+        die(str(err))
+    except ChromiumMissing as err:
+        die(str(err))
+    except RuntimeError as err:
+        die(str(err), 1)
+    except KeyboardInterrupt:
+        die("interrupted; nothing written", 130)
+    if json_out:
+        print_json({k: (str(v) if isinstance(v, Path) else v) for k, v in res.__dict__.items()})
+        return
+    typer.echo(f"wrote {res.html}" + (f" and {res.png}" if res.png else ""))
+    if res.empty:
+        typer.echo(f"{len(res.empty)} of {res.panels} panels had no data: {', '.join(res.empty)}")

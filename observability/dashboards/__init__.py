@@ -10,7 +10,7 @@ from collections.abc import Callable
 from observability.config import BundleConfig
 from observability.dashboards.single_pane import build_single_pane
 
-__all__ = ["DASHBOARDS", "build_all"]
+__all__ = ["DASHBOARDS", "build_all", "build_single_pane"]
 
 DASHBOARDS: dict[str, Callable[[BundleConfig], dict]] = {
     "vllm-single-pane.json": build_single_pane,

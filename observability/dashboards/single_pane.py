@@ -116,14 +116,14 @@ def overview(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
             thresholds_high(critical=1),
         ),
         _stat(
-            "Token cost",
+            "Token cost / h",
             "USD per hour of the served tokens at each model's configured price "
             "(models[*].cost per 1K prompt and generated tokens)",
             "currencyUSD",
             f"sum({q.token_cost_per_hour()})",
         ),
         _stat(
-            "GPU cost",
+            "GPU cost / h",
             "USD per hour of the GPUs attributed to the selected pods (gpu.hourly_cost by "
             "DCGM modelName, `default` for other types)",
             "currencyUSD",
@@ -375,7 +375,7 @@ def cost(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
     return [
         PanelSpec(
             "timeseries",
-            "Token cost per model",
+            "Token cost per model (USD/h)",
             "USD per hour: prompt and generated tokens/s x models[*].cost (per 1K tokens), "
             "matched on model_name = served_name",
             "currencyUSD",
@@ -384,7 +384,7 @@ def cost(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
         ),
         PanelSpec(
             "timeseries",
-            "GPU cost per GPU type",
+            "GPU cost per GPU type (USD/h)",
             "USD per hour: attributed GPUs x gpu.hourly_cost keyed by DCGM modelName",
             "currencyUSD",
             (Query(q.gpu_cost_per_hour("modelName"), "{{modelName}}"),),

@@ -20,6 +20,7 @@ from observability.dashboards.exprs import (
 from observability.dashboards.finalize import DATASOURCE_REF
 from observability.dashboards.panels import metric_names
 from observability.lint.findings import Finding
+from observability.metrics.catalog import available_vllm_versions, vllm_catalog
 from observability.metrics.signals import SIGNALS
 
 __all__ = ["STAT_THRESHOLDS", "check"]
@@ -42,7 +43,9 @@ STAT_THRESHOLDS: dict[str, tuple[str, ...]] = {
 
 _CURRENT = {n for s in SIGNALS.values() if s.v1 for n in [s.v1]}
 _LEGACY = {n for s in SIGNALS.values() for n in s.names if n not in _CURRENT}
-_KNOWN_VLLM = _CURRENT | _LEGACY
+_KNOWN_VLLM = (
+    _CURRENT | _LEGACY | {f for v in available_vllm_versions() for f in vllm_catalog(v).families}
+)
 _QUANTILE_RE = re.compile(
     r"histogram_quantile\(\s*[\d.]+\s*,\s*\(?\s*sum by \(([^)]*)\) \(rate\([\w:]+_bucket\{"
 )

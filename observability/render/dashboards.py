@@ -8,12 +8,13 @@ from typing import Any
 
 from observability.config import BundleConfig
 from observability.dashboards import build_all
+from observability.render.k8s import GRAFANA_FOLDER_ANNOTATION
 
 __all__ = ["FOLDER_ANNOTATION", "SIDECAR_LABEL", "artifacts", "configmap_name"]
 
 SIDECAR_LABEL = {"grafana_dashboard": "1"}
 # Must equal grafana.sidecar.dashboards.folderAnnotation in the KPS Application values.
-FOLDER_ANNOTATION = "grafana_folder"
+FOLDER_ANNOTATION = GRAFANA_FOLDER_ANNOTATION
 
 
 def configmap_name(file_name: str) -> str:

@@ -1,0 +1,51 @@
+"""`obsctl snapshot`: the single pane rendered without Grafana (HTML, optional PNG)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from observability.dashboards.promapi import Prometheus
+from observability.dashboards.snapshot.evaluate import TimeRange, evaluate
+from observability.dashboards.snapshot.page import GAP, PAGE_WIDTH, ROW_H, render_page
+from observability.dashboards.snapshot.png import screenshot
+
+__all__ = ["SnapshotResult", "TimeRange", "take_snapshot"]
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    html: Path
+    png: Path | None
+    panels: int
+    empty: list[str]  # titles of panels that showed no data
+
+
+def _page_height(dashboard: Mapping) -> int:
+    bottom = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in dashboard["panels"])
+    return bottom * (ROW_H + GAP) + 110
+
+
+def take_snapshot(
+    prometheus_url: str,
+    dashboard: Mapping,
+    tr: TimeRange,
+    out_dir: Path,
+    png: bool = False,
+    scrape_interval: str = "15s",
+    values: Mapping[str, str] | None = None,
+) -> SnapshotResult:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with Prometheus(prometheus_url) as prom:
+        prom.check_ready()
+        data = evaluate(prom, dashboard, tr, scrape_interval, values)
+    name = dashboard.get("uid", "dashboard")
+    html_path = out_dir / f"{name}.html"
+    html_path.write_text(render_page(dashboard, data, tr, prometheus_url, values), encoding="utf-8")
+    png_path = None
+    if png:
+        png_path = out_dir / f"{name}.png"
+        screenshot(html_path, png_path, PAGE_WIDTH + 40, _page_height(dashboard))
+    empty = [d.panel["title"] for d in data if d.empty]
+    return SnapshotResult(html_path, png_path, len(data), empty)

@@ -1,0 +1,213 @@
+"""Synthetic history for dashboard tests and benches, backfilled with promtool.
+
+Writes OpenMetrics text for N vLLM replicas (families, labels and buckets taken from a
+committed vLLM catalog, so 0.7.3 and the newest release each get their own names) plus
+their DCGM GPUs, then `promtool tsdb create-blocks-from openmetrics` turns it into TSDB
+blocks a real Prometheus serves. Hours of history in seconds, no waiting for scrapes.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from observability.metrics.catalog import MetricFamily, dcgm_catalog, vllm_catalog
+from observability.metrics.signals import DCGM, VLLM
+
+__all__ = ["SyntheticFleet", "backfill"]
+
+_REASONS_V0 = ("stop", "length", "abort")
+_REASONS_V1 = ("stop", "length", "abort", "error", "repetition")
+_GPU_FIELDS = (
+    DCGM.GPU_UTIL,
+    DCGM.FB_USED,
+    DCGM.FB_FREE,
+    DCGM.POWER_USAGE,
+    DCGM.GPU_TEMP,
+    DCGM.XID_ERRORS,
+)
+
+
+@dataclass(frozen=True)
+class SyntheticFleet:
+    vllm_version: str = "0.33.0"
+    replicas: int = 2
+    models: tuple[str, ...] = ("deepseek-ai/DeepSeek-R1-Distill-Llama-8B",)
+    namespace: str = "vllm"
+    gpu_model: str = "NVIDIA L4"
+    seconds: int = 3600
+    step: int = 15
+    end: int = 0  # unix seconds; 0 = caller must set
+    seed: int = 7
+
+    def pods(self) -> Iterator[tuple[str, str, int]]:
+        i = 0
+        for model in self.models:
+            for r in range(self.replicas):
+                short = model.rsplit("/", 1)[-1].lower()[:20].strip("-.")
+                yield f"vllm-{short}-{r}", model, i
+                i += 1
+
+
+def _labels(d: dict[str, str]) -> str:
+    return "{" + ",".join(f'{k}="{v}"' for k, v in d.items()) + "}"
+
+
+def _load(t: int, idx: int) -> float:
+    """A smooth daily-ish wave per replica: 0.2 .. 1.0."""
+    return 0.6 + 0.4 * math.sin(t / 900 + idx)
+
+
+def _vllm_lines(fleet: SyntheticFleet, fam: MetricFamily, times: list[int]) -> Iterator[str]:
+    rng = random.Random(f"{fleet.seed}{fam.name}")
+    v1 = fleet.vllm_version != "0.7.3"
+    for pod, model, idx in fleet.pods():
+        base = {
+            "namespace": fleet.namespace,
+            "pod": pod,
+            "service": "vllm",
+            "container": "vllm",
+            "endpoint": "http",
+            "job": "vllm",
+            "instance": f"10.0.0.{idx + 1}:8000",
+            "model_name": model,
+        }
+        if "engine" in fam.labels:
+            base["engine"] = "0"
+        reasons = (_REASONS_V1 if v1 else _REASONS_V0) if "finished_reason" in fam.labels else ("",)
+        for reason in reasons:
+            lbl = dict(base, finished_reason=reason) if reason else base
+            share = {"stop": 0.8, "length": 0.17, "abort": 0.02, "error": 0.01}.get(reason, 1.0)
+            if reason == "repetition":
+                share = 0.0
+            if fam.type == "gauge":
+                for t in times:
+                    x = _load(t, idx)
+                    if "perc" in fam.name or "hit_rate" in fam.name:
+                        v = min(0.99, 0.5 * x + rng.random() * 0.05)
+                    else:
+                        v = round(40 * x * (0.2 if "waiting" in fam.name else 1))
+                    yield f"{fam.name}{_labels(lbl)} {v:.4f} {t}"
+            elif fam.type == "counter":
+                total = 0.0
+                scale = {"prompt": 900.0, "generation": 400.0, "preempt": 0.05}
+                per_s = next((v for k, v in scale.items() if k in fam.name), 2.0)
+                if "hits" in fam.name:
+                    per_s *= 0.4  # a 40% prefix-cache hit rate
+                for t in times:
+                    total += per_s * share * _load(t, idx) * fleet.step
+                    yield f"{fam.name}{_labels(lbl)} {total:.1f} {t}"
+            elif fam.type == "histogram" and fam.buckets:
+                yield from _histogram(fam, lbl, times, idx, rng, fleet.step)
+
+
+def _histogram(fam, lbl, times, idx, rng, step) -> Iterator[str]:
+    edges = [*fam.buckets, math.inf]
+    median = 0.3 if "seconds" in fam.name else 200.0
+    if "inter_token" in fam.name or "per_output" in fam.name:
+        median = 0.04
+    counts = [0.0] * len(edges)
+    total_sum = 0.0
+    rows: dict[str, list[str]] = {"bucket": [], "sum": [], "count": []}
+    for t in times:
+        n = 2.0 * _load(t, idx) * step
+        for _ in range(3):  # three draws per step spread the distribution
+            v = rng.lognormvariate(math.log(median * (0.7 + _load(t, idx))), 0.6)
+            for i, e in enumerate(edges):
+                if v <= e:
+                    counts[i] += n / 3
+            total_sum += v * n / 3
+        for i, e in enumerate(edges):
+            le = "+Inf" if math.isinf(e) else repr(float(e))
+            rows["bucket"].append(
+                f"{fam.name}_bucket{_labels(dict(lbl, le=le))} {counts[i]:.1f} {t}"
+            )
+        rows["sum"].append(f"{fam.name}_sum{_labels(lbl)} {total_sum:.3f} {t}")
+        rows["count"].append(f"{fam.name}_count{_labels(lbl)} {counts[-1]:.1f} {t}")
+    # Group by series for the OpenMetrics parser: one series' samples contiguous.
+    by_series: dict[str, list[str]] = {}
+    for line in rows["bucket"] + rows["sum"] + rows["count"]:
+        by_series.setdefault(line.rsplit(" ", 2)[0], []).append(line)
+    for lines in by_series.values():
+        yield from lines
+
+
+def _http_lines(fleet: SyntheticFleet, times: list[int]) -> Iterator[str]:
+    for pod, _model, idx in fleet.pods():
+        for status, share in (("2xx", 0.995), ("5xx", 0.005)):
+            lbl = {
+                "namespace": fleet.namespace,
+                "pod": pod,
+                "job": "vllm",
+                "handler": "/v1/completions",
+                "method": "POST",
+                "status": status,
+            }
+            total = 0.0
+            for t in times:
+                total += 2.0 * share * _load(t, idx) * fleet.step
+                yield f"{VLLM.HTTP_REQUESTS.v1}{_labels(lbl)} {total:.1f} {t}"
+
+
+def _dcgm_lines(fleet: SyntheticFleet, times: list[int]) -> Iterator[str]:
+    families = dcgm_catalog().families
+    for name in _GPU_FIELDS:
+        assert name in families, name
+        for pod, _model, idx in fleet.pods():
+            lbl = {
+                "gpu": "0",
+                "UUID": f"GPU-{idx:08d}",
+                "device": "nvidia0",
+                "modelName": fleet.gpu_model,
+                "Hostname": f"gpu-node-{idx}",
+                "namespace": fleet.namespace,
+                "pod": pod,
+                "container": "vllm",
+                "job": "dcgm-exporter",
+            }
+            for t in times:
+                x = _load(t, idx)
+                v = {
+                    DCGM.GPU_UTIL: 100 * x * 0.9,
+                    DCGM.FB_USED: 20000.0,
+                    DCGM.FB_FREE: 2500.0,
+                    DCGM.POWER_USAGE: 40 + 30 * x,
+                    DCGM.GPU_TEMP: 50 + 20 * x,
+                    DCGM.XID_ERRORS: 0.0,
+                }[name]
+                yield f"{name}{_labels(lbl)} {v:.2f} {t}"
+
+
+def openmetrics(fleet: SyntheticFleet) -> Iterator[str]:
+    times = list(range(fleet.end - fleet.seconds, fleet.end + 1, fleet.step))
+    cat = vllm_catalog(fleet.vllm_version)
+    for fam in cat.families.values():
+        if fam.type in ("gauge", "counter", "histogram") and not fam.name.endswith("_info"):
+            yield from _vllm_lines(fleet, fam, times)
+    if fleet.vllm_version != "0.7.3":
+        yield from _http_lines(fleet, times)
+    yield from _dcgm_lines(fleet, times)
+    yield "# EOF"
+
+
+def backfill(fleet: SyntheticFleet, data_dir: Path, promtool: str = "promtool") -> None:
+    """Write the fleet's history as TSDB blocks into `data_dir` (a Prometheus data dir)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    src = data_dir.parent / f"{data_dir.name}.om.txt"
+    with src.open("w") as fh:
+        for line in openmetrics(fleet):
+            fh.write(line + "\n")
+    try:
+        subprocess.run(
+            [promtool, "tsdb", "create-blocks-from", "openmetrics", str(src), str(data_dir)],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        src.unlink(missing_ok=True)
