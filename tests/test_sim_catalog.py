@@ -1,0 +1,121 @@
+"""Each replica's exposition equals its vLLM version's catalog, family by family."""
+
+from __future__ import annotations
+
+import json
+import math
+from importlib import resources
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sim_helpers import MODEL, running_sim, scrape
+
+from observability.metrics.catalog import available_vllm_versions, dcgm_catalog, vllm_catalog
+
+pytestmark = pytest.mark.timeout(60)
+
+
+# V0 registers these always but records them only with --collect-detailed-traces or
+# speculative decoding
+_FEATURE_ONLY = ("model_forward_time", "model_execute_time", "spec_decode_")
+
+
+def _default_families(version: str) -> set[str]:
+    raw = json.loads(
+        resources.files("observability.metrics")
+        .joinpath("data", f"vllm-{version}.json")
+        .read_text()
+    )
+    return {f["name"] for f in raw["families"] if f["default"]}
+
+
+def test_catalogs_committed_for_old_intermediate_and_newest():
+    versions = available_vllm_versions()
+    assert {"0.7.3", "0.33.0"} <= set(versions) and len(versions) >= 3
+    mid = vllm_catalog("0.10.1").families
+    assert "vllm:gpu_cache_usage_perc" in mid and "vllm:kv_cache_usage_perc" in mid
+    assert vllm_catalog("latest").version == versions[-1]
+
+
+@pytest.mark.parametrize("version", ["0.7.3", "0.10.1", "0.33.0"])
+def test_exposition_matches_catalog(version):
+    catalog = vllm_catalog(version)
+    with running_sim(version) as sim:
+        port = sim.manifest["replicas"][0]["port"]
+        url = f"http://127.0.0.1:{port}/v1/completions"
+        for _ in range(2):  # observations so every histogram has labelled samples
+            httpx.post(url, json={"model": MODEL, "prompt": "a b c", "max_tokens": 4})
+        text = scrape(port)
+    exposed = {}
+    for fam in text_string_to_metric_families(text):
+        name = fam.name + "_total" if fam.type == "counter" else fam.name
+        if name.endswith("_created") and name not in catalog.families:
+            continue  # V1 keeps prometheus_client's _created series; the 0.0.4 parser splits them
+        exposed[name] = fam
+    assert set(exposed) == _default_families(version)
+    for name, fam in exposed.items():
+        want = catalog.families[name]
+        assert fam.type == want.type, name
+        assert fam.documentation == want.help.rstrip(), name  # the parser strips the end
+        assert f" {want.help}\n" in text, name  # exact, trailing spaces included
+        series = [s for s in fam.samples if not s.name.endswith("_created")]
+        if not series:  # registered but only observed with a feature on, as in vLLM
+            assert any(k in name for k in _FEATURE_ONLY), f"{name} has no samples"
+            continue
+        labels = {k for s in series for k in s.labels if k not in ("le", "quantile")}
+        assert labels == set(want.labels), name
+        if want.type == "histogram":
+            les = sorted({float(s.labels["le"]) for s in series if s.name.endswith("_bucket")})
+            assert les == [*map(float, want.buckets), math.inf], name
+
+
+def test_created_series_follow_engine_generation():
+    with running_sim("0.7.3") as sim:
+        assert "_created" not in scrape(sim.manifest["replicas"][0]["port"])
+    with running_sim("latest") as sim:
+        assert "vllm:prompt_tokens_created" in scrape(sim.manifest["replicas"][0]["port"])
+
+
+def test_dcgm_exposition_matches_default_counters():
+    catalog = dcgm_catalog()
+    with running_sim("latest", replicas=1, gpus_per_node=2) as sim:
+        node = sim.manifest["nodes"][0]
+        text = scrape(node["dcgm_port"])
+        uuid = sim.manifest["replicas"][0]["gpus"][0]["uuid"]
+    lines = [ln for ln in text.splitlines() if not ln.startswith("#")]
+    names = {ln.split("{", 1)[0] for ln in lines}
+    assert names == set(catalog.families)
+    helps = {
+        ln.split(" ", 3)[2]: ln.split(" ", 3)[3]
+        for ln in text.splitlines()
+        if ln.startswith("# HELP")
+    }
+    types = {
+        ln.split(" ")[2]: ln.split(" ")[3] for ln in text.splitlines() if ln.startswith("# TYPE")
+    }
+    for fam in catalog.families.values():
+        assert helps[fam.name] == fam.help and types[fam.name] == fam.type
+    used = [ln for ln in lines if f'UUID="{uuid}"' in ln]
+    idle = [ln for ln in lines if f'UUID="{uuid}"' not in ln]
+    assert len(used) == len(idle) == len(catalog.families)
+    assert all(
+        'pod="' in ln and 'namespace="vllm"' in ln and 'container="vllm"' in ln for ln in used
+    )
+    assert not any("pod=" in ln for ln in idle)
+    first = used[0].split("{", 1)[1].split("}")[0]
+    keys = [kv.split("=")[0] for kv in first.split(",")]
+    assert keys == [
+        "gpu",
+        "UUID",
+        "pci_bus_id",
+        "device",
+        "modelName",
+        "Hostname",
+        "DCGM_FI_DRIVER_VERSION",
+        "container",
+        "namespace",
+        "pod",
+    ]
+    fb = next(ln for ln in used if ln.startswith("DCGM_FI_DEV_FB_USED"))
+    assert float(fb.rsplit(" ", 1)[1]) > 0.85 * 81559  # vLLM preallocates
