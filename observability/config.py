@@ -281,7 +281,7 @@ class AlertingConfig(_Model):
     ttft_p99_warning_seconds: float = Field(1.0, gt=0)
     ttft_p99_critical_seconds: float = Field(2.5, gt=0)
     itl_p99_warning_seconds: float = Field(0.2, gt=0)
-    e2e_p99_warning_seconds: float = Field(60.0, gt=0)
+    e2e_p99_warning_seconds: float = Field(30.0, gt=0)
     queue_time_p99_warning_seconds: float = Field(5.0, gt=0)
     kv_cache_warning_ratio: float = Field(0.90, gt=0, le=1)
     kv_cache_critical_ratio: float = Field(0.98, gt=0, le=1)

@@ -102,11 +102,14 @@ def bucket_edge(key: str, value: float, signal: Signal) -> str:
         common = set(edges) if common is None else common & set(edges)
     if common is None:
         raise ConfigError(f"alerting.{key}: no catalog defines buckets for {signal.key}")
-    if float(value) not in common:
-        valid = ", ".join(f"{e:g}" for e in sorted(common))
+    # The top finite edge is excluded: histogram_quantile never returns more than it, so
+    # "p99 > top edge" could never fire on the version with the smallest range.
+    usable = sorted(common)[:-1]
+    if float(value) not in usable:
+        valid = ", ".join(f"{e:g}" for e in usable)
         raise ConfigError(
             f"bundle.yaml: invalid value for 'alerting.{key}': {value:g} is not a histogram "
-            f"bucket edge of {signal.names[0]} in every supported vLLM version "
+            f"bucket edge below the top one of {signal.names[0]} in every supported vLLM version "
             f"({', '.join(versions)}); use one of: {valid}"
         )
     return le_text(value)

@@ -1,0 +1,227 @@
+"""Lint for the alert rules and Alertmanager config: `check(root, cfg) -> list[Finding]`.
+
+1. `promtool check rules --lint=all --lint-fatal` on the groups generated from `cfg`
+   (standard and fast profiles).
+2. `promtool test rules` on the hand-written tests in `alerts/tests/`. They pin exact
+   thresholds, labels and URLs, so they run against rules generated from the reference
+   config `alerts/tests/bundle.yaml` (a copy of the default bundle; a test in tests/
+   keeps it rendering the same rules as the committed bundle.yaml). A fork that edits its
+   thresholds still gets the rules' behaviour tested, and steps 1, 3, 4 check its own rules.
+3. `amtool check-config` on `alertmanager_config(cfg)`.
+4. The metric contract: every series a rule reads exists in a supported vLLM catalog, the
+   DCGM default counters, the recording rules, or is `up`/`ALERTS`; and a vLLM name that
+   some supported version lacks must be paired (same signal) with a name that version has.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from observability.alerting.alertmanager import alertmanager_config
+from observability.alerting.rules import component_groups, rule_groups
+from observability.alerting.timing import PROFILES
+from observability.config import BundleConfig, ConfigError, load_config
+from observability.lint.findings import Finding
+from observability.metrics.catalog import available_vllm_versions, dcgm_catalog, vllm_catalog
+from observability.metrics.signals import SIGNALS, VLLM
+
+__all__ = [
+    "REFERENCE_BUNDLE",
+    "TESTS_DIR",
+    "check",
+    "contract_findings",
+    "metric_names",
+    "prepare_test_tree",
+    "run_promtool_tests",
+]
+
+TESTS_DIR = "alerts/tests"
+REFERENCE_BUNDLE = f"{TESTS_DIR}/bundle.yaml"
+TIMEOUT_S = 120
+
+# Series that are not exporter metrics but always exist in Prometheus.
+BUILTIN_SERIES = {"up", "ALERTS", "ALERTS_FOR_STATE", "scrape_samples_scraped"}
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_MATCHERS = re.compile(r"\{[^{}]*\}")
+_RANGE = re.compile(r"\[[^\[\]]*\]")
+_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)")
+_IDENT = re.compile(r"(?<![\w:.])([A-Za-z_:][A-Za-z0-9_:]*)(?![\w:])(?!\s*\()")
+_KEYWORDS = {
+    "and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",
+    "bool", "offset", "inf", "nan", "Inf", "NaN",
+}  # fmt: skip
+
+
+def metric_names(expr: str) -> list[str]:
+    """Series names an expression selects, in order: strings, label matchers, ranges and
+    grouping label lists are removed first, then identifiers that are not functions
+    (followed by `(`), keywords or numbers remain."""
+    text = _STRING.sub('""', expr)
+    text = _MATCHERS.sub(" ", text)
+    text = _RANGE.sub(" ", text)
+    text = _GROUPING.sub(" ", text)
+    out: list[str] = []
+    for name in _IDENT.findall(text):
+        if name not in _KEYWORDS and name not in out:
+            out.append(name)
+    return out
+
+
+def _known_series() -> tuple[dict[str, set[str]], set[str]]:
+    per_version = {v: vllm_catalog(v).series_names() for v in available_vllm_versions()}
+    return per_version, dcgm_catalog().series_names()
+
+
+def _signal_names(series: str) -> tuple[str, ...]:
+    """Every exposed series name of the signal `series` belongs to (with its suffix)."""
+    for sig in SIGNALS.values():
+        for n in sig.names:
+            for suffix in ("", "_bucket", "_sum", "_count"):
+                if series == n + suffix:
+                    return tuple(m + suffix for m in sig.names)
+    return (series,)
+
+
+def contract_findings(rules: list[tuple[str, str]], recorded: set[str], file: str) -> list[Finding]:
+    """`rules` is [(rule name, expr)]. See the module docstring, step 4."""
+    per_version, dcgm = _known_series()
+    any_vllm = set().union(*per_version.values()) if per_version else set()
+    # HTTP metrics come from the API server's instrumentator, which some catalogs carry.
+    known = any_vllm | dcgm | recorded | BUILTIN_SERIES
+    out: list[Finding] = []
+    for name, expr in rules:
+        used = metric_names(expr)
+        for series in used:
+            if series not in known:
+                out.append(
+                    Finding(
+                        "metric-contract",
+                        file,
+                        f"reads {series}, which no supported vLLM version "
+                        f"({', '.join(per_version)}), the DCGM default counters or a recording "
+                        "rule exposes: fix the name (counters end in _total)",
+                        obj=name,
+                        field="expr",
+                    )
+                )
+                continue
+            if series not in any_vllm or series == VLLM.HTTP_REQUESTS.v1:
+                continue
+            alternatives = set(_signal_names(series)) & set(used)
+            for version, names in per_version.items():
+                if not alternatives & names:
+                    out.append(
+                        Finding(
+                            "metric-contract",
+                            file,
+                            f"reads {series}, which vLLM {version} does not expose, with no "
+                            "fallback for it: add the other generation's name with `or` "
+                            "(see observability/metrics/signals.py)",
+                            obj=name,
+                            field="expr",
+                        )
+                    )
+    return out
+
+
+def _run(cmd: list[str], cwd: Path | None = None) -> tuple[int, str]:
+    try:
+        proc = subprocess.run(
+            cmd, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT_S, check=False
+        )
+    except FileNotFoundError:
+        return 127, f"{cmd[0]} not found: install the Debian package prometheus/alertmanager"
+    except subprocess.TimeoutExpired:
+        return 124, f"{cmd[0]} timed out after {TIMEOUT_S}s"
+    return proc.returncode, (proc.stdout + proc.stderr).strip()
+
+
+def _dump(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False, width=1000), encoding="utf-8")
+
+
+def prepare_test_tree(root: Path, work: Path, cfg: BundleConfig | None = None) -> list[Path]:
+    """Write `work/rules/<component>.yaml` from the reference config (or `cfg`) and copy
+    the hand-written tests to `work/tests/`, where `rule_files: [../rules/x.yaml]` resolve.
+    Returns the copied test files."""
+    ref = cfg or load_config(root / REFERENCE_BUNDLE)
+    for stem, groups in component_groups(ref).items():
+        _dump(work / "rules" / f"{stem}.yaml", {"groups": groups})
+    tests = []
+    for src in sorted((root / TESTS_DIR).glob("*.yaml")):
+        if src.name == Path(REFERENCE_BUNDLE).name:
+            continue
+        dst = work / "tests" / src.name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+        tests.append(dst)
+    return tests
+
+
+def run_promtool_tests(root: Path, cfg: BundleConfig | None = None) -> tuple[int, str]:
+    with tempfile.TemporaryDirectory(prefix="obsctl-rules-") as tmp:
+        tests = prepare_test_tree(root, Path(tmp), cfg)
+        if not tests:
+            return 1, f"no promtool tests in {TESTS_DIR}/"
+        return _run(["promtool", "test", "rules", *[t.name for t in tests]], Path(tmp) / "tests")
+
+
+def _check_rules(cfg: BundleConfig, work: Path) -> list[Finding]:
+    out = []
+    for profile in PROFILES:
+        path = work / f"rules-{profile}.yaml"
+        _dump(path, {"groups": rule_groups(cfg, profile)})
+        rc, text = _run(["promtool", "check", "rules", "--lint=all", "--lint-fatal", str(path)])
+        if rc != 0:
+            last = text.replace(str(path), f"<{profile} rules>").splitlines()[-3:]
+            out.append(Finding("promtool", "alerts/", f"{profile} profile: {' | '.join(last)}"))
+    return out
+
+
+def _check_alertmanager(cfg: BundleConfig, work: Path) -> list[Finding]:
+    path = work / "alertmanager.yaml"
+    _dump(path, alertmanager_config(cfg))
+    rc, text = _run(["amtool", "check-config", str(path)])
+    if rc != 0:
+        return [Finding("amtool", "alerts/alertmanager.yaml", text.splitlines()[-1])]
+    return []
+
+
+def check(root: Path, cfg: BundleConfig) -> list[Finding]:
+    try:
+        groups = rule_groups(cfg)
+    except ConfigError as err:
+        return [Finding("rules", "bundle.yaml", str(err))]
+    findings: list[Finding] = []
+    recorded = {r["record"] for g in groups for r in g["rules"] if "record" in r}
+    recorded |= {r["record"] for g in rule_groups(cfg, "fast") for r in g["rules"] if "record" in r}
+    pairs = [(r.get("alert") or r["record"], r["expr"]) for g in groups for r in g["rules"]]
+    findings += contract_findings(pairs, recorded, "alerts/")
+    with tempfile.TemporaryDirectory(prefix="obsctl-lint-") as tmp:
+        findings += _check_rules(cfg, Path(tmp))
+        findings += _check_alertmanager(cfg, Path(tmp))
+    if (root / REFERENCE_BUNDLE).is_file():
+        rc, text = run_promtool_tests(root)
+        if rc != 0:
+            failed = [ln.strip() for ln in text.splitlines() if "FAILED" in ln or "alertname" in ln]
+            msg = " | ".join(failed[:4]) or text.splitlines()[-1]
+            findings.append(
+                Finding(
+                    "promtool-test",
+                    TESTS_DIR,
+                    f"{msg} (run `promtool test rules` on a tree from "
+                    "observability.lint.rules.prepare_test_tree for the full diff)",
+                )
+            )
+    else:
+        findings.append(Finding("promtool-test", REFERENCE_BUNDLE, "missing: restore it from git"))
+    return findings
