@@ -12,11 +12,14 @@ import base64
 import json
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
-__all__ = ["FakeGrafana"]
+__all__ = ["FakeGrafana", "backfilled_prometheus"]
 
 VERSION = "11.3.0"
 
@@ -179,3 +182,36 @@ def _handler(fake: FakeGrafana) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+@contextmanager
+def backfilled_prometheus(fleet, tmp: Path, scrape_configs: list | None = None) -> Iterator[str]:
+    """A real Prometheus serving `fleet`'s synthetic history (promtool backfill) at a free port."""
+    from observability.dashboards.synthetic import backfill
+    from observability.local.binaries import find_binary
+    from observability.local.ports import PortAllocator
+    from observability.local.process import Supervisor, http_ok
+
+    backfill(fleet, tmp / "data", promtool=str(find_binary("promtool")))
+    config = {"global": {"scrape_interval": "1s"}, "scrape_configs": scrape_configs or []}
+    (tmp / "prometheus.yml").write_text(json.dumps(config))
+    ports = PortAllocator()
+    port = ports.one()
+    sup = Supervisor(tmp / "logs")
+    child = sup.start(
+        "prometheus",
+        [
+            str(find_binary("prometheus")),
+            f"--config.file={tmp / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp / 'data'}",
+            "--storage.tsdb.retention.time=30d",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        sup.wait_ready(child, lambda: http_ok(f"{url}/-/ready"), 20)
+        yield url
+    finally:
+        sup.stop()
+        ports.release()

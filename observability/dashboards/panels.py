@@ -30,15 +30,16 @@ COLORS = {"ok": "green", "warning": "orange", "critical": "red", "info": "blue"}
 
 DATASOURCE = "${datasource}"
 
-# A metric name directly followed by a matcher block or a range/closing bracket.
-_METRIC_RE = re.compile(r"(?<![\w:\"])([a-zA-Z_:][a-zA-Z0-9_:]*)\{")
+# A metric name directly followed by a matcher block or a range, or any `vllm:` name.
+_METRIC_RE = re.compile(r"(?<![\w:])([a-zA-Z_:][a-zA-Z0-9_:]*(?=[{\[])|vllm:[a-zA-Z0-9_:]+)")
+_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
 _SUFFIXES = ("_bucket", "_sum", "_count")
 
 
 def metric_names(expr: str) -> list[str]:
     """Family names an expression selects (histogram suffixes stripped), in order."""
     out: list[str] = []
-    for name in _METRIC_RE.findall(expr):
+    for name in _METRIC_RE.findall(_STRING_RE.sub('""', expr)):
         for s in _SUFFIXES:
             if name.endswith(s) and not name.startswith("DCGM_"):
                 name = name.removesuffix(s)
