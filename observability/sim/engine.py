@@ -116,6 +116,7 @@ class Engine:
         self._handle: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.on_idle: Callable[[], None] | None = None
+        self._lag = 0.0
 
     # --- clock -------------------------------------------------------------------------
     @property
@@ -125,7 +126,14 @@ class Engine:
         return self._loop
 
     def now(self) -> float:
-        return self.loop.time() / self.cfg.time_scale
+        return self.loop.time() / self.cfg.time_scale - self._lag
+
+    def _absorb_lag(self, expected: float) -> None:
+        """Timer and event-loop overhead is not GPU time: drop it from the simulated clock,
+        so step times stay the profile's even when time_scale makes steps sub-millisecond."""
+        over = self.now() - expected
+        if over > 0:
+            self._lag += over
 
     # --- requests ----------------------------------------------------------------------
     def add(self, req: Request) -> None:
@@ -211,7 +219,9 @@ class Engine:
         )
         wall = seconds * self.cfg.time_scale
         self.busy_wall += wall
-        self._handle = self.loop.call_later(wall, self._finish_step, plan, stats)
+        self._handle = self.loop.call_later(
+            wall, self._finish_step, plan, stats, self.now() + seconds
+        )
 
     def _preempt(self, req: Request, stats: StepStats) -> None:
         self.running.remove(req)
@@ -221,8 +231,11 @@ class Engine:
         stats.preemptions += 1
         self.waiting.appendleft(req)
 
-    def _finish_step(self, plan: list[tuple[Request, int]], stats: StepStats) -> None:
+    def _finish_step(
+        self, plan: list[tuple[Request, int]], stats: StepStats, expected: float
+    ) -> None:
         self._handle = None
+        self._absorb_lag(expected)
         now = self.now()
         for req, n in plan:
             if req.finished_reason is not None or req not in self.running:

@@ -79,7 +79,7 @@ class ReplicaMetrics:
     def _obs(self, name: str, value: float) -> None:
         child = self._l(name)
         if child is not None:
-            child.observe(value)
+            child.observe(max(0.0, value))  # clock lag absorption can cross 0
 
     def _precreate(self) -> None:
         reasons = _FINISH_REASONS["0.7" if self.v0 else "default"]

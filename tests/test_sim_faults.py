@@ -1,0 +1,227 @@
+"""Real Prometheus keeps `vllm:` names; each fault changes what it should and nothing else."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sim_helpers import MODEL, free_ports, running_sim, scrape, value
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _fault(sim, fault: str, target: str = "all", **params) -> httpx.Response:
+    admin = f"http://127.0.0.1:{sim.cfg.admin_port}"
+    return httpx.post(f"{admin}/faults", json={"fault": fault, "target": target, "params": params})
+
+
+def _clear(sim) -> None:
+    httpx.delete(f"http://127.0.0.1:{sim.cfg.admin_port}/faults")
+
+
+def _complete(port: int, max_tokens: int = 8, **extra) -> httpx.Response:
+    body = {"model": MODEL, "prompt": "tell me about alerts", "max_tokens": max_tokens, **extra}
+    return httpx.post(f"http://127.0.0.1:{port}/v1/completions", json=body, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with running_sim("latest", replicas=2) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def prometheus(sim):
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.skip("prometheus binary not installed (apt install prometheus)")
+    port = free_ports(1)[0]
+    reps = sim.manifest["replicas"]
+    targets = ", ".join(f"'127.0.0.1:{r['port']}'" for r in reps)
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = Path(tmp, "prometheus.yml")
+        cfg.write_text(
+            "global: {scrape_interval: 1s}\n"
+            f"scrape_configs:\n- job_name: vllm\n  static_configs: [{{targets: [{targets}]}}]\n"
+        )
+        proc = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={cfg}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                f"--storage.tsdb.path={tmp}/data",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def _names(prom: str, instance: str) -> set[str]:
+    resp = httpx.get(f"{prom}/api/v1/series", params={"match[]": f'{{instance="{instance}"}}'})
+    return {s["__name__"] for s in resp.json().get("data", [])}
+
+
+def test_prometheus_scrape_keeps_colons_and_escaping_fault_rewrites(sim, prometheus):
+    a, b = sim.manifest["replicas"]
+    _fault(sim, "underscore-escaping", b["pod"])
+    try:
+        _complete(a["port"])
+        deadline = time.time() + 20
+        names_a: set[str] = set()
+        names_b: set[str] = set()
+        while time.time() < deadline:
+            names_a = _names(prometheus, f"127.0.0.1:{a['port']}")
+            names_b = _names(prometheus, f"127.0.0.1:{b['port']}")
+            if "vllm:num_requests_running" in names_a and names_b - {"up"}:
+                break
+            time.sleep(0.5)
+        assert "vllm:num_requests_running" in names_a
+        assert "vllm:request_success_total" in names_a
+        assert not any(n.startswith("vllm_") for n in names_a)
+        assert "vllm_num_requests_running" in names_b
+        assert not any(n.startswith("vllm:") for n in names_b)
+    finally:
+        _clear(sim)
+
+
+def test_admin_rejects_unknown_fault_and_target(sim):
+    assert _fault(sim, "meteor").status_code == 400
+    resp = _fault(sim, "slow-gpu", "no-such-pod")
+    assert resp.status_code == 400 and "no-such-pod" in resp.json()["error"]
+    assert httpx.get(f"http://127.0.0.1:{sim.cfg.admin_port}/replicas").json() == sim.manifest
+
+
+def _vllm_families(text: str) -> set[str]:
+    return {ln.split(" ")[2] for ln in text.splitlines() if ln.startswith("# TYPE")}
+
+
+def test_metrics_disabled_hides_only_vllm_families(sim):
+    a, b = sim.manifest["replicas"]
+    _fault(sim, "metrics-disabled", a["pod"])
+    try:
+        off, other = scrape(a["port"]), scrape(b["port"])
+        assert not any(f.startswith("vllm:") for f in _vllm_families(off))
+        assert "http_requests_total" in off
+        assert "vllm:num_requests_running" in _vllm_families(other)
+        assert _complete(a["port"]).status_code == 200  # serving goes on
+    finally:
+        _clear(sim)
+
+
+def test_slow_gpu_slows_only_its_replica(sim):
+    a, b = sim.manifest["replicas"]
+    itl = "vllm:inter_token_latency_seconds"
+
+    def mean_itl(port: int) -> float:
+        before = scrape(port)
+        _complete(port, 20)
+        after = scrape(port)
+        d_sum = value(after, itl + "_sum") - value(before, itl + "_sum")
+        return d_sum / (value(after, itl + "_count") - value(before, itl + "_count"))
+
+    base_a, base_b = mean_itl(a["port"]), mean_itl(b["port"])
+    _fault(sim, "slow-gpu", a["pod"], factor=4)
+    try:
+        assert mean_itl(a["port"]) > 3 * base_a
+        assert mean_itl(b["port"]) < 1.5 * base_b
+    finally:
+        _clear(sim)
+
+
+def test_error_storm_fails_requests_like_vllm(sim):
+    a, b = sim.manifest["replicas"]
+    _fault(sim, "error-storm", a["pod"], ratio=1.0)
+    try:
+        resp = _complete(a["port"])
+        assert resp.status_code == 500 and resp.json()["error"]["type"] == "InternalServerError"
+        text = scrape(a["port"])
+        assert value(text, "http_requests_total", status="5xx") >= 1
+        assert value(text, "vllm:request_success_total", finished_reason="error") >= 1
+        assert _complete(b["port"]).status_code == 200
+    finally:
+        _clear(sim)
+
+
+def test_kv_pressure_causes_preemption_and_high_usage(sim):
+    a, b = sim.manifest["replicas"]
+    _fault(sim, "kv-pressure", a["pod"], block_fraction=0.0002)  # a handful of blocks
+    try:
+        before = value(scrape(a["port"]), "vllm:num_preemptions_total")
+        body = {"prompt": "lorem ipsum " * 20, "ignore_eos": True}
+        import concurrent.futures as cf
+
+        with cf.ThreadPoolExecutor(6) as pool:
+            list(pool.map(lambda _: _complete(a["port"], 60, **body), range(6)))
+        text = scrape(a["port"])
+        assert value(text, "vllm:num_preemptions_total") > before
+        assert value(scrape(b["port"]), "vllm:num_preemptions_total") == 0
+    finally:
+        _clear(sim)
+
+
+def test_engine_hang_accepts_but_produces_nothing(sim):
+    a, _ = sim.manifest["replicas"]
+    _fault(sim, "engine-hang", a["pod"])
+    try:
+        before = value(scrape(a["port"]), "vllm:generation_tokens_total")
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(
+                f"http://127.0.0.1:{a['port']}/v1/completions",
+                json={"model": MODEL, "prompt": "x", "max_tokens": 3},
+                timeout=0.5,
+            )
+        text = scrape(a["port"])
+        assert value(text, "vllm:generation_tokens_total") == before
+        assert httpx.get(f"http://127.0.0.1:{a['port']}/health").status_code == 200
+    finally:
+        _clear(sim)
+    deadline = time.time() + 5
+    while value(scrape(a["port"]), "vllm:num_requests_running") and time.time() < deadline:
+        time.sleep(0.05)
+    assert value(scrape(a["port"]), "vllm:num_requests_running") == 0
+
+
+def test_crash_closes_only_that_port_and_delete_reopens(sim):
+    a, b = sim.manifest["replicas"]
+    _fault(sim, "crash", a["pod"])
+    time.sleep(0.2)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{a['port']}/health", timeout=2)
+    assert httpx.get(f"http://127.0.0.1:{b['port']}/health").status_code == 200
+    _clear(sim)
+    time.sleep(0.2)
+    assert httpx.get(f"http://127.0.0.1:{a['port']}/health").status_code == 200
+
+
+def test_gpu_faults_change_only_dcgm_fields(sim):
+    node = sim.manifest["nodes"][0]
+    port = node["dcgm_port"]
+    before = scrape(port)
+    _fault(sim, "gpu-xid", node["node"], xid=79)
+    _fault(sim, "gpu-overheat", node["node"], celsius=97)
+    try:
+        hot = scrape(port)
+        assert value(hot, "DCGM_FI_DEV_XID_ERRORS") == 79 * 4  # every GPU of the node
+        assert min(v for (n, _), v in _dcgm(hot).items() if n == "DCGM_FI_DEV_GPU_TEMP") == 97
+        assert value(before, "DCGM_FI_DEV_XID_ERRORS") == 0
+        assert value(hot, "DCGM_FI_DEV_FB_USED") == value(before, "DCGM_FI_DEV_FB_USED")
+        rep = sim.manifest["replicas"][0]
+        assert "vllm:" in scrape(rep["port"])  # vLLM side untouched
+    finally:
+        _clear(sim)
+
+
+def _dcgm(text: str) -> dict:
+    from sim_helpers import samples
+
+    return samples(text)
