@@ -174,3 +174,27 @@ def test_cli_json_and_exit_codes(tree: Path) -> None:
     )
     bad = runner.invoke(app, ["lint", "-k", "0.9", "--config", str(tree / "bundle.yaml")])
     assert bad.exit_code == 2 and "kubernetes-version" in bad.output
+
+
+def test_dropping_a_series_a_panel_or_rule_reads(tree: Path, bundle: BundleConfig) -> None:
+    readers = [p for p in (tree / "dashboards").glob("*.json")] + list(
+        (tree / "alerts").glob("*.yaml")
+    )
+    if not any("vllm:num_requests_waiting" in p.read_text() for p in readers):
+        pytest.skip("no rendered rule or panel reads vllm:num_requests_waiting yet")
+    _edit(
+        tree,
+        "servicemonitors/vllm.yaml",
+        lambda d: d["spec"]["endpoints"][0]["metricRelabelings"][0].update(
+            regex="vllm:num_requests_waiting|.+_created"
+        ),
+    )
+    errors = [f for f in _errors(tree, bundle) if "drops" in f.message]
+    assert errors, "dropping a series in use must fail lint"
+    f = errors[0]
+    assert (f.file, f.obj, f.field) == (
+        "servicemonitors/vllm.yaml",
+        "ServiceMonitor/monitoring/vllm",
+        "spec.endpoints[0].metricRelabelings[0].regex",
+    )
+    assert "vllm:num_requests_waiting" in f.message

@@ -2,7 +2,8 @@
 
 Checks, in order: YAML loads; core kinds against the Kubernetes schemas (strict);
 custom kinds against the vendored CRD schemas; every kustomization builds (and what it
-builds passes the schemas too, which covers patches); cross-object references; then the
+builds passes the schemas too, which covers patches); cross-object references (including: no rule or panel reads a series a monitor drops);
+then the
 plug-in checks other parts of the bundle provide: `observability.lint.<name>.check(root,
 cfg) -> list[Finding]` for each name in PLUGINS whose module exists.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from observability.config import BundleConfig
 from observability.lint.crossref import check_crossrefs
+from observability.lint.drops import check_dropped_metrics
 from observability.lint.findings import Finding
 from observability.lint.kustomize import build_all
 from observability.lint.manifests import Manifest, load_manifests
@@ -121,6 +123,7 @@ def run_lint(
                 seen.add(key(f))
 
     report.findings += check_crossrefs(root, cfg, raw, builds)
+    report.findings += check_dropped_metrics(root, raw)
     report.checks["crossref"] = "ran"
 
     for name in plugins:
