@@ -280,6 +280,10 @@ def errors(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
     failed = q.vllm("model_name", "finished_reason").rate(
         VLLM.REQUEST_SUCCESS, extra_matchers='finished_reason=~"error|abort"'
     )
+    # vLLM 0.7.3 creates a finished_reason series only at its first request: zero-fill so
+    # "no failures yet" reads 0, not "No data".
+    zero = f"{q.vllm('model_name').rate(VLLM.REQUEST_SUCCESS)} * 0"
+    failed = f'{failed} or label_replace({zero}, "finished_reason", "error", "", "")'
     return [
         PanelSpec(
             "timeseries",

@@ -1,0 +1,115 @@
+"""Every panel has data against a real Prometheus scraping the simulators under load.
+
+Two simulators run side by side: the newest vLLM in one namespace, 0.7.3 in another.
+Prometheus scrapes them (1 s) through the bundle's own ServiceMonitors translated by the
+local stack; requests flow for ~25 s; then `empty_panels` must find nothing, per namespace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+import pytest
+from sim_helpers import free_range
+
+from observability.dashboards import build_single_pane
+from observability.dashboards.check import empty_panels
+from observability.local.binaries import find_binary
+from observability.local.ports import PortAllocator
+from observability.local.process import Supervisor, http_ok
+from observability.local.scrapeconfig import (
+    load_service_monitors,
+    scrape_configs,
+    targets_from_manifest,
+)
+from observability.sim import SimConfig, SimModel, SimThread
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+LOAD_S = 25
+
+
+def _sim(bundle, version: str, namespace: str) -> SimThread:
+    key = bundle.vllm.deploy[0]
+    m = bundle.models[key]
+    base = free_range(5)
+    cfg = SimConfig(
+        models=(SimModel(key, m.served_name, namespace=namespace),),
+        replicas=2,
+        port=base,
+        dcgm_port=base + 2,
+        admin_port=base + 4,
+        vllm_version=version,
+        time_scale=0.05,
+        gpus_per_node=1,
+    )
+    return SimThread(cfg)
+
+
+async def _load(ports: list[int], model: str, seconds: float) -> int:
+    done = 0
+    deadline = time.monotonic() + seconds
+
+    async def worker(client: httpx.AsyncClient, port: int) -> None:
+        nonlocal done
+        while time.monotonic() < deadline:
+            r = await client.post(
+                f"http://127.0.0.1:{port}/v1/completions",
+                json={"model": model, "prompt": "hello " * 50, "max_tokens": 64},
+            )
+            done += r.status_code == 200
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        await asyncio.gather(*(worker(client, p) for p in ports for _ in range(3)))
+    return done
+
+
+def test_every_panel_has_data_on_simulated_vllm_newest_and_0_7_3(bundle, repo_root, tmp_path):
+    sims = {
+        "vllm": _sim(bundle, "latest", "vllm"),
+        "vllm-legacy": _sim(bundle, "0.7.3", "vllm-legacy"),
+    }
+    sup = Supervisor(tmp_path / "logs")
+    ports = PortAllocator()
+    try:
+        targets = []
+        for sim in sims.values():
+            targets += targets_from_manifest(sim.start())
+        monitors = load_service_monitors(repo_root / "servicemonitors")
+        for mon in monitors:  # both test namespaces, like the demo's second model
+            mon["spec"]["namespaceSelector"] = {"any": True}
+        jobs = scrape_configs(monitors, targets, interval_override="1s")
+        config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}}
+        (tmp_path / "p.yml").write_text(json.dumps({**config, "scrape_configs": jobs}))
+        port = ports.one()
+        url = f"http://127.0.0.1:{port}"
+        child = sup.start(
+            "prometheus",
+            [
+                str(find_binary("prometheus")),
+                f"--config.file={tmp_path / 'p.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+        )
+        sup.wait_ready(child, lambda: http_ok(f"{url}/-/ready"), 20)
+        model = bundle.models[bundle.vllm.deploy[0]].served_name
+        replica_ports = [r["port"] for s in sims.values() for r in s.manifest["replicas"]]
+        ok = asyncio.run(_load(replica_ports, model, LOAD_S))
+        assert ok > 20
+        time.sleep(2)  # last scrape after the load
+        dash = build_single_pane(bundle)
+        for ns in sims:
+            empty = empty_panels(
+                url, dash, rate_interval="20s", lookback_s=30, values={"namespace": ns}
+            )
+            assert empty == [], f"namespace {ns}: {empty}"
+    finally:
+        sup.stop()
+        ports.release()
+        for sim in sims.values():
+            if sim.cluster is not None:
+                sim.stop()
