@@ -63,7 +63,7 @@ def test_fault_scenarios_page_exactly_the_expected_alerts(
         stack.start()
         assert (tmp_path / "state.json").is_file()
         handle = StackHandle.from_state(stack.state)
-        results = [run_scenario(SCENARIOS[n], handle) for n in ("kv-saturation", "replica-crash")]
+        results = [run_scenario(SCENARIOS[n], handle) for n in ("replica-crash", "kv-saturation")]
         for res in results:
             expected = set(res.expected)
             fired = {t.alert for t in res.alerts if t.webhook_s is not None}

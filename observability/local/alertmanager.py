@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from observability.config import BundleConfig
+from observability.config import BundleConfig, duration_seconds
 
 __all__ = ["FAST_GROUP_INTERVAL", "FAST_GROUP_WAIT", "local_config", "write_config"]
 
@@ -63,10 +63,13 @@ def local_config(cfg: BundleConfig, webhook_url: str, profile: str = "standard")
     if profile == "fast":
 
         def shorten(route: dict[str, Any]) -> None:
-            if "group_wait" in route or route is conf["route"]:
-                route["group_wait"] = FAST_GROUP_WAIT
-            if "group_interval" in route or route is conf["route"]:
-                route["group_interval"] = FAST_GROUP_INTERVAL
+            for key, fast in (
+                ("group_wait", FAST_GROUP_WAIT),
+                ("group_interval", FAST_GROUP_INTERVAL),
+            ):
+                if key in route or route is conf["route"]:
+                    now = duration_seconds(route.get(key, "1h"))
+                    route[key] = fast if duration_seconds(fast) < now else route[key]
 
         _walk_routes(conf["route"], shorten)
     return conf
@@ -74,8 +77,6 @@ def local_config(cfg: BundleConfig, webhook_url: str, profile: str = "standard")
 
 def group_wait_s(conf: dict[str, Any], default: float = 30.0) -> float:
     """The root route's group_wait in seconds (Alertmanager's default is 30s)."""
-    from observability.config import duration_seconds
-
     gw = conf.get("route", {}).get("group_wait")
     return duration_seconds(gw) if gw else default
 

@@ -1,0 +1,105 @@
+"""Alert quality on the local stack: detection time vs the theoretical minimum per scenario,
+false positives under benign load, and series ingested per vLLM replica vs its raw exposition.
+
+    .venv/bin/python bench/scenarios.py [--scenarios a,b] [--json]
+
+Starts one fast-profile stack (real Prometheus + Alertmanager, simulators, Locust load),
+runs every scenario in turn, and prints one table. Goal: every expected alert fires, none
+unexpected, webhook time within 1.2x the minimum.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from observability.config import load_config  # noqa: E402
+from observability.load.scenarios import SCENARIOS, StackHandle, format_result, run_scenario  # noqa: E402
+from observability.local.stack import LocalStack, StackOptions  # noqa: E402
+from observability.local.summary import query  # noqa: E402
+
+
+def raw_samples(url: str) -> int:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return sum(1 for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def series_ratio(stack: LocalStack) -> list[dict[str, object]]:
+    rows = []
+    for rep in stack.state["replicas"]:
+        expr = f'count({{pod="{rep["pod"]}", job="vllm", __name__!~"up|scrape_.+"}})'
+        ingested = int(float(query(stack.prometheus_url, expr)[0]["value"][1]))
+        raw = raw_samples(rep["url"])
+        rows.append({"pod": rep["pod"], "raw": raw, "ingested": ingested, "ratio": ingested / raw})
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scenarios", default=",".join(SCENARIOS))
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    names = [n for n in args.scenarios.split(",") if n]
+    cfg = load_config(ROOT / "bundle.yaml")
+    stack = LocalStack(
+        StackOptions(
+            cfg=cfg,
+            repo_root=ROOT,
+            profile="fast",
+            state_file=ROOT / ".obsctl" / "bench-state.json",
+        )
+    )
+    results, series = [], []
+    try:
+        stack.start(progress=lambda m: print(f"- {m}", file=sys.stderr))
+        series = series_ratio(stack)
+        handle = StackHandle.from_state(stack.state)
+        for name in names:
+            res = run_scenario(
+                SCENARIOS[name], handle, say=lambda m: print(f"- {m}", file=sys.stderr)
+            )
+            results.append(res)
+            print("\n".join(format_result(res)), file=sys.stderr)
+    finally:
+        stack.stop()
+    if args.json:
+        print(json.dumps({"scenarios": [r.to_json() for r in results], "series": series}, indent=2))
+        return 0 if all(r.ok for r in results) else 1
+    print(
+        f"\n{'scenario':<20} {'alert':<28} {'fired':<5} {'webhook':>8} {'minimum':>8} {'ratio':>6}"
+    )
+    for r in results:
+        if not r.alerts:
+            print(f"{r.scenario:<20} {'(none)':<28}")
+        for t in r.alerts:
+            wh = f"{t.webhook_s:7.1f}s" if t.webhook_s is not None else "       -"
+            mn = f"{t.theoretical_min_s:7.1f}s" if t.theoretical_min_s is not None else "       -"
+            ratio = f"{t.ratio:5.2f}x" if t.ratio is not None else "     -"
+            tag = (
+                ""
+                if t.expected
+                else "  (unexpected)"
+                if t.alert in r.unexpected
+                else "  (tolerated)"
+            )
+            print(
+                f"{r.scenario:<20} {t.alert:<28} {'yes' if t.fired else 'NO':<5} {wh} {mn} {ratio}{tag}"
+            )
+    benign = [r for r in results if r.scenario == "benign"]
+    if benign:
+        print(f"\nfalse positives under benign load: {len(benign[0].unexpected)}")
+    print(f"\n{'pod':<52} {'raw':>6} {'ingested':>9} {'ratio':>6}")
+    for s in series:
+        print(f"{s['pod']:<52} {s['raw']:>6} {s['ingested']:>9} {s['ratio']:>6.2f}")
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
