@@ -99,7 +99,7 @@ class Cluster:
         self.timeout = timeout
         self.core = client.CoreV1Api(api)
         self.apps = client.AppsV1Api(api)
-        self.custom = client.CustomObjectsApi(api)
+        self.crs = client.CustomObjectsApi(api)
         self.ext = client.ApiextensionsV1Api(api)
         self.host = api.configuration.host
 
@@ -245,7 +245,7 @@ class Cluster:
     ) -> dict | None:
         return self._call(
             f"{plural}.{group} {namespace}/{name}",
-            self.custom.get_namespaced_custom_object,
+            self.crs.get_namespaced_custom_object,
             group,
             version,
             namespace,
@@ -259,14 +259,14 @@ class Cluster:
         if namespace:
             return self._items(
                 f"{plural}.{group} in {namespace}",
-                self.custom.list_namespaced_custom_object,
+                self.crs.list_namespaced_custom_object,
                 group,
                 version,
                 namespace,
                 plural,
             )
         return self._items(
-            f"{plural}.{group}", self.custom.list_cluster_custom_object, group, version, plural
+            f"{plural}.{group}", self.crs.list_cluster_custom_object, group, version, plural
         )
 
     def proxy(

@@ -76,12 +76,12 @@ class PrometheusAPI:
             return [{"metric": {}, "value": data["result"]}]
         return list(data.get("result") or [])
 
-    def metric_names(self, prefix_regex: str) -> list[str]:
-        """Metric names matching a regex, from the label-values API (cheap, no samples)."""
-        data = self._data(
-            "/api/v1/label/__name__/values", {"match[]": f'{{__name__=~"{prefix_regex}"}}'}
-        )
-        return sorted(data or [])
+    def metric_names(self, name_regex: str) -> list[str]:
+        """Names of the *current* series matching a regex. An instant query, not the
+        label-values API: that one also lists names that went stale hours ago, which would
+        hide a fix (or a regression) behind history."""
+        rows = self.query(f'count by (__name__) ({{__name__=~"{name_regex}"}})')
+        return sorted({r["metric"].get("__name__", "") for r in rows} - {""})
 
     def targets(self) -> list[dict[str, Any]]:
         return list(self._data("/api/v1/targets", {"state": "active"}).get("activeTargets") or [])

@@ -1,0 +1,120 @@
+"""Everything wired together: fake API server -> service proxy -> real Prometheus and
+Alertmanager scraping the exporter, fake Grafana; plus `run()` calling verify for real."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from observability.config import BundleConfig
+from observability.metrics.signals import DCGM
+from observability.render.rbac import rbac as render_rbac
+from observability.verify import Options, VerifyRun, run_verify
+from observability.verify import bundle as bundle_facts
+from verify_fakes.backends import Exporter, FakeGrafana, PromStack, http_get
+from verify_fakes.cluster import build_cluster, rule_groups, write_kubeconfig
+from verify_fakes.kube import FakeKube, wait_until
+
+
+def dashboard_metric_names(cfg: BundleConfig) -> list[str]:
+    from observability.dashboards.exprs import panel_queries
+    from observability.dashboards.panels import metric_names
+
+    out: list[str] = []
+    for model in bundle_facts.dashboards(cfg).values():
+        for q in panel_queries(model):
+            out += metric_names(q.expr)
+    return list(dict.fromkeys(out))
+
+
+class Harness:
+    def __init__(
+        self,
+        cfg: BundleConfig,
+        gpu_nodes: int = 2,
+        gpus_per_node: int = 1,
+        pods_per_model: int = 1,
+        enforce_rbac: bool = True,
+        grafana_anonymous: bool = True,
+    ) -> None:
+        self.cfg = cfg
+        self.tmp = Path(tempfile.mkdtemp(prefix="verify-harness-"))
+        self.inst = build_cluster(cfg, gpu_nodes, gpus_per_node, 1, pods_per_model)
+        names = dashboard_metric_names(cfg)
+        dcgm = [v for k, v in vars(DCGM).items() if k.isupper()]
+        dcgm += [n for n in names if n.startswith("DCGM_") and n not in dcgm]
+        pod_of_gpu: dict[tuple[str, int], tuple[str, str]] = {}
+        for i, (ns, pod, _, node) in enumerate(self.inst.vllm_pods):
+            pod_of_gpu[(node, (i // max(1, gpu_nodes)) % gpus_per_node)] = (ns, pod)
+        served = cfg.models[cfg.vllm.deploy[0]].served_name
+        self.exporter = Exporter(
+            served_name=served,
+            names=[n for n in names if not n.startswith("DCGM_")],
+            dcgm_names=dcgm,
+            gpus_per_node=gpus_per_node,
+            pod_of_gpu=pod_of_gpu,
+        )
+        self.prom = PromStack(
+            self.inst.scrape_configs(f"127.0.0.1:{self.exporter.port}"), rule_groups(cfg)
+        )
+        roles = [o for o in render_rbac(cfg) if o["kind"] in ("ClusterRole", "Role")]
+        self.kube = FakeKube(roles if enforce_rbac else None)
+        self.grafana: FakeGrafana | None = None
+        self.grafana_anonymous = grafana_anonymous
+
+    def start(self) -> Harness:
+        try:
+            self.prom.start()
+            self.grafana = FakeGrafana(
+                self.prom.prom_url,
+                bundle_facts.dashboards(self.cfg),
+                anonymous=self.grafana_anonymous,
+            )
+            self.kube.add(*self.inst.objects)
+            mon = self.cfg.namespaces.monitoring
+            self.kube.backends[(mon, "kube-prometheus-stack-prometheus")] = self.prom.prom_url
+            self.kube.backends[(mon, "kube-prometheus-stack-alertmanager")] = self.prom.am_url
+            self.kube.backends[(mon, "kube-prometheus-stack-grafana")] = self.grafana.url
+            for key, _ in self.cfg.deployed_models:
+                self.kube.backends[(self.cfg.namespaces.vllm, f"vllm-{key}")] = self.exporter.url
+            self.kube.start()
+            self.kubeconfig = write_kubeconfig(self.tmp / "kubeconfig", self.kube.url)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        n_targets = len(self.inst.vllm_pods) + len(self.inst.gpu_nodes)
+        wait_until(lambda: len(self.prom.query("up == 1")) >= n_targets, timeout, "every target up")
+        wait_until(
+            lambda: b"Watchdog" in http_get(self.prom.am_url + "/api/v2/alerts"),
+            timeout,
+            "Watchdog in Alertmanager",
+        )
+        # rate() needs two samples in the window.
+        wait_until(
+            lambda: self.prom.query("rate(vllm:generation_tokens_total[1m]) > 0"),
+            timeout,
+            "rates",
+        )
+
+    def wait_scraped(self, expr: str, timeout: float = 15.0) -> None:
+        wait_until(lambda: self.prom.query(expr), timeout, expr)
+
+    def run(self, options: Options | None = None, **kw: Any) -> VerifyRun:
+        kw.setdefault("kubeconfig", str(self.kubeconfig))
+        kw.setdefault("check_timeout", 8.0)
+        kw.setdefault("total_timeout", 25.0)
+        return run_verify(self.cfg, options or Options(http_timeout=4.0), **kw)
+
+    def stop(self) -> None:
+        for f in (self.kube.stop, self.exporter.stop, self.prom.stop):
+            with contextlib.suppress(Exception):
+                f()
+        if self.grafana is not None:
+            self.grafana.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
