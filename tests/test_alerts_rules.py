@@ -1,0 +1,182 @@
+"""Alert rules: promtool tests and lint, naming/annotation contract, bucket edges, labels."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from observability.alerting.links import repo_web_url
+from observability.alerting.rules import alert_names, prometheus_rules, rule_groups
+from observability.config import ConfigError, load_config, parse_config
+from observability.lint.rules import (
+    REFERENCE_BUNDLE,
+    TESTS_DIR,
+    check,
+    contract_findings,
+    metric_names,
+    run_promtool_tests,
+)
+
+DESIGN_ALERTS = {
+    "VLLMHighTimeToFirstToken", "VLLMHighInterTokenLatency", "VLLMHighRequestLatency",
+    "VLLMLatencySLOBurnRate", "VLLMKVCacheSaturated", "VLLMRequestPreemptions",
+    "VLLMQueueBacklog", "VLLMHighErrorRate", "VLLMEngineStalled", "VLLMTargetDown",
+    "VLLMMetricsAbsent", "GPUHighTemperature", "GPUXidErrors", "GPUUnderutilized",
+    "DCGMExporterDown", "Watchdog",
+}  # fmt: skip
+
+
+def _alerts(groups):
+    return [r for g in groups for r in g["rules"] if "alert" in r]
+
+
+def _with(bundle, **alerting):
+    data = bundle.model_dump()
+    data["alerting"].update(alerting)
+    return parse_config(data)
+
+
+def test_promtool_unit_tests_pass(repo_root: Path) -> None:
+    rc, out = run_promtool_tests(repo_root)
+    assert rc == 0, out
+
+
+def test_committed_bundle_renders_the_rules_the_tests_were_written_for(repo_root, bundle):
+    reference = load_config(repo_root / REFERENCE_BUNDLE)
+    assert rule_groups(bundle) == rule_groups(reference), (
+        f"bundle.yaml's alerting differs from {REFERENCE_BUNDLE}: update both and the tests"
+    )
+
+
+@pytest.mark.parametrize("profile", ["standard", "fast"])
+def test_promtool_check_rules_lint_all_fatal(bundle, tmp_path, profile):
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump({"groups": rule_groups(bundle, profile)}))
+    proc = subprocess.run(
+        ["promtool", "check", "rules", "--lint=all", "--lint-fatal", str(path)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_design_alerts_exist_in_vllm_and_gpu_groups(bundle):
+    assert set(alert_names(bundle)) >= DESIGN_ALERTS
+    for g in rule_groups(bundle):
+        assert re.match(r"^(vllm|gpu)\.[a-z.]+$", g["name"]), g["name"]
+
+
+def test_every_alert_carries_severity_annotations_and_existing_runbook(repo_root, bundle):
+    web = repo_web_url(bundle.git.repo_url)
+    for rule in _alerts(rule_groups(bundle)):
+        name, labels, ann = rule["alert"], rule["labels"], rule["annotations"]
+        assert labels["severity"] in {"critical", "warning", "info", "none"}, name
+        assert not any("$value" in v or "{{" in v for v in labels.values()), name
+        assert set(ann) == {"summary", "description", "runbook_url", "dashboard_url"}, name
+        assert "{{" not in ann["summary"] and ann["summary"].endswith("."), name
+        prefix = f"{web}/blob/{bundle.git.revision}/"
+        assert ann["runbook_url"].startswith(prefix), ann["runbook_url"]
+        assert (repo_root / ann["runbook_url"].removeprefix(prefix)).is_file(), name
+        assert f"/d/{bundle.dashboards.uid}" in ann["dashboard_url"], name
+
+
+def test_gpu_underutilized_never_pages(bundle):
+    sev = {r["labels"]["severity"] for r in _alerts(rule_groups(bundle))
+           if r["alert"] == "GPUUnderutilized"}  # fmt: skip
+    assert sev == {"info"}
+
+
+def test_every_alert_is_tested_before_and_at_for(repo_root, bundle):
+    fired, quiet = set(), set()
+    for path in (repo_root / TESTS_DIR).glob("*.yaml"):
+        doc = yaml.safe_load(path.read_text())
+        for test in doc.get("tests", []) if isinstance(doc, dict) else []:
+            for art in test.get("alert_rule_test", []):
+                (fired if art.get("exp_alerts") else quiet).add(art["alertname"])
+    names = set(alert_names(bundle))
+    assert names <= fired, f"never asserted firing: {names - fired}"
+    assert names - {"Watchdog"} <= quiet, f"never asserted quiet: {names - quiet}"
+
+
+def test_every_recording_rule_has_a_promql_expr_test(repo_root, bundle):
+    recorded = {r["record"] for g in rule_groups(bundle) for r in g["rules"] if "record" in r}
+    tested: set[str] = set()
+    for path in (repo_root / TESTS_DIR).glob("*.yaml"):
+        doc = yaml.safe_load(path.read_text())
+        for test in doc.get("tests", []) if isinstance(doc, dict) else []:
+            for t in test.get("promql_expr_test", []):
+                tested.update(metric_names(t["expr"]))
+    assert recorded <= tested, f"recording rules without promql_expr_test: {recorded - tested}"
+
+
+def test_cluster_label_is_kept_by_every_aggregation(bundle):
+    data = bundle.model_dump()
+    data["prometheus"].update(cluster_label="cluster", cluster_name="test")
+    cfg = parse_config(data)
+    for g in rule_groups(cfg):
+        for r in g["rules"]:
+            for clause in re.findall(r"\b(?:by|on) \(([^)]*)\)", r["expr"]):
+                assert clause.startswith("cluster"), (r.get("alert") or r["record"], clause)
+    am = prometheus_rules(cfg)
+    assert am and all(o["kind"] == "PrometheusRule" for o in am)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("ttft_p99_warning_seconds", 1.2),  # between edges
+        ("e2e_p99_warning_seconds", 60.0),  # top edge in 0.7.3: p99 could never exceed it
+        ("itl_p99_warning_seconds", 0.25),
+    ],
+)
+def test_threshold_off_a_common_bucket_edge_is_a_config_error(bundle, key, value):
+    cfg = _with(bundle, **{key: value})
+    with pytest.raises(ConfigError, match=key):
+        rule_groups(cfg)
+
+
+def test_slo_threshold_off_edge_is_a_config_error(bundle):
+    data = bundle.model_dump()
+    data["alerting"]["ttft_slo"]["threshold_seconds"] = 3.0
+    with pytest.raises(ConfigError, match=r"ttft_slo\.threshold_seconds"):
+        rule_groups(parse_config(data))
+
+
+def test_thresholds_follow_the_config(bundle):
+    cfg = _with(bundle, waiting_requests_warning=123, kv_cache_warning_ratio=0.8)
+    exprs = " ".join(r["expr"] for r in _alerts(rule_groups(cfg)))
+    assert "> 123" in exprs and "> 0.8" in exprs
+
+
+def test_fast_profile_same_alerts_shorter_for(bundle):
+    std, fast = _alerts(rule_groups(bundle)), _alerts(rule_groups(bundle, "fast"))
+    assert [r["alert"] for r in std] == [r["alert"] for r in fast]
+    assert any(a.get("for") != b.get("for") for a, b in zip(std, fast, strict=True))
+
+
+def test_metric_name_extraction_ignores_functions_labels_and_keywords():
+    expr = (
+        'sum by (namespace, le) (rate(vllm:x_bucket{le="1.0"}[5m])) or '
+        'label_replace(up, "a", "b", "", "") / on (pod) group_left (model_name) '
+        "DCGM_FI_DEV_GPU_TEMP offset 10m > 1e3"
+    )
+    assert metric_names(expr) == ["vllm:x_bucket", "up", "DCGM_FI_DEV_GPU_TEMP"]
+
+
+def test_metric_contract_rejects_removed_only_and_misspelled_names():
+    bad = [
+        ("Old", "max by (pod) (vllm:gpu_cache_usage_perc) > 0.9"),
+        ("New", "max by (pod) (vllm:kv_cache_usage_perc) > 0.9"),
+        ("Typo", "rate(vllm:num_preemptions[5m]) > 1"),
+    ]
+    found = contract_findings(bad, set(), "x")
+    assert {f.obj for f in found} == {"Old", "New", "Typo"}
+    ok = [("Both", "max(vllm:kv_cache_usage_perc) or max(vllm:gpu_cache_usage_perc)")]
+    assert contract_findings(ok, set(), "x") == []
+
+
+def test_lint_plugin_is_clean_on_the_committed_bundle(repo_root, bundle):
+    assert [f.line() for f in check(repo_root, bundle)] == []
