@@ -105,6 +105,12 @@ class Harness:
     def wait_scraped(self, expr: str, timeout: float = 15.0) -> None:
         wait_until(lambda: self.prom.query(expr), timeout, expr)
 
+    def prom_rules(self) -> list[dict[str, Any]]:
+        import json
+
+        body = json.loads(http_get(self.prom.prom_url + "/api/v1/rules"))
+        return body["data"]["groups"]
+
     def run(self, options: Options | None = None, **kw: Any) -> VerifyRun:
         kw.setdefault("kubeconfig", str(self.kubeconfig))
         kw.setdefault("check_timeout", 8.0)

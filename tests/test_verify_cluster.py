@@ -1,0 +1,325 @@
+"""`obsctl verify` against a fake Kubernetes API server serving recorded objects, with the
+service proxy forwarding to real Prometheus and Alertmanager processes and a fake Grafana.
+One failure per test: each must yield the right status and a fix that names the cause."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+from verify_fakes.harness import Harness
+from verify_fakes.kube import HANG, wait_until
+
+from observability.cli import app
+from observability.metrics.signals import DCGM
+from observability.verify import Options, Status
+from observability.verify.model import Result
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def h(bundle) -> Iterator[Harness]:
+    harness = Harness(bundle, gpu_nodes=2, gpus_per_node=1).start()
+    try:
+        harness.wait_healthy()
+        yield harness
+    finally:
+        harness.stop()
+
+
+@pytest.fixture(autouse=True)
+def restore(h: Harness) -> Iterator[None]:
+    objects = copy.deepcopy(h.kube.objects)
+    backends = dict(h.kube.backends)
+    yield
+    h.kube.objects = objects
+    h.kube.backends = backends
+    ex = h.exporter
+    dirty = ex.escaped or ex.down_pods or ex.dropped or ex.duplicate or ex.generation != "new"
+    ex.escaped, ex.duplicate, ex.generation = False, False, "new"
+    ex.down_pods, ex.dropped = set(), set()
+    assert h.grafana is not None
+    h.grafana.datasource = True
+    h.grafana.anonymous = True
+    if dirty:  # let Prometheus see the healthy exporter again before the next test
+        n = len(h.inst.vllm_pods) + len(h.inst.gpu_nodes)
+        h.wait_scraped(f"count(up == 1) >= {n}")
+        h.wait_scraped("absent(vllm_num_requests_running) and absent(verify_test_dup)")
+        h.wait_scraped(f"count({DCGM.POWER_USAGE}) and count(vllm:kv_cache_usage_perc)")
+
+
+def by_id(results: list[Result]) -> dict[str, Result]:
+    return {r.id: r for r in results}
+
+
+def run_one(h: Harness, check: str, **kw) -> Result:
+    run = h.run(only=[check], **kw)
+    return by_id(run.results)[check]
+
+
+# -- healthy ----------------------------------------------------------------------------
+
+
+def test_healthy_installation_passes_every_check_with_least_privilege(h: Harness) -> None:
+    run = h.run()
+    bad = [f"{r.id}: {r.status} {r.evidence}" for r in run.results if r.status is not Status.PASS]
+    assert not bad, bad
+    assert len(run.results) == 24
+    assert h.kube.denied == [], "verify needed more than the rendered ClusterRole/Role grant"
+    assert run.seconds < 10
+
+
+def test_cli_json_and_exit_code(h: Harness) -> None:
+    res = CliRunner().invoke(
+        app, ["verify", "--kubeconfig", str(h.kubeconfig), "--json", "--only", "gpu,crds"]
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert {c["id"] for c in data["checks"]} == {"gpu.nodes", "gpu.exporters", "crds.present"}
+    assert all({"id", "layer", "status", "evidence", "fix"} <= set(c) for c in data["checks"])
+    assert data["summary"]["PASS"] == 3 and data["ok"] is True
+
+
+def test_cli_table_groups_by_layer_and_fails_with_exit_1(h: Harness) -> None:
+    h.kube.remove("CustomResourceDefinition", "podmonitors.monitoring.coreos.com")
+    res = CliRunner().invoke(
+        app, ["verify", "--kubeconfig", str(h.kubeconfig), "--only", "crds,stack"]
+    )
+    assert res.exit_code == 1, res.output
+    assert "crds.present" in res.output and "FAIL" in res.output
+    assert "1 FAIL" in res.output.splitlines()[-1]
+
+
+def test_unknown_check_is_usage_error(h: Harness) -> None:
+    res = CliRunner().invoke(app, ["verify", "--kubeconfig", str(h.kubeconfig), "--skip", "nope"])
+    assert res.exit_code == 2
+    assert "unknown check 'nope'" in res.output
+
+
+# -- one failure each ---------------------------------------------------------------------
+
+
+def test_app_outofsync_and_degraded(h: Harness) -> None:
+    app_obj = h.kube.get("Application", "kube-prometheus-stack", "argocd")
+    app_obj["status"]["sync"]["status"] = "OutOfSync"
+    app_obj["status"]["health"] = {"status": "Degraded", "message": "Deployment has 0/1 ready"}
+    app_obj["status"]["conditions"] = [
+        {"type": "ComparisonError", "message": "failed to load target state: chart not found"}
+    ]
+    r = run_one(h, "argocd.apps")
+    assert r.status is Status.FAIL
+    assert "kube-prometheus-stack: sync=OutOfSync; health=Degraded" in r.evidence
+    assert "ComparisonError: failed to load target state" in r.evidence
+    assert "argocd app diff kube-prometheus-stack" in r.fix
+
+
+def test_application_missing(h: Harness) -> None:
+    h.kube.remove("Application", "dcgm-exporter", "argocd")
+    r = run_one(h, "argocd.apps")
+    assert r.status is Status.FAIL and "dcgm-exporter: not found" in r.evidence
+    assert "app-of-apps.yaml" in r.fix
+
+
+def test_crd_missing(h: Harness) -> None:
+    h.kube.remove("CustomResourceDefinition", "servicemonitors.monitoring.coreos.com")
+    r = run_one(h, "crds.present")
+    assert r.status is Status.FAIL
+    assert "servicemonitors.monitoring.coreos.com" in r.evidence
+    assert "ServerSideApply=true" in r.fix
+
+
+def test_no_gpu_nodes(h: Harness) -> None:
+    for n in h.inst.gpu_nodes:
+        h.kube.remove("Node", n)
+    run = h.run(only=["gpu"])
+    res = by_id(run.results)
+    assert res["gpu.nodes"].status is Status.FAIL
+    assert (
+        "nvidia.com/gpu capacity or labels nvidia.com/gpu.present=true" in res["gpu.nodes"].evidence
+    )
+    assert "GPU Operator" in res["gpu.nodes"].fix
+    assert res["gpu.exporters"].status is Status.SKIP
+
+
+def test_exporter_not_on_gpu_node(h: Harness) -> None:
+    pod = h.kube.get("Pod", "dcgm-exporter-00001", "monitoring")
+    pod["spec"]["nodeName"] = h.inst.cpu_nodes[0]
+    r = run_one(h, "gpu.exporters")
+    assert r.status is Status.FAIL
+    assert f"no exporter pod on GPU nodes {h.inst.gpu_nodes[1]}" in r.evidence
+    assert f"non-GPU nodes {h.inst.cpu_nodes[0]}" in r.evidence
+    assert "nodeSelector" in r.fix and "toleration" in r.fix
+
+
+def test_servicemonitor_not_selected(h: Harness) -> None:
+    prom = h.kube.get("Prometheus", "kube-prometheus-stack-prometheus", "monitoring")
+    prom["spec"]["serviceMonitorSelector"] = {"matchLabels": {"release": "kube-prometheus-stack"}}
+    r = run_one(h, "scrape.selected")
+    assert r.status is Status.FAIL
+    assert "ServiceMonitor monitoring/vllm not selected" in r.evidence
+    assert "label release=kube-prometheus-stack is missing" in r.evidence
+    assert "serviceMonitorSelectorNilUsesHelmValues: false" in r.fix
+
+
+def test_servicemonitor_namespace_not_selected(h: Harness) -> None:
+    prom = h.kube.get("Prometheus", "kube-prometheus-stack-prometheus", "monitoring")
+    prom["spec"]["serviceMonitorNamespaceSelector"] = {"matchLabels": {"team": "ml"}}
+    r = run_one(h, "scrape.selected")
+    assert r.status is Status.FAIL
+    assert "namespace monitoring not selected by serviceMonitorNamespaceSelector" in r.evidence
+    assert "label team=ml is missing" in r.evidence
+
+
+def test_target_down(h: Harness) -> None:
+    pod = h.inst.vllm_pods[0][1]
+    h.exporter.down_pods.add(pod)
+    h.wait_scraped(f'up{{pod="{pod}"}} == 0')
+    r = run_one(h, "scrape.targets")
+    assert r.status is Status.FAIL
+    assert "1 targets down" in r.evidence and "500" in r.evidence
+    assert "pod is Ready" in r.fix
+
+
+def test_escaped_vllm_names(h: Harness) -> None:
+    h.exporter.escaped = True
+    h.wait_scraped("count(vllm_num_requests_running) and on() absent(vllm:num_requests_running)")
+    r = run_one(h, "scrape.escaping")
+    assert r.status is Status.FAIL
+    assert "vllm_" in r.evidence and "no vllm:* names" in r.evidence
+    assert "prometheus-client>=0.23" in r.fix and "Prometheus 2.x" in r.fix
+
+
+def test_old_generation_is_named(h: Harness) -> None:
+    h.exporter.generation = "old"
+    h.wait_scraped("count(vllm:gpu_cache_usage_perc) and on() absent(vllm:kv_cache_usage_perc)")
+    r = run_one(h, "scrape.generation")
+    assert r.status is Status.PASS
+    assert "old metric generation" in r.evidence and "gpu_cache_usage_perc" in r.evidence
+
+
+def test_rule_group_error(h: Harness) -> None:
+    h.exporter.duplicate = True
+
+    def errored() -> bool:
+        return "same labelset" in json.dumps(h.prom_rules())
+
+    wait_until(errored, 15, "rule evaluation error")
+    r = run_one(h, "rules.errors")
+    assert r.status is Status.FAIL
+    assert "verify-test.rules/verify_test:dup" in r.evidence and "same labelset" in r.evidence
+    assert "fix its expression" in r.fix
+
+
+def test_watchdog_not_in_alertmanager(h: Harness) -> None:
+    h.kube.backends[("monitoring", "kube-prometheus-stack-alertmanager")] = (
+        h.prom.start_second_alertmanager()
+    )
+    r = run_one(h, "alerting.watchdog")
+    assert r.status is Status.FAIL
+    assert "fires in Prometheus but is not in Alertmanager" in r.evidence
+    assert h.prom.am_url in r.evidence  # where Prometheus actually sends
+    assert "does not deliver alerts to this Alertmanager" in r.fix
+
+
+def test_datasource_missing(h: Harness) -> None:
+    assert h.grafana is not None
+    h.grafana.datasource = False
+    r = run_one(h, "grafana.datasource")
+    assert r.status is Status.FAIL
+    assert "no Grafana datasource with uid 'prometheus'" in r.evidence
+    assert "uid: prometheus" in r.fix
+
+
+def test_empty_panel(h: Harness) -> None:
+    h.exporter.dropped.add(DCGM.POWER_USAGE)
+    h.wait_scraped(f"absent({DCGM.POWER_USAGE})")
+    r = run_one(h, "grafana.panels")
+    assert r.status is Status.WARN
+    assert f"no series for {DCGM.POWER_USAGE}" in r.evidence
+    assert "panels empty: '" in r.evidence  # names the panel title
+    assert "disabled DCGM field" in r.fix
+
+
+def test_served_model_mismatch(h: Harness) -> None:
+    real = h.exporter.served_name
+    h.exporter.served_name = "some-other-model"
+    try:
+        r = run_one(h, "vllm.api")
+    finally:
+        h.exporter.served_name = real
+    assert r.status is Status.FAIL
+    assert f"expects {real!r}" in r.evidence and "--served-model-name" in r.fix
+
+
+def test_grafana_auth_through_proxy_explains_port_forward(h: Harness) -> None:
+    assert h.grafana is not None
+    h.grafana.anonymous = False
+    r = run_one(h, "grafana.datasource")
+    assert r.status is Status.SKIP and "port-forward" in r.fix
+    # Direct URL: credentials from the bundle's grafana-admin Secret work.
+    r = run_one(h, "grafana.datasource", options=Options(grafana_url=h.grafana.url))
+    assert r.status is Status.PASS, r.evidence
+
+
+def test_rbac_denial_names_the_fix(h: Harness) -> None:
+    h.kube.rbac = [o for o in (h.kube.rbac or []) if o["kind"] == "Role"]
+    try:
+        r = run_one(h, "gpu.nodes")
+    finally:
+        h.kube.rbac = None
+    assert r.status is Status.FAIL
+    assert "not allowed to read nodes (HTTP 403)" in r.evidence and "deploy/verify" in r.fix
+
+
+# -- bounded in time ----------------------------------------------------------------------
+
+
+def test_component_that_hangs_fails_by_timeout(h: Harness) -> None:
+    h.kube.backends[("monitoring", "kube-prometheus-stack-prometheus")] = HANG
+    t0 = time.monotonic()
+    run = h.run(only=["stack", "scrape.targets", "rules"], check_timeout=1.5, total_timeout=6)
+    took = time.monotonic() - t0
+    res = by_id(run.results)
+    assert res["prometheus.ready"].status is Status.FAIL
+    assert "did not answer within" in res["prometheus.ready"].evidence or "no answer within" in (
+        res["prometheus.ready"].evidence
+    )
+    assert res["rules.loaded"].status is Status.SKIP
+    assert res["operator.ready"].status is Status.PASS
+    assert took < 5
+
+
+def test_api_unreachable_exits_2_fast(tmp_path) -> None:
+    from verify_fakes.backends import free_port
+    from verify_fakes.cluster import write_kubeconfig
+
+    kc = write_kubeconfig(tmp_path / "kc", f"http://127.0.0.1:{free_port()}")
+    t0 = time.monotonic()
+    res = CliRunner().invoke(app, ["verify", "--kubeconfig", str(kc)])
+    assert res.exit_code == 2
+    assert "unreachable" in res.output
+    assert time.monotonic() - t0 < 5
+
+
+def test_local_mode_checks_prometheus_and_alertmanager_only(h: Harness) -> None:
+    res = CliRunner().invoke(
+        app,
+        [
+            "verify",
+            "--local",
+            "--prometheus-url",
+            h.prom.prom_url,
+            "--alertmanager-url",
+            h.prom.am_url,
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    ids = {c["id"] for c in json.loads(res.stdout)["checks"]}
+    assert "alerting.watchdog" in ids and "scrape.escaping" in ids
+    assert not ids & {"argocd.apps", "gpu.nodes", "scrape.selected", "grafana.ready"}
