@@ -15,7 +15,7 @@ from observability.local.stack import LocalStack, StackOptions
 from observability.local.summary import read_summary
 
 
-def _snapshot_hint(repo_root: Path) -> str | None:
+def _snapshot_hint(prom_url: str) -> str | None:
     """The dashboards helper's live snapshot page, when this checkout has one."""
     try:
         from observability.dashboards import snapshot  # type: ignore[attr-defined]
@@ -24,7 +24,7 @@ def _snapshot_hint(repo_root: Path) -> str | None:
     hint = getattr(snapshot, "live_url_hint", None)
     if callable(hint):
         return str(hint())
-    return "run `obsctl snapshot --prometheus-url <Prometheus URL above>` for the dashboard page"
+    return f"obsctl snapshot --prometheus-url {prom_url}  (the single pane as HTML/PNG)"
 
 
 def print_urls(stack: LocalStack) -> None:
@@ -37,7 +37,7 @@ def print_urls(stack: LocalStack) -> None:
         typer.echo(f"vLLM {r['namespace']}/{r['pod']:<28} {r['url']}  ({r['model']})")
     for n in s["nodes"]:
         typer.echo(f"DCGM {n['node']:<33} http://127.0.0.1:{n['dcgm_port']}/metrics")
-    hint = _snapshot_hint(stack.opts.repo_root)
+    hint = _snapshot_hint(s["prometheus_url"])
     if hint:
         typer.echo(f"Dashboard         {hint}")
     typer.echo(f"State file        {stack.state_file}")
