@@ -30,13 +30,14 @@ def select_checks(
     """Filter by id (or by layer name, or an `id.*` prefix); unknown names are an error."""
     only, skip = [s for s in only if s], [s for s in skip if s]
     ids = {c.id for c in checks}
-    layers = {c.layer for c in checks}
 
     def match(name: str, c: Check) -> bool:
-        return c.id == name or c.layer == name or c.id.startswith(name.rstrip("*").rstrip("."))
+        # An id, a layer (`stack`), or an id prefix (`grafana`, `scrape.*`).
+        name = name.removesuffix("*").removesuffix(".")
+        return c.id == name or c.layer == name or c.id.split(".", 1)[0] == name
 
     for name in [*only, *skip]:
-        if name not in ids and name not in layers and not any(match(name, c) for c in checks):
+        if not any(match(name, c) for c in checks):
             known = ", ".join(sorted(ids))
             raise ValueError(f"unknown check {name!r}: known checks are {known}")
     out = [c for c in checks if not only or any(match(n, c) for n in only)]

@@ -1,0 +1,140 @@
+"""Runner, selector explanations, report and the rendered RBAC of `obsctl verify`."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from observability.render import rbac
+from observability.verify.model import Check, CheckFailed, Outcome, Result, Status
+from observability.verify.report import exit_code, summary_line, to_json
+from observability.verify.runner import run_checks, select_checks
+from observability.verify.selectors import explain_mismatch
+
+
+def _sleep(sec: float, status: Status = Status.PASS):
+    def run(ctx: object) -> Outcome:
+        time.sleep(sec)
+        return Outcome(status, f"slept {sec}")
+
+    return run
+
+
+def test_independent_checks_run_concurrently() -> None:
+    checks = [Check(f"c.{i}", "x", "t", _sleep(0.3)) for i in range(6)]
+    t0 = time.monotonic()
+    res = run_checks(checks, None, workers=6)
+    assert time.monotonic() - t0 < 1.0
+    assert [r.id for r in res] == [c.id for c in checks]
+    t0 = time.monotonic()
+    run_checks(checks, None, workers=1)
+    assert time.monotonic() - t0 >= 1.7
+
+
+def test_check_timeout_is_fail_and_bounded() -> None:
+    checks = [Check("slow", "x", "t", _sleep(30), timeout=0.3), Check("fast", "x", "t", _sleep(0))]
+    t0 = time.monotonic()
+    res = {r.id: r for r in run_checks(checks, None)}
+    assert time.monotonic() - t0 < 1.5
+    assert res["slow"].status is Status.FAIL and "no answer within 0.3s" in res["slow"].evidence
+    assert res["fast"].status is Status.PASS
+
+
+def test_total_bound_stops_the_run() -> None:
+    checks = [Check(f"s.{i}", "x", "t", _sleep(30)) for i in range(3)]
+    t0 = time.monotonic()
+    res = run_checks(checks, None, workers=1, check_timeout=20, total_timeout=0.5)
+    assert time.monotonic() - t0 < 1.5
+    assert res[0].status is Status.FAIL and "whole run hit its 0.5s bound" in res[0].evidence
+    assert all(r.status is Status.SKIP for r in res[1:])
+
+
+def test_failed_dependency_skips_dependents_and_crash_is_reported() -> None:
+    def boom(ctx: object) -> Outcome:
+        raise KeyError("x")
+
+    def raises(ctx: object) -> Outcome:
+        raise CheckFailed("unreachable", "start it")
+
+    checks = [
+        Check("a", "x", "t", raises),
+        Check("b", "x", "t", _sleep(0), needs=("a",)),
+        Check("c", "x", "t", boom),
+    ]
+    res = {r.id: r for r in run_checks(checks, None)}
+    assert res["a"].status is Status.FAIL and res["a"].fix == "start it"
+    assert res["b"].status is Status.SKIP and "a did not pass" in res["b"].evidence
+    assert res["c"].status is Status.FAIL and "check crashed: KeyError" in res["c"].evidence
+
+
+def test_select_by_id_layer_and_prefix() -> None:
+    checks = [Check("gpu.nodes", "gpu", "t", _sleep(0)), Check("vllm.api", "vllm", "t", _sleep(0))]
+    assert [c.id for c in select_checks(checks, only=["gpu"])] == ["gpu.nodes"]
+    assert [c.id for c in select_checks(checks, skip=["gpu.nodes"])] == ["vllm.api"]
+    assert [c.id for c in select_checks(checks, only=["vllm.*"])] == ["vllm.api"]
+    with pytest.raises(ValueError, match="unknown check 'g'"):
+        select_checks(checks, only=["g"])
+    with pytest.raises(ValueError, match=r"unknown check 'gpu\.typo'"):
+        select_checks(checks, only=["gpu.typo"])
+
+
+def test_selector_mismatch_is_explained() -> None:
+    sel = {
+        "matchLabels": {"release": "kps"},
+        "matchExpressions": [{"key": "team", "operator": "In", "values": ["ml"]}],
+    }
+    why = explain_mismatch(sel, {"release": "other"})
+    assert "label release is 'other', selector wants 'kps'" in why
+    assert "label team=None not in ['ml']" in why
+    assert explain_mismatch({}, {"any": "thing"}) == []
+
+
+def test_exit_codes_and_json() -> None:
+    ok = Result("a", "x", "t", Status.PASS, "fine")
+    warn = Result("b", "x", "t", Status.WARN, "hmm", "do this")
+    fail = Result("c", "x", "t", Status.FAIL, "bad", "fix that")
+    assert exit_code([ok, warn]) == 0
+    assert exit_code([ok, warn], strict=True) == 1
+    assert exit_code([ok, fail]) == 1
+    assert summary_line([ok, warn, fail], 1.234).startswith("FAIL: 1 PASS, 1 WARN, 1 FAIL")
+    data = to_json([fail], 0.5, "cluster")
+    assert data["checks"][0] == {
+        "id": "c",
+        "layer": "x",
+        "title": "t",
+        "status": "FAIL",
+        "evidence": "bad",
+        "fix": "fix that",
+        "seconds": 0.0,
+    }
+
+
+def test_rendered_rbac_is_read_only(bundle) -> None:
+    objs = rbac.rbac(bundle)
+    kinds = [o["kind"] for o in objs]
+    assert kinds == ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]
+    verbs = {v for o in objs for r in o.get("rules", []) for v in r["verbs"]}
+    assert verbs <= {"get", "list"}
+    cluster_role = objs[1]
+    resources = {res for r in cluster_role["rules"] for res in r.get("resources", [])}
+    assert "secrets" not in resources and "services/proxy" in resources
+    role = objs[3]
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": [bundle.secrets.grafana_admin.name],
+            "verbs": ["get"],
+        }
+    ]
+
+
+def test_cronjob_is_opt_in(bundle) -> None:
+    arts = rbac.artifacts(bundle)
+    assert "components" not in arts["deploy/verify/kustomization.yaml"]
+    on = bundle.model_copy(update={"verify": bundle.verify.model_copy(update={"cronjob": True})})
+    assert rbac.artifacts(on)["deploy/verify/kustomization.yaml"]["components"] == ["cronjob"]
+    job = arts["deploy/verify/cronjob/cronjob.yaml"]["spec"]["jobTemplate"]["spec"]["template"]
+    assert job["spec"]["serviceAccountName"] == rbac.NAME
+    assert "verify --in-cluster --json" in job["spec"]["containers"][0]["args"][0]
