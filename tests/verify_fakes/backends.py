@@ -269,7 +269,10 @@ class PromStack:
     """Real `prometheus` and `prometheus-alertmanager` on free ports in a temp dir."""
 
     def __init__(
-        self, scrape_configs: list[dict[str, Any]], rule_groups: list[dict[str, Any]]
+        self,
+        scrape_configs: list[dict[str, Any]],
+        rule_groups: list[dict[str, Any]],
+        scrape_interval: str = "1s",
     ) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="verify-prom-"))
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -285,7 +288,7 @@ class PromStack:
             yaml.safe_dump(
                 {
                     "global": {
-                        "scrape_interval": "1s",
+                        "scrape_interval": scrape_interval,
                         "evaluation_interval": "1s",
                         "scrape_timeout": "900ms",
                     },

@@ -38,6 +38,7 @@ class Harness:
         gpus_per_node: int = 1,
         pods_per_model: int = 1,
         enforce_rbac: bool = True,
+        scrape_interval: str = "1s",
         grafana_anonymous: bool = True,
     ) -> None:
         self.cfg = cfg
@@ -58,7 +59,9 @@ class Harness:
             pod_of_gpu=pod_of_gpu,
         )
         self.prom = PromStack(
-            self.inst.scrape_configs(f"127.0.0.1:{self.exporter.port}"), rule_groups(cfg)
+            self.inst.scrape_configs(f"127.0.0.1:{self.exporter.port}"),
+            rule_groups(cfg),
+            scrape_interval,
         )
         roles = [o for o in render_rbac(cfg) if o["kind"] in ("ClusterRole", "Role")]
         self.kube = FakeKube(roles if enforce_rbac else None)
