@@ -256,6 +256,33 @@ def test_served_model_mismatch(h: Harness) -> None:
     assert f"expects {real!r}" in r.evidence and "--served-model-name" in r.fix
 
 
+def test_vllm_unreachable_through_proxy_is_a_warning_naming_the_networkpolicy(h: Harness) -> None:
+    del h.kube.backends[("vllm", "vllm-" + h.cfg.vllm.deploy[0])]
+    r = run_one(h, "vllm.api")
+    assert r.status is Status.WARN
+    assert "no endpoints available" in r.evidence
+    assert "NetworkPolicy" in r.fix and "port-forward" in r.fix
+
+
+def test_local_mode_finds_the_running_demo_stack(h: Harness, tmp_path, repo_root) -> None:
+    import os
+    import shutil
+
+    shutil.copy(repo_root / "bundle.yaml", tmp_path / "bundle.yaml")
+    (tmp_path / ".obsctl").mkdir()
+    state = {
+        "pid": os.getpid(),
+        "prometheus_url": h.prom.prom_url,
+        "alertmanager_url": h.prom.am_url,
+    }
+    (tmp_path / ".obsctl" / "demo-state.json").write_text(json.dumps(state))
+    res = CliRunner().invoke(
+        app, ["verify", "--local", "-c", str(tmp_path / "bundle.yaml"), "--only", "alerting"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "alerting.watchdog" in res.output and h.prom.prom_url in res.output
+
+
 def test_grafana_auth_through_proxy_explains_port_forward(h: Harness) -> None:
     assert h.grafana is not None
     h.grafana.anonymous = False

@@ -59,6 +59,20 @@ def _deployment(ctx: VerifyContext) -> Outcome:
     return Outcome.ok("available: " + ", ".join(ok))
 
 
+def _unreachable(ctx: VerifyContext, svc: str, evidence: str) -> Outcome:
+    # The bundle's NetworkPolicy admits only the gateway and monitoring namespaces; the API
+    # server's proxy connects from the control plane, which many CNIs then drop. Not
+    # reaching vLLM this way does not mean vLLM is down (scrape.targets proves reachability
+    # from the monitoring namespace), so this is a WARN, not a FAIL.
+    return Outcome.warn(
+        f"{evidence} (through the API server proxy)",
+        f"if scrape.targets passes, the vllm NetworkPolicy (ingress only from namespaces "
+        f"{ctx.ns.gateway} and {ctx.ns.monitoring}) blocks the API server: allow the "
+        f"control-plane CIDR on port http, or `kubectl -n {ctx.ns.vllm} port-forward "
+        f"svc/{svc} 8000` and curl /health; --skip vllm.api silences this",
+    )
+
+
 def _api(ctx: VerifyContext) -> Outcome:
     cl = ctx.need_cluster()
     ns = ctx.ns.vllm
@@ -66,7 +80,12 @@ def _api(ctx: VerifyContext) -> Outcome:
     for key, model in ctx.cfg.deployed_models:
         svc = f"vllm-{key}"
         ep = cl.proxy(ns, svc, "http")
-        health = ep.get("/health", timeout=ctx.opts.http_timeout)
+        try:
+            health = ep.get("/health", timeout=ctx.opts.http_timeout)
+        except CheckFailed as err:
+            return _unreachable(ctx, svc, err.outcome.evidence)
+        if health.status in (502, 503) and b'"kind":"Status"' in health.body.replace(b" ", b""):
+            return _unreachable(ctx, svc, f"{health.where}: {health.text()[:160]}")
         if health.status != 200:
             raise CheckFailed(
                 f"{health.where} answered HTTP {health.status}",
