@@ -20,8 +20,9 @@ POOL_PREFIX = {"ServiceMonitor": "serviceMonitor", "PodMonitor": "podMonitor"}
 ESCAPING_FIX = (
     "the vLLM image ships prometheus-client>=0.23, which escapes ':' to '_' when Prometheus "
     "2.x negotiates OpenMetrics without escaping=allow-utf-8 (prometheus/client_python#1177). "
-    "Fix one of: upgrade Prometheus to 3.x; set scrapeProtocols: [PrometheusText0.0.4] on "
-    "the vLLM ServiceMonitor; pin prometheus-client<0.23 in the vLLM image"
+    "Fix one of: upgrade Prometheus to 3.x; keep scrapeProtocols: [PrometheusText0.0.4] on "
+    "the vLLM ServiceMonitor (the bundle sets it; Prometheus >= 2.49 honours it); pin "
+    "prometheus-client<0.23 in the vLLM image"
 )
 
 
@@ -190,8 +191,13 @@ def _series(ctx: VerifyContext) -> Outcome:
     pods_seen = {r["metric"].get("pod") for r in rows}
     models_seen = {r["metric"].get("model_name") for r in rows}
     if not rows:
-        problems.append(f"no {running} series at all")
-        fixes.append("see scrape.targets and scrape.escaping")
+        escaped = running.replace(":", "_")
+        if prom.query(f"count({escaped})"):
+            problems.append(f"no {running} series, but {escaped} exists: names are escaped")
+            fixes.append("see scrape.escaping for the cause and fix")
+        else:
+            problems.append(f"no {running} series at all")
+            fixes.append("vLLM is not scraped: see scrape.targets")
     elif ctx.cluster is not None:
         missing = sorted(
             p["metadata"]["name"] for p in vllm_pods(ctx) if p["metadata"]["name"] not in pods_seen
@@ -246,7 +252,8 @@ def _escaping(ctx: VerifyContext) -> Outcome:
         )
     if under and not colon:
         return Outcome.fail(
-            f"found {len(under)} vllm_* names (e.g. {', '.join(under[:3])}) and no vllm:* "
+            f"found {len(under)} vllm_* names (e.g. {', '.join(sorted(under, key=len)[:3])}) "
+            "and no vllm:* "
             "names: every rule and panel querying vllm:* is empty",
             ESCAPING_FIX,
         )
