@@ -144,6 +144,14 @@ class ModelProfile(_Model):
     max_num_seqs: int = Field(128, ge=1)
     gpus: int = Field(1, ge=1, le=16)
     cost: ModelCost
+    namespace: str | None = Field(
+        None, description="Namespace the model runs in; defaults to namespaces.vllm"
+    )
+
+    @field_validator("namespace")
+    @classmethod
+    def _ns(cls, v: str | None) -> str | None:
+        return None if v is None else _check_k8s_name(v)
 
 
 class Toleration(_Model):
@@ -369,6 +377,23 @@ class BundleConfig(_Model):
     @property
     def deployed_models(self) -> list[tuple[str, ModelProfile]]:
         return [(k, self.models[k]) for k in self.vllm.deploy]
+
+    def model_namespace(self, key: str) -> str:
+        """Namespace a configured model runs in (its own `namespace`, else namespaces.vllm)."""
+        return self.models[key].namespace or self.namespaces.vllm
+
+    @property
+    def deployed_namespaces(self) -> list[str]:
+        """Namespaces the reference workload creates: one per deployed model, sorted."""
+        return sorted({self.model_namespace(k) for k in self.vllm.deploy})
+
+    @property
+    def monitored_namespaces(self) -> list[str]:
+        """Namespaces the vLLM ServiceMonitor selects: every registered model's, sorted.
+
+        Wider than the deployed set on purpose: models from the registry that are served
+        by other means (another chart, a RayService) are scraped too once labelled."""
+        return sorted({self.model_namespace(k) for k in self.models} | {self.namespaces.vllm})
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

@@ -165,7 +165,9 @@ def test_vllm_service_monitor_contract(bundle: BundleConfig) -> None:
     sm = servicemonitors.vllm_service_monitor(bundle)
     spec = sm["spec"]
     assert sm["metadata"]["namespace"] == bundle.namespaces.monitoring
-    assert spec["namespaceSelector"] == {"matchNames": [bundle.namespaces.vllm]}
+    # Every registered model's namespace, so a model in its own namespace is scraped too.
+    assert spec["namespaceSelector"] == {"matchNames": ["vllm", "vllm-llama"]}
+    assert bundle.model_namespace("llama-3-8b-instruct") == "vllm-llama"
     assert spec["selector"]["matchLabels"] == vllm_labels()
     (ep,) = spec["endpoints"]
     assert (ep["port"], ep["path"], ep["interval"]) == (
@@ -209,7 +211,7 @@ def test_each_overlay_builds_into_the_labelled_workload(
     }
     labels = vllm_labels(key)
     for obj in objs.values():
-        assert obj["metadata"]["namespace"] == bundle.namespaces.vllm
+        assert obj["metadata"]["namespace"] == bundle.model_namespace(key)
         assert obj["metadata"]["labels"] == labels
     svc = objs[("Service", name)]["spec"]
     assert svc["selector"] == labels and svc["type"] == "ClusterIP"

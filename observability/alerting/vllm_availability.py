@@ -24,7 +24,7 @@ _WHERE = "{{ $labels.model_name }} in namespace {{ $labels.namespace }}"
 
 def model_namespace(cfg: BundleConfig, key: str) -> str:
     """Namespace a configured model runs in (a per-model field wins when present)."""
-    return getattr(cfg.models[key], "namespace", None) or cfg.namespaces.vllm
+    return cfg.model_namespace(key)
 
 
 def _stalled(sc: Scope, window: str) -> str:

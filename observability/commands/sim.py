@@ -42,7 +42,7 @@ def sim_config_from_bundle(
             SimModel(
                 key,
                 m.served_name,
-                ns or namespace or cfg.namespaces.vllm,
+                ns or namespace or cfg.model_namespace(key),
                 m.max_model_len,
                 m.gpu_memory_utilization,
                 m.max_num_seqs,

@@ -216,7 +216,7 @@ def applications(cfg: BundleConfig) -> dict[str, dict[str, Any]]:
             _app(
                 cfg,
                 vllm_app_name(key),
-                namespace=cfg.namespaces.vllm,
+                namespace=cfg.model_namespace(key),
                 wave=1,
                 source=_git(cfg, f"deploy/vllm/overlays/{key}"),
             )

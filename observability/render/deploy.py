@@ -17,7 +17,15 @@ from observability.config import BundleConfig, ModelProfile
 from observability.render.k8s import PART_OF, VLLM_CONTAINER, VLLM_NAME, VLLM_PORT_NAME, vllm_labels
 from observability.render.kps_values import resources
 
-__all__ = ["artifacts", "deployment", "namespace", "overlay", "overlay_patch", "vllm_args"]
+__all__ = [
+    "artifacts",
+    "deployment",
+    "namespace",
+    "namespaces",
+    "overlay",
+    "overlay_patch",
+    "vllm_args",
+]
 
 _HOME = "/home/vllm"
 _CACHE = "/models"
@@ -28,12 +36,17 @@ def _kustomization(**fields: Any) -> dict[str, Any]:
     return {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", **fields}
 
 
-def namespace(cfg: BundleConfig) -> dict[str, Any]:
+def namespaces(cfg: BundleConfig) -> list[dict[str, Any]]:
+    """One Namespace per deployed model's namespace (namespaces.vllm when none deploy)."""
+    return [namespace(name) for name in cfg.deployed_namespaces or [cfg.namespaces.vllm]]
+
+
+def namespace(name: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": {
-            "name": cfg.namespaces.vllm,
+            "name": name,
             "labels": {
                 "app.kubernetes.io/part-of": PART_OF,
                 # vLLM runs non-root with a read-only root FS; warn on anything looser.
@@ -236,7 +249,7 @@ def overlay_patch(cfg: BundleConfig, profile: ModelProfile) -> dict[str, Any]:
 
 def overlay(cfg: BundleConfig, key: str) -> dict[str, Any]:
     return _kustomization(
-        namespace=cfg.namespaces.vllm,
+        namespace=cfg.model_namespace(key),
         nameSuffix=f"-{key}",
         resources=["../../base"],
         labels=[
@@ -254,7 +267,7 @@ def artifacts(cfg: BundleConfig) -> dict[str, Any]:
     base = "deploy/vllm/base"
     out: dict[str, Any] = {
         "deploy/vllm/namespace/kustomization.yaml": _kustomization(resources=["namespace.yaml"]),
-        "deploy/vllm/namespace/namespace.yaml": namespace(cfg),
+        "deploy/vllm/namespace/namespace.yaml": namespaces(cfg),
         f"{base}/kustomization.yaml": _kustomization(
             resources=["deployment.yaml", "service.yaml", "networkpolicy.yaml", "pdb.yaml"]
         ),

@@ -54,7 +54,7 @@ def vllm_service_monitor(cfg: BundleConfig) -> dict[str, Any]:
         "metadata": _meta(cfg, VLLM_NAME),
         "spec": {
             "jobLabel": "app.kubernetes.io/name",
-            "namespaceSelector": {"matchNames": [cfg.namespaces.vllm]},
+            "namespaceSelector": {"matchNames": cfg.monitored_namespaces},
             "selector": {"matchLabels": vllm_labels()},
             # Plain text 0.0.4, never OpenMetrics: prometheus-client 0.23-0.26 (which a
             # vLLM image may ship) answers an OpenMetrics scrape from Prometheus < 3 with
