@@ -3,16 +3,30 @@ config is loaded with receivers that can notify someone."""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
 
 from observability.verify.context import VerifyContext
-from observability.verify.model import Check, Outcome
+from observability.verify.model import Check, CheckFailed, Outcome
 
 __all__ = ["CHECKS"]
 
 WATCHDOG = "Watchdog"
+RESEND_GRACE_S = 90.0
+
+
+def _age_seconds(ts: str) -> float | None:
+    """Seconds since an RFC 3339 timestamp with up to nanoseconds (Prometheus' activeAt)."""
+    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$", ts)
+    if not m:
+        return None
+    frac = (m.group(2) or "0")[:6].ljust(6, "0")
+    tz = "+00:00" if m.group(3) == "Z" else m.group(3)
+    when = datetime.fromisoformat(f"{m.group(1)}.{frac}{tz}")
+    return (datetime.now(UTC) - when).total_seconds()
 
 
 def _watchdog(ctx: VerifyContext) -> Outcome:
@@ -34,13 +48,33 @@ def _watchdog(ctx: VerifyContext) -> Outcome:
     in_am = am.alerts(WATCHDOG)
     if not in_am:
         try:
-            ams = prom.alertmanagers()
-        except Exception:  # evidence only; the main finding stands
-            ams = []
-        urls = ", ".join(a.get("url", "?") for a in ams) or "none"
-        return Outcome.fail(
+            ams = ", ".join(a.get("url", "?") for a in prom.alertmanagers()) or "none"
+            n = prom.notification_counters()
+        except CheckFailed:
+            ams, n = "?", {}
+        sent = ", ".join(f"{k}={v:g}" for k, v in n.items())
+        age = _age_seconds(in_prom[0].get("activeAt", ""))
+        ev = (
             f"{WATCHDOG} fires in Prometheus but is not in Alertmanager ({am.label}); "
-            f"Prometheus sends to: {urls}",
+            f"Prometheus sends to: {ams}; notifications {sent}"
+        )
+        if n.get("errors"):
+            return Outcome.fail(
+                ev,
+                "Prometheus fails to send to Alertmanager: its log says why ('Error sending "
+                "alert'); check the Alertmanager Service, NetworkPolicies and TLS settings",
+            )
+        starting = not n.get("sent") and age is not None and age < RESEND_GRACE_S
+        if starting:
+            # Alerts evaluated before Prometheus discovered Alertmanager are dropped and
+            # resent only after --rules.alert.resend-delay (1m): normal right after a start.
+            return Outcome.warn(
+                f"{ev}; it started firing {age:.0f}s ago",
+                "Prometheus resends firing alerts every minute (--rules.alert.resend-delay): "
+                "run verify again in a minute",
+            )
+        return Outcome.fail(
+            ev,
             "Prometheus does not deliver alerts to this Alertmanager: check "
             "prometheusSpec.alerting.alertmanagers (KPS sets it), NetworkPolicies between "
             "them, and the Prometheus log for 'Error sending alert'",

@@ -6,6 +6,7 @@ Kubernetes API server's service proxy, a port-forward, or the local demo stack.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from observability.verify.endpoints import Endpoint, Response
@@ -91,6 +92,19 @@ class PrometheusAPI:
 
     def alerts(self) -> list[dict[str, Any]]:
         return list(self._data("/api/v1/alerts").get("alerts") or [])
+
+    def notification_counters(self) -> dict[str, float]:
+        """sent/errors/dropped totals from Prometheus' own /metrics (why alerts are missing)."""
+        resp = self.ep.get("/metrics", None, self.timeout)
+        out = {"sent": 0.0, "errors": 0.0, "dropped": 0.0}
+        if resp.status != 200:
+            return out
+        for line in resp.text().splitlines():
+            for key in out:
+                if line.startswith(f"prometheus_notifications_{key}_total"):
+                    with contextlib.suppress(ValueError):
+                        out[key] += float(line.rsplit(" ", 1)[1])
+        return out
 
     def alertmanagers(self) -> list[dict[str, Any]]:
         data = self._data("/api/v1/alertmanagers")
