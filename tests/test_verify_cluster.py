@@ -333,6 +333,16 @@ def test_api_unreachable_exits_2_fast(tmp_path) -> None:
     assert time.monotonic() - t0 < 5
 
 
+def test_local_mode_prometheus_unreachable_exits_2() -> None:
+    from verify_fakes.backends import free_port
+
+    t0 = time.monotonic()
+    url = f"http://127.0.0.1:{free_port()}"
+    res = CliRunner().invoke(app, ["verify", "--local", "--prometheus-url", url])
+    assert res.exit_code == 2 and "unreachable" in res.output and "obsctl demo" in res.output
+    assert time.monotonic() - t0 < 5
+
+
 def test_local_mode_checks_prometheus_and_alertmanager_only(h: Harness) -> None:
     res = CliRunner().invoke(
         app,

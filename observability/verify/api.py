@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from observability.config import BundleConfig
 from observability.verify.checks import ALL_CHECKS
 from observability.verify.context import Options, VerifyContext
+from observability.verify.endpoints import DirectEndpoint
 from observability.verify.k8s import Cluster, ClusterUnreachable
-from observability.verify.model import Result
+from observability.verify.model import CheckFailed, Result
 from observability.verify.runner import (
     DEFAULT_CHECK_TIMEOUT,
     DEFAULT_TOTAL_TIMEOUT,
@@ -26,6 +27,23 @@ class VerifyRun:
     results: list[Result]
     seconds: float
     target: str
+
+
+def _preflight_local(options: Options) -> None:
+    """--local has no API server: an unreachable Prometheus is the exit-2 case instead.
+    Only a refused/unresolvable connection counts; a Prometheus that hangs is a FAIL."""
+    if not options.prometheus_url:
+        raise ClusterUnreachable("--local needs --prometheus-url")
+    ep = DirectEndpoint(options.prometheus_url)
+    try:
+        ep.get("/-/ready", timeout=min(3.0, options.http_timeout))
+    except CheckFailed as err:
+        if "unreachable" in err.outcome.evidence:
+            raise ClusterUnreachable(
+                f"{err.outcome.evidence}: start `obsctl demo` or fix --prometheus-url"
+            ) from None
+    finally:
+        ep.close()
 
 
 def run_verify(
@@ -49,6 +67,7 @@ def run_verify(
     cluster: Cluster | None = None
     if options.local:
         target = f"local stack (Prometheus {options.prometheus_url})"
+        _preflight_local(options)
     else:
         cluster = Cluster.connect(kubeconfig, context, in_cluster, timeout=options.http_timeout)
         version = cluster.ping()
