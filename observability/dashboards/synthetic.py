@@ -11,14 +11,15 @@ from __future__ import annotations
 import math
 import random
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from observability.metrics.catalog import MetricFamily, dcgm_catalog, vllm_catalog
 from observability.metrics.signals import DCGM, VLLM
 
-__all__ = ["SyntheticFleet", "backfill"]
+__all__ = ["SyntheticFleet", "backfill", "backfill_fleets"]
 
 _REASONS_V0 = ("stop", "length", "abort")
 _REASONS_V1 = ("stop", "length", "abort", "error", "repetition")
@@ -84,6 +85,7 @@ def _vllm_lines(fleet: SyntheticFleet, fam: MetricFamily, times: list[int]) -> I
             share = {"stop": 0.8, "length": 0.17, "abort": 0.02, "error": 0.01}.get(reason, 1.0)
             if reason == "repetition":
                 share = 0.0
+            series = f"{fam.name}{_labels(lbl)}"
             if fam.type == "gauge":
                 for t in times:
                     x = _load(t, idx)
@@ -91,7 +93,7 @@ def _vllm_lines(fleet: SyntheticFleet, fam: MetricFamily, times: list[int]) -> I
                         v = min(0.99, 0.5 * x + rng.random() * 0.05)
                     else:
                         v = round(40 * x * (0.2 if "waiting" in fam.name else 1))
-                    yield f"{fam.name}{_labels(lbl)} {v:.4f} {t}"
+                    yield f"{series} {v:.4f} {t}"
             elif fam.type == "counter":
                 total = 0.0
                 scale = {"prompt": 900.0, "generation": 400.0, "preempt": 0.05}
@@ -100,7 +102,7 @@ def _vllm_lines(fleet: SyntheticFleet, fam: MetricFamily, times: list[int]) -> I
                     per_s *= 0.4  # a 40% prefix-cache hit rate
                 for t in times:
                     total += per_s * share * _load(t, idx) * fleet.step
-                    yield f"{fam.name}{_labels(lbl)} {total:.1f} {t}"
+                    yield f"{series} {total:.1f} {t}"
             elif fam.type == "histogram" and fam.buckets:
                 yield from _histogram(fam, lbl, times, idx, rng, fleet.step)
 
@@ -112,7 +114,11 @@ def _histogram(fam, lbl, times, idx, rng, step) -> Iterator[str]:
         median = 0.04
     counts = [0.0] * len(edges)
     total_sum = 0.0
-    rows: dict[str, list[str]] = {"bucket": [], "sum": [], "count": []}
+    # One list per series keeps each series' samples contiguous for the OpenMetrics parser.
+    les = ["+Inf" if math.isinf(e) else repr(float(e)) for e in edges]
+    bucket_rows = [[f"{fam.name}_bucket{_labels(dict(lbl, le=le))}"] for le in les]
+    sum_row = [f"{fam.name}_sum{_labels(lbl)}"]
+    count_row = [f"{fam.name}_count{_labels(lbl)}"]
     for t in times:
         n = 2.0 * _load(t, idx) * step
         for _ in range(3):  # three draws per step spread the distribution
@@ -121,19 +127,14 @@ def _histogram(fam, lbl, times, idx, rng, step) -> Iterator[str]:
                 if v <= e:
                     counts[i] += n / 3
             total_sum += v * n / 3
-        for i, e in enumerate(edges):
-            le = "+Inf" if math.isinf(e) else repr(float(e))
-            rows["bucket"].append(
-                f"{fam.name}_bucket{_labels(dict(lbl, le=le))} {counts[i]:.1f} {t}"
-            )
-        rows["sum"].append(f"{fam.name}_sum{_labels(lbl)} {total_sum:.3f} {t}")
-        rows["count"].append(f"{fam.name}_count{_labels(lbl)} {counts[-1]:.1f} {t}")
-    # Group by series for the OpenMetrics parser: one series' samples contiguous.
-    by_series: dict[str, list[str]] = {}
-    for line in rows["bucket"] + rows["sum"] + rows["count"]:
-        by_series.setdefault(line.rsplit(" ", 2)[0], []).append(line)
-    for lines in by_series.values():
-        yield from lines
+        for i, row in enumerate(bucket_rows):
+            row.append(f"{counts[i]:.1f} {t}")
+        sum_row.append(f"{total_sum:.3f} {t}")
+        count_row.append(f"{counts[-1]:.1f} {t}")
+    for row in (*bucket_rows, sum_row, count_row):
+        name = row[0]
+        for sample in row[1:]:
+            yield f"{name} {sample}"
 
 
 def _http_lines(fleet: SyntheticFleet, times: list[int]) -> Iterator[str]:
@@ -147,10 +148,11 @@ def _http_lines(fleet: SyntheticFleet, times: list[int]) -> Iterator[str]:
                 "method": "POST",
                 "status": status,
             }
+            series = f"{VLLM.HTTP_REQUESTS.v1}{_labels(lbl)}"
             total = 0.0
             for t in times:
                 total += 2.0 * share * _load(t, idx) * fleet.step
-                yield f"{VLLM.HTTP_REQUESTS.v1}{_labels(lbl)} {total:.1f} {t}"
+                yield f"{series} {total:.1f} {t}"
 
 
 def _dcgm_lines(fleet: SyntheticFleet, times: list[int]) -> Iterator[str]:
@@ -169,6 +171,7 @@ def _dcgm_lines(fleet: SyntheticFleet, times: list[int]) -> Iterator[str]:
                 "container": "vllm",
                 "job": "dcgm-exporter",
             }
+            series = f"{name}{_labels(lbl)}"
             for t in times:
                 x = _load(t, idx)
                 v = {
@@ -179,7 +182,7 @@ def _dcgm_lines(fleet: SyntheticFleet, times: list[int]) -> Iterator[str]:
                     DCGM.GPU_TEMP: 50 + 20 * x,
                     DCGM.XID_ERRORS: 0.0,
                 }[name]
-                yield f"{name}{_labels(lbl)} {v:.2f} {t}"
+                yield f"{series} {v:.2f} {t}"
 
 
 def openmetrics(fleet: SyntheticFleet) -> Iterator[str]:
@@ -211,3 +214,66 @@ def backfill(fleet: SyntheticFleet, data_dir: Path, promtool: str = "promtool") 
         )
     finally:
         src.unlink(missing_ok=True)
+
+
+_BLOCK_S = 7200  # promtool cuts 2 h blocks aligned to multiples of 2 h
+
+
+def backfill_fleets(
+    fleets: Sequence[SyntheticFleet],
+    data_dir: Path,
+    promtool: str = "promtool",
+    jobs: int = 2,
+) -> int:
+    """Several fleets (e.g. one per namespace and model) into one Prometheus data dir.
+
+    Samples are split into one OpenMetrics file per 2 h block window, so promtool parses
+    each file once (it re-reads a whole file for every block it cuts) and the resulting
+    blocks do not overlap; `jobs` promtool processes run side by side. Returns samples.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tmp = data_dir.parent / f"{data_dir.name}.om"
+    tmp.mkdir(exist_ok=True)
+    files: dict[int, object] = {}
+    samples = 0
+    try:
+        for fleet in fleets:
+            for line in openmetrics(fleet):
+                if line[0] == "#":
+                    continue
+                window = int(line[line.rfind(" ") + 1 :]) // _BLOCK_S
+                fh = files.get(window)
+                if fh is None:
+                    fh = files[window] = (tmp / f"{window}.txt").open("w")
+                fh.write(line)
+                fh.write("\n")
+                samples += 1
+        for fh in files.values():
+            fh.write("# EOF\n")
+            fh.close()
+
+        def run(window: int) -> None:
+            subprocess.run(
+                [
+                    promtool,
+                    "tsdb",
+                    "create-blocks-from",
+                    "openmetrics",
+                    str(tmp / f"{window}.txt"),
+                    str(data_dir),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=1800,
+            )
+
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            list(pool.map(run, sorted(files)))
+    finally:
+        for fh in files.values():
+            fh.close()
+        for f in tmp.glob("*.txt"):
+            f.unlink()
+        tmp.rmdir()
+    return samples

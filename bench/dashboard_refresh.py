@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+"""Query cost of a full refresh: our single pane vs vLLM's upstream overview dashboard.
+
+    python bench/dashboard_refresh.py [--replicas 100] [--hours 6] [--reps 5]
+
+Backfills `--hours` of catalog-accurate history for `--replicas` simulated vLLM replicas
+(half per configured model, each model in its own namespace, with their DCGM GPUs) into a
+real `prometheus` on a free port in a temp dir (plus `dashboards/recording-rules.yaml` if
+that file exists, backfilled over the same history with `promtool tsdb create-blocks-from
+rules`, as a Prometheus that has run the rules for that long would hold them), then times every panel
+query of both dashboards as Grafana would send them for a `--width` px panel over the whole
+range. The two dashboards run interleaved (alternating which goes first) for `--reps`
+repetitions after one warm-up; the median per dashboard is reported with the ratio.
+
+Variables are substituted the same way for both: multi-selects at All (`.*`), upstream's
+SLO variables at their defaults, `$__range` = the range, `$__rate_interval` =
+max(step + scrape, 4 x scrape) as Grafana computes it. Stats and instant targets are
+instant queries at the end of the range; everything else is a range query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from observability.config import load_config  # noqa: E402
+from observability.dashboards.exprs import PanelQuery, panel_queries, substitute  # noqa: E402
+from observability.dashboards.synthetic import SyntheticFleet, backfill_fleets  # noqa: E402
+from observability.local.binaries import find_binary  # noqa: E402
+from observability.local.ports import PortAllocator  # noqa: E402
+from observability.local.process import Supervisor, http_ok  # noqa: E402
+
+OURS = ROOT / "dashboards" / "vllm-single-pane.json"
+UPSTREAM = ROOT / "bench" / "upstream_vllm_overview" / "vllm_overview.queries.json"
+RULES = ROOT / "dashboards" / "recording-rules.yaml"
+UPSTREAM_DEFAULTS = {"ttft_slo": "1.0", "tpot_slo": "0.1"}
+
+# Grafana's rangeutil.roundInterval: (upper bound ms, rounded ms), first match wins.
+_ROUND = [
+    (7500, 5000), (12500, 10000), (17500, 15000), (25000, 20000), (45000, 30000),
+    (90000, 60000), (210000, 120000), (450000, 300000), (900000, 600000),
+    (1200000, 900000), (2700000, 1200000), (5400000, 3600000),
+]  # fmt: skip
+
+
+def grafana_step(range_s: float, width_px: int, scrape_s: float) -> float:
+    """The step Grafana sends: range / maxDataPoints rounded, at least the scrape interval."""
+    raw_ms = range_s * 1000 / width_px
+    rounded = next((r for bound, r in _ROUND if raw_ms < bound), 10800000)
+    return max(rounded / 1000, scrape_s)
+
+
+@dataclass(frozen=True)
+class Query:
+    panel: str
+    expr: str
+    instant: bool
+
+
+def dashboard_queries(path: Path, rate_interval: str, range_: str, values: dict) -> list[Query]:
+    dash = json.loads(path.read_text())
+    out = []
+    for q in panel_queries(dash):
+        out.append(
+            Query(
+                panel=f"{q.panel_id}:{q.title}",
+                expr=substitute(q.expr, rate_interval=rate_interval, range_=range_, values=values),
+                instant=_is_instant(q),
+            )
+        )
+    return out
+
+
+def _is_instant(q: PanelQuery) -> bool:
+    return q.instant or q.kind in ("stat", "gauge", "bargauge")
+
+
+def run_refresh(
+    http: httpx.Client, queries: list[Query], start: float, end: float, step: float
+) -> tuple[float, dict[str, float], set[str]]:
+    """Total seconds, seconds per panel, and the panels that returned data."""
+    per_panel: dict[str, float] = {}
+    with_data: set[str] = set()
+    for q in queries:
+        if q.instant:
+            path, params = "/api/v1/query", {"query": q.expr, "time": end}
+        else:
+            params = {"query": q.expr, "start": start, "end": end, "step": step}
+            path = "/api/v1/query_range"
+        t0 = time.perf_counter()
+        resp = http.post(path, data=params)
+        dt = time.perf_counter() - t0
+        body = resp.json()
+        if body.get("status") != "success":
+            raise SystemExit(f"query failed ({body.get('error')}): {q.expr[:200]}")
+        per_panel[q.panel] = per_panel.get(q.panel, 0.0) + dt
+        result = body["data"]["result"]
+        if result and body["data"]["resultType"] != "scalar":
+            with_data.add(q.panel)
+    return sum(per_panel.values()), per_panel, with_data
+
+
+def start_prometheus(sup: Supervisor, tmp: Path, port: int, rule_files: list[Path]) -> str:
+    config = {
+        "global": {"scrape_interval": "15s", "evaluation_interval": "15s"},
+        "rule_files": [str(p) for p in rule_files],
+        "scrape_configs": [],
+    }
+    (tmp / "prometheus.yml").write_text(json.dumps(config))
+    child = sup.start(
+        "prometheus",
+        [
+            str(find_binary("prometheus")),
+            f"--config.file={tmp / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp / 'data'}",
+            "--storage.tsdb.retention.time=30d",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+    )
+    url = f"http://127.0.0.1:{port}"
+    sup.wait_ready(child, lambda: http_ok(f"{url}/-/ready"), 120)
+    return url
+
+
+def backfill_rules(url: str, rules: Path, tmp: Path, start: float, end: float, every: str) -> None:
+    out = tmp / "rule-blocks"
+    subprocess.run(
+        [
+            str(find_binary("promtool")),
+            "tsdb",
+            "create-blocks-from",
+            "rules",
+            f"--start={int(start)}",
+            f"--end={int(end)}",
+            f"--url={url}",
+            f"--output-dir={out}",
+            f"--eval-interval={every}",
+            str(rules),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    for block in out.iterdir():
+        if block.is_dir():
+            shutil.move(str(block), str(tmp / "data" / block.name))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--replicas", type=int, default=100)
+    ap.add_argument("--hours", type=float, default=6.0)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--width", type=int, default=1500, help="panel width in px (maxDataPoints)")
+    ap.add_argument("--vllm-version", default="0.33.0", help="catalog the replicas expose")
+    ap.add_argument("--no-rules", action="store_true", help="run without our recording rules")
+    ap.add_argument("--per-panel", action="store_true", help="print every panel's time")
+    args = ap.parse_args(argv)
+
+    cfg = load_config(ROOT / "bundle.yaml")
+    scrape_s = int(cfg.prometheus.scrape_interval.rstrip("s"))
+    range_s = int(args.hours * 3600)
+    step = grafana_step(range_s, args.width, scrape_s)
+    rate_interval = f"{int(max(step + scrape_s, 4 * scrape_s))}s"
+    range_ = f"{range_s}s"
+    end = (int(time.time()) // 60) * 60 - 60
+    start = end - range_s
+
+    models = [m.served_name for _k, m in sorted(cfg.models.items())]
+    per_model = max(1, args.replicas // len(models))
+    fleets = [
+        SyntheticFleet(
+            vllm_version=args.vllm_version,
+            replicas=per_model,
+            models=(model,),
+            namespace=cfg.namespaces.vllm if i == 0 else f"{cfg.namespaces.vllm}-{i + 1}",
+            seconds=range_s + 600,
+            step=scrape_s,
+            end=end,
+        )
+        for i, model in enumerate(models)
+    ]
+    rules = [] if args.no_rules or not RULES.is_file() else [RULES]
+    ours = dashboard_queries(OURS, rate_interval, range_, {})
+    upstream = dashboard_queries(UPSTREAM, rate_interval, range_, UPSTREAM_DEFAULTS)
+
+    with tempfile.TemporaryDirectory(prefix="dashboard-refresh-") as tmp_s:
+        tmp = Path(tmp_s)
+        t0 = time.perf_counter()
+        print(
+            f"backfilling {per_model * len(models)} replicas x {args.hours:g} h at "
+            f"{scrape_s}s ({args.vllm_version} names, {len(models)} models/namespaces) ...",
+            flush=True,
+        )
+        samples = backfill_fleets(fleets, tmp / "data", promtool=str(find_binary("promtool")))
+        print(f"  {samples / 1e6:.1f}M samples in {time.perf_counter() - t0:.0f} s", flush=True)
+        ports = PortAllocator()
+        sup = Supervisor(tmp / "logs")
+        try:
+            port = ports.one()
+            url = start_prometheus(sup, tmp, port, [])
+            if rules:
+                t0 = time.perf_counter()
+                print(f"backfilling recording rules from {RULES.name} ...", flush=True)
+                backfill_rules(url, RULES, tmp, start - 600, end, f"{scrape_s}s")
+                sup.stop()
+                url = start_prometheus(sup, tmp, port, rules)
+                print(f"  done in {time.perf_counter() - t0:.0f} s", flush=True)
+            report(url, ours, upstream, start, end, step, rate_interval, args)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        finally:
+            sup.stop()
+            ports.release()
+    return 0
+
+
+def report(url, ours, upstream, start, end, step, rate_interval, args) -> None:
+    print(
+        f"range {args.hours:g} h, step {step:g}s ({args.width} px), $__rate_interval "
+        f"{rate_interval}, {args.reps} interleaved reps after 1 warm-up",
+        flush=True,
+    )
+    runs: dict[str, list[float]] = {"ours": [], "upstream": []}
+    panels: dict[str, list[dict[str, float]]] = {"ours": [], "upstream": []}
+    data: dict[str, set[str]] = {}
+    dashboards = {"ours": ours, "upstream": upstream}
+    with httpx.Client(base_url=url, timeout=300) as http:
+        for name, qs in dashboards.items():
+            _t, _p, data[name] = run_refresh(http, qs, start, end, step)
+        for rep in range(args.reps):
+            order = ["ours", "upstream"] if rep % 2 == 0 else ["upstream", "ours"]
+            for name in order:
+                total, per, _ = run_refresh(http, dashboards[name], start, end, step)
+                runs[name].append(total)
+                panels[name].append(per)
+            print(
+                f"  rep {rep + 1}: ours {runs['ours'][-1]:.3f} s, "
+                f"upstream {runs['upstream'][-1]:.3f} s",
+                flush=True,
+            )
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    print()
+    print(f"{'dashboard':<10} {'panels':>6} {'w/ data':>7} {'queries':>7} "
+          f"{'median s':>9} {'ms/panel':>9} {'ms/query':>9}")  # fmt: skip
+    for name, qs in dashboards.items():
+        n_panels = len({q.panel for q in qs})
+        print(
+            f"{name:<10} {n_panels:>6} {len(data[name]):>7} {len(qs):>7} {med[name]:>9.3f} "
+            f"{1000 * med[name] / n_panels:>9.1f} {1000 * med[name] / len(qs):>9.1f}"
+        )
+    ratio = med["ours"] / med["upstream"]
+    verdict = "meets" if ratio <= 0.5 else "MISSES"
+    print(f"\nratio ours/upstream (median total query time): {ratio:.2f} ({verdict} <= 0.50)")
+    for name in dashboards:
+        slow = {p: statistics.median(r[p] for r in panels[name]) for p in panels[name][0]}
+        top = sorted(slow.items(), key=lambda kv: -kv[1])
+        shown = top if args.per_panel else top[:5]
+        print(f"\n{name}: {'all panels' if args.per_panel else 'slowest panels'} (median ms)")
+        for p, s in shown:
+            print(f"  {1000 * s:8.1f}  {p}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
