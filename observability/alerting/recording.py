@@ -8,6 +8,14 @@ standard profile and do not change under the fast profile.
 
 Each component's recordings live in that component's rule group, ahead of its alerts, so
 an alert reads the value recorded in the same evaluation.
+
+The `vllm.recording` group (`dashboard_rules`) records what the single pane reads at a 1m
+window: with the 15s scrape and evaluation intervals a 1m window holds 4 samples, the
+minimum Grafana uses for `$__rate_interval` (4 x scrape), so a panel over a recorded rate
+looks like the raw one at the finest useful resolution. Alerts keep their own 5m rules: a
+5m rate is not the mean of 1m rates (extrapolation, counter resets), and promtool tests pin
+the alert values. `namespace_model_name` recordings keep (cluster,) namespace, model_name
+and the metric's own `le`/`finished_reason`; `namespace_pod_model_name` ones also keep pod.
 """
 
 from __future__ import annotations
@@ -19,15 +27,24 @@ from observability.metrics.promql import divide
 from observability.metrics.signals import VLLM, Signal
 
 __all__ = [
+    "BUCKET_RATE1M",
+    "DASHBOARD_RECORDINGS",
+    "DASHBOARD_WINDOW",
     "E2E_BUCKET_RATE5M",
     "ERROR_RATIO_RATE5M",
+    "GENERATION_TOKENS_RATE1M",
     "ITL_BUCKET_RATE5M",
     "KV_CACHE_USAGE_MAX",
+    "POD_FAILED_RATE1M",
+    "POD_REQUESTS_RATE1M",
     "PREEMPTIONS_RATE5M",
+    "PROMPT_TOKENS_RATE1M",
     "QUEUE_TIME_BUCKET_RATE5M",
     "RECORDING_RULES",
+    "REQUESTS_RATE1M",
     "TTFT_BUCKET_RATE5M",
     "WAITING_SUM",
+    "dashboard_rules",
     "error_rules",
     "latency_rules",
     "saturation_rules",
@@ -48,6 +65,34 @@ PREEMPTIONS_RATE5M = "namespace_model:vllm_num_preemptions:rate5m"
 ERROR_RATIO_RATE5M = "namespace_model:vllm_request_errors:ratio_rate5m"
 
 
+DASHBOARD_WINDOW = "1m"
+_M = "namespace_model_name"
+_P = "namespace_pod_model_name"
+
+# Histogram bucket rates per (cluster,) namespace, model_name, le; keyed by signal key.
+BUCKET_RATE1M: dict[str, str] = {
+    VLLM.TTFT.key: f"{_M}:vllm_time_to_first_token_seconds_bucket:rate1m",
+    VLLM.ITL.key: f"{_M}:vllm_inter_token_latency_seconds_bucket:rate1m",
+    VLLM.E2E.key: f"{_M}:vllm_e2e_request_latency_seconds_bucket:rate1m",
+    VLLM.QUEUE_TIME.key: f"{_M}:vllm_request_queue_time_seconds_bucket:rate1m",
+}
+REQUESTS_RATE1M = f"{_M}:vllm_request_success:rate1m"  # keeps finished_reason
+PROMPT_TOKENS_RATE1M = f"{_M}:vllm_prompt_tokens:rate1m"
+GENERATION_TOKENS_RATE1M = f"{_M}:vllm_generation_tokens:rate1m"
+POD_REQUESTS_RATE1M = f"{_P}:vllm_requests:rate1m"
+POD_FAILED_RATE1M = f"{_P}:vllm_requests_failed:rate1m"
+
+DASHBOARD_RECORDINGS = (
+    *BUCKET_RATE1M.values(),
+    REQUESTS_RATE1M,
+    PROMPT_TOKENS_RATE1M,
+    GENERATION_TOKENS_RATE1M,
+    POD_REQUESTS_RATE1M,
+    POD_FAILED_RATE1M,
+)
+"""Every name `dashboard_rules` records (group `vllm.recording`)."""
+
+
 def slo_error_ratio(window: str) -> str:
     """Share of requests whose TTFT exceeded the SLO threshold over `window`."""
     return f"namespace_model:vllm_ttft_slo_errors:ratio_rate{window}"
@@ -63,6 +108,7 @@ HISTOGRAMS: dict[str, Signal] = {
 
 RECORDING_RULES = (
     *HISTOGRAMS,
+    *DASHBOARD_RECORDINGS,
     KV_CACHE_USAGE_MAX,
     WAITING_SUM,
     PREEMPTIONS_RATE5M,
@@ -136,3 +182,49 @@ def slo_rules(sc: Scope, le: float, windows: tuple[str, ...]) -> list[dict[str, 
         good = q.rate(VLLM.TTFT, suffix="_bucket", extra_matchers=f'le="{le_text(le)}"')
         out.append(record(slo_error_ratio(w), divide(f"{total} - {good}", total)))
     return out
+
+
+def _http_by_pod(sc: Scope, matchers: str, window: str) -> str:
+    """HTTP `/v1/*` request rate per pod, labelled with the model its engine serves."""
+    pod_keys = (*((sc.cluster,) if sc.cluster else ()), "namespace", "pod")
+    sel = f'{VLLM.HTTP_REQUESTS.v1}{{handler=~"/v1/.*"{matchers}}}'
+    return (
+        f"sum by ({sc.by(pod_keys)}) (rate({sel}[{window}])) "
+        f"* {sc.on(pod_keys)} group_left (model_name) "
+        f"group by ({sc.by(sc.pod)}) ({VLLM.RUNNING.v1})"
+    )
+
+
+def dashboard_rules(sc: Scope) -> list[dict[str, Any]]:
+    """What the single pane reads, pre-aggregated at `DASHBOARD_WINDOW` with the 0.7.3
+    fallbacks inside, so panels read a handful of series and carry no `or`.
+
+    Failed/total requests per pod: the HTTP `/v1/*` 5xx share where the API server exposes
+    HTTP metrics (vLLM >= 0.8.3), else (0.7.3) requests finished with reason error/abort.
+    Numerator and denominator are recorded, not the ratio, so any selection of pods or
+    models divides correctly. A 5xx (or error/abort) series appears only after the first
+    failure: `or total * 0` records 0 until then."""
+    w = DASHBOARD_WINDOW
+    model = sc.promql(sc.model, w)
+    pod = sc.promql(sc.pod, w)
+    rules = [record(BUCKET_RATE1M[s.key], model.bucket_rate(s)) for s in _DASHBOARD_HISTOGRAMS]
+    rules += [
+        record(REQUESTS_RATE1M, model.rate(VLLM.REQUEST_SUCCESS, extra_by=("finished_reason",))),
+        record(PROMPT_TOKENS_RATE1M, model.rate(VLLM.PROMPT_TOKENS)),
+        record(GENERATION_TOKENS_RATE1M, model.rate(VLLM.GENERATION_TOKENS)),
+    ]
+    http_total = _http_by_pod(sc, "", w)
+    engine_total = pod.rate(VLLM.REQUEST_SUCCESS)
+    engine_failed = pod.rate(VLLM.REQUEST_SUCCESS, extra_matchers='finished_reason=~"error|abort"')
+    rules += [
+        record(POD_REQUESTS_RATE1M, f"({http_total})\nor\n({engine_total})"),
+        record(
+            POD_FAILED_RATE1M,
+            f"({_http_by_pod(sc, _STATUS_5XX, w)}\nor\n{http_total} * 0)\nor\n"
+            f"({engine_failed}\nor\n{engine_total} * 0)",
+        ),
+    ]
+    return rules
+
+
+_DASHBOARD_HISTOGRAMS = (VLLM.TTFT, VLLM.ITL, VLLM.E2E, VLLM.QUEUE_TIME)

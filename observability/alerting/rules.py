@@ -19,6 +19,7 @@ from observability.alerting import (
     slo,
     vllm_availability,
     vllm_latency,
+    vllm_recording,
     vllm_saturation,
     watchdog,
 )
@@ -39,6 +40,7 @@ GroupBuilder = Callable[[BundleConfig, Timing, Scope], dict[str, Any]]
 
 # file stem (alerts/<stem>.yaml, PrometheusRule name) -> group builder
 COMPONENTS: dict[str, GroupBuilder] = {
+    "vllm-recording": vllm_recording.group,
     "vllm-latency": vllm_latency.group,
     "vllm-slo": slo.group,
     "vllm-saturation": vllm_saturation.group,
