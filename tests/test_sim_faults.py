@@ -152,18 +152,27 @@ def test_error_storm_fails_requests_like_vllm(sim):
         _clear(sim)
 
 
-def test_kv_pressure_causes_preemption_and_high_usage(sim):
+def test_kv_pressure_holds_the_cache_full_and_preempts(sim):
+    """Under pressure the scheduler admits until the shrunken pool is full, so usage of the
+    usable pool sits near 1 while demand lasts; sequences that cannot grow are preempted."""
+    import concurrent.futures as cf
+
     a, b = sim.manifest["replicas"]
-    _fault(sim, "kv-pressure", a["pod"], block_fraction=0.0002)  # a handful of blocks
+    _fault(sim, "kv-pressure", a["pod"], block_fraction=0.002)  # ~55 usable blocks
     try:
         before = value(scrape(a["port"]), "vllm:num_preemptions_total")
         body = {"prompt": "lorem ipsum " * 20, "ignore_eos": True}
-        import concurrent.futures as cf
-
-        with cf.ThreadPoolExecutor(6) as pool:
-            list(pool.map(lambda _: _complete(a["port"], 60, **body), range(6)))
+        usage: list[float] = []
+        with cf.ThreadPoolExecutor(12) as pool:
+            jobs = [pool.submit(_complete, a["port"], 200, **body) for _ in range(36)]
+            while not all(j.done() for j in jobs):
+                usage.append(value(scrape(a["port"]), "vllm:kv_cache_usage_perc"))
+            assert all(j.result().status_code == 200 for j in jobs)
         text = scrape(a["port"])
+        busy = sorted(usage[2:-2])
+        assert busy and busy[len(busy) // 2] > 0.9, usage  # median while loaded
         assert value(text, "vllm:num_preemptions_total") > before
+        assert value(text, "vllm:kv_cache_usage_perc") == 0
         assert value(scrape(b["port"]), "vllm:num_preemptions_total") == 0
     finally:
         _clear(sim)
@@ -193,8 +202,16 @@ def test_engine_hang_accepts_but_produces_nothing(sim):
 
 def test_crash_closes_only_that_port_and_delete_reopens(sim):
     a, b = sim.manifest["replicas"]
+    # a keep-alive connection opened before the crash (as Prometheus's scrape connection)
+    keep = httpx.Client(base_url=f"http://127.0.0.1:{a['port']}", timeout=2)
+    assert keep.get("/metrics").status_code == 200
     _fault(sim, "crash", a["pod"])
     time.sleep(0.2)
+    try:
+        with pytest.raises(httpx.TransportError):
+            keep.get("/metrics")
+    finally:
+        keep.close()
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{a['port']}/health", timeout=2)
     assert httpx.get(f"http://127.0.0.1:{b['port']}/health").status_code == 200

@@ -228,12 +228,20 @@ class SimCluster:
         task.add_done_callback(self._tasks.discard)
 
     async def _crash(self, r: Replica) -> None:
+        """Behave like a dead process: no listener, and every open connection to the port
+        (Prometheus keeps its scrape connection alive) is reset, so `up` drops to 0."""
         self._crashed.add(r.port)
         site = self._sites.pop(r.port, None)
         for req in list(r.inflight):
             r.engine.abort(req)
         if site is not None:
             await site.stop()
+        server = self._runner.server if self._runner is not None else None
+        for conn in list(server.connections if server is not None else ()):
+            transport = conn.transport
+            sock = transport.get_extra_info("sockname") if transport is not None else None
+            if transport is not None and sock and sock[1] == r.port:
+                transport.abort()  # RST, like the kernel closing a dead process's sockets
 
     async def _restart(self, r: Replica) -> None:
         self._crashed.discard(r.port)
@@ -272,6 +280,11 @@ class SimCluster:
     @web.middleware
     async def _dcgm_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         role = self._role(request)
+        if isinstance(role, Replica) and role.port in self._crashed:
+            # a request that raced the crash on a connection accepted before it: no answer
+            if request.transport is not None:
+                request.transport.abort()
+            raise ConnectionResetError(f"replica {role.pod} is crashed")
         if isinstance(role, Node):
             if request.path == "/metrics":
                 body = role.exposition()

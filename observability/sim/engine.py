@@ -117,6 +117,7 @@ class Engine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.on_idle: Callable[[], None] | None = None
         self._lag = 0.0
+        self._chained: float | None = None  # sim time the previous step ended, if back to back
 
     # --- clock -------------------------------------------------------------------------
     @property
@@ -163,8 +164,14 @@ class Engine:
 
     def _step(self) -> None:
         self._handle = None
+        if self._chained is not None:
+            # the GPU starts the next step as soon as the last one ends: the event loop's
+            # time in between (HTTP, scrapes of other replicas) is not engine time
+            self._absorb_lag(self._chained)
+            self._chained = None
         if self.hung:
             return
+        start = self.now()  # scheduling below is host work; the step's GPU time starts here
         stats = StepStats()
         budget = self.cfg.max_num_batched_tokens
         plan: list[tuple[Request, int]] = []  # (request, tokens computed this step)
@@ -179,7 +186,12 @@ class Engine:
                 n = min(remaining, budget)
             else:
                 n = 1
-                while not self.kv.append_slot(req.table, req.num_computed + 1):
+                # Out of blocks: preempt the newest running request (recompute), as vLLM
+                # does; the oldest one alone always gets its block (vLLM refuses to start
+                # with a cache that cannot hold one sequence, so it never starves alone).
+                while not self.kv.append_slot(
+                    req.table, req.num_computed + 1, force=len(self.running) == 1
+                ):
                     victim = self.running[-1]
                     self._preempt(victim, stats)
                     if victim is req:
@@ -189,9 +201,18 @@ class Engine:
             budget -= n
             context += req.num_computed
             plan.append((req, n))
-        while self.waiting and budget > 0 and len(self.running) < self.cfg.max_num_seqs:
+        # vLLM V1 admits no waiting request in a step that had to preempt; otherwise it
+        # admits in arrival order until a prompt no longer fits (a full cache).
+        while (
+            not stats.preemptions
+            and self.waiting
+            and budget > 0
+            and len(self.running) < self.cfg.max_num_seqs
+        ):
             req = self.waiting[0]
-            cached, ok = self.kv.allocate_prompt(req.table, req.prompt_ids)
+            # a preempted request recomputes its prompt and the output it already produced
+            tokens = req.prompt_ids + req.output if req.preemptions else req.prompt_ids
+            cached, ok = self.kv.allocate_prompt(req.table, tokens, force=not self.running)
             if not ok:
                 break
             self.waiting.popleft()
@@ -219,9 +240,7 @@ class Engine:
         )
         wall = seconds * self.cfg.time_scale
         self.busy_wall += wall
-        self._handle = self.loop.call_later(
-            wall, self._finish_step, plan, stats, self.now() + seconds
-        )
+        self._handle = self.loop.call_later(wall, self._finish_step, plan, stats, start + seconds)
 
     def _preempt(self, req: Request, stats: StepStats) -> None:
         self.running.remove(req)
@@ -255,7 +274,10 @@ class Engine:
         self.sink.gauges(self)
         if self.hung:
             return
+        self._chained = now  # metrics bookkeeping above is host time, not GPU time
         self._kick()
+        if self._handle is None:
+            self._chained = None
 
     def _emit(self, req: Request, now: float) -> None:
         token = self.rng.randrange(len(_WORDS))

@@ -41,7 +41,9 @@ class KVCache:
         return max(0, self.limit - self.used_blocks)
 
     def usage(self) -> float:
-        return self.used_blocks / self.limit if self.limit else 0.0
+        """Used share of the usable pool (`limit` blocks under the kv-pressure fault),
+        capped at 1 when a lone sequence overcommits a pool smaller than itself."""
+        return min(1.0, self.used_blocks / self.limit) if self.limit else 0.0
 
     def block_hashes(self, token_ids: list[int]) -> list[int]:
         hashes, parent = [], 0
@@ -61,15 +63,18 @@ class KVCache:
             n += 1
         return n
 
-    def allocate_prompt(self, table: BlockTable, token_ids: list[int]) -> tuple[int, bool]:
-        """Blocks for the prompt (+1 slot); returns (cached tokens, ok). No change if not ok."""
+    def allocate_prompt(
+        self, table: BlockTable, token_ids: list[int], force: bool = False
+    ) -> tuple[int, bool]:
+        """Blocks for the prompt (+1 slot); returns (cached tokens, ok). No change if not ok.
+        `force` ignores the kv-pressure limit (never the physical pool): the only sequence."""
         hashes = self.block_hashes(token_ids)
         hit = self.cached_prefix(hashes)
         need_total = len(token_ids) // self.block_size + 1
         new = need_total - hit
         hit_blocks = [self._by_hash[h] for h in hashes[:hit]]
         revive = sum(1 for b in hit_blocks if self._ref[b] == 0)
-        if new + revive > self.free_blocks:
+        if new + revive > self._available(force):
             return 0, False
         for b in hit_blocks:
             self._take(b)
@@ -83,14 +88,17 @@ class KVCache:
                 self._hash_of.setdefault(table.blocks[i], h)
         return hit * self.block_size, True
 
-    def append_slot(self, table: BlockTable, num_tokens: int) -> bool:
+    def append_slot(self, table: BlockTable, num_tokens: int, force: bool = False) -> bool:
         """Make room for token number `num_tokens` (1-based); False when out of blocks."""
         if num_tokens <= len(table.blocks) * self.block_size:
             return True
-        if self.free_blocks < 1:
+        if self._available(force) < 1:
             return False
         table.blocks.append(self._new_block())
         return True
+
+    def _available(self, force: bool) -> int:
+        return self.num_blocks - self.used_blocks if force else self.free_blocks
 
     def free(self, table: BlockTable) -> None:
         for b in reversed(table.blocks):
