@@ -17,8 +17,9 @@ import json
 import os
 import random
 import time
+from collections.abc import Iterator
 
-from locust import HttpUser, constant, constant_throughput
+from locust import FastHttpUser, constant, constant_throughput
 
 from observability.load.mix import MIX, PROMPTS
 
@@ -42,6 +43,18 @@ def _body(model: str, prompt: str, max_tokens: int) -> dict[str, object]:
     return body
 
 
+def _lines(resp: object) -> Iterator[bytes]:
+    """SSE lines as they arrive (FastResponse.readline splits on CRLF; SSE uses LF)."""
+    raw = resp._response  # type: ignore[attr-defined]
+    while True:
+        line = raw.readline(b"\n")
+        if not line:
+            return
+        line = line.strip()
+        if line:
+            yield line
+
+
 def _chunk_text(chunk: dict[str, object]) -> str:
     out = ""
     for choice in chunk.get("choices") or []:  # type: ignore[union-attr]
@@ -49,8 +62,23 @@ def _chunk_text(chunk: dict[str, object]) -> str:
     return out
 
 
-class OpenAIUser(HttpUser):
+def _make_task(name: str, max_tokens: int):  # type: ignore[no-untyped-def]
+    def run(self: OpenAIUser) -> None:
+        self._generate(name, max_tokens)
+
+    run.__name__ = f"generate_{name}"
+    return run
+
+
+class OpenAIUser(FastHttpUser):
+    # FastHttpUser (geventhttpclient), not HttpUser: requests goes through the
+    # urllib3-future that grafana-client pulls in, whose traffic police fails under gevent.
     wait_time = constant_throughput(_RATE) if _RATE > 0 else constant(0)
+    network_timeout = 120.0
+    connection_timeout = 10.0
+    # The seed's 10:5:2 weighting of short/medium/long generations. Set in the class body:
+    # locust's metaclass expands the weights only there.
+    tasks = {_make_task(g.name, g.max_tokens): g.weight for g in MIX}  # noqa: RUF012
 
     def _generate(self, name: str, max_tokens: int) -> None:
         target = next(_next_target)
@@ -75,14 +103,13 @@ class OpenAIUser(HttpUser):
                 stream=_STREAM,
                 name=name,
                 catch_response=True,
-                timeout=120,
             ) as resp:
                 if resp.status_code != 200:
                     sample["error"] = f"HTTP {resp.status_code}"
                     resp.failure(sample["error"])
                 elif _STREAM:
-                    for line in resp.iter_lines():
-                        if not line or not line.startswith(b"data:"):
+                    for line in _lines(resp):
+                        if not line.startswith(b"data:"):
                             continue
                         data = line[5:].strip()
                         if data == b"[DONE]":
@@ -111,15 +138,3 @@ class OpenAIUser(HttpUser):
         sample["latency"] = time.perf_counter() - start
         sample["tokens"] = usage_tokens if usage_tokens is not None else chunks
         _SAMPLES.write(json.dumps(sample) + "\n")
-
-
-def _make_task(name: str, max_tokens: int):  # type: ignore[no-untyped-def]
-    def run(self: OpenAIUser) -> None:
-        self._generate(name, max_tokens)
-
-    run.__name__ = f"generate_{name}"
-    return run
-
-
-# The seed's 10:5:2 weighting of short/medium/long generations.
-OpenAIUser.tasks = {_make_task(g.name, g.max_tokens): g.weight for g in MIX}

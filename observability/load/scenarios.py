@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from observability.config import duration_seconds
+from observability.load.burst import Burst
 from observability.local.webhook import fetch_notifications
 
 __all__ = [
@@ -51,9 +52,11 @@ class Scenario:
     target: str  # replica | model | node | second-model
     expected: tuple[str, ...]
     params: dict[str, Any] = field(default_factory=dict)
-    tolerated: tuple[str, ...] = ()  # legitimate consequences, not false positives
+    # alerts the fault genuinely causes besides the expected ones: alert -> why
+    tolerated: dict[str, str] = field(default_factory=dict)
     window_fraction: float = 0.0  # share of the rule's range window the fault must fill
     observe_s: float = 0.0  # benign: how long to watch for false positives
+    burst_users: int = 0  # extra back-to-back clients on the targets while the fault lasts
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -73,8 +76,14 @@ SCENARIOS: dict[str, Scenario] = {
             "kv-pressure",
             "replica",
             ("VLLMKVCacheSaturated",),
-            params={"block_fraction": 0.0005},
-            tolerated=("VLLMRequestPreemptions", "VLLMQueueBacklog"),
+            params={"block_fraction": 0.002},
+            burst_users=32,
+            tolerated={
+                "VLLMRequestPreemptions": "a full cache preempts running sequences to make room",
+                "VLLMQueueBacklog": "requests wait for blocks (queue-time p99 grows)",
+                "VLLMHighTimeToFirstToken": "queued requests start late on the saturated pod",
+                "VLLMLatencySLOBurnRate": "the same late first tokens burn the TTFT SLO",
+            },
         ),
         Scenario(
             "latency-degradation",
@@ -83,7 +92,11 @@ SCENARIOS: dict[str, Scenario] = {
             "model",
             ("VLLMHighInterTokenLatency", "VLLMHighTimeToFirstToken"),
             params={"factor": 10.0},
-            tolerated=("VLLMLatencySLOBurnRate", "VLLMHighRequestLatency", "VLLMQueueBacklog"),
+            tolerated={
+                "VLLMLatencySLOBurnRate": "slow first tokens burn the TTFT SLO",
+                "VLLMHighRequestLatency": "every token is slower, so whole requests are",
+                "VLLMQueueBacklog": "slower steps drain the queue slower",
+            },
             window_fraction=0.05,
         ),
         Scenario(
@@ -108,7 +121,11 @@ SCENARIOS: dict[str, Scenario] = {
             "engine-hang",
             "model",
             ("VLLMEngineStalled",),
-            tolerated=("VLLMQueueBacklog", "VLLMHighTimeToFirstToken", "VLLMLatencySLOBurnRate"),
+            tolerated={
+                "VLLMQueueBacklog": "requests pile up behind the hung engine",
+                "VLLMHighTimeToFirstToken": "no request gets a first token",
+                "VLLMLatencySLOBurnRate": "the missing first tokens burn the TTFT SLO",
+            },
             window_fraction=1.0,
         ),
         Scenario(
@@ -255,6 +272,11 @@ def theoretical_min(alert: str, scenario: Scenario, stack: StackHandle, rules: A
     )
 
 
+def _burst(scenario: Scenario, stack: StackHandle, targets: list[str]) -> Burst:
+    urls = [(r["url"], r["model"]) for r in stack.replicas if r["pod"] in targets]
+    return Burst(urls, scenario.burst_users if urls else 0).__enter__()
+
+
 # -- targets -----------------------------------------------------------------------------
 def fault_targets(scenario: Scenario, stack: StackHandle) -> list[str]:
     if scenario.fault is None:
@@ -306,6 +328,7 @@ def run_scenario(
     budget = timeout_s or max([3 * (m or 0) for m in mins.values()] + [30.0]) + 10
     targets = fault_targets(scenario, stack)
 
+    burst = _burst(scenario, stack, targets)
     t0 = time.time()
     for target in targets:
         say(f"injecting {scenario.fault} on {target}")
@@ -338,6 +361,7 @@ def run_scenario(
             time.sleep(0.25)
     finally:
         clear_faults(stack)
+        burst.__exit__(None, None, None)
     duration = time.time() - t0
 
     timings = []

@@ -1,0 +1,82 @@
+"""A demand burst on chosen replicas while a scenario's fault is active.
+
+KV-cache saturation is a demand problem: a cache only stays full while more sequences
+want blocks than it holds. The stack's steady load leaves a replica idle most of the
+time, so the kv-saturation scenario adds this burst: `users` clients sending the seed
+mix back to back, non-streaming (the client then costs one response per request, not
+one per token, on a shared CPU).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+
+import httpx
+
+from observability.load.mix import MIX, PROMPTS
+
+__all__ = ["Burst"]
+
+
+class Burst:
+    """`with Burst(targets, users):` runs the burst on a background thread until exit."""
+
+    def __init__(self, targets: list[tuple[str, str]], users: int, seed: int = 0) -> None:
+        self.targets = targets  # (base URL, served model name)
+        self.users = users
+        self.sent = 0
+        self.failed = 0
+        self._rng = random.Random(seed)
+        self._weights = [g.weight for g in MIX]
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._main())
+        self._loop.close()
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        limits = httpx.Limits(max_connections=self.users + 4)
+        async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+            users = [
+                asyncio.ensure_future(self._user(client, self.targets[i % len(self.targets)]))
+                for i in range(self.users)
+            ]
+            await self._stop.wait()
+            for u in users:
+                u.cancel()
+            await asyncio.gather(*users, return_exceptions=True)
+
+    async def _user(self, client: httpx.AsyncClient, target: tuple[str, str]) -> None:
+        url, model = target
+        assert self._stop is not None
+        while not self._stop.is_set():
+            gen = self._rng.choices(MIX, self._weights)[0]
+            body = {
+                "model": model,
+                "prompt": self._rng.choice(PROMPTS),
+                "max_tokens": gen.max_tokens,
+            }
+            self.sent += 1
+            try:
+                r = await client.post(f"{url}/v1/completions", json=body)
+                self.failed += r.status_code != 200
+            except httpx.HTTPError:
+                self.failed += 1
+                await asyncio.sleep(0.2)
+
+    def __enter__(self) -> Burst:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        while self._stop is None and self._thread.is_alive():
+            threading.Event().wait(0.01)
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
