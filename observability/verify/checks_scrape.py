@@ -63,7 +63,7 @@ def _selected(ctx: VerifyContext) -> Outcome:
         labels = (live.get("metadata") or {}).get("labels") or {}
         field = SELECTOR_FIELD[kind]
         sel = spec.get(f"{field}Selector")
-        why = explain_mismatch(sel, labels) if sel is not None else ["selector is unset"]
+        why = explain_mismatch(sel, labels)
         if why:
             problems.append(
                 f"{ref} not selected by Prometheus {pns}/{pname}: {field}Selector "

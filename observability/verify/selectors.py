@@ -24,7 +24,7 @@ def fmt_selector(sel: dict[str, Any] | None) -> str:
 def explain_mismatch(sel: dict[str, Any] | None, labels: dict[str, str]) -> list[str]:
     """Reasons `labels` fail `sel` (empty list = matches). An empty selector matches all."""
     if sel is None:
-        return ["selector is null"]
+        return ["a null (unset) selector selects nothing"]
     why: list[str] = []
     for k, v in sorted((sel.get("matchLabels") or {}).items()):
         if k not in labels:
