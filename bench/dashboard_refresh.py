@@ -5,9 +5,11 @@
 
 Backfills `--hours` of catalog-accurate history for `--replicas` simulated vLLM replicas
 (half per configured model, each model in its own namespace, with their DCGM GPUs) into a
-real `prometheus` on a free port in a temp dir (plus `dashboards/recording-rules.yaml` if
-that file exists, backfilled over the same history with `promtool tsdb create-blocks-from
-rules`, as a Prometheus that has run the rules for that long would hold them), then times every panel
+real `prometheus` on a free port in a temp dir, plus the bundle's dashboard recordings
+(group `vllm.recording` from `rule_groups(cfg)`), backfilled over the same history with
+`promtool tsdb create-blocks-from rules` and loaded, as a Prometheus that has run the rules
+for that long would hold them (the alerting groups are not loaded: their evaluation would
+compete with the timed queries on the same CPUs), then times every panel
 query of both dashboards as Grafana would send them for a `--width` px panel over the whole
 range. The two dashboards run interleaved (alternating which goes first) for `--reps`
 repetitions after one warm-up; the median per dashboard is reported with the ratio.
@@ -22,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from observability.config import load_config  # noqa: E402
 from observability.dashboards.exprs import PanelQuery, panel_queries, substitute  # noqa: E402
+from observability.dashboards.rulefill import backfill_recordings, write_rule_files  # noqa: E402
 from observability.dashboards.synthetic import SyntheticFleet, backfill_fleets  # noqa: E402
 from observability.local.binaries import find_binary  # noqa: E402
 from observability.local.ports import PortAllocator  # noqa: E402
@@ -45,7 +46,6 @@ from observability.local.process import Supervisor, http_ok  # noqa: E402
 
 OURS = ROOT / "dashboards" / "vllm-single-pane.json"
 UPSTREAM = ROOT / "bench" / "upstream_vllm_overview" / "vllm_overview.queries.json"
-RULES = ROOT / "dashboards" / "recording-rules.yaml"
 UPSTREAM_DEFAULTS = {"ttft_slo": "1.0", "tpot_slo": "0.1"}
 
 # Grafana's rangeutil.roundInterval: (upper bound ms, rounded ms), first match wins.
@@ -135,31 +135,6 @@ def start_prometheus(sup: Supervisor, tmp: Path, port: int, rule_files: list[Pat
     return url
 
 
-def backfill_rules(url: str, rules: Path, tmp: Path, start: float, end: float, every: str) -> None:
-    out = tmp / "rule-blocks"
-    subprocess.run(
-        [
-            str(find_binary("promtool")),
-            "tsdb",
-            "create-blocks-from",
-            "rules",
-            f"--start={int(start)}",
-            f"--end={int(end)}",
-            f"--url={url}",
-            f"--output-dir={out}",
-            f"--eval-interval={every}",
-            str(rules),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    for block in out.iterdir():
-        if block.is_dir():
-            shutil.move(str(block), str(tmp / "data" / block.name))
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--replicas", type=int, default=100)
@@ -194,7 +169,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         for i, model in enumerate(models)
     ]
-    rules = [] if args.no_rules or not RULES.is_file() else [RULES]
     ours = dashboard_queries(OURS, rate_interval, range_, {})
     upstream = dashboard_queries(UPSTREAM, rate_interval, range_, UPSTREAM_DEFAULTS)
 
@@ -213,10 +187,14 @@ def main(argv: list[str] | None = None) -> int:
         try:
             port = ports.one()
             url = start_prometheus(sup, tmp, port, [])
-            if rules:
+            if not args.no_rules:
                 t0 = time.perf_counter()
-                print(f"backfilling recording rules from {RULES.name} ...", flush=True)
-                backfill_rules(url, RULES, tmp, start - 600, end, f"{scrape_s}s")
+                rules = write_rule_files(cfg, tmp / "rules")[:1]
+                print("backfilling the vllm.recording rules over the history ...", flush=True)
+                backfill_recordings(
+                    url, rules[0], tmp / "data", start - 600, end, f"{scrape_s}s",
+                    str(find_binary("promtool")),
+                )  # fmt: skip
                 sup.stop()
                 url = start_prometheus(sup, tmp, port, rules)
                 print(f"  done in {time.perf_counter() - t0:.0f} s", flush=True)

@@ -185,32 +185,55 @@ def _handler(fake: FakeGrafana) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def backfilled_prometheus(fleet, tmp: Path, scrape_configs: list | None = None) -> Iterator[str]:
-    """A real Prometheus serving `fleet`'s synthetic history (promtool backfill) at a free port."""
+def backfilled_prometheus(
+    fleet, tmp: Path, cfg=None, scrape_configs: list | None = None
+) -> Iterator[str]:
+    """A real Prometheus serving `fleet`'s synthetic history (promtool backfill) at a free
+    port. With `cfg` it loads the bundle's rule files (`rule_groups(cfg)`) and holds the
+    dashboard recordings over the whole history (backfilled with promtool from the raw
+    history, then Prometheus restarts), as a Prometheus that ran our rules would."""
+    from observability.dashboards.rulefill import backfill_recordings, write_rule_files
     from observability.dashboards.synthetic import backfill
     from observability.local.binaries import find_binary
     from observability.local.ports import PortAllocator
     from observability.local.process import Supervisor, http_ok
 
-    backfill(fleet, tmp / "data", promtool=str(find_binary("promtool")))
-    config = {"global": {"scrape_interval": "1s"}, "scrape_configs": scrape_configs or []}
-    (tmp / "prometheus.yml").write_text(json.dumps(config))
+    promtool = str(find_binary("promtool"))
+    backfill(fleet, tmp / "data", promtool=promtool)
+    rule_files = write_rule_files(cfg, tmp / "rules") if cfg is not None else []
     ports = PortAllocator()
     port = ports.one()
     sup = Supervisor(tmp / "logs")
-    child = sup.start(
-        "prometheus",
-        [
-            str(find_binary("prometheus")),
-            f"--config.file={tmp / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp / 'data'}",
-            "--storage.tsdb.retention.time=30d",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
+
+    def start(rules: list[Path]) -> None:
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "15s"},
+            "rule_files": [str(p) for p in rules],
+            "scrape_configs": scrape_configs or [],
+        }
+        (tmp / "prometheus.yml").write_text(json.dumps(config))
+        child = sup.start(
+            "prometheus",
+            [
+                str(find_binary("prometheus")),
+                f"--config.file={tmp / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp / 'data'}",
+                "--storage.tsdb.retention.time=30d",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+        )
         sup.wait_ready(child, lambda: http_ok(f"{url}/-/ready"), 20)
+
+    try:
+        start([])
+        if rule_files:
+            start_s = fleet.end - fleet.seconds
+            backfill_recordings(
+                url, rule_files[0], tmp / "data", start_s, fleet.end, "15s", promtool, 300
+            )
+            sup.stop()
+            start(rule_files)
         yield url
     finally:
         sup.stop()

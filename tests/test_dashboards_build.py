@@ -7,10 +7,13 @@ import json
 
 import pytest
 
+from observability.alerting import recording as rec
 from observability.config import parse_config
 from observability.dashboards import build_all, build_single_pane
 from observability.dashboards.exprs import iter_panels, panel_queries
-from observability.lint.dashboards import check, check_dashboard
+from observability.dashboards.panels import POD_NOTE
+from observability.lint.dashboards import check, check_dashboard, recordings
+from observability.metrics.signals import VLLM
 
 FILE = "dashboards/vllm-single-pane.json"
 ROWS = [
@@ -102,13 +105,17 @@ def test_overview_stats_thresholds_follow_alerting_config(bundle):
         assert title in overview
 
 
-def test_queries_cover_both_vllm_generations(dash):
+def test_queries_cover_both_vllm_generations(dash, bundle):
     exprs = {q.title: q.expr for q in panel_queries(dash)}
     itl = exprs["p99 inter-token latency"]
-    assert itl.startswith("histogram_quantile(0.99, ")
-    assert "vllm:inter_token_latency_seconds_bucket" in itl
-    assert "vllm:time_per_output_token_seconds_bucket" in itl
-    assert "rate(vllm:inter_token_latency_seconds_bucket{" in itl and "[$__rate_interval]" in itl
+    assert itl.startswith("histogram_quantile(0.99, sum by (le) (")
+    # The recording rule unifies both ITL names, so the panel holds no `or` fallback.
+    assert rec.BUCKET_RATE1M[VLLM.ITL.key] + "{" in itl and " or " not in itl
+    rule = recordings(bundle)[rec.BUCKET_RATE1M[VLLM.ITL.key]]
+    assert "rate(vllm:inter_token_latency_seconds_bucket[1m])" in rule
+    assert "rate(vllm:time_per_output_token_seconds_bucket[1m])" in rule
+    for title in ("Time to first token", "Error ratio per pod", "Request rate", "Error %"):
+        assert " or " not in exprs[title], title
     kv = exprs["KV-cache usage"]
     assert "vllm:kv_cache_usage_perc" in kv and "vllm:gpu_cache_usage_perc" in kv
     hit = exprs["Prefix-cache hit rate"]
@@ -123,8 +130,13 @@ def test_every_panel_has_unit_and_description_naming_its_metrics(dash):
         assert "Metrics: " in p["description"], p["title"]
     cost = _panel(dash, "Token cost per model (USD/h)")
     assert cost["description"].endswith(
-        "Metrics: vllm:prompt_tokens_total, vllm:generation_tokens_total."
+        f"so the pod filter does not apply. Metrics: {rec.PROMPT_TOKENS_RATE1M} (recording rule "
+        f"over vllm:prompt_tokens_total), {rec.GENERATION_TOKENS_RATE1M} (recording rule over "
+        "vllm:generation_tokens_total)."
     )
+    kv = _panel(dash, "KV-cache usage per pod")  # per-pod drill-down stays on raw series
+    assert "pod filter" not in kv["description"]
+    assert 'pod=~"$pod"' in kv["targets"][0]["expr"]
 
 
 def test_lint_passes_on_the_committed_dashboards(repo_root, bundle):
@@ -186,6 +198,38 @@ def _first(d, kind="timeseries"):
             "differ from alerting config",
         ),
         (lambda d: d["templating"]["list"].pop(), "variable `pod`"),
+        (
+            lambda d: _first(d)["targets"][0].__setitem__(
+                "expr",
+                "histogram_quantile(0.99, sum by (le) (vllm:e2e_request_latency_seconds_bucket))",
+            ),
+            "percentiles must be",  # a raw quantile without rate()
+        ),
+        (
+            lambda d: _first(d)["targets"][0].__setitem__(
+                "expr",
+                f"histogram_quantile(0.99, sum by (model_name) ({rec.BUCKET_RATE1M['ttft']}{{}}))",
+            ),
+            "must aggregate `by (le, ...)`",  # a recorded bucket rate without `le`
+        ),
+        (
+            lambda d: _first(d)["targets"][0].__setitem__(
+                "expr", f"histogram_quantile(0.99, sum by (le) ({rec.PROMPT_TOKENS_RATE1M}{{}}))"
+            ),
+            "percentiles must be",  # a recording that is no bucket rate
+        ),
+        (
+            lambda d: _first(d)["targets"][0].__setitem__(
+                "expr", "sum(namespace_model_name:vllm_made_up:rate1m{})"
+            ),
+            "come from no rule",
+        ),
+        (
+            lambda d: _first(d).__setitem__(
+                "description", _first(d)["description"].replace(POD_NOTE, "x")
+            ),
+            "pod filter does not apply",
+        ),
     ],
 )
 def test_lint_catches(dash, bundle, mutate, needle):

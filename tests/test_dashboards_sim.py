@@ -2,7 +2,7 @@
 
 Two simulators run side by side: the newest vLLM in one namespace, 0.7.3 in another.
 Prometheus scrapes them (1 s) through the bundle's own ServiceMonitors translated by the
-local stack; requests flow for ~25 s; then `empty_panels` must find nothing, per namespace.
+local stack and evaluates the bundle's rule files (the panels read its recordings); requests flow for ~25 s; then `empty_panels` must find nothing, per namespace.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sim_helpers import free_range
 
 from observability.dashboards import build_single_pane
 from observability.dashboards.check import empty_panels
+from observability.dashboards.rulefill import write_rule_files
 from observability.local.binaries import find_binary
 from observability.local.ports import PortAllocator
 from observability.local.process import Supervisor, http_ok
@@ -82,7 +83,11 @@ def test_every_panel_has_data_on_simulated_vllm_newest_and_0_7_3(bundle, repo_ro
         for mon in monitors:  # both test namespaces, like the demo's second model
             mon["spec"]["namespaceSelector"] = {"any": True}
         jobs = scrape_configs(monitors, targets, interval_override="1s")
-        config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}}
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            # The bundle's rules, as the demo loads them: the panels read the recordings.
+            "rule_files": [str(p) for p in write_rule_files(bundle, tmp_path / "rules")],
+        }
         (tmp_path / "p.yml").write_text(json.dumps({**config, "scrape_configs": jobs}))
         port = ports.one()
         url = f"http://127.0.0.1:{port}"

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Literal
 
 from grafanalib import core as g
 
 __all__ = [
     "COLORS",
+    "MODEL_LEVEL_PREFIX",
+    "POD_NOTE",
     "PanelSpec",
     "Query",
     "build",
+    "described_metrics",
     "metric_names",
+    "recorded_sources",
     "thresholds_high",
     "thresholds_low",
 ]
@@ -46,6 +51,28 @@ def metric_names(expr: str) -> list[str]:
         if name not in out:
             out.append(name)
     return out
+
+
+# Recordings per (namespace, model_name) have no pod label: a panel on them ignores $pod.
+MODEL_LEVEL_PREFIX = "namespace_model_name:"
+POD_NOTE = "per-model recording rules, so the pod filter does not apply"
+
+
+@cache
+def recorded_sources() -> dict[str, tuple[str, ...]]:
+    """Recorded name -> the metrics its rule reads (from the rule expressions themselves)."""
+    from observability.alerting.base import Scope
+    from observability.alerting.recording import dashboard_rules
+
+    sc = Scope("", ("namespace", "model_name"), ("namespace", "pod", "model_name"), ())
+    return {r["record"]: tuple(metric_names(r["expr"])) for r in dashboard_rules(sc)}
+
+
+def described_metrics(metrics: list[str], sources: dict[str, tuple[str, ...]]) -> str:
+    """`a, rec (recording rule over x, y)`: the tail of every panel description."""
+    return ", ".join(
+        f"{m} (recording rule over {', '.join(sources[m])})" if m in sources else m for m in metrics
+    )
 
 
 @dataclass(frozen=True)
@@ -98,7 +125,10 @@ class PanelSpec:
 
     @property
     def description(self) -> str:
-        return f"{self.text.rstrip('.')}. Metrics: {', '.join(self.metrics)}."
+        text = self.text.rstrip(".")
+        if any(m.startswith(MODEL_LEVEL_PREFIX) for m in self.metrics):
+            text += f"; {POD_NOTE}"
+        return f"{text}. Metrics: {described_metrics(self.metrics, recorded_sources())}."
 
 
 def _targets(spec: PanelSpec) -> list[g.Target]:

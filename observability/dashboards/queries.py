@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from observability.alerting import recording as rec
 from observability.config import BundleConfig
 from observability.metrics.promql import Promql, divide
 from observability.metrics.signals import DCGM, VLLM
@@ -57,33 +58,41 @@ class Queries:
     def dcgm(self, *by: str) -> Promql:
         return Promql(self._matchers("namespace", "pod"), self._by(by), RATE)
 
+    # -- recorded series (group vllm.recording, observability/alerting/recording.py) --
+    def recorded(self, name: str, *by: str, extra_matchers: str = "") -> str:
+        """`sum by (...) (name{...})` of a recording. Per-model recordings have no pod
+        label, so only the cluster, namespace and model_name variables filter them."""
+        labels = ("namespace", "model_name")
+        if name.startswith("namespace_pod_model_name:"):
+            labels = ("namespace", "model_name", "pod")
+        matchers = ", ".join(m for m in (self._matchers(*labels), extra_matchers) if m)
+        sel = f"{name}{{{matchers}}}"
+        return f"sum by ({', '.join(self._by(by))}) ({sel})" if by else f"sum({sel})"
+
     # -- overview stats (one number for the whole selection) ---------------------
     def request_rate(self) -> str:
-        return self.vllm().rate(VLLM.REQUEST_SUCCESS)
+        return self.recorded(rec.REQUESTS_RATE1M)
 
-    def generation_tps(self, *by: str) -> str:
-        return self.vllm(*by).rate(VLLM.GENERATION_TOKENS)
+    def generation_tps(self, *by: str, extra_matchers: str = "") -> str:
+        return self.recorded(rec.GENERATION_TOKENS_RATE1M, *by, extra_matchers=extra_matchers)
 
-    def prompt_tps(self, *by: str) -> str:
-        return self.vllm(*by).rate(VLLM.PROMPT_TOKENS)
+    def prompt_tps(self, *by: str, extra_matchers: str = "") -> str:
+        return self.recorded(rec.PROMPT_TOKENS_RATE1M, *by, extra_matchers=extra_matchers)
+
+    def bucket_rate(self, signal, *by: str) -> str:
+        return self.recorded(rec.BUCKET_RATE1M[signal.key], "le", *by)
 
     def quantile(self, q: float, signal, *by: str) -> str:
-        return self.vllm(*by).quantile(q, signal)
+        """`histogram_quantile(q, sum by (le, ...) (<recorded bucket rate>{...}))`."""
+        return f"histogram_quantile({q}, {self.bucket_rate(signal, *by)})"
 
     def error_ratio(self, *by: str) -> str:
         """HTTP 5xx share of API requests (vLLM >= 0.8) or, where no HTTP metrics exist
-        (0.7.3), the share of requests finished with reason error/abort."""
-        h = self.http(*by)
-        v = self.vllm(*by)
-        http5xx = h.rate(VLLM.HTTP_REQUESTS, extra_matchers='status="5xx"')
-        http_all = h.rate(VLLM.HTTP_REQUESTS)
-        failed = v.rate(VLLM.REQUEST_SUCCESS, extra_matchers='finished_reason=~"error|abort"')
-        done = v.rate(VLLM.REQUEST_SUCCESS)
-        # `or (total * 0)` turns "no 5xx series yet" into 0 instead of no data.
-        return (
-            f"({divide(f'{http5xx} or ({http_all} * 0)', http_all)})"
-            f" or ({divide(f'{failed} or ({done} * 0)', done)})"
-        )
+        (0.7.3), the share of requests finished with reason error/abort: the per-pod
+        recordings already pick the source, so the panel holds no `or`."""
+        failed = self.recorded(rec.POD_FAILED_RATE1M, *by)
+        total = self.recorded(rec.POD_REQUESTS_RATE1M, *by)
+        return divide(failed, total)
 
     def kv_usage_max(self, *by: str) -> str:
         return self.vllm(*by).gauge(VLLM.KV_CACHE_USAGE, "max")
@@ -119,12 +128,11 @@ class Queries:
 
     def token_cost_per_hour(self, *by: str) -> str:
         """USD/h: prompt and generated tokens/s x the model's configured price per 1K."""
-        v = self.vllm(*by)
         parts = []
         for _key, m in sorted(self.cfg.models.items()):
             match = f"model_name={_q(m.served_name)}"
-            prompt = v.rate(VLLM.PROMPT_TOKENS, extra_matchers=match)
-            gen = v.rate(VLLM.GENERATION_TOKENS, extra_matchers=match)
+            prompt = self.prompt_tps(*by, extra_matchers=match)
+            gen = self.generation_tps(*by, extra_matchers=match)
             parts.append(
                 f"(({prompt}) * {m.cost.input_per_1k} + ({gen}) * {m.cost.output_per_1k})"
                 " * 3600 / 1000"

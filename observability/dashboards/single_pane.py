@@ -4,6 +4,7 @@ GPU and cost rows, top to bottom. Stat thresholds are the alert thresholds from
 
 from __future__ import annotations
 
+from observability.alerting import recording as rec
 from observability.config import BundleConfig
 from observability.dashboards.finalize import dashboard_json
 from observability.dashboards.layout import Layout
@@ -134,7 +135,10 @@ def overview(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
 
 def _quantiles(q: Queries, signal) -> tuple[Query, ...]:
     return tuple(
-        Query(q.quantile(p, signal, "model_name"), f"{{{{model_name}}}} p{round(p * 100)}")
+        Query(
+            q.quantile(p, signal, "namespace", "model_name"),
+            f"{{{{model_name}}}} p{round(p * 100)}",
+        )
         for p in QUANTILES
     )
 
@@ -180,7 +184,7 @@ def latency(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
             "Time to first token distribution",
             "Requests per second in each TTFT bucket (all selected models)",
             "s",
-            (Query(q.vllm().bucket_rate(VLLM.TTFT), "{{le}}", fmt="heatmap"),),
+            (Query(q.bucket_rate(VLLM.TTFT), "{{le}}", fmt="heatmap"),),
             width=16,
         ),
     ]
@@ -193,12 +197,7 @@ def throughput(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
             "Requests/s by finish reason",
             "Finished requests per second: stop, length, abort, error (>= 0.16), repetition",
             "reqps",
-            (
-                Query(
-                    q.vllm("finished_reason").rate(VLLM.REQUEST_SUCCESS),
-                    "{{finished_reason}}",
-                ),
-            ),
+            (Query(q.recorded(rec.REQUESTS_RATE1M, "finished_reason"), "{{finished_reason}}"),),
             stack=True,
         ),
         PanelSpec(
@@ -277,12 +276,15 @@ def cache(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
 
 def errors(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
     a = cfg.alerting
-    failed = q.vllm("model_name", "finished_reason").rate(
-        VLLM.REQUEST_SUCCESS, extra_matchers='finished_reason=~"error|abort"'
+    failed = q.recorded(
+        rec.REQUESTS_RATE1M,
+        "model_name",
+        "finished_reason",
+        extra_matchers='finished_reason=~"error|abort"',
     )
     # vLLM 0.7.3 creates a finished_reason series only at its first request: zero-fill so
     # "no failures yet" reads 0, not "No data".
-    zero = f"{q.vllm('model_name').rate(VLLM.REQUEST_SUCCESS)} * 0"
+    zero = f"{q.recorded(rec.REQUESTS_RATE1M, 'model_name')} * 0"
     failed = f'{failed} or label_replace({zero}, "finished_reason", "error", "", "")'
     return [
         PanelSpec(

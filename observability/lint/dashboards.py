@@ -10,7 +10,8 @@ import json
 import re
 from pathlib import Path
 
-from observability.config import BundleConfig
+from observability.alerting.rules import rule_groups
+from observability.config import BundleConfig, ConfigError
 from observability.dashboards.exprs import (
     iter_panels,
     panel_queries,
@@ -18,7 +19,12 @@ from observability.dashboards.exprs import (
     substitute,
 )
 from observability.dashboards.finalize import DATASOURCE_REF
-from observability.dashboards.panels import metric_names
+from observability.dashboards.panels import (
+    MODEL_LEVEL_PREFIX,
+    POD_NOTE,
+    described_metrics,
+    metric_names,
+)
 from observability.lint.findings import Finding
 from observability.metrics.catalog import available_vllm_versions, vllm_catalog
 from observability.metrics.signals import SIGNALS
@@ -46,9 +52,32 @@ _LEGACY = {n for s in SIGNALS.values() for n in s.names if n not in _CURRENT}
 _KNOWN_VLLM = (
     _CURRENT | _LEGACY | {f for v in available_vllm_versions() for f in vllm_catalog(v).families}
 )
+# `histogram_quantile(q, sum by (...) (rate(X_bucket{...`, or over a recorded bucket rate
+# `sum by (...) (rec{...` where `rec` must be one of our rules' bucket-rate recordings.
 _QUANTILE_RE = re.compile(
-    r"histogram_quantile\(\s*[\d.]+\s*,\s*\(?\s*sum by \(([^)]*)\) \(rate\([\w:]+_bucket\{"
+    r"histogram_quantile\(\s*[\d.]+\s*,\s*\(?\s*sum by \(([^)]*)\) "
+    r"\((?:rate\([\w:]+_bucket\{|([\w:]+)\{)"
 )
+_BUCKET_RATE_RULE = re.compile(r"sum by \([^)]*\ble\b[^)]*\) \(rate\([\w:]+_bucket[\[{]")
+
+
+def recordings(cfg: BundleConfig) -> dict[str, str]:
+    """Recorded name -> expression, for every recording rule this bundle renders."""
+    try:
+        groups = rule_groups(cfg)
+    except ConfigError:
+        return {}  # the rules check reports the config error
+    return {r["record"]: r["expr"] for g in groups for r in g["rules"] if "record" in r}
+
+
+def _bucket_rates(recorded: dict[str, str]) -> set[str]:
+    """Recordings that are `sum by (le, ...) (rate(X_bucket[..]))` (every `or` branch)."""
+    out = set()
+    for name, expr in recorded.items():
+        branches = expr.split(" or ")
+        if all(_BUCKET_RATE_RULE.search(b) for b in branches):
+            out.add(name)
+    return out
 
 
 def _finding(file: str, message: str, obj: str = "", field: str = "") -> Finding:
@@ -95,8 +124,12 @@ def _check_vars(file: str, dash: dict, cfg: BundleConfig) -> list[Finding]:
     return out
 
 
-def _check_panel(file: str, panel: dict, cfg: BundleConfig) -> list[Finding]:
+def _check_panel(
+    file: str, panel: dict, cfg: BundleConfig, recorded: dict[str, str]
+) -> list[Finding]:
     out: list[Finding] = []
+    sources = {n: tuple(metric_names(e)) for n, e in recorded.items()}
+    bucket_rates = _bucket_rates(recorded)
     title = panel.get("title", f"id {panel.get('id')}")
 
     def bad(msg: str, field: str = "") -> None:
@@ -119,8 +152,14 @@ def _check_panel(file: str, panel: dict, cfg: BundleConfig) -> list[Finding]:
     desc = panel.get("description", "")
     if not desc:
         bad("panel has no description", "description")
-    elif not desc.endswith(f"Metrics: {', '.join(metrics)}."):
-        bad("description must end with `Metrics: <the metrics it reads>.`", "description")
+    elif not desc.endswith(f"Metrics: {described_metrics(metrics, sources)}."):
+        bad(
+            "description must end with `Metrics: <the metrics it reads>.` (a recording as "
+            "`name (recording rule over <its metrics>)`)",
+            "description",
+        )
+    elif any(m.startswith(MODEL_LEVEL_PREFIX) for m in metrics) and POD_NOTE not in desc:
+        bad(f"reads a per-model recording: the description must say `{POD_NOTE}`", "description")
     for i, t in enumerate(targets):
         field = f"targets[{i}]"
         expr = t.get("expr", "")
@@ -130,6 +169,13 @@ def _check_panel(file: str, panel: dict, cfg: BundleConfig) -> list[Finding]:
         unknown = {n for n in names if n.startswith("vllm:")} - _KNOWN_VLLM
         if unknown:
             bad(f"unknown vLLM metric(s) {sorted(unknown)}: use names from signals.py", field)
+        not_ours = {n for n in names if ":" in n and not n.startswith("vllm:")} - set(recorded)
+        if not_ours:
+            bad(
+                f"recorded series {sorted(not_ours)} come from no rule of this bundle: use a "
+                "name from observability/alerting/recording.py (rendered into alerts/)",
+                field,
+            )
         if names & _LEGACY and not names & _CURRENT:
             bad(
                 f"only removed/legacy names {sorted(names & _LEGACY)}: add the current name "
@@ -137,9 +183,15 @@ def _check_panel(file: str, panel: dict, cfg: BundleConfig) -> list[Finding]:
                 field,
             )
         n_q = expr.count("histogram_quantile(")
-        if n_q and len(_QUANTILE_RE.findall(expr)) != n_q:
-            bad("percentiles must be histogram_quantile(q, sum by (le, ...) (rate(X_bucket[..])))")
-        for by in _QUANTILE_RE.findall(expr):
+        shapes = _QUANTILE_RE.findall(expr)
+        if n_q and (
+            len(shapes) != n_q or any(rec and rec not in bucket_rates for _by, rec in shapes)
+        ):
+            bad(
+                "percentiles must be histogram_quantile(q, sum by (le, ...) (rate(X_bucket[..]))) "
+                "or over a bucket-rate recording of this bundle's rules"
+            )
+        for by, _rec in shapes:
             if "le" not in [b.strip() for b in by.split(",")]:
                 bad("histogram_quantile must aggregate `by (le, ...)`", field)
         if not _denominators_guarded(expr):
@@ -170,8 +222,9 @@ def check_dashboard(file: str, dash: dict, cfg: BundleConfig, parse: bool = True
         if pid in seen:
             out.append(_finding(file, f"panel id {pid} also used by {seen[pid]!r}", panel["title"]))
         seen[pid] = panel.get("title", "")
+    recorded = recordings(cfg)
     for panel in iter_panels(dash):
-        out += _check_panel(file, panel, cfg)
+        out += _check_panel(file, panel, cfg, recorded)
     if parse:
         queries = panel_queries(dash)
         keyed = {f"{q.title}#{q.ref}": substitute(q.expr) for q in queries}
