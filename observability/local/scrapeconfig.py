@@ -29,7 +29,6 @@ __all__ = [
     "sanitize",
     "scrape_configs",
     "targets_from_manifest",
-    "widen_namespaces",
 ]
 
 _INVALID = re.compile(r"[^a-zA-Z0-9_]")
@@ -153,43 +152,6 @@ def load_service_monitors(directory: Path) -> list[dict[str, Any]]:
             if isinstance(doc, dict) and doc.get("kind") == "ServiceMonitor":
                 monitors.append(doc)
     return monitors
-
-
-def widen_namespaces(
-    monitors: list[dict[str, Any]], targets: Iterable[DiscoveredTarget]
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """Add to a monitor's `namespaceSelector.matchNames` the namespaces of targets its label
-    selector matches but its namespace list misses; return the monitors and one note each.
-
-    The demo runs a second model in a second namespace; the rendered monitor lists only
-    `namespaces.vllm`. The note tells the user the demo widened it (and how to do the same
-    in a cluster) instead of silently scraping only one model.
-    """
-    out, notes = [], []
-    targets = list(targets)
-    for mon in monitors:
-        sel = (mon.get("spec", {}).get("namespaceSelector") or {}).get("matchNames")
-        labels = (mon.get("spec", {}).get("selector") or {}).get("matchLabels") or {}
-        if not sel:
-            out.append(mon)
-            continue
-        extra = sorted(
-            {
-                t.namespace
-                for t in targets
-                if t.namespace not in sel
-                and all(t.service_labels.get(k) == v for k, v in labels.items())
-            }
-        )
-        if extra:
-            spec = {**mon["spec"], "namespaceSelector": {"matchNames": [*sel, *extra]}}
-            mon = {**mon, "spec": spec}
-            notes.append(
-                f"ServiceMonitor {mon['metadata']['name']} selects namespaces {sel}; the demo "
-                f"adds {extra} for its second model (in a cluster, add them to namespaceSelector)"
-            )
-        out.append(mon)
-    return out, notes
 
 
 def _relabel(rule: Mapping[str, Any]) -> dict[str, Any]:

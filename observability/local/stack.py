@@ -35,7 +35,6 @@ from observability.local.scrapeconfig import (
     load_service_monitors,
     scrape_configs,
     targets_from_manifest,
-    widen_namespaces,
 )
 from observability.local.webhook import WebhookSink
 
@@ -44,7 +43,6 @@ __all__ = ["DEFAULT_STATE_FILE", "FAST", "LocalStack", "StackOptions", "read_sta
 DEFAULT_STATE_FILE = Path(".obsctl") / "demo-state.json"
 # Fast profile: scrape and evaluate every second so a scenario runs in tens of seconds.
 FAST = {"scrape_interval": "1s", "evaluation_interval": "1s"}
-SECOND_MODEL_NAMESPACE = "vllm-llama"
 
 
 @dataclass(frozen=True)
@@ -65,13 +63,16 @@ class StackOptions:
 
 
 def demo_models(cfg: BundleConfig) -> tuple[tuple[str, str], ...]:
-    """Two models in two namespaces: the first deployed model in namespaces.vllm, another
-    model of the registry in `vllm-llama` (one model only if the registry has one)."""
+    """Two models, each in the namespace bundle.yaml gives it: the first deployed model and
+    another one of the registry, preferring one in a different namespace (one model only
+    if the registry has one). The rendered ServiceMonitor selects every model namespace,
+    so the demo scrapes them with no change to it."""
     first = cfg.vllm.deploy[0] if cfg.vllm.deploy else next(iter(cfg.models))
-    out = [(first, cfg.namespaces.vllm)]
+    out = [(first, cfg.model_namespace(first))]
     others = [k for k in cfg.models if k != first]
+    others.sort(key=lambda k: cfg.model_namespace(k) == out[0][1])  # stable: other ns first
     if others:
-        out.append((others[0], SECOND_MODEL_NAMESPACE))
+        out.append((others[0], cfg.model_namespace(others[0])))
     return tuple(out)
 
 
@@ -224,9 +225,6 @@ class LocalStack:
             ],
         )
         self._children["alertmanager"] = alertmanager
-        monitors, notes = widen_namespaces(monitors, targets_from_manifest(self.manifest))
-        for note in notes:
-            say(f"note: {note}")
         prom_config = self._prometheus_config(monitors, rule_file, am_port)
         (self._tmp / "prometheus.yml").write_text(yaml.safe_dump(prom_config, sort_keys=False))
         prometheus = self._sup.start(
