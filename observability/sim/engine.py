@@ -240,6 +240,10 @@ class Engine:
         )
         wall = seconds * self.cfg.time_scale
         self.busy_wall += wall
+        # Gauges describe the batch this step runs with: blocks freed by finished requests
+        # are refilled by this step's admissions at once (the sim's pools are far smaller
+        # than a GPU's, so a whole-step dip would be a coarse artifact of the model).
+        self.sink.gauges(self)
         self._handle = self.loop.call_later(wall, self._finish_step, plan, stats, start + seconds)
 
     def _preempt(self, req: Request, stats: StepStats) -> None:
