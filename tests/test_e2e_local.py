@@ -52,18 +52,21 @@ def _stack(bundle: BundleConfig, repo_root: Path, tmp_path: Path, **kw: object) 
     return LocalStack(opts)
 
 
-@pytest.mark.timeout(420)
+# Budget: start (~10 s) + two scenarios, each bounded by run_scenario at 1.25x its
+# theoretical minimum (63 s in the fast profile) + 15 s, plus settling and stop.
+@pytest.mark.timeout(300)
 def test_fault_scenarios_page_exactly_the_expected_alerts(
     bundle: BundleConfig, repo_root: Path, tmp_path: Path
 ) -> None:
     before = _descendants()
     stack = _stack(bundle, repo_root, tmp_path)
     started = time.time()
+    names_run = ("replica-crash", "kv-saturation")
     try:
         stack.start()
         assert (tmp_path / "state.json").is_file()
         handle = StackHandle.from_state(stack.state)
-        results = [run_scenario(SCENARIOS[n], handle) for n in ("replica-crash", "kv-saturation")]
+        results = [run_scenario(SCENARIOS[n], handle, settle_s=30) for n in names_run]
         for res in results:
             expected = set(res.expected)
             fired = {t.alert for t in res.alerts if t.webhook_s is not None}
@@ -75,7 +78,11 @@ def test_fault_scenarios_page_exactly_the_expected_alerts(
             for n in fetch_notifications(stack.state["webhook_url"], since=started)
             for a in n.alertnames()
         }
-        assert names <= {"Watchdog", "VLLMKVCacheSaturated", "VLLMTargetDown"}, names
+        # only the expected alerts and the follow-ons each scenario names with a reason
+        allowed = {"Watchdog"}
+        for n in names_run:
+            allowed |= set(SCENARIOS[n].expected) | set(SCENARIOS[n].tolerated)
+        assert names <= allowed, names
         assert {"VLLMKVCacheSaturated", "VLLMTargetDown"} <= names
         ports = [*stack.ports.ports, stack.webhook.port]  # type: ignore[union-attr]
     finally:

@@ -94,6 +94,7 @@ class StepStats:
     prompt_done: list[Request] = field(default_factory=list)
     prefix_queries: int = 0
     prefix_hits: int = 0
+    itl: list[float] = field(default_factory=list)  # inter-token gaps of this step's tokens
 
 
 class Sink(Protocol):
@@ -274,6 +275,9 @@ class Engine:
             else:
                 req.num_computed += 1
             self._emit(req, now)
+            # vLLM observes inter-token latency per iteration, not when the request ends
+            stats.itl.extend(req.itl)
+            req.itl.clear()
         self.sink.step(self, stats)
         self.sink.gauges(self)
         if self.hung:

@@ -167,6 +167,8 @@ class ReplicaMetrics:
         if s.prefix_queries and self.v0:
             self._set("vllm:gpu_prefix_cache_hit_rate", s.prefix_hits / s.prefix_queries)
         self._obs("vllm:iteration_tokens_total", s.prefill_tokens + s.decode_tokens)
+        for itl in s.itl:
+            self.token_latency(itl)
         for req in s.prompt_done:
             if req.first_token is not None and len(req.output) <= 1:
                 self._obs("vllm:time_to_first_token_seconds", req.first_token - req.arrival)
