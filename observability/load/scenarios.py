@@ -352,7 +352,6 @@ def run_scenario(
     budget = timeout_s or max([1.25 * (m or 0) for m in mins.values()] + [30.0]) + 15
     targets = fault_targets(scenario, stack)
     wait_traffic(stack, targets)
-    burst = _burst(scenario, stack, targets)
     t0 = time.time()
     for target in targets:
         say(f"injecting {scenario.fault} on {target}")
@@ -361,6 +360,9 @@ def run_scenario(
             method="POST",
             body={"fault": scenario.fault, "target": target, "params": scenario.params},
         )
+    # after the fault: shrinking a cache that 128 sequences already share would start
+    # with a wave of preemptions instead of the cache filling up
+    burst = _burst(scenario, stack, targets)
     seen_prom: dict[str, float] = {}
     seen_hook: dict[str, float] = {}
     observe = scenario.observe_s if not scenario.expected else 0.0
