@@ -49,7 +49,7 @@ def run(
         2, "--replicas", min=1, max=8, help="Replicas per model (fresh stack)."
     ),
     timeout: float = typer.Option(
-        0, "--timeout", min=0, help="Seconds per scenario (0 = 3x the minimum)."
+        0, "--timeout", min=0, help="Seconds per scenario (0 = 1.25x the minimum + 15 s)."
     ),
     config: Path = ConfigOption,
 ) -> None:
