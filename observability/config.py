@@ -305,8 +305,14 @@ class AlertingConfig(_Model):
         default_factory=lambda: [48, 64, 74, 79, 92, 94, 95, 119, 120],
         description="XIDs that page (fatal/hardware); other XIDs are warnings",
     )
-    vllm_job_regex: str = Field("vllm-.+", description="`job` of vLLM scrape targets (regex)")
-    dcgm_job: str = Field("dcgm-exporter", description="`job` of dcgm-exporter targets")
+    # Unset: the job the bundle's ServiceMonitors give their targets (render/k8s.py
+    # VLLM_JOB / DCGM_JOB). Set only when your own scrape config names the job otherwise.
+    vllm_job_regex: str | None = Field(
+        None, description="`job` of vLLM scrape targets (regex); unset: `vllm`, as rendered"
+    )
+    dcgm_job: str | None = Field(
+        None, description="`job` of dcgm-exporter targets; unset: `dcgm-exporter`, as rendered"
+    )
     grafana_url: str = Field(
         "http://localhost:3000", description="Grafana base URL used in dashboard_url links"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from observability.alerting.base import Scope, alert, record
+from observability.alerting.targets import dcgm_job, dcgm_up
 from observability.alerting.timing import Timing
 from observability.config import BundleConfig
 from observability.metrics.signals import DCGM
@@ -69,7 +70,7 @@ def group(cfg: BundleConfig, t: Timing, sc: Scope) -> dict[str, Any]:
     pre = (sc.cluster,) if sc.cluster else ()
     under_by = sc.by((*pre, "namespace", "pod", "Hostname", "gpu", "UUID", "modelName"))
     util = f'{DCGM.GPU_UTIL}{{namespace=~"{_vllm_namespaces(cfg)}"}}'
-    job = f'up{{job="{a.dcgm_job}"}}'
+    job = dcgm_up(cfg)
     return {
         "name": GROUP,
         "rules": [
@@ -111,7 +112,7 @@ def group(cfg: BundleConfig, t: Timing, sc: Scope) -> dict[str, Any]:
                 t.exporter_down_for,
                 "warning",
                 "DCGM exporter is down.",
-                f"No dcgm-exporter target (job {a.dcgm_job}) is discovered: GPU metrics and "
+                f"No dcgm-exporter target (job {dcgm_job(cfg)}) is discovered: GPU metrics and "
                 "GPU alerts are blind cluster-wide.",
                 labels={"reason": "absent"},
             ),

@@ -1,7 +1,8 @@
 """Timing profiles: one rule generator, two clocks.
 
 `standard` is what ships to clusters. `fast` keeps every expression, threshold and rate
-window and only shortens `for` durations and the SLO burn-rate windows, so the fault
+window and only shortens `for` durations, the SLO burn-rate windows and the KV-usage
+median window (which scales with the demo's 1s scrape), so the fault
 scenarios of `obsctl scenario` finish in minutes. Recording-rule names never change with
 the profile (they carry the standard 5m window), so dashboards work under both.
 """
@@ -30,6 +31,9 @@ class Timing:
     rate_window: str = "5m"
     latency_for: str = "5m"
     saturation_for: str = "5m"
+    # Median window of KV-cache usage (VLLMKVCacheSaturated): 8 scrapes at 15s, so up to 3
+    # low scrapes (V1's one-step dip after a preemption) cannot restart `for`.
+    kv_usage_window: str = "2m"
     preemption_for: str = "10m"
     error_for: str = "5m"
     stalled_window: str = "5m"
@@ -56,6 +60,8 @@ FAST = Timing(
     "fast",
     latency_for="1m",
     saturation_for="1m",
+    # 10 scrapes at the demo's 1s; delays onset by ~5s instead of ~1m.
+    kv_usage_window="10s",
     preemption_for="1m",
     error_for="1m",
     stalled_window="1m",

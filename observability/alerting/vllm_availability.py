@@ -11,6 +11,7 @@ from typing import Any
 
 from observability.alerting import recording as rec
 from observability.alerting.base import Scope, alert
+from observability.alerting.targets import vllm_up
 from observability.alerting.timing import Timing
 from observability.config import BundleConfig
 from observability.metrics.signals import VLLM
@@ -45,7 +46,7 @@ def _target_down(cfg: BundleConfig, sc: Scope, lookback: str) -> str:
     exposed metrics keeps its alert without model_name."""
     pre = (sc.cluster,) if sc.cluster else ()
     keys = (*pre, "namespace", "pod")
-    down = f'up{{job=~"{cfg.alerting.vllm_job_regex}"}} == 0'
+    down = f"{vllm_up(cfg)} == 0"
     known = f"group by ({sc.by(sc.pod)}) (last_over_time({VLLM.RUNNING.v1}[{lookback}]))"
     return f"({down})\n* {sc.on(keys)} group_left (model_name)\n{known}\nor {sc.on(keys)}\n({down})"
 

@@ -10,28 +10,53 @@ from observability.alerting.timing import Timing
 from observability.config import BundleConfig
 from observability.metrics.signals import VLLM
 
-__all__ = ["GROUP", "group"]
+__all__ = ["GROUP", "group", "kv_usage_median"]
 
 GROUP = "vllm.saturation"
 
 _WHERE = "{{ $labels.model_name }} in namespace {{ $labels.namespace }}"
 
 
+def kv_usage_median(sc: Scope, window: str) -> str:
+    """Per-pod KV-cache usage as the median of the raw scrapes over `window`, busiest
+    engine (max) per pod, newest name first.
+
+    Why a median: in vLLM V1 a step that preempts admits nothing, so the preempted
+    request's blocks read as free for that one step and a saturated cache scrapes low
+    once in a while. On the instantaneous gauge that single low scrape restarts `for`.
+    - `quantile_over_time(0.5)` ignores any dip shorter than half the window, however
+      deep, and keeps a longer excursion's length (it shifts it by half the window), so a
+      blip shorter than `for` still never fires.
+    - `avg_over_time` lets a deep dip pull the mean under the threshold (one 0.3 among
+      eight 0.97 scrapes averages 0.896).
+    - `max_over_time` would stretch every blip by the window and fire on shorter ones.
+    On raw series (not the recording) so it counts scrapes, whatever the rule evaluation
+    interval, and has history right after Prometheus restarts."""
+    by = sc.by(sc.pod)
+    q = sc.promql(sc.pod, window)
+    return q.fallback(
+        VLLM.KV_CACHE_USAGE,
+        lambda n: f"max by ({by}) (quantile_over_time(0.5, {q.sel(n)}[{window}]))",
+    )
+
+
 def group(cfg: BundleConfig, t: Timing, sc: Scope) -> dict[str, Any]:
     a = cfg.alerting
     bucket_edge("queue_time_p99_warning_seconds", a.queue_time_p99_warning_seconds, VLLM.QUEUE_TIME)
     w = t.rate_window
+    kv_w = t.kv_usage_window
+    usage = kv_usage_median(sc, kv_w)
 
     def kv(severity: str, threshold: float) -> dict[str, Any]:
         return alert(
             "VLLMKVCacheSaturated",
-            f"{rec.KV_CACHE_USAGE_MAX} > {threshold:g}",
+            f"({usage})\n> {threshold:g}",
             t.saturation_for,
             severity,
             "vLLM KV cache is nearly full.",
             "KV-cache usage of pod {{ $labels.pod }} serving " + _WHERE + " is "
-            "{{ $value | humanizePercentage }} "
-            f"(threshold {threshold:.0%}); new requests queue and running ones get preempted.",
+            f"{{{{ $value | humanizePercentage }}}} (median over {kv_w}, threshold "
+            f"{threshold:.0%}); new requests queue and running ones get preempted.",
         )
 
     return {

@@ -13,12 +13,15 @@ from typing import Any
 __all__ = [
     "ARGOCD_FINALIZER",
     "DCGM_APP",
+    "DCGM_JOB",
     "DCGM_PORT_NAME",
     "GRAFANA_FOLDER_ANNOTATION",
     "IN_CLUSTER",
+    "JOB_LABEL",
     "KPS_APP",
     "PART_OF",
     "VLLM_CONTAINER",
+    "VLLM_JOB",
     "VLLM_NAME",
     "VLLM_PORT_NAME",
     "deep_merge",
@@ -34,6 +37,12 @@ VLLM_PORT_NAME = "http"
 KPS_APP = "kube-prometheus-stack"
 DCGM_APP = "dcgm-exporter"
 DCGM_PORT_NAME = "metrics"  # fixed in the dcgm-exporter chart's Service template
+# The ServiceMonitors' `jobLabel`: the operator sets `job` to the value of this label on
+# the scraped Service (else the Service name). The monitors select on the same label, so
+# every target they scrape gets the job below; alert selectors read these constants.
+JOB_LABEL = "app.kubernetes.io/name"
+VLLM_JOB = VLLM_NAME  # the vLLM Services' app.kubernetes.io/name (vllm_labels)
+DCGM_JOB = DCGM_APP  # the chart's Service: app.kubernetes.io/name = chart name
 # Dashboard ConfigMaps set this annotation to the Grafana folder name; the KPS values
 # point the Grafana sidecar's folderAnnotation at it.
 GRAFANA_FOLDER_ANNOTATION = "grafana_folder"

@@ -17,7 +17,9 @@ from typing import Any
 from observability.config import BundleConfig
 from observability.render.k8s import (
     DCGM_APP,
+    DCGM_JOB,
     DCGM_PORT_NAME,
+    JOB_LABEL,
     PART_OF,
     VLLM_NAME,
     VLLM_PORT_NAME,
@@ -53,8 +55,9 @@ def vllm_service_monitor(cfg: BundleConfig) -> dict[str, Any]:
         "kind": "ServiceMonitor",
         "metadata": _meta(cfg, VLLM_NAME),
         "spec": {
-            "jobLabel": "app.kubernetes.io/name",
+            "jobLabel": JOB_LABEL,
             "namespaceSelector": {"matchNames": cfg.monitored_namespaces},
+            # vllm_labels() carries JOB_LABEL: VLLM_JOB, so every target's job is VLLM_JOB.
             "selector": {"matchLabels": vllm_labels()},
             # Plain text 0.0.4, never OpenMetrics: prometheus-client 0.23-0.26 (which a
             # vLLM image may ship) answers an OpenMetrics scrape from Prometheus < 3 with
@@ -85,10 +88,10 @@ def dcgm_service_monitor(cfg: BundleConfig) -> dict[str, Any]:
         "kind": "ServiceMonitor",
         "metadata": _meta(cfg, DCGM_APP),
         "spec": {
-            "jobLabel": "app.kubernetes.io/name",
+            "jobLabel": JOB_LABEL,
             "namespaceSelector": {"matchNames": [cfg.namespaces.monitoring]},
             # The chart's Service (release `dcgm-exporter`, see argocd.py).
-            "selector": {"matchLabels": {"app.kubernetes.io/name": DCGM_APP}},
+            "selector": {"matchLabels": {JOB_LABEL: DCGM_JOB}},
             "endpoints": [
                 {
                     "port": DCGM_PORT_NAME,
