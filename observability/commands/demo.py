@@ -15,18 +15,6 @@ from observability.local.stack import LocalStack, StackOptions
 from observability.local.summary import read_summary
 
 
-def _snapshot_hint(prom_url: str) -> str | None:
-    """The dashboards helper's live snapshot page, when this checkout has one."""
-    try:
-        from observability.dashboards import snapshot  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    hint = getattr(snapshot, "live_url_hint", None)
-    if callable(hint):
-        return str(hint())
-    return f"obsctl snapshot --prometheus-url {prom_url}  (the single pane as HTML/PNG)"
-
-
 def print_urls(stack: LocalStack) -> None:
     s = stack.state
     typer.echo(f"Prometheus        {s['prometheus_url']}  (UI: /graph, alerts: /alerts)")
@@ -37,9 +25,11 @@ def print_urls(stack: LocalStack) -> None:
         typer.echo(f"vLLM {r['namespace']}/{r['pod']:<28} {r['url']}  ({r['model']})")
     for n in s["nodes"]:
         typer.echo(f"DCGM {n['node']:<33} http://127.0.0.1:{n['dcgm_port']}/metrics")
-    hint = _snapshot_hint(s["prometheus_url"])
-    if hint:
-        typer.echo(f"Dashboard         {hint}")
+    if s.get("snapshot_url"):
+        typer.echo(
+            f"Snapshot page     {s['snapshot_url']}  (the single pane, last 15m, reloads "
+            "every 15 s; ?range=1h)"
+        )
     typer.echo(f"State file        {stack.state_file}")
 
 

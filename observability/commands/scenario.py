@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from observability.load.scenarios import SCENARIOS, StackHandle, format_result, 
 from observability.local.binaries import MissingBinaryError
 from observability.local.process import ChildFailedError
 from observability.local.signals import interrupt_on_term
-from observability.local.stack import DEFAULT_STATE_FILE, LocalStack, StackOptions, read_state
+from observability.local.stack import DEFAULT_STATE_FILE, LocalStack, StackOptions, live_states
 
 app = typer.Typer(help="Named fault scenarios with measured alert timing.", no_args_is_help=True)
 
@@ -63,13 +64,20 @@ def run(
         die(f"unknown scenario {unknown[0]!r}: run `obsctl scenario list`")
     cfg = load_bundle(config)
     repo_root = config.resolve().parent
-    state = None if fresh else read_state(repo_root / DEFAULT_STATE_FILE)
-    if state is not None and state.get("profile") != profile:
-        if not as_json:
-            typer.echo(
-                f"the running demo uses profile {state.get('profile')}; starting a fresh {profile} stack"
-            )
-        state = None
+    running = [] if fresh else live_states(repo_root / DEFAULT_STATE_FILE.parent)
+    matching = [s for s in running if s.get("profile") == profile]  # newest first
+    state = matching[0] if matching else None
+    if len(matching) > 1:
+        typer.echo(
+            f"{len(matching)} {profile} demos are running; using the newest (pid "
+            f"{state['pid']}, {state['state_file']})",
+            err=True,
+        )
+    elif running and state is None and not as_json:
+        typer.echo(
+            f"the running demo uses profile {running[0].get('profile')}; starting a fresh "
+            f"{profile} stack"
+        )
     stack: LocalStack | None = None
     results = []
     say = (lambda m: None) if as_json else (lambda m: typer.echo(f"- {m}"))
@@ -82,7 +90,9 @@ def run(
                         repo_root=repo_root,
                         profile=profile,
                         replicas=replicas,
-                        state_file=repo_root / ".obsctl" / f"scenario-{profile}-state.json",
+                        # Its own file, outside demo-*.json: verify --local never picks a
+                        # scenario's short-lived stack.
+                        state_file=repo_root / ".obsctl" / f"scenario-{os.getpid()}.json",
                     )
                 )
                 stack.start(progress=say)

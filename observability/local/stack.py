@@ -4,12 +4,16 @@
 private temp directory, waits until every scrape target is up, and writes a state file so
 `obsctl verify --local` and `obsctl scenario run` can find it. `stop()` (also on Ctrl-C,
 SIGTERM, or an exception during start) stops every child, frees every port, and removes
-the temp directory and the state file.
+the temp directory and its own state file.
+
+Each stack owns its state file (`.obsctl/demo-<pid>.json`), so two demos in one checkout
+never overwrite or remove each other's; `read_state` picks the newest live one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -22,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 import yaml
 
 from observability.config import BundleConfig
@@ -29,6 +34,7 @@ from observability.load.runner import LoadSpec, Target, start_load
 from observability.local import alertmanager as am
 from observability.local import rules as rulefiles
 from observability.local.binaries import Binaries, find_binaries
+from observability.local.pageserver import SnapshotServer
 from observability.local.ports import PortAllocator
 from observability.local.process import Child, Supervisor, http_ok
 from observability.local.scrapeconfig import (
@@ -38,9 +44,20 @@ from observability.local.scrapeconfig import (
 )
 from observability.local.webhook import WebhookSink
 
-__all__ = ["DEFAULT_STATE_FILE", "FAST", "LocalStack", "StackOptions", "read_state"]
+__all__ = [
+    "DEFAULT_STATE_FILE",
+    "FAST",
+    "LocalStack",
+    "StackOptions",
+    "live_states",
+    "read_state",
+]
 
+# Where readers look: every `.obsctl/demo-*.json` next to it (this name itself is the
+# pre-per-stack file, still read). A stack writes `.obsctl/demo-<pid>.json`.
 DEFAULT_STATE_FILE = Path(".obsctl") / "demo-state.json"
+_STATE_GLOB = "demo-*.json"
+_stack_numbers = itertools.count(1)  # several stacks in one process: demo-<pid>-<n>.json
 # Fast profile: scrape and evaluate every second so a scenario runs in tens of seconds.
 FAST = {"scrape_interval": "1s", "evaluation_interval": "1s"}
 
@@ -57,7 +74,8 @@ class StackOptions:
     load: bool = True
     users: int = 6
     rate: float = 3.0
-    state_file: Path | None = None  # None = repo_root/.obsctl/demo-state.json
+    state_file: Path | None = None  # None = <state_dir>/demo-<pid>.json
+    state_dir: Path | None = None  # None = repo_root/.obsctl
     ready_timeout_s: float = 30.0
     seed: int | None = None
 
@@ -76,17 +94,56 @@ def demo_models(cfg: BundleConfig) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def read_state(path: Path) -> dict[str, Any] | None:
-    """The running stack's state, or None when there is none (or its owner is gone)."""
+def _owner_alive(state: dict[str, Any]) -> bool:
+    """The writing process still runs (and is not a later process that reused its pid)."""
+    try:
+        proc = psutil.Process(int(state["pid"]))
+        created = proc.create_time()
+    except (psutil.Error, KeyError, TypeError, ValueError):
+        return False
+    started = state.get("started_at")
+    # A reused pid belongs to a process created after the demo wrote its state.
+    return not isinstance(started, (int, float)) or created <= started + 1.0
+
+
+def _read_one(path: Path) -> dict[str, Any] | None:
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
-    try:
-        os.kill(int(state["pid"]), 0)
-    except (OSError, KeyError, ValueError):
+    if not isinstance(state, dict) or not _owner_alive(state):
         return None
-    return state
+    return {**state, "state_file": str(path)}
+
+
+def live_states(state_dir: Path) -> list[dict[str, Any]]:
+    """Every live demo's state in `state_dir` (owner process alive), newest first; each
+    carries `state_file`, the file it came from."""
+    found = [s for p in sorted(state_dir.glob(_STATE_GLOB)) if (s := _read_one(p))]
+    return sorted(found, key=lambda s: float(s.get("started_at") or 0), reverse=True)
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def read_state(path: Path, warn: Any = _stderr) -> dict[str, Any] | None:
+    """The running stack's state, or None when there is none (or its owner is gone).
+
+    `path` is one stack's state file, or the default `.obsctl/demo-state.json` (or the
+    `.obsctl` directory): then every `demo-*.json` there is considered and the newest live
+    one wins; `warn` gets one line naming the others when several demos run."""
+    if path.is_dir() or path.name == DEFAULT_STATE_FILE.name:
+        states = live_states(path if path.is_dir() else path.parent)
+        if len(states) > 1 and warn is not None:
+            others = ", ".join(f"pid {s['pid']}" for s in states[1:])
+            warn(
+                f"{len(states)} obsctl demo stacks are running; using the newest (pid "
+                f"{states[0]['pid']}, Prometheus {states[0].get('prometheus_url')}), not "
+                f"{others}: stop the others or pass the URLs explicitly"
+            )
+        return states[0] if states else None
+    return _read_one(path)
 
 
 def _get_json(url: str, timeout: float = 3.0) -> Any:
@@ -104,7 +161,9 @@ class LocalStack:
     manifest: dict[str, Any] = field(default_factory=dict)
     rule_groups: list[dict[str, Any]] = field(default_factory=list)
     am_config: dict[str, Any] = field(default_factory=dict)
+    page: SnapshotServer | None = None
     _tmp: Path | None = None
+    _state_written: Path | None = None  # the state file this stack wrote (and removes)
     _sup: Supervisor | None = None
     _children: dict[str, Child] = field(default_factory=dict)
 
@@ -123,7 +182,15 @@ class LocalStack:
 
     @property
     def state_file(self) -> Path:
-        return self.opts.state_file or self.opts.repo_root / DEFAULT_STATE_FILE
+        if self._state_written is not None:
+            return self._state_written
+        if self.opts.state_file is not None:
+            return self.opts.state_file
+        return self._state_dir / f"demo-{os.getpid()}.json"
+
+    @property
+    def _state_dir(self) -> Path:
+        return self.opts.state_dir or self.opts.repo_root / DEFAULT_STATE_FILE.parent
 
     @property
     def prometheus_url(self) -> str:
@@ -237,12 +304,20 @@ class LocalStack:
                 "--storage.tsdb.retention.time=1d",
                 "--web.enable-lifecycle",
                 "--log.level=warn",
+                # Hidden in 2.42 (accepted): the scrape manager takes the first target set
+                # within 1 s of discovery's (fixed 5 s) first update, not up to 5 s later.
+                "--scrape.discovery-reload-interval=1s",
+                *(["--rules.alert.resend-delay=1s"] if o.profile == "fast" else []),
             ],
         )
         self._children["prometheus"] = prometheus
         am_url, prom_url = f"http://127.0.0.1:{am_port}", f"http://127.0.0.1:{prom_port}"
         self._sup.wait_ready(alertmanager, lambda: http_ok(f"{am_url}/-/ready"), 20)
         self._sup.wait_ready(prometheus, lambda: http_ok(f"{prom_url}/-/ready"), 20)
+        # The live snapshot page renders in its own thread, never in the caller's loop.
+        self.page = SnapshotServer(
+            prom_url, o.cfg, self.scrape_interval, port=self.ports.one()
+        ).start()
 
         self.state = {
             "pid": os.getpid(),
@@ -253,6 +328,7 @@ class LocalStack:
             "alertmanager_url": am_url,
             "webhook_url": self.webhook.url,
             "sim_admin_url": f"http://127.0.0.1:{admin_port}",
+            "snapshot_url": self.page.url,
             "scrape_interval": self.scrape_interval,
             "evaluation_interval": self.evaluation_interval,
             "group_wait": am.group_wait_s(self.am_config),
@@ -354,29 +430,43 @@ class LocalStack:
     def dead_children(self) -> list[str]:
         return [c.name for c in self._sup.dead()] if self._sup else []
 
+    def _claim_state_file(self) -> Path:
+        """This stack's own file: the option, else demo-<pid>.json (demo-<pid>-<n>.json for
+        a further stack in this process). Stale files of dead owners are removed."""
+        if self.opts.state_file is not None:
+            return self.opts.state_file
+        state_dir = self._state_dir
+        for stale in state_dir.glob(_STATE_GLOB):
+            with contextlib.suppress(OSError):  # another demo may remove it first
+                if _read_one(stale) is None and stale.stat().st_mtime < time.time() - 5:
+                    stale.unlink()  # its owner is gone (or the file is unreadable)
+        n = next(_stack_numbers)
+        suffix = "" if n == 1 else f"-{n}"
+        return state_dir / f"demo-{os.getpid()}{suffix}.json"
+
     def _write_state(self) -> None:
-        path = self.state_file
+        path = self._state_written or self._claim_state_file()
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(json.dumps(self.state, indent=2, sort_keys=True), encoding="utf-8")
         tmp.replace(path)
+        self._state_written = path
 
     def stop(self) -> None:
         """Idempotent: every child, the webhook, the ports, the temp dir, the state file."""
         if self._sup is not None:
             self._sup.stop()
+        if self.page is not None:
+            self.page.stop()
+            self.page = None
         if self.webhook is not None:
             self.webhook.stop()
             self.webhook = None
         self.ports.release()
-        mine = read_state(self.state_file)
-        if (
-            mine is not None
-            and mine.get("pid") == os.getpid()
-            and mine.get("tmp_dir") == str(self._tmp)
-        ):
+        if self._state_written is not None:  # only the file this stack wrote
             with contextlib.suppress(OSError):
-                self.state_file.unlink()
+                self._state_written.unlink()
+            self._state_written = None
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None

@@ -1,0 +1,123 @@
+"""Per-stack state files: two demos in one checkout never lose each other, and readers
+find the newest live one (ignoring dead owners and reused pids)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from observability.config import BundleConfig
+from observability.local.stack import (
+    DEFAULT_STATE_FILE,
+    LocalStack,
+    StackOptions,
+    live_states,
+    read_state,
+)
+
+
+@pytest.fixture
+def sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(["sleep", "60"])
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait(5)
+
+
+def _write(path: Path, **state: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(state), encoding="utf-8")
+
+
+def test_newest_live_stack_wins_dead_and_reused_pids_are_ignored(
+    tmp_path: Path, sleeper: subprocess.Popen[bytes]
+) -> None:
+    d = tmp_path / ".obsctl"
+    me = psutil.Process()
+    older = me.create_time() + 1
+    newer = psutil.Process(sleeper.pid).create_time() + 1
+    _write(d / f"demo-{me.pid}.json", pid=me.pid, started_at=older, prometheus_url="http://a")
+    _write(d / f"demo-{sleeper.pid}.json", pid=sleeper.pid, started_at=newer, prometheus_url="b")
+    dead = subprocess.Popen(["true"])
+    dead.wait(5)
+    _write(
+        d / f"demo-{dead.pid}.json", pid=dead.pid, started_at=time.time() + 10, prometheus_url="c"
+    )
+    # A live pid whose process started after the state was written: a reused pid.
+    _write(
+        d / "demo-reused.json", pid=me.pid, started_at=me.create_time() - 3600, prometheus_url="d"
+    )
+
+    states = live_states(d)
+    assert [s["prometheus_url"] for s in states] == ["b", "http://a"]
+    warnings: list[str] = []
+    got = read_state(tmp_path / DEFAULT_STATE_FILE, warn=warnings.append)
+    assert got is not None and got["pid"] == sleeper.pid
+    assert got["state_file"] == str(d / f"demo-{sleeper.pid}.json")
+    assert len(warnings) == 1
+    assert "2 obsctl demo stacks are running" in warnings[0] and f"pid {me.pid}" in warnings[0]
+
+    # One stack's file, read directly, is that stack's state or nothing.
+    assert read_state(d / f"demo-{me.pid}.json")["prometheus_url"] == "http://a"  # type: ignore[index]
+    assert read_state(d / f"demo-{dead.pid}.json") is None
+
+    sleeper.kill()
+    sleeper.wait(5)
+    warnings.clear()
+    got = read_state(tmp_path / DEFAULT_STATE_FILE, warn=warnings.append)
+    assert got is not None and got["pid"] == me.pid and warnings == []
+    assert read_state(tmp_path / "elsewhere" / DEFAULT_STATE_FILE) is None
+
+
+def test_the_pre_per_stack_file_name_is_still_read(tmp_path: Path) -> None:
+    _write(tmp_path / DEFAULT_STATE_FILE, pid=os.getpid(), prometheus_url="http://x")
+    got = read_state(tmp_path / DEFAULT_STATE_FILE)
+    assert got is not None and got["prometheus_url"] == "http://x"
+
+
+def test_two_stacks_own_their_files(tmp_path: Path, bundle: BundleConfig, repo_root: Path) -> None:
+    """Two real stacks in one checkout: each writes its own file; stopping the first
+    leaves the second findable; stopping both leaves no file (and no live state)."""
+    state_dir = tmp_path / ".obsctl"
+
+    def stack() -> LocalStack:
+        return LocalStack(
+            StackOptions(
+                cfg=bundle,
+                repo_root=repo_root,
+                profile="fast",
+                replicas=1,
+                load=False,
+                state_dir=state_dir,
+            )
+        )
+
+    first, second = stack(), stack()
+    try:
+        first.start()
+        second.start()
+        assert first.state_file != second.state_file
+        assert first.state_file.is_file() and second.state_file.is_file()
+        assert first.state_file.name.startswith(f"demo-{os.getpid()}")
+        newest = read_state(state_dir / DEFAULT_STATE_FILE.name, warn=None)
+        assert newest is not None and newest["prometheus_url"] == second.prometheus_url
+        assert newest["snapshot_url"] == second.state["snapshot_url"]
+
+        first.stop()
+        assert not first.state_file.exists() and second.state_file.is_file()
+        after = read_state(state_dir / DEFAULT_STATE_FILE.name)
+        assert after is not None and after["prometheus_url"] == second.prometheus_url
+    finally:
+        first.stop()
+        second.stop()
+    assert list(state_dir.glob("demo-*.json")) == []
+    assert read_state(state_dir / DEFAULT_STATE_FILE.name) is None
