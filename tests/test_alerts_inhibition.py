@@ -109,18 +109,18 @@ CASES: tuple[Case, ...] = (
         )
         for name in INHIBITED_BY_TARGET_DOWN
     ),
-    # Also a critical TTFT page: the rule has no severity matcher on its targets. Own
-    # model, else the critical twin rule (listed first) would be the one that mutes m1's.
+    # A critical TTFT page on a model with a replica down still pages (the rule mutes
+    # warnings only). Own model, so no critical twin rule is involved.
     Case(
         "down-source-m3",
         _a("VLLMTargetDown", "warning", namespace="down", model_name="m3", pod="p0", job="vllm"),
         "chat",
     ),
+    # A replica down must never mute a critical page about the replicas still serving.
     Case(
-        "down-mutes-critical-ttft",
+        "down-keeps-critical-ttft",
         _a(TTFT, "critical", namespace="down", model_name="m3"),
-        None,
-        "down-source-m3",
+        "pager",
     ),
     Case(
         "down-other-model",

@@ -143,7 +143,12 @@ def _inhibit_rules(cfg: BundleConfig) -> list[dict[str, Any]]:
         },
         {
             "source_matchers": ['alertname="VLLMTargetDown"'],
-            "target_matchers": [f'alertname=~"{"|".join(INHIBITED_BY_TARGET_DOWN)}"'],
+            # Warnings only: one replica down out of N must never mute a critical page
+            # about the replicas still serving (their users still see the latency).
+            "target_matchers": [
+                f'alertname=~"{"|".join(INHIBITED_BY_TARGET_DOWN)}"',
+                'severity="warning"',
+            ],
             "equal": [*cl, "namespace", "model_name"],
         },
         {
