@@ -344,13 +344,6 @@ def test_gpu_xid_sets_last_code_on_the_target_node_only(sim):
         _clear(sim)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="real DCGM keeps the last XID until another XID or an exporter/driver restart "
-    "(NVIDIA/dcgm-exporter#500, NVIDIA/DCGM#277); the sim drops it to 0 when the fault "
-    "is cleared, so a rule that pages on DCGM_FI_DEV_XID_ERRORS > 0 would resolve here "
-    "and page forever on a real node",
-)
 def test_xid_stays_after_the_fault_is_cleared(sim):
     target = _node(sim, 1)["node"]
     try:

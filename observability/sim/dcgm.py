@@ -41,6 +41,9 @@ class Gpu:
     temp_c: float = 0.0
     energy_mj: float = 0.0
     util: float = 0.0
+    # DCGM_FI_DEV_XID_ERRORS is the last XID seen, kept until the next XID or a driver /
+    # exporter restart (NVIDIA/dcgm-exporter#500), not a count that clears by itself.
+    last_xid: int = 0
     _busy: float = 0.0
     _t: float = 0.0
 
@@ -106,6 +109,8 @@ class Node:
             used = s.memory_mib * gpu.gpu_memory_utilization + 500  # + CUDA context
         hot = self.faults.get("gpu-overheat", self.name)
         xid = self.faults.get("gpu-xid", self.name)
+        if xid:
+            gpu.last_xid = int(xid.params["xid"])
         util = gpu.util
         values = {
             "DCGM_FI_DEV_SM_CLOCK": s.sm_clock_mhz if util > 0 else 345,
@@ -116,7 +121,7 @@ class Node:
             "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION": gpu.energy_mj,
             "DCGM_FI_DEV_GPU_UTIL": round(util * 100),
             "DCGM_FI_DEV_MEM_COPY_UTIL": round(util * 60),
-            "DCGM_FI_DEV_XID_ERRORS": xid.params["xid"] if xid else 0,
+            "DCGM_FI_DEV_XID_ERRORS": gpu.last_xid,
             "DCGM_FI_DEV_FB_USED": round(used),
             "DCGM_FI_DEV_FB_FREE": round(s.memory_mib - used),
             "DCGM_FI_DEV_FB_RESERVED": 512,
