@@ -19,9 +19,9 @@ from observability.config import load_config
 from observability.dashboards import build_single_pane
 from observability.dashboards.check import empty_panels
 from observability.dashboards.exprs import iter_panels
-from observability.dashboards.promapi import PromError
 from observability.dashboards.snapshot import TimeRange, take_snapshot
 from observability.dashboards.synthetic import SyntheticFleet
+from observability.promapi import PromError
 
 pytestmark = pytest.mark.e2e
 

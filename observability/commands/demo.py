@@ -13,6 +13,7 @@ from observability.local.process import ChildFailedError
 from observability.local.signals import interrupt_on_term
 from observability.local.stack import LocalStack, StackOptions
 from observability.local.summary import read_summary
+from observability.promapi import PromError
 
 
 def print_urls(stack: LocalStack) -> None:
@@ -80,7 +81,7 @@ def demo(
                     typer.echo(
                         f"[{time.strftime('%H:%M:%S')}] {read_summary(stack.prometheus_url).line()}"
                     )
-                except OSError as err:
+                except (OSError, PromError) as err:
                     typer.echo(f"[{time.strftime('%H:%M:%S')}] Prometheus not answering: {err}")
                 left = duration - (time.monotonic() - started) if duration else interval
                 time.sleep(max(min(interval, left), 0))

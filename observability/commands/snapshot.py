@@ -59,9 +59,9 @@ def snapshot(
 ) -> None:
     """Render the single-pane dashboard to one self-contained HTML page (and PNG)."""
     from observability.dashboards import build_single_pane
-    from observability.dashboards.promapi import PromError
     from observability.dashboards.snapshot import TimeRange, take_snapshot
     from observability.dashboards.snapshot.png import ChromiumMissing
+    from observability.promapi import PromError
 
     if not prometheus_url.startswith(("http://", "https://")):
         die(f"--prometheus-url {prometheus_url!r} must start with http:// or https://")

@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping
 
 from observability.dashboards.exprs import panel_queries, substitute
-from observability.dashboards.promapi import Prometheus
+from observability.promapi import Prometheus
 
 __all__ = ["empty_panels"]
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -27,6 +26,7 @@ from typing import Any
 from observability.config import duration_seconds
 from observability.load.burst import Burst
 from observability.local.webhook import fetch_notifications
+from observability.promapi import Prometheus
 
 __all__ = [
     "SCENARIOS",
@@ -234,14 +234,16 @@ def _request(url: str, method: str = "GET", body: Any = None, timeout: float = 5
 
 
 def active_alerts(prom_url: str) -> list[dict[str, Any]]:
-    return _request(f"{prom_url}/api/v1/alerts")["data"]["alerts"]
+    with Prometheus(prom_url, timeout=5.0) as prom:
+        return prom.alerts()
 
 
 def loaded_rules(
     prom_url: str,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict[str, float]]:
     """(alert name -> rule with smallest `for`), recording name -> query, alert -> group interval."""
-    groups = _request(f"{prom_url}/api/v1/rules")["data"]["groups"]
+    with Prometheus(prom_url, timeout=5.0) as prom:
+        groups = prom.rule_groups()
     alerts: dict[str, dict[str, Any]] = {}
     recording: dict[str, str] = {}
     interval: dict[str, float] = {}
@@ -332,8 +334,8 @@ def wait_traffic(stack: StackHandle, pods: list[str], timeout: float = 30.0) -> 
     expr = "sum by (pod) (increase(vllm:generation_tokens_total[10s])) > 0"
     end = time.monotonic() + timeout
     while wanted and time.monotonic() < end:
-        query = urllib.parse.urlencode({"query": expr})
-        res = _request(f"{stack.prometheus_url}/api/v1/query?{query}")["data"]["result"]
+        with Prometheus(stack.prometheus_url, timeout=5.0) as prom:
+            res = prom.query(expr)
         if wanted <= {r["metric"].get("pod") for r in res}:
             return
         time.sleep(0.5)

@@ -153,10 +153,10 @@ class SnapshotServer:
         # Imported here: matplotlib and grafanalib load in this thread on the first request,
         # not during the demo's start-up.
         from observability.dashboards import build_single_pane
-        from observability.dashboards.promapi import PromError, Prometheus
         from observability.dashboards.snapshot import TimeRange
         from observability.dashboards.snapshot.evaluate import evaluate
         from observability.dashboards.snapshot.page import render_page
+        from observability.promapi import PromError, Prometheus
 
         if self._dashboard is None:
             self._dashboard = build_single_pane(self.cfg)

@@ -21,7 +21,6 @@ import shutil
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ from observability.local.scrapeconfig import (
     targets_from_manifest,
 )
 from observability.local.webhook import WebhookSink
+from observability.promapi import PromError, Prometheus
 
 __all__ = [
     "DEFAULT_STATE_FILE",
@@ -144,11 +144,6 @@ def read_state(path: Path, warn: Any = _stderr) -> dict[str, Any] | None:
             )
         return states[0] if states else None
     return _read_one(path)
-
-
-def _get_json(url: str, timeout: float = 3.0) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return json.loads(r.read())
 
 
 @dataclass
@@ -399,9 +394,8 @@ class LocalStack:
         }
 
     def targets(self) -> list[dict[str, Any]]:
-        return _get_json(f"{self.prometheus_url}/api/v1/targets?state=active")["data"][
-            "activeTargets"
-        ]
+        with Prometheus(self.prometheus_url, timeout=3.0) as prom:
+            return prom.targets()
 
     def wait_targets_up(self, timeout: float) -> float:
         assert self._sup is not None
@@ -411,7 +405,8 @@ class LocalStack:
             dead = [c.name for c in self._sup.dead()]
             if dead:
                 raise RuntimeError(f"{', '.join(dead)} exited; logs in {self.log_dir}")
-            with contextlib.suppress(OSError, ValueError, KeyError):
+            ts: list[dict[str, Any]] = []
+            with contextlib.suppress(OSError, ValueError, KeyError, PromError):
                 ts = self.targets()
                 if len(ts) >= expected and all(t["health"] == "up" for t in ts):
                     return time.monotonic() - start

@@ -7,14 +7,12 @@ data path works end to end.
 
 from __future__ import annotations
 
-import json
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
 from observability.metrics.promql import Promql
 from observability.metrics.signals import VLLM
+from observability.promapi import Prometheus
 
 __all__ = ["Summary", "query", "read_summary"]
 
@@ -22,13 +20,12 @@ _FLEET = Promql(by=())
 
 
 def query(prom_url: str, expr: str, timeout: float = 3.0) -> list[dict[str, Any]]:
-    url = f"{prom_url}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return json.loads(r.read())["data"]["result"]
+    with Prometheus(prom_url, timeout=timeout) as prom:
+        return prom.query(expr)
 
 
-def _scalar(prom_url: str, expr: str) -> float | None:
-    res = query(prom_url, expr)
+def _scalar(prom: Prometheus, expr: str) -> float | None:
+    res = prom.query(expr)
     return float(res[0]["value"][1]) if res else None
 
 
@@ -53,10 +50,11 @@ class Summary:
 
 
 def read_summary(prom_url: str, window: str = "1m") -> Summary:
-    with urllib.request.urlopen(f"{prom_url}/api/v1/targets?state=active", timeout=3) as r:
-        targets = json.loads(r.read())["data"]["activeTargets"]
-    with urllib.request.urlopen(f"{prom_url}/api/v1/alerts", timeout=3) as r:
-        alerts = json.loads(r.read())["data"]["alerts"]
+    """Raises PromError (one line) when Prometheus does not answer."""
+    with Prometheus(prom_url, timeout=3.0) as prom:
+        targets, alerts = prom.targets(), prom.alerts()
+        requests_per_s = _scalar(prom, _FLEET.rate(VLLM.REQUEST_SUCCESS, window))
+        tokens_per_s = _scalar(prom, _FLEET.rate(VLLM.GENERATION_TOKENS, window))
 
     def names(state: str) -> tuple[str, ...]:
         return tuple(sorted({a["labels"]["alertname"] for a in alerts if a["state"] == state}))
@@ -64,8 +62,8 @@ def read_summary(prom_url: str, window: str = "1m") -> Summary:
     return Summary(
         targets_up=sum(t["health"] == "up" for t in targets),
         targets_total=len(targets),
-        requests_per_s=_scalar(prom_url, _FLEET.rate(VLLM.REQUEST_SUCCESS, window)),
-        tokens_per_s=_scalar(prom_url, _FLEET.rate(VLLM.GENERATION_TOKENS, window)),
+        requests_per_s=requests_per_s,
+        tokens_per_s=tokens_per_s,
         firing=names("firing"),
         pending=names("pending"),
     )

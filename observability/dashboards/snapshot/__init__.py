@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from observability.dashboards.promapi import Prometheus
 from observability.dashboards.snapshot.evaluate import TimeRange, evaluate
 from observability.dashboards.snapshot.page import GAP, PAGE_WIDTH, ROW_H, render_page
 from observability.dashboards.snapshot.png import screenshot
+from observability.promapi import Prometheus
 
 __all__ = ["SnapshotResult", "TimeRange", "take_snapshot"]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from observability.config import duration_seconds
 from observability.dashboards.exprs import iter_panels, substitute
-from observability.dashboards.promapi import Prometheus
+from observability.promapi import Prometheus
 
 __all__ = ["PanelData", "Series", "TimeRange", "evaluate", "format_legend", "rate_interval"]
 

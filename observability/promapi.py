@@ -1,4 +1,8 @@
-"""The two Prometheus HTTP API calls the snapshot and the data check need."""
+"""The one Prometheus HTTP API client of the snapshot, data checks, demo and scenarios.
+
+(`obsctl verify` has its own, behind an Endpoint that can be the Kubernetes API server's
+service proxy; it raises check failures with fixes rather than PromError.)
+"""
 
 from __future__ import annotations
 
@@ -61,3 +65,26 @@ class Prometheus:
 
     def check_ready(self) -> None:
         self.query("vector(1)")
+
+    def _get_data(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET for the read-only listing endpoints (targets, alerts, rules)."""
+        try:
+            resp = self._http.get(path, params=params)
+            body = resp.json()
+        except (httpx.HTTPError, ValueError) as err:
+            raise PromError(
+                f"cannot read {self.url}{path} ({type(err).__name__}: {err}): "
+                "check --prometheus-url"
+            ) from None
+        if body.get("status") != "success":
+            raise PromError(f"{path} failed: {body.get('errorType')}: {body.get('error')}")
+        return body["data"]
+
+    def targets(self) -> list[dict]:
+        return self._get_data("/api/v1/targets", {"state": "active"})["activeTargets"]
+
+    def alerts(self) -> list[dict]:
+        return self._get_data("/api/v1/alerts")["alerts"]
+
+    def rule_groups(self) -> list[dict]:
+        return self._get_data("/api/v1/rules")["groups"]
