@@ -103,7 +103,7 @@ def cronjob(cfg: BundleConfig) -> dict[str, Any]:
         "readOnlyRootFilesystem": True,
         "capabilities": {"drop": ["ALL"]},
     }
-    mounts = [{"name": "work", "mountPath": "/work"}, {"name": "tmp", "mountPath": "/tmp"}]
+    mounts = [{"name": "work", "mountPath": "/workspace"}, {"name": "tmp", "mountPath": "/tmp"}]
     res = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}}
     return {
         "apiVersion": "batch/v1",
@@ -141,7 +141,7 @@ def cronjob(cfg: BundleConfig) -> dict[str, Any]:
                                         "--depth=1",
                                         f"--branch={rev}",
                                         repo,
-                                        "/work/repo",
+                                        "/workspace/repo",
                                     ],
                                     "env": [{"name": "HOME", "value": "/tmp"}],
                                     "securityContext": restricted,
@@ -153,11 +153,11 @@ def cronjob(cfg: BundleConfig) -> dict[str, Any]:
                                 {
                                     "name": "verify",
                                     "image": v.image,
-                                    "workingDir": "/work/repo",
+                                    "workingDir": "/workspace/repo",
                                     "command": ["sh", "-c"],
                                     "args": [
-                                        "pip install --quiet --no-cache-dir --target /work/site . "
-                                        "&& PYTHONPATH=/work/site python -m observability.cli "
+                                        "pip install --quiet --no-cache-dir --target /workspace/site . "
+                                        "&& PYTHONPATH=/workspace/site python -m observability.cli "
                                         "verify --in-cluster --json"
                                     ],
                                     "env": [{"name": "HOME", "value": "/tmp"}],
