@@ -42,7 +42,8 @@ from observability.dashboards.rulefill import backfill_recordings, write_rule_fi
 from observability.dashboards.synthetic import SyntheticFleet, backfill_fleets  # noqa: E402
 from observability.local.binaries import find_binary  # noqa: E402
 from observability.local.ports import PortAllocator  # noqa: E402
-from observability.local.process import Supervisor, http_ok  # noqa: E402
+from observability.local.process import Supervisor  # noqa: E402
+from observability.local.prometheus import start_prometheus as _start_prometheus  # noqa: E402
 
 OURS = ROOT / "dashboards" / "vllm-single-pane.json"
 UPSTREAM = ROOT / "bench" / "upstream_vllm_overview" / "vllm_overview.queries.json"
@@ -119,19 +120,9 @@ def start_prometheus(sup: Supervisor, tmp: Path, port: int, rule_files: list[Pat
         "rule_files": [str(p) for p in rule_files],
         "scrape_configs": [],
     }
-    (tmp / "prometheus.yml").write_text(json.dumps(config))
-    child = sup.start(
-        "prometheus",
-        [
-            str(find_binary("prometheus")),
-            f"--config.file={tmp / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp / 'data'}",
-            "--storage.tsdb.retention.time=30d",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
+    _, url = _start_prometheus(
+        sup, config, tmp, port, extra_args=["--storage.tsdb.retention.time=30d"], ready_timeout=120
     )
-    url = f"http://127.0.0.1:{port}"
-    sup.wait_ready(child, lambda: http_ok(f"{url}/-/ready"), 120)
     return url
 
 

@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,24 +27,16 @@ import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from observability.local.ports import PortAllocator  # noqa: E402
+
+# Held for the whole run: the sim subprocess binds them; a concurrent demo skips them.
+_PORTS = PortAllocator()
 
 
 def _free_base(n: int) -> int:
-    for _ in range(100):
-        base = random.randint(20000, 40000)
-        try:
-            socks = []
-            for p in range(base, base + n):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise SystemExit("no free port range")
+    return _PORTS.block(n)
 
 
 async def _scraper(client: httpx.AsyncClient, urls: list[str], stop: float) -> int:

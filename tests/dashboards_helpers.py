@@ -196,7 +196,8 @@ def backfilled_prometheus(
     from observability.dashboards.synthetic import backfill
     from observability.local.binaries import find_binary
     from observability.local.ports import PortAllocator
-    from observability.local.process import Supervisor, http_ok
+    from observability.local.process import Supervisor
+    from observability.local.prometheus import start_prometheus
 
     promtool = str(find_binary("promtool"))
     backfill(fleet, tmp / "data", promtool=promtool)
@@ -212,18 +213,7 @@ def backfilled_prometheus(
             "rule_files": [str(p) for p in rules],
             "scrape_configs": scrape_configs or [],
         }
-        (tmp / "prometheus.yml").write_text(json.dumps(config))
-        child = sup.start(
-            "prometheus",
-            [
-                str(find_binary("prometheus")),
-                f"--config.file={tmp / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp / 'data'}",
-                "--storage.tsdb.retention.time=30d",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-        )
-        sup.wait_ready(child, lambda: http_ok(f"{url}/-/ready"), 20)
+        start_prometheus(sup, config, tmp, port, extra_args=["--storage.tsdb.retention.time=30d"])
 
     try:
         start([])

@@ -12,12 +12,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
 from observability.local.binaries import find_binary
 from observability.local.ports import PortAllocator
-from observability.local.process import Supervisor, http_ok
+from observability.local.process import Supervisor
+from observability.local.prometheus import start_prometheus
 
 
 @contextmanager
@@ -38,21 +38,9 @@ def exporter(ports: PortAllocator) -> Iterator[int]:
 
 @contextmanager
 def prometheus(config: dict[str, Any], tmp: Path, ports: PortAllocator) -> Iterator[str]:
-    port = ports.one()
-    (tmp / "p.yml").write_text(yaml.safe_dump(config))
     sup = Supervisor(tmp / "logs")
-    child = sup.start(
-        "prometheus",
-        [
-            str(find_binary("prometheus")),
-            f"--config.file={tmp / 'p.yml'}",
-            f"--storage.tsdb.path={tmp / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-    )
-    url = f"http://127.0.0.1:{port}"
     try:
-        sup.wait_ready(child, lambda: http_ok(f"{url}/-/ready"), 20)
+        _, url = start_prometheus(sup, config, tmp, ports.one(), config_name="p.yml")
         yield url
     finally:
         sup.stop()

@@ -2,49 +2,29 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from observability.local.ports import PortAllocator
 from observability.sim import SimConfig, SimModel, SimThread
 
 MODEL = "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"
 
 
+# Ports stay reserved (lock files shared with `obsctl demo`) for the test session.
+_PORTS = PortAllocator()
+
+
 def free_range(n: int) -> int:
     """First port of `n` consecutive free ports."""
-    import random
-
-    for _ in range(200):
-        base = random.randint(20000, 45000)
-        socks = []
-        try:
-            for p in range(base, base + n):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port range")
+    return _PORTS.block(n)
 
 
 def free_ports(n: int) -> list[int]:
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
+    return [_PORTS.one() for _ in range(n)]
 
 
 @contextmanager

@@ -8,7 +8,6 @@ local stack and evaluates the bundle's rule files (the panels read its recording
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 
 import httpx
@@ -18,9 +17,9 @@ from sim_helpers import free_range
 from observability.dashboards import build_single_pane
 from observability.dashboards.check import empty_panels
 from observability.dashboards.rulefill import write_rule_files
-from observability.local.binaries import find_binary
 from observability.local.ports import PortAllocator
-from observability.local.process import Supervisor, http_ok
+from observability.local.process import Supervisor
+from observability.local.prometheus import start_prometheus
 from observability.local.scrapeconfig import (
     load_service_monitors,
     scrape_configs,
@@ -88,19 +87,9 @@ def test_every_panel_has_data_on_simulated_vllm_newest_and_0_7_3(bundle, repo_ro
             # The bundle's rules, as the demo loads them: the panels read the recordings.
             "rule_files": [str(p) for p in write_rule_files(bundle, tmp_path / "rules")],
         }
-        (tmp_path / "p.yml").write_text(json.dumps({**config, "scrape_configs": jobs}))
-        port = ports.one()
-        url = f"http://127.0.0.1:{port}"
-        child = sup.start(
-            "prometheus",
-            [
-                str(find_binary("prometheus")),
-                f"--config.file={tmp_path / 'p.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
+        _, url = start_prometheus(
+            sup, {**config, "scrape_configs": jobs}, tmp_path, ports.one(), config_name="p.yml"
         )
-        sup.wait_ready(child, lambda: http_ok(f"{url}/-/ready"), 20)
         model = bundle.models[bundle.vllm.deploy[0]].served_name
         replica_ports = [r["port"] for s in sims.values() for r in s.manifest["replicas"]]
         ok = asyncio.run(_load(replica_ports, model, LOAD_S))

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-import yaml
 
 from observability.config import BundleConfig
 from observability.load.runner import LoadSpec, Target, start_load
@@ -36,6 +35,7 @@ from observability.local.binaries import Binaries, find_binaries
 from observability.local.pageserver import SnapshotServer
 from observability.local.ports import PortAllocator
 from observability.local.process import Child, Supervisor, http_ok
+from observability.local.prometheus import start_prometheus
 from observability.local.scrapeconfig import (
     load_service_monitors,
     scrape_configs,
@@ -287,15 +287,14 @@ class LocalStack:
             ],
         )
         self._children["alertmanager"] = alertmanager
-        prom_config = self._prometheus_config(monitors, rule_file, am_port)
-        (self._tmp / "prometheus.yml").write_text(yaml.safe_dump(prom_config, sort_keys=False))
-        prometheus = self._sup.start(
-            "prometheus",
-            [
-                str(self.bins.prometheus),
-                f"--config.file={self._tmp / 'prometheus.yml'}",
-                f"--storage.tsdb.path={self._tmp / 'prometheus-data'}",
-                f"--web.listen-address=127.0.0.1:{prom_port}",
+        prometheus, prom_url = start_prometheus(
+            self._sup,
+            self._prometheus_config(monitors, rule_file, am_port),
+            self._tmp,
+            prom_port,
+            binary=self.bins.prometheus,
+            data_dir="prometheus-data",
+            extra_args=[
                 "--storage.tsdb.retention.time=1d",
                 "--web.enable-lifecycle",
                 "--log.level=warn",
@@ -306,9 +305,8 @@ class LocalStack:
             ],
         )
         self._children["prometheus"] = prometheus
-        am_url, prom_url = f"http://127.0.0.1:{am_port}", f"http://127.0.0.1:{prom_port}"
+        am_url = f"http://127.0.0.1:{am_port}"
         self._sup.wait_ready(alertmanager, lambda: http_ok(f"{am_url}/-/ready"), 20)
-        self._sup.wait_ready(prometheus, lambda: http_ok(f"{prom_url}/-/ready"), 20)
         # The live snapshot page renders in its own thread, never in the caller's loop.
         self.page = SnapshotServer(
             prom_url, o.cfg, self.scrape_interval, port=self.ports.one()
