@@ -35,6 +35,16 @@ def _ok(resp: Response, what: str) -> Response:
     return resp
 
 
+def _ready(ep: Endpoint, timeout: float, fix: str) -> str:
+    """`/-/ready` of Prometheus or Alertmanager: its text, or CheckFailed with `fix`."""
+    resp = ep.get("/-/ready", None, timeout)
+    if resp.status != 200:
+        raise CheckFailed(
+            f"{resp.where}/-/ready answered HTTP {resp.status}: {resp.text()[:120].strip()}", fix
+        )
+    return resp.text().strip()
+
+
 class PrometheusAPI:
     def __init__(self, endpoint: Endpoint, timeout: float = 5.0) -> None:
         self.ep = endpoint
@@ -56,13 +66,11 @@ class PrometheusAPI:
         return body.get("data")
 
     def ready(self) -> str:
-        resp = self.ep.get("/-/ready", None, self.timeout)
-        if resp.status != 200:
-            raise CheckFailed(
-                f"{resp.where}/-/ready answered HTTP {resp.status}: {resp.text()[:120].strip()}",
-                "Prometheus is starting (WAL replay) or unhealthy: check its pod logs",
-            )
-        return resp.text().strip()
+        return _ready(
+            self.ep,
+            self.timeout,
+            "Prometheus is starting (WAL replay) or unhealthy: check its pod logs",
+        )
 
     def build_version(self) -> str:
         try:
@@ -121,13 +129,11 @@ class AlertmanagerAPI:
         return self.ep.label
 
     def ready(self) -> str:
-        resp = self.ep.get("/-/ready", None, self.timeout)
-        if resp.status != 200:
-            raise CheckFailed(
-                f"{resp.where}/-/ready answered HTTP {resp.status}: {resp.text()[:120].strip()}",
-                "Alertmanager is not ready: check its pod logs (config errors show there)",
-            )
-        return resp.text().strip()
+        return _ready(
+            self.ep,
+            self.timeout,
+            "Alertmanager is not ready: check its pod logs (config errors show there)",
+        )
 
     def status(self) -> dict[str, Any]:
         """`/api/v2/status`: config.original (YAML text), versionInfo, cluster."""
