@@ -38,12 +38,12 @@ sys.path.insert(0, str(ROOT))
 
 from observability.config import load_config  # noqa: E402
 from observability.dashboards.exprs import PanelQuery, panel_queries, substitute  # noqa: E402
-from observability.dashboards.rulefill import backfill_recordings, write_rule_files  # noqa: E402
-from observability.dashboards.synthetic import SyntheticFleet, backfill_fleets  # noqa: E402
 from observability.local.binaries import find_binary  # noqa: E402
 from observability.local.ports import PortAllocator  # noqa: E402
 from observability.local.process import Supervisor  # noqa: E402
 from observability.local.prometheus import start_prometheus as _start_prometheus  # noqa: E402
+from testkit.rulefill import backfill_recordings, write_rule_files  # noqa: E402
+from testkit.synthetic import SyntheticFleet, backfill_fleets  # noqa: E402
 
 OURS = ROOT / "dashboards" / "vllm-single-pane.json"
 UPSTREAM = ROOT / "bench" / "upstream_vllm_overview" / "vllm_overview.queries.json"

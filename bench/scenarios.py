@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from observability.config import load_config  # noqa: E402
-from observability.load.scenarios import SCENARIOS, StackHandle, format_result, run_scenario  # noqa: E402
 from observability.local.stack import LocalStack, StackOptions  # noqa: E402
 from observability.local.summary import query  # noqa: E402
+from observability.scenarios import SCENARIOS, StackHandle, format_result, run_scenario  # noqa: E402
 
 
 def raw_samples(url: str) -> int:

@@ -192,12 +192,12 @@ def backfilled_prometheus(
     port. With `cfg` it loads the bundle's rule files (`rule_groups(cfg)`) and holds the
     dashboard recordings over the whole history (backfilled with promtool from the raw
     history, then Prometheus restarts), as a Prometheus that ran our rules would."""
-    from observability.dashboards.rulefill import backfill_recordings, write_rule_files
-    from observability.dashboards.synthetic import backfill
     from observability.local.binaries import find_binary
     from observability.local.ports import PortAllocator
     from observability.local.process import Supervisor
     from observability.local.prometheus import start_prometheus
+    from testkit.rulefill import backfill_recordings, write_rule_files
+    from testkit.synthetic import backfill
 
     promtool = str(find_binary("promtool"))
     backfill(fleet, tmp / "data", promtool=promtool)

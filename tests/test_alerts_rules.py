@@ -17,8 +17,8 @@ from observability.lint.rules import (
     TESTS_DIR,
     check,
     contract_findings,
-    metric_names,
     run_promtool_tests,
+    series_read,
 )
 
 DESIGN_ALERTS = {
@@ -108,7 +108,7 @@ def test_every_recording_rule_has_a_promql_expr_test(repo_root, bundle):
         doc = yaml.safe_load(path.read_text())
         for test in doc.get("tests", []) if isinstance(doc, dict) else []:
             for t in test.get("promql_expr_test", []):
-                tested.update(metric_names(t["expr"]))
+                tested.update(series_read(t["expr"]))
     assert recorded <= tested, f"recording rules without promql_expr_test: {recorded - tested}"
 
 
@@ -163,7 +163,7 @@ def test_metric_name_extraction_ignores_functions_labels_and_keywords():
         'label_replace(up, "a", "b", "", "") / on (pod) group_left (model_name) '
         "DCGM_FI_DEV_GPU_TEMP offset 10m > 1e3"
     )
-    assert metric_names(expr) == ["vllm:x_bucket", "up", "DCGM_FI_DEV_GPU_TEMP"]
+    assert series_read(expr) == ["vllm:x_bucket", "up", "DCGM_FI_DEV_GPU_TEMP"]
 
 
 def test_metric_contract_rejects_removed_only_and_misspelled_names():

@@ -13,7 +13,7 @@ from observability.dashboards import build_all, build_single_pane
 from observability.dashboards.exprs import iter_panels, panel_queries
 from observability.dashboards.panels import POD_NOTE
 from observability.lint.dashboards import check, check_dashboard, recordings
-from observability.metrics.signals import VLLM
+from observability.metrics.names import VLLM
 
 FILE = "dashboards/vllm-single-pane.json"
 ROWS = [

@@ -20,8 +20,8 @@ from observability.dashboards import build_single_pane
 from observability.dashboards.check import empty_panels
 from observability.dashboards.exprs import iter_panels
 from observability.dashboards.snapshot import TimeRange, take_snapshot
-from observability.dashboards.synthetic import SyntheticFleet
 from observability.promapi import PromError
+from testkit.synthetic import SyntheticFleet
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,6 @@ from sim_helpers import free_range
 
 from observability.dashboards import build_single_pane
 from observability.dashboards.check import empty_panels
-from observability.dashboards.rulefill import write_rule_files
 from observability.local.ports import PortAllocator
 from observability.local.process import Supervisor
 from observability.local.prometheus import start_prometheus
@@ -26,6 +25,7 @@ from observability.local.scrapeconfig import (
     targets_from_manifest,
 )
 from observability.sim import SimConfig, SimModel, SimThread
+from testkit.rulefill import write_rule_files
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 

@@ -19,13 +19,13 @@ import pytest
 
 from observability.config import BundleConfig
 from observability.load.runner import LoadSpec, Target, run_load
-from observability.load.scenarios import SCENARIOS, StackHandle, run_scenario
 from observability.local.ports import port_is_open
 from observability.local.stack import LocalStack, StackOptions
 from observability.local.summary import query
 from observability.local.webhook import fetch_notifications
+from observability.metrics.names import VLLM
 from observability.metrics.promql import Promql
-from observability.metrics.signals import VLLM
+from observability.scenarios import SCENARIOS, StackHandle, run_scenario
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ import pytest
 
 from observability.config import BundleConfig
 from observability.local.stack import (
-    DEFAULT_STATE_FILE,
+    STATE_DIR,
     LocalStack,
     StackOptions,
     live_states,
@@ -60,7 +60,7 @@ def test_newest_live_stack_wins_dead_and_reused_pids_are_ignored(
     states = live_states(d)
     assert [s["prometheus_url"] for s in states] == ["b", "http://a"]
     warnings: list[str] = []
-    got = read_state(tmp_path / DEFAULT_STATE_FILE, warn=warnings.append)
+    got = read_state(tmp_path / STATE_DIR, warn=warnings.append)
     assert got is not None and got["pid"] == sleeper.pid
     assert got["state_file"] == str(d / f"demo-{sleeper.pid}.json")
     assert len(warnings) == 1
@@ -73,14 +73,14 @@ def test_newest_live_stack_wins_dead_and_reused_pids_are_ignored(
     sleeper.kill()
     sleeper.wait(5)
     warnings.clear()
-    got = read_state(tmp_path / DEFAULT_STATE_FILE, warn=warnings.append)
+    got = read_state(tmp_path / STATE_DIR, warn=warnings.append)
     assert got is not None and got["pid"] == me.pid and warnings == []
-    assert read_state(tmp_path / "elsewhere" / DEFAULT_STATE_FILE) is None
+    assert read_state(tmp_path / "elsewhere" / STATE_DIR) is None
 
 
 def test_the_pre_per_stack_file_name_is_still_read(tmp_path: Path) -> None:
-    _write(tmp_path / DEFAULT_STATE_FILE, pid=os.getpid(), prometheus_url="http://x")
-    got = read_state(tmp_path / DEFAULT_STATE_FILE)
+    _write(tmp_path / STATE_DIR / "demo-state.json", pid=os.getpid(), prometheus_url="http://x")
+    got = read_state(tmp_path / STATE_DIR)
     assert got is not None and got["prometheus_url"] == "http://x"
 
 
@@ -108,16 +108,16 @@ def test_two_stacks_own_their_files(tmp_path: Path, bundle: BundleConfig, repo_r
         assert first.state_file != second.state_file
         assert first.state_file.is_file() and second.state_file.is_file()
         assert first.state_file.name.startswith(f"demo-{os.getpid()}")
-        newest = read_state(state_dir / DEFAULT_STATE_FILE.name, warn=None)
+        newest = read_state(state_dir, warn=None)
         assert newest is not None and newest["prometheus_url"] == second.prometheus_url
         assert newest["snapshot_url"] == second.state["snapshot_url"]
 
         first.stop()
         assert not first.state_file.exists() and second.state_file.is_file()
-        after = read_state(state_dir / DEFAULT_STATE_FILE.name)
+        after = read_state(state_dir)
         assert after is not None and after["prometheus_url"] == second.prometheus_url
     finally:
         first.stop()
         second.stop()
     assert list(state_dir.glob("demo-*.json")) == []
-    assert read_state(state_dir / DEFAULT_STATE_FILE.name) is None
+    assert read_state(state_dir) is None

@@ -15,7 +15,7 @@ from verify_fakes.harness import Harness
 from verify_fakes.kube import HANG, wait_until
 
 from observability.cli import app
-from observability.metrics.signals import DCGM
+from observability.metrics.names import DCGM
 from observability.verify import Options, Status
 from observability.verify.model import Result
 

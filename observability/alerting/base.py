@@ -7,8 +7,8 @@ from typing import Any
 
 from observability.config import BundleConfig, ConfigError
 from observability.metrics.catalog import available_vllm_versions, vllm_catalog
+from observability.metrics.names import Signal
 from observability.metrics.promql import Promql, join_labels
-from observability.metrics.signals import Signal
 
 __all__ = [
     "Scope",

@@ -12,7 +12,7 @@ from observability.alerting.base import Scope, alert, record
 from observability.alerting.targets import dcgm_job, dcgm_up
 from observability.alerting.timing import Timing
 from observability.config import BundleConfig
-from observability.metrics.signals import DCGM
+from observability.metrics.names import DCGM
 
 __all__ = ["GPU_XID_RECENT", "GROUP", "group"]
 

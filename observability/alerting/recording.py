@@ -23,8 +23,8 @@ from __future__ import annotations
 from typing import Any
 
 from observability.alerting.base import Scope, le_text, record
+from observability.metrics.names import VLLM, Signal
 from observability.metrics.promql import divide
-from observability.metrics.signals import VLLM, Signal
 
 __all__ = [
     "BUCKET_RATE1M",

@@ -15,7 +15,7 @@ from observability.alerting import recording as rec
 from observability.alerting.base import Scope, alert, bucket_edge
 from observability.alerting.timing import Timing
 from observability.config import BundleConfig, duration_seconds
-from observability.metrics.signals import VLLM
+from observability.metrics.names import VLLM
 
 __all__ = ["GROUP", "group", "slo_windows"]
 

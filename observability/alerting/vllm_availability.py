@@ -14,7 +14,7 @@ from observability.alerting.base import Scope, alert
 from observability.alerting.targets import vllm_up
 from observability.alerting.timing import Timing
 from observability.config import BundleConfig
-from observability.metrics.signals import VLLM
+from observability.metrics.names import VLLM
 
 __all__ = ["GROUP", "group", "model_namespace"]
 

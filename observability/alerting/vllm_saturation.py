@@ -8,7 +8,7 @@ from observability.alerting import recording as rec
 from observability.alerting.base import Scope, alert, bucket_edge
 from observability.alerting.timing import Timing
 from observability.config import BundleConfig
-from observability.metrics.signals import VLLM
+from observability.metrics.names import VLLM
 
 __all__ = ["GROUP", "group", "kv_usage_median"]
 

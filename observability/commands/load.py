@@ -10,7 +10,7 @@ import typer
 
 from observability.commands._common import die, print_json
 from observability.load.runner import LoadSpec, Target, discover_model, run_load
-from observability.local.signals import interrupt_on_term
+from observability.local.interrupt import interrupt_on_term
 
 
 def load(

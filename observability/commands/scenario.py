@@ -10,11 +10,11 @@ from pathlib import Path
 import typer
 
 from observability.commands._common import EXIT_FAILED, ConfigOption, die, load_bundle, print_json
-from observability.load.scenarios import SCENARIOS, StackHandle, format_result, run_scenario
 from observability.local.binaries import MissingBinaryError
+from observability.local.interrupt import interrupt_on_term
 from observability.local.process import ChildFailedError
-from observability.local.signals import interrupt_on_term
-from observability.local.stack import DEFAULT_STATE_FILE, LocalStack, StackOptions, live_states
+from observability.local.stack import STATE_DIR, LocalStack, StackOptions, live_states
+from observability.scenarios import SCENARIOS, StackHandle, format_result, run_scenario
 
 app = typer.Typer(help="Named fault scenarios with measured alert timing.", no_args_is_help=True)
 
@@ -64,7 +64,7 @@ def run(
         die(f"unknown scenario {unknown[0]!r}: run `obsctl scenario list`")
     cfg = load_bundle(config)
     repo_root = config.resolve().parent
-    running = [] if fresh else live_states(repo_root / DEFAULT_STATE_FILE.parent)
+    running = [] if fresh else live_states(repo_root / STATE_DIR)
     matching = [s for s in running if s.get("profile") == profile]  # newest first
     state = matching[0] if matching else None
     if len(matching) > 1:

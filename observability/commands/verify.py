@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from observability.commands._common import EXIT_USAGE, ConfigOption, die, load_bundle, print_json
+from observability.local.stack import STATE_DIR, read_state
 from observability.verify import ClusterUnreachable, Options, check_ids, run_verify
 from observability.verify.report import exit_code, print_table, to_json
 
@@ -21,12 +22,7 @@ def _local_urls(root: Path, prom: str | None, am: str | None) -> tuple[str, str 
     """Explicit URLs win; otherwise the running `obsctl demo` stack's state file."""
     if prom:
         return prom, am
-    try:
-        from observability.local.stack import DEFAULT_STATE_FILE, read_state
-    except ImportError:  # the local stack is optional for verify
-        state = None
-    else:
-        state = read_state(root / DEFAULT_STATE_FILE)
+    state = read_state(root / STATE_DIR)
     if not state:
         die(
             "--local needs --prometheus-url (and --alertmanager-url), or a running "

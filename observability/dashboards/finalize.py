@@ -16,7 +16,7 @@ from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
 
 from observability.config import BundleConfig
-from observability.metrics.signals import VLLM
+from observability.metrics.names import VLLM
 
 __all__ = ["DATASOURCE_REF", "SCHEMA_VERSION", "dashboard_json", "template_variables"]
 

@@ -22,7 +22,7 @@ __all__ = [
     "Query",
     "build",
     "described_metrics",
-    "metric_names",
+    "families_read",
     "recorded_sources",
     "thresholds_high",
     "thresholds_low",
@@ -41,7 +41,7 @@ _STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
 _SUFFIXES = ("_bucket", "_sum", "_count")
 
 
-def metric_names(expr: str) -> list[str]:
+def families_read(expr: str) -> list[str]:
     """Family names an expression selects (histogram suffixes stripped), in order."""
     out: list[str] = []
     for name in _METRIC_RE.findall(_STRING_RE.sub('""', expr)):
@@ -65,7 +65,7 @@ def recorded_sources() -> dict[str, tuple[str, ...]]:
     from observability.alerting.recording import dashboard_rules
 
     sc = Scope("", ("namespace", "model_name"), ("namespace", "pod", "model_name"), ())
-    return {r["record"]: tuple(metric_names(r["expr"])) for r in dashboard_rules(sc)}
+    return {r["record"]: tuple(families_read(r["expr"])) for r in dashboard_rules(sc)}
 
 
 def described_metrics(metrics: list[str], sources: dict[str, tuple[str, ...]]) -> str:
@@ -120,7 +120,7 @@ class PanelSpec:
     def metrics(self) -> list[str]:
         out: list[str] = []
         for q in self.queries:
-            out += [m for m in metric_names(q.expr) if m not in out]
+            out += [m for m in families_read(q.expr) if m not in out]
         return out
 
     @property

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from observability.alerting import recording as rec
 from observability.config import BundleConfig
+from observability.metrics.names import DCGM, VLLM
 from observability.metrics.promql import Promql, divide
-from observability.metrics.signals import DCGM, VLLM
 
 __all__ = ["RATE", "Queries", "promql_regex_escape"]
 

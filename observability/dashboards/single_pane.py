@@ -15,7 +15,7 @@ from observability.dashboards.panels import (
     thresholds_low,
 )
 from observability.dashboards.queries import QUANTILES, Queries
-from observability.metrics.signals import DCGM, VLLM
+from observability.metrics.names import DCGM, VLLM
 
 __all__ = ["build_single_pane", "rows"]
 

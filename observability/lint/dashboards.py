@@ -23,11 +23,11 @@ from observability.dashboards.panels import (
     MODEL_LEVEL_PREFIX,
     POD_NOTE,
     described_metrics,
-    metric_names,
+    families_read,
 )
 from observability.lint.findings import Finding
 from observability.metrics.catalog import available_vllm_versions, vllm_catalog
-from observability.metrics.signals import SIGNALS
+from observability.metrics.names import SIGNALS
 
 __all__ = ["STAT_THRESHOLDS", "check"]
 
@@ -128,7 +128,7 @@ def _check_panel(
     file: str, panel: dict, cfg: BundleConfig, recorded: dict[str, str]
 ) -> list[Finding]:
     out: list[Finding] = []
-    sources = {n: tuple(metric_names(e)) for n, e in recorded.items()}
+    sources = {n: tuple(families_read(e)) for n, e in recorded.items()}
     bucket_rates = _bucket_rates(recorded)
     title = panel.get("title", f"id {panel.get('id')}")
 
@@ -148,7 +148,7 @@ def _check_panel(
     exprs = [t.get("expr", "") for t in targets]
     metrics: list[str] = []
     for e in exprs:
-        metrics += [m for m in metric_names(e) if m not in metrics]
+        metrics += [m for m in families_read(e) if m not in metrics]
     desc = panel.get("description", "")
     if not desc:
         bad("panel has no description", "description")
@@ -165,7 +165,7 @@ def _check_panel(
         expr = t.get("expr", "")
         if t.get("datasource") != DATASOURCE_REF:
             bad("query datasource must be the `${datasource}` variable", field + ".datasource")
-        names = set(metric_names(expr))
+        names = set(families_read(expr))
         unknown = {n for n in names if n.startswith("vllm:")} - _KNOWN_VLLM
         if unknown:
             bad(f"unknown vLLM metric(s) {sorted(unknown)}: use names from signals.py", field)

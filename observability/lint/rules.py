@@ -30,16 +30,16 @@ from observability.alerting.timing import PROFILES
 from observability.config import BundleConfig, ConfigError, load_config
 from observability.lint.findings import Finding
 from observability.metrics.catalog import available_vllm_versions, dcgm_catalog, vllm_catalog
-from observability.metrics.signals import SIGNALS, VLLM
+from observability.metrics.names import SIGNALS, VLLM
 
 __all__ = [
     "REFERENCE_BUNDLE",
     "TESTS_DIR",
     "check",
     "contract_findings",
-    "metric_names",
     "prepare_test_tree",
     "run_promtool_tests",
+    "series_read",
 ]
 
 TESTS_DIR = "alerts/tests"
@@ -60,7 +60,7 @@ _KEYWORDS = {
 }  # fmt: skip
 
 
-def metric_names(expr: str) -> list[str]:
+def series_read(expr: str) -> list[str]:
     """Series names an expression selects, in order: strings, label matchers, ranges and
     grouping label lists are removed first, then identifiers that are not functions
     (followed by `(`), keywords or numbers remain."""
@@ -98,7 +98,7 @@ def contract_findings(rules: list[tuple[str, str]], recorded: set[str], file: st
     known = any_vllm | dcgm | recorded | BUILTIN_SERIES
     out: list[Finding] = []
     for name, expr in rules:
-        used = metric_names(expr)
+        used = series_read(expr)
         for series in used:
             if series not in known:
                 out.append(
@@ -124,7 +124,7 @@ def contract_findings(rules: list[tuple[str, str]], recorded: set[str], file: st
                             file,
                             f"reads {series}, which vLLM {version} does not expose, with no "
                             "fallback for it: add the other generation's name with `or` "
-                            "(see observability/metrics/signals.py)",
+                            "(see observability/metrics/names.py)",
                             obj=name,
                             field="expr",
                         )

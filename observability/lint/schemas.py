@@ -23,8 +23,6 @@ from observability.lint.manifests import Manifest, field_path
 __all__ = [
     "KUBERNETES_VERSION",
     "SCHEMA_VERSIONS",
-    "core_schema_available",
-    "crd_schema_available",
     "is_core_group",
     "supported_kubernetes_versions",
     "validate_core",
@@ -80,10 +78,6 @@ def is_core_group(api_version: str) -> bool:
     return "." not in group or group.endswith(".k8s.io")
 
 
-def core_schema_available(api_version: str, kind: str, version: str = KUBERNETES_VERSION) -> bool:
-    return is_core_group(api_version) and _core_validator(version, api_version, kind) is not None
-
-
 def _crd_path(api_version: str, kind: str) -> str:
     group, _, ver = api_version.rpartition("/")
     return f"{group}/{kind.lower()}_{ver}.json"
@@ -96,10 +90,6 @@ def _crd_validator(api_version: str, kind: str) -> jsonschema.Validator | None:
         return None
     schema = json.loads(path.read_text(encoding="utf-8"))
     return jsonschema.Draft4Validator(schema)
-
-
-def crd_schema_available(api_version: str, kind: str) -> bool:
-    return _crd_validator(api_version, kind) is not None
 
 
 def _describe(err: ValidationError) -> tuple[str, str]:

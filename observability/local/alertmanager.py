@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from observability.alerting.alertmanager import alertmanager_config
 from observability.config import BundleConfig, duration_seconds
 
 __all__ = ["FAST_GROUP_INTERVAL", "FAST_GROUP_WAIT", "local_config", "write_config"]
@@ -27,15 +28,6 @@ _KEEP_GLOBAL = {"resolve_timeout"}
 
 
 def _bundle_config(cfg: BundleConfig) -> dict[str, Any]:
-    try:
-        from observability.alerting.alertmanager import alertmanager_config
-    except ImportError:
-        alertmanager_config = None  # type: ignore[assignment]
-    if alertmanager_config is None:
-        raise RuntimeError(
-            "observability.alerting.alertmanager.alertmanager_config is missing: the alerts "
-            "stage is not built in this checkout"
-        )
     return copy.deepcopy(alertmanager_config(cfg))
 
 

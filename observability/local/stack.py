@@ -45,17 +45,17 @@ from observability.local.webhook import WebhookSink
 from observability.promapi import PromError, Prometheus
 
 __all__ = [
-    "DEFAULT_STATE_FILE",
     "FAST",
+    "STATE_DIR",
     "LocalStack",
     "StackOptions",
     "live_states",
     "read_state",
 ]
 
-# Where readers look: every `.obsctl/demo-*.json` next to it (this name itself is the
-# pre-per-stack file, still read). A stack writes `.obsctl/demo-<pid>.json`.
-DEFAULT_STATE_FILE = Path(".obsctl") / "demo-state.json"
+# Where stacks write their state, relative to the checkout: `.obsctl/demo-<pid>.json`.
+# Readers consider every `demo-*.json` there (the pre-per-stack `demo-state.json` too).
+STATE_DIR = Path(".obsctl")
 _STATE_GLOB = "demo-*.json"
 _stack_numbers = itertools.count(1)  # several stacks in one process: demo-<pid>-<n>.json
 # Fast profile: scrape and evaluate every second so a scenario runs in tens of seconds.
@@ -130,11 +130,11 @@ def _stderr(message: str) -> None:
 def read_state(path: Path, warn: Any = _stderr) -> dict[str, Any] | None:
     """The running stack's state, or None when there is none (or its owner is gone).
 
-    `path` is one stack's state file, or the default `.obsctl/demo-state.json` (or the
-    `.obsctl` directory): then every `demo-*.json` there is considered and the newest live
-    one wins; `warn` gets one line naming the others when several demos run."""
-    if path.is_dir() or path.name == DEFAULT_STATE_FILE.name:
-        states = live_states(path if path.is_dir() else path.parent)
+    `path` is one stack's state file, or a state directory (`STATE_DIR` of a checkout):
+    then every `demo-*.json` there is considered and the newest live one wins; `warn` gets
+    one line naming the others when several demos run."""
+    if path.is_dir():
+        states = live_states(path)
         if len(states) > 1 and warn is not None:
             others = ", ".join(f"pid {s['pid']}" for s in states[1:])
             warn(
@@ -185,7 +185,7 @@ class LocalStack:
 
     @property
     def _state_dir(self) -> Path:
-        return self.opts.state_dir or self.opts.repo_root / DEFAULT_STATE_FILE.parent
+        return self.opts.state_dir or self.opts.repo_root / STATE_DIR
 
     @property
     def prometheus_url(self) -> str:
@@ -224,7 +224,7 @@ class LocalStack:
         n_nodes = math.ceil(n_replicas / max(o.gpus_per_node, 1))
 
         # Config first: a bad rule or route fails before any process starts.
-        self.rule_groups = rulefiles.groups_for(o.cfg, o.profile, o.repo_root)
+        self.rule_groups = rulefiles.groups_for(o.cfg, o.profile)
         rule_file = self._tmp / "rules.yaml"
         rulefiles.write_rule_file(self.rule_groups, rule_file, self.bins.promtool)
         monitors = load_service_monitors(o.repo_root / "servicemonitors")

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from observability.metrics.names import VLLM
 from observability.metrics.promql import Promql
-from observability.metrics.signals import VLLM
 from observability.promapi import Prometheus
 
 __all__ = ["Summary", "query", "read_summary"]

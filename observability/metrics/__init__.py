@@ -7,8 +7,8 @@ from observability.metrics.catalog import (
     dcgm_catalog,
     vllm_catalog,
 )
+from observability.metrics.names import DCGM, SIGNALS, VLLM, Signal
 from observability.metrics.promql import Promql, divide
-from observability.metrics.signals import DCGM, SIGNALS, VLLM, Signal
 
 __all__ = [
     "DCGM",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from observability.metrics.signals import Signal
+from observability.metrics.names import Signal
 
 __all__ = ["Promql", "divide", "join_labels"]
 

@@ -118,9 +118,9 @@ def _panel_queries(model: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _metric_names(expr: str) -> list[str]:
-    from observability.dashboards.panels import metric_names
+    from observability.dashboards.panels import families_read
 
-    return metric_names(expr)
+    return families_read(expr)
 
 
 def _panels(ctx: VerifyContext) -> Outcome:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from observability.metrics.signals import DCGM, VLLM
+from observability.metrics.names import DCGM, VLLM
 from observability.verify.checks_gpu import gpu_capacity, gpu_nodes
 from observability.verify.checks_vllm import vllm_pods
 from observability.verify.context import VerifyContext

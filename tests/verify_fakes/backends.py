@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from observability.metrics.signals import DCGM, SIGNALS
+from observability.metrics.names import DCGM, SIGNALS
 
 BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 60.0)
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))

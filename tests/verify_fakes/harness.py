@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from observability.config import BundleConfig
-from observability.metrics.signals import DCGM
+from observability.metrics.names import DCGM
 from observability.render.rbac import rbac as render_rbac
 from observability.verify import Options, VerifyRun, run_verify
 from observability.verify import bundle as bundle_facts
@@ -21,12 +21,12 @@ from verify_fakes.kube import FakeKube, wait_until
 
 def dashboard_metric_names(cfg: BundleConfig) -> list[str]:
     from observability.dashboards.exprs import panel_queries
-    from observability.dashboards.panels import metric_names
+    from observability.dashboards.panels import families_read
 
     out: list[str] = []
     for model in bundle_facts.dashboards(cfg).values():
         for q in panel_queries(model):
-            out += metric_names(q.expr)
+            out += families_read(q.expr)
     return list(dict.fromkeys(out))
 
 

@@ -27,11 +27,10 @@ from observability.config import duration_seconds
 from observability.load.burst import Burst
 from observability.local.webhook import fetch_notifications
 from observability.promapi import Prometheus
+from observability.scenarios.catalog import Scenario
 
 __all__ = [
-    "SCENARIOS",
     "AlertTiming",
-    "Scenario",
     "ScenarioResult",
     "StackHandle",
     "active_alerts",
@@ -43,127 +42,6 @@ __all__ = [
 ]
 
 WATCHDOG = "Watchdog"
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    summary: str
-    fault: str | None  # simulator fault name; None = load only
-    target: str  # replica | model | node | second-model
-    expected: tuple[str, ...]
-    params: dict[str, Any] = field(default_factory=dict)
-    # alerts the fault genuinely causes besides the expected ones: alert -> why
-    tolerated: dict[str, str] = field(default_factory=dict)
-    window_fraction: float = 0.0  # share of the rule's range window the fault must fill
-    observe_s: float = 0.0  # benign: how long to watch for false positives
-    burst_users: int = 0  # extra back-to-back clients on the targets while the fault lasts
-
-
-SCENARIOS: dict[str, Scenario] = {
-    s.name: s
-    for s in (
-        Scenario(
-            "benign",
-            "load only; nothing but the Watchdog may fire",
-            None,
-            "replica",
-            (),
-            observe_s=45.0,
-        ),
-        Scenario(
-            "kv-saturation",
-            "one replica's usable KV blocks shrink until the cache is full",
-            "kv-pressure",
-            "replica",
-            ("VLLMKVCacheSaturated",),
-            # ~450 usable blocks and enough demand (128 clients back to back, ~900 blocks
-            # wanted) to keep them full. The pool holds ~60 sequences, so the one-step dip
-            # after a preemption (V1 admits nothing in that step) stays a few percent; with
-            # ~220 blocks such dips crossed 0.9 often enough to keep restarting `for`.
-            params={"block_fraction": 0.016},
-            # The rule takes the median of usage over its window, which crosses the
-            # threshold once the cache has been full for half of it.
-            window_fraction=0.5,
-            burst_users=128,
-            tolerated={
-                "VLLMRequestPreemptions": "a full cache preempts running sequences to make room",
-            },
-        ),
-        Scenario(
-            "latency-degradation",
-            "every replica of one model steps 100x slower (TTFT and inter-token latency)",
-            "slow-gpu",
-            "model",
-            ("VLLMHighInterTokenLatency", "VLLMHighTimeToFirstToken"),
-            # 6 ms steps become 0.6 s: ITL 0.6 s (> 0.2 s), TTFT 0.6-1.2 s (p99 > 1 s). A
-            # factor of 10 (60 ms) stays under both thresholds.
-            params={"factor": 100.0},
-            tolerated={
-                "VLLMLatencySLOBurnRate": "slow first tokens burn the TTFT SLO",
-                "VLLMHighRequestLatency": "every token is slower, so whole requests are",
-                "VLLMQueueBacklog": "slower steps drain the queue slower",
-            },
-            # p99 over 5m crosses once >1% of the window's observations are slow: a few
-            # seconds of slowed tokens after a minute of demo load (more after a long run)
-            window_fraction=0.01,
-        ),
-        Scenario(
-            "error-storm",
-            "half the requests of one model fail with HTTP 500",
-            "error-storm",
-            "model",
-            ("VLLMHighErrorRate",),
-            params={"ratio": 0.5},
-            # a ratio of rates: the first scrape with failures already puts it at ~0.5
-        ),
-        Scenario(
-            "replica-crash",
-            "one replica's port closes (the process died)",
-            "crash",
-            "replica",
-            ("VLLMTargetDown",),
-        ),
-        Scenario(
-            "engine-hang",
-            "every replica of one model accepts requests but produces no tokens",
-            "engine-hang",
-            "model",
-            ("VLLMEngineStalled",),
-            tolerated={
-                "VLLMQueueBacklog": "requests pile up behind the hung engine",
-                "VLLMHighTimeToFirstToken": "no request gets a first token",
-                "VLLMLatencySLOBurnRate": "the missing first tokens burn the TTFT SLO",
-            },
-            window_fraction=1.0,
-        ),
-        Scenario(
-            "metrics-disabled",
-            "every replica of a deployed model stops exposing vllm:* metrics",
-            "metrics-disabled",
-            # VLLMMetricsAbsent watches the models bundle.yaml deploys (vllm.deploy); the
-            # demo's second model comes from the registry only, so it has no absent rule
-            "model",
-            ("VLLMMetricsAbsent",),
-        ),
-        Scenario(
-            "gpu-xid",
-            "a GPU reports XID 79 (fallen off the bus)",
-            "gpu-xid",
-            "node",
-            ("GPUXidErrors",),
-            params={"xid": 79},
-        ),
-        Scenario(
-            "gpu-overheat",
-            "a GPU runs at 95 C",
-            "gpu-overheat",
-            "node",
-            ("GPUHighTemperature",),
-            params={"celsius": 95.0},
-        ),
-    )
-}
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from observability.metrics.catalog import MetricFamily, dcgm_catalog, vllm_catalog
-from observability.metrics.signals import DCGM, VLLM
+from observability.metrics.names import DCGM, VLLM
 
 __all__ = ["SyntheticFleet", "backfill", "backfill_fleets"]
 
