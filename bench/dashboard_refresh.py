@@ -37,7 +37,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from observability.config import load_config  # noqa: E402
-from observability.dashboards.exprs import PanelQuery, panel_queries, substitute  # noqa: E402
+from observability.dashboards.exprs import (  # noqa: E402
+    PanelQuery,
+    panel_queries,
+    substitute,
+    template_values,
+)
 from observability.local.binaries import find_binary  # noqa: E402
 from observability.local.ports import PortAllocator  # noqa: E402
 from observability.local.process import Supervisor  # noqa: E402
@@ -73,12 +78,13 @@ class Query:
 
 def dashboard_queries(path: Path, rate_interval: str, range_: str, values: dict) -> list[Query]:
     dash = json.loads(path.read_text())
+    variables = template_values(dash, values)
     out = []
     for q in panel_queries(dash):
         out.append(
             Query(
                 panel=f"{q.panel_id}:{q.title}",
-                expr=substitute(q.expr, rate_interval=rate_interval, range_=range_, values=values),
+                expr=substitute(q.expr, variables, rate_interval=rate_interval, range_=range_),
                 instant=_is_instant(q),
             )
         )

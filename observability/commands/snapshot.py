@@ -59,6 +59,7 @@ def snapshot(
 ) -> None:
     """Render the single-pane dashboard to one self-contained HTML page (and PNG)."""
     from observability.dashboards import build_single_pane
+    from observability.dashboards.exprs import UnknownVariable
     from observability.dashboards.snapshot import TimeRange, take_snapshot
     from observability.dashboards.snapshot.png import ChromiumMissing
     from observability.promapi import PromError
@@ -89,7 +90,7 @@ def snapshot(
             scrape_interval=scrape,
             values=_var_values(var),
         )
-    except PromError as err:
+    except (PromError, UnknownVariable) as err:
         die(str(err))
     except ChromiumMissing as err:
         die(str(err))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from observability.dashboards.exprs import panel_queries, substitute
+from observability.dashboards.exprs import panel_queries, substitute, template_values
 from observability.promapi import Prometheus
 
 __all__ = ["empty_panels"]
@@ -27,16 +27,17 @@ def empty_panels(
     """(panel title, query as sent) for every panel query with no series in the window.
 
     `rate_interval` replaces `$__rate_interval` (use >= 4 scrape intervals); template
-    variables default to All (`.*`) unless `values` pins them. Raises `PromError` when
-    Prometheus cannot be queried.
+    variables default to All (their `allValue`) unless `values` pins them. Raises `PromError`
+    when Prometheus cannot be queried, `UnknownVariable` for a variable the dashboard lacks.
     """
     end = time.time() if end is None else end
     start = end - lookback_s
     step = max(lookback_s / 30, 1.0)
     empty: list[tuple[str, str]] = []
+    variables = template_values(dashboard, values)
     with Prometheus(prometheus_url) as prom:
         for q in panel_queries(dashboard):
-            expr = substitute(q.expr, rate_interval=rate_interval, values=values)
+            expr = substitute(q.expr, variables, rate_interval=rate_interval)
             result = prom.query_range(expr, start, end, step)
             if not any(s.get("values") for s in result):
                 empty.append((q.title, expr))

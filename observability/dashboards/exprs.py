@@ -16,15 +16,38 @@ from pathlib import Path
 
 import yaml
 
+from observability.config import duration_seconds
+
 __all__ = [
+    "BUILTIN_VARIABLES",
     "PanelQuery",
+    "UnknownVariable",
     "iter_panels",
     "panel_queries",
     "promtool_parse_errors",
     "substitute",
+    "template_values",
+    "used_variables",
 ]
 
 _VAR_RE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)")
+# Grafana's global variables a query may use without defining them.
+BUILTIN_VARIABLES = frozenset(
+    {"__rate_interval", "__interval", "__interval_ms", "__range", "__range_s", "__range_ms"}
+)
+
+
+class UnknownVariable(ValueError):
+    """A query names a `$variable` the dashboard does not define. Grafana leaves such a
+    name in the query text, where it matches nothing (or fails to parse), so the panel
+    is silently empty or unfiltered: an error, never a `.*`."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        super().__init__(
+            f"${name} is not a variable of this dashboard (defined: "
+            f"{', '.join('$' + k for k in known) or 'none'}): fix the query or add the variable"
+        )
 
 
 @dataclass(frozen=True)
@@ -66,29 +89,58 @@ def panel_queries(dashboard: Mapping) -> list[PanelQuery]:
     ]
 
 
+def used_variables(text: str) -> list[str]:
+    """Every `$name` / `${name}` / `${name:format}` in `text`, in order, once each."""
+    return list(dict.fromkeys(m.group(1) or m.group(2) for m in _VAR_RE.finditer(text)))
+
+
+def template_values(dashboard: Mapping, values: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Each template variable of `dashboard` -> what Grafana sends for "All" (the
+    variable's `allValue`, else `.*`), with `values` pinning some. Pinning a variable the
+    dashboard does not define raises `UnknownVariable`."""
+    defined = [v["name"] for v in dashboard.get("templating", {}).get("list", []) if v.get("name")]
+    out: dict[str, str] = {}
+    for v in dashboard.get("templating", {}).get("list", []):
+        if v.get("type") == "datasource":
+            out[v["name"]] = str(v.get("query", ""))
+        else:
+            out[v["name"]] = v.get("allValue") or ".*"
+    for name, value in (values or {}).items():
+        if name not in out:
+            raise UnknownVariable(name, defined)
+        out[name] = value
+    return out
+
+
 def substitute(
     expr: str,
+    values: Mapping[str, str],
     rate_interval: str = "5m",
     range_: str = "6h",
-    values: Mapping[str, str] | None = None,
 ) -> str:
-    """Replace Grafana variables the way Grafana would for "All" selections.
+    """Replace Grafana variables the way Grafana would.
 
-    Template variables become their value (default `.*`, the dashboards' allValue);
-    `$__rate_interval`/`$__interval` the given window; `$__range` the time range.
+    `values` holds every template variable of the dashboard (`template_values`); a name
+    that is neither there nor a builtin raises `UnknownVariable`. `$__rate_interval`/
+    `$__interval` become the given window, `$__range` the time range.
     """
-    values = dict(values or {})
+    range_s = str(int(duration_seconds(range_)))
     builtins = {
         "__rate_interval": rate_interval,
         "__interval": rate_interval,
+        "__interval_ms": str(int(duration_seconds(rate_interval) * 1000)),
         "__range": range_,
+        "__range_s": range_s,
+        "__range_ms": str(int(range_s) * 1000),
     }
 
     def repl(m: re.Match[str]) -> str:
         name = m.group(1) or m.group(2)
         if name in builtins:
             return builtins[name]
-        return values.get(name, ".*")
+        if name not in values:
+            raise UnknownVariable(name, sorted(values))
+        return values[name]
 
     return _VAR_RE.sub(repl, expr)
 

@@ -13,10 +13,14 @@ from pathlib import Path
 from observability.alerting.rules import rule_groups
 from observability.config import BundleConfig, ConfigError
 from observability.dashboards.exprs import (
+    BUILTIN_VARIABLES,
+    UnknownVariable,
     iter_panels,
     panel_queries,
     promtool_parse_errors,
     substitute,
+    template_values,
+    used_variables,
 )
 from observability.dashboards.finalize import DATASOURCE_REF
 from observability.dashboards.panels import (
@@ -26,6 +30,7 @@ from observability.dashboards.panels import (
     families_read,
 )
 from observability.lint.findings import Finding
+from observability.lint.scope import missing_matchers
 from observability.metrics.catalog import available_vllm_versions, vllm_catalog
 from observability.metrics.names import SIGNALS
 
@@ -124,8 +129,30 @@ def _check_vars(file: str, dash: dict, cfg: BundleConfig) -> list[Finding]:
     return out
 
 
+def _check_scope(
+    expr: str, variables: list[str], recorded: dict[str, str], cfg: BundleConfig
+) -> list[str]:
+    """Problems with the variables of one query: unknown `$names`, and selectors that do not
+    filter by a variable whose label their series carry (see observability/lint/scope.py)."""
+    problems = []
+    unknown = [v for v in used_variables(expr) if v not in variables and v not in BUILTIN_VARIABLES]
+    for name in unknown:
+        problems.append(str(UnknownVariable(name, variables)))
+    if unknown:
+        return problems
+    filters = [v for v in variables if v != "datasource"]
+    builtins_only = {b: "1m" for b in BUILTIN_VARIABLES}
+    text = substitute(expr, {v: f"${v}" for v in variables} | builtins_only, rate_interval="1m")
+    try:
+        missing = missing_matchers(text, filters, recorded, cfg.prometheus.cluster_label)
+    except ValueError:
+        return problems  # the promtool parse check reports it
+    problems += [m.message() for m in missing]
+    return problems
+
+
 def _check_panel(
-    file: str, panel: dict, cfg: BundleConfig, recorded: dict[str, str]
+    file: str, panel: dict, cfg: BundleConfig, recorded: dict[str, str], variables: list[str]
 ) -> list[Finding]:
     out: list[Finding] = []
     sources = {n: tuple(families_read(e)) for n, e in recorded.items()}
@@ -196,6 +223,8 @@ def _check_panel(
                 bad("histogram_quantile must aggregate `by (le, ...)`", field)
         if not _denominators_guarded(expr):
             bad("division without a zero guard: divide by `(den > 0)`", field)
+        for problem in _check_scope(expr, variables, recorded, cfg):
+            bad(problem, field)
     if panel.get("type") == "stat" and title in STAT_THRESHOLDS:
         steps = defaults.get("thresholds", {}).get("steps", [])
         got = [s.get("value") for s in steps[1:]]
@@ -223,11 +252,26 @@ def check_dashboard(file: str, dash: dict, cfg: BundleConfig, parse: bool = True
             out.append(_finding(file, f"panel id {pid} also used by {seen[pid]!r}", panel["title"]))
         seen[pid] = panel.get("title", "")
     recorded = recordings(cfg)
+    variables = [v.get("name", "") for v in dash.get("templating", {}).get("list", [])]
+    for v in dash.get("templating", {}).get("list", []):
+        query = v.get("query")
+        text = query.get("query", "") if isinstance(query, dict) else str(query or "")
+        for name in used_variables(text):
+            if name not in variables and name not in BUILTIN_VARIABLES:
+                out.append(
+                    _finding(file, f"variable query: {UnknownVariable(name, variables)}", v["name"])
+                )
     for panel in iter_panels(dash):
-        out += _check_panel(file, panel, cfg, recorded)
+        out += _check_panel(file, panel, cfg, recorded, variables)
     if parse:
         queries = panel_queries(dash)
-        keyed = {f"{q.title}#{q.ref}": substitute(q.expr) for q in queries}
+        values = template_values(dash)
+        keyed = {}
+        for q in queries:
+            try:
+                keyed[f"{q.title}#{q.ref}"] = substitute(q.expr, values)
+            except UnknownVariable:
+                continue  # reported by the panel check
         for key, err in promtool_parse_errors(keyed).items():
             title, ref = key.rsplit("#", 1)
             out.append(_finding(file, f"expression does not parse: {err}", title, ref))

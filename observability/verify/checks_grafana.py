@@ -112,9 +112,21 @@ def _dashboards(ctx: VerifyContext) -> Outcome:
 
 def _panel_queries(model: dict[str, Any]) -> list[tuple[str, str]]:
     """(panel title, PromQL with variables substituted) for every panel target."""
-    from observability.dashboards.exprs import panel_queries, substitute
+    from observability.dashboards.exprs import (
+        UnknownVariable,
+        panel_queries,
+        substitute,
+        template_values,
+    )
 
-    return [(q.title, substitute(q.expr)) for q in panel_queries(model)]
+    values = template_values(model)
+    try:
+        return [(q.title, substitute(q.expr, values)) for q in panel_queries(model)]
+    except UnknownVariable as err:
+        raise CheckFailed(
+            f"dashboard {model.get('uid')}: {err}",
+            "the rendered dashboard is inconsistent: run `obsctl render` and `obsctl lint`",
+        ) from err
 
 
 def _metric_names(expr: str) -> list[str]:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from observability.config import duration_seconds
-from observability.dashboards.exprs import iter_panels, substitute
+from observability.dashboards.exprs import iter_panels, substitute, template_values
 from observability.promapi import Prometheus
 
 __all__ = ["PanelData", "Series", "TimeRange", "evaluate", "format_legend", "rate_interval"]
@@ -81,11 +81,12 @@ def evaluate(
 ) -> list[PanelData]:
     window = rate_interval(tr.step, scrape_interval)
     rng = f"{int(tr.end - tr.start)}s"
+    variables = template_values(dashboard, values)
     out = []
     for panel in iter_panels(dashboard):
         data = PanelData(panel)
         for target in panel.get("targets", []):
-            expr = substitute(target["expr"], rate_interval=window, range_=rng, values=values)
+            expr = substitute(target["expr"], variables, rate_interval=window, range_=rng)
             data.queries.append(expr)
             legend = target.get("legendFormat", "")
             if target.get("instant") or panel["type"] in ("stat", "gauge"):
