@@ -133,7 +133,12 @@ def test_alerts_panel_needs_no_filters(recorded):
 
 def test_substitute_rejects_unknown_variables(dash):
     values = template_values(dash)
-    assert values == {"datasource": "prometheus", "namespace": ".*", "model_name": ".*", "pod": ".*"}
+    assert values == {
+        "datasource": "prometheus",
+        "namespace": ".*",
+        "model_name": ".*",
+        "pod": ".*",
+    }
     assert (
         substitute('x{namespace=~"$namespace"}[$__rate_interval]', values, rate_interval="2m")
         == 'x{namespace=~".*"}[2m]'
