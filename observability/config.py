@@ -12,13 +12,26 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from observability.config_errors import KeyProblem, format_errors, load_yaml_with_marks
+from observability.metrics.buckets import edge_problem
+from observability.metrics.names import VLLM, Signal
 
 __all__ = [
     "DEFAULT_BUNDLE_PATH",
     "AlertingConfig",
     "BundleConfig",
     "ConfigError",
+    "KeyProblem",
     "ModelProfile",
     "duration_seconds",
     "load_config",
@@ -35,7 +48,11 @@ _QUANTITY_RE = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$")
 
 
 class ConfigError(Exception):
-    """A bundle.yaml problem, phrased as one line naming the key and the fix."""
+    """bundle.yaml problems, one line each naming the key (and where) and the fix."""
+
+    def __init__(self, lines: str | list[str]) -> None:
+        self.lines = [lines] if isinstance(lines, str) else list(lines)
+        super().__init__("\n".join(self.lines))
 
 
 def duration_seconds(value: str) -> float:
@@ -54,6 +71,23 @@ def _check_k8s_name(value: str) -> str:
         raise ValueError(f"{value!r} is not a valid Kubernetes name (lower-case, digits, '-')")
     return value
 
+
+def _on_bucket_edge(signal: Signal) -> AfterValidator:
+    """A histogram threshold must be a bucket edge in every supported vLLM version."""
+
+    def check(value: float) -> float:
+        problem = edge_problem(value, signal)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
+
+
+TtftEdge = Annotated[float, Field(gt=0), _on_bucket_edge(VLLM.TTFT)]
+ItlEdge = Annotated[float, Field(gt=0), _on_bucket_edge(VLLM.ITL)]
+E2eEdge = Annotated[float, Field(gt=0), _on_bucket_edge(VLLM.E2E)]
+QueueTimeEdge = Annotated[float, Field(gt=0), _on_bucket_edge(VLLM.QUEUE_TIME)]
 
 Duration = Annotated[str, Field(description="Prometheus duration, e.g. 15s, 5m, 30d")]
 K8sName = Annotated[str, Field(description="Kubernetes object or namespace name")]
@@ -115,6 +149,14 @@ class VllmConfig(_Model):
     model_cache_pvc: str = Field(
         "", description="Existing PVC for the model cache; empty: an emptyDir per pod"
     )
+
+    @field_validator("deploy")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        twice = sorted({m for m in v if v.count(m) > 1})
+        if twice:
+            raise ValueError(f"lists {', '.join(twice)} more than once: list each model once")
+        return v
 
     @field_validator("shm_size", "model_cache_size")
     @classmethod
@@ -262,7 +304,7 @@ class SecretsConfig(_Model):
 
 
 class SloConfig(_Model):
-    threshold_seconds: float = Field(1.0, gt=0)
+    threshold_seconds: TtftEdge = 1.0
     objective: float = Field(0.99, gt=0, lt=1)
     window: Duration = "30d"
     min_requests: int = Field(
@@ -286,11 +328,12 @@ class ReceiversConfig(_Model):
 class AlertingConfig(_Model):
     """Alert thresholds. Defaults follow the production guide's table where it has one."""
 
-    ttft_p99_warning_seconds: float = Field(1.0, gt=0)
-    ttft_p99_critical_seconds: float = Field(2.5, gt=0)
-    itl_p99_warning_seconds: float = Field(0.2, gt=0)
-    e2e_p99_warning_seconds: float = Field(30.0, gt=0)
-    queue_time_p99_warning_seconds: float = Field(5.0, gt=0)
+    # Histogram thresholds: bucket edges present in every supported vLLM version.
+    ttft_p99_warning_seconds: TtftEdge = 1.0
+    ttft_p99_critical_seconds: TtftEdge = 2.5
+    itl_p99_warning_seconds: ItlEdge = 0.2
+    e2e_p99_warning_seconds: E2eEdge = 30.0
+    queue_time_p99_warning_seconds: QueueTimeEdge = 5.0
     kv_cache_warning_ratio: float = Field(0.90, gt=0, le=1)
     kv_cache_critical_ratio: float = Field(0.98, gt=0, le=1)
     waiting_requests_warning: int = Field(500, ge=1)
@@ -320,16 +363,18 @@ class AlertingConfig(_Model):
 
     @model_validator(mode="after")
     def _ordered(self) -> AlertingConfig:
-        if self.ttft_p99_critical_seconds <= self.ttft_p99_warning_seconds:
-            raise ValueError("ttft_p99_critical_seconds must be above ttft_p99_warning_seconds")
-        if self.error_ratio_critical <= self.error_ratio_warning:
-            raise ValueError("error_ratio_critical must be above error_ratio_warning")
-        if self.kv_cache_critical_ratio <= self.kv_cache_warning_ratio:
-            raise ValueError("kv_cache_critical_ratio must be above kv_cache_warning_ratio")
-        if self.gpu_temperature_critical_celsius <= self.gpu_temperature_warning_celsius:
-            raise ValueError(
-                "gpu_temperature_critical_celsius must be above gpu_temperature_warning_celsius"
+        problems = [
+            (critical, f"{critical} must be above {warning} ({getattr(self, warning):g})")
+            for critical, warning in (
+                ("ttft_p99_critical_seconds", "ttft_p99_warning_seconds"),
+                ("error_ratio_critical", "error_ratio_warning"),
+                ("kv_cache_critical_ratio", "kv_cache_warning_ratio"),
+                ("gpu_temperature_critical_celsius", "gpu_temperature_warning_celsius"),
             )
+            if getattr(self, critical) <= getattr(self, warning)
+        ]
+        if problems:
+            raise KeyProblem(*problems)
         return self
 
 
@@ -373,11 +418,29 @@ class BundleConfig(_Model):
 
     @model_validator(mode="after")
     def _deployed_models_exist(self) -> BundleConfig:
-        unknown = [m for m in self.vllm.deploy if m not in self.models]
-        if unknown:
-            raise ValueError(
-                f"vllm.deploy names {unknown} but models defines only {sorted(self.models)}"
-            )
+        problems: list[tuple[str, str]] = []
+        for i, m in enumerate(self.vllm.deploy):
+            if m not in self.models:
+                problems.append(
+                    (
+                        f"vllm.deploy.{i}",
+                        f"{m!r} is not a key of models (defined: {', '.join(sorted(self.models))})",
+                    )
+                )
+        seen: dict[tuple[str, str], str] = {}
+        for key, m in ((k, self.models[k]) for k in self.vllm.deploy if k in self.models):
+            where = (self.model_namespace(key), m.served_name)
+            if where in seen:
+                problems.append(
+                    (
+                        f"models.{key}.served_name",
+                        f"{m.served_name!r} is also served by {seen[where]} in namespace "
+                        f"{where[0]}: give one of them another served_name or namespace",
+                    )
+                )
+            seen.setdefault(where, key)
+        if problems:
+            raise KeyProblem(*problems)
         return self
 
     @property
@@ -402,25 +465,11 @@ class BundleConfig(_Model):
         return sorted({self.model_namespace(k) for k in self.models} | {self.namespaces.vllm})
 
 
-def _loc(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "(top level)"
-
-
-def _format_validation_error(err: ValidationError, source: str) -> str:
-    first = err.errors()[0]
-    key = _loc(first["loc"])
-    kind = first["type"]
-    if kind == "extra_forbidden":
-        return f"{source}: unknown key '{key}': remove it or fix the spelling (see observability/config.py)"
-    if kind == "missing":
-        return f"{source}: missing required key '{key}': add it to {source}"
-    msg = first["msg"].removeprefix("Value error, ")
-    got = first.get("input")
-    got_txt = f" (got {got!r})" if got is not None and not isinstance(got, dict | list) else ""
-    return f"{source}: invalid value for '{key}': {msg}{got_txt}"
-
-
-def parse_config(data: Any, source: str = "bundle.yaml") -> BundleConfig:
+def parse_config(
+    data: Any, source: str = "bundle.yaml", marks: dict[tuple[str, ...], Any] | None = None
+) -> BundleConfig:
+    """Validate `data`; raise ConfigError listing every problem (with line:column when
+    `marks` from the YAML are given)."""
     if not isinstance(data, dict):
         raise ConfigError(
             f"{source}: top level must be a mapping of keys, not {type(data).__name__}"
@@ -428,21 +477,28 @@ def parse_config(data: Any, source: str = "bundle.yaml") -> BundleConfig:
     try:
         return BundleConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_format_validation_error(err, source)) from None
+        raise ConfigError(format_errors(err, BundleConfig, marks or {}, source)) from None
 
 
 def load_config(path: Path | str = DEFAULT_BUNDLE_PATH) -> BundleConfig:
-    """Load and validate bundle.yaml; raise ConfigError with a one-line message."""
+    """Load and validate bundle.yaml; raise ConfigError with one line per problem."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(
             f"{path}: file not found: run obsctl from the repository root or pass --config PATH"
         )
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data, marks, duplicates = load_yaml_with_marks(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or "syntax error"
         raise ConfigError(f"{path}: not valid YAML{where}: {problem}: fix the syntax") from None
-    return parse_config(data, source=str(path))
+    dup_lines = [f"{path}:{d}" for d in duplicates]
+    try:
+        cfg = parse_config(data, source=str(path), marks=marks)
+    except ConfigError as err:
+        raise ConfigError(dup_lines + err.lines) from None
+    if dup_lines:
+        raise ConfigError(dup_lines)
+    return cfg

@@ -17,6 +17,8 @@ from observability.lint.rules import (
     TESTS_DIR,
     check,
     contract_findings,
+    duplicate_rules,
+    promtool_check,
     run_promtool_tests,
     series_read,
 )
@@ -125,24 +127,26 @@ def test_cluster_label_is_kept_by_every_aggregation(bundle):
 
 
 @pytest.mark.parametrize(
-    ("key", "value"),
+    ("key", "value", "nearest"),
     [
-        ("ttft_p99_warning_seconds", 1.2),  # between edges
-        ("e2e_p99_warning_seconds", 60.0),  # top edge in 0.7.3: p99 could never exceed it
-        ("itl_p99_warning_seconds", 0.25),
+        ("ttft_p99_warning_seconds", 1.2, "nearest valid: 1 or 2.5"),  # between edges
+        # the top edge in 0.7.3: p99 could never exceed it
+        ("e2e_p99_warning_seconds", 60.0, "nearest valid: 50"),
+        ("itl_p99_warning_seconds", 0.25, "nearest valid: 0.2 or 0.3"),
     ],
 )
-def test_threshold_off_a_common_bucket_edge_is_a_config_error(bundle, key, value):
-    cfg = _with(bundle, **{key: value})
-    with pytest.raises(ConfigError, match=key):
-        rule_groups(cfg)
+def test_threshold_off_a_common_bucket_edge_is_a_config_error(bundle, key, value, nearest):
+    with pytest.raises(ConfigError) as err:
+        _with(bundle, **{key: value})
+    assert f"'alerting.{key}'" in str(err.value)
+    assert nearest in str(err.value)
 
 
 def test_slo_threshold_off_edge_is_a_config_error(bundle):
     data = bundle.model_dump()
     data["alerting"]["ttft_slo"]["threshold_seconds"] = 3.0
-    with pytest.raises(ConfigError, match=r"ttft_slo\.threshold_seconds"):
-        rule_groups(parse_config(data))
+    with pytest.raises(ConfigError, match=r"ttft_slo\.threshold_seconds.*nearest valid: 2.5 or 5"):
+        parse_config(data)
 
 
 def test_thresholds_follow_the_config(bundle):
@@ -180,3 +184,51 @@ def test_metric_contract_rejects_removed_only_and_misspelled_names():
 
 def test_lint_plugin_is_clean_on_the_committed_bundle(repo_root, bundle):
     assert [f.line() for f in check(repo_root, bundle)] == []
+
+
+def test_two_models_give_one_metrics_absent_rule_each_and_no_duplicates(bundle):
+    data = bundle.model_dump()
+    data["vllm"]["deploy"] = ["deepseek-r1-distill-llama-8b", "llama-3-8b-instruct"]
+    cfg = parse_config(data)
+    absent = [r for r in _alerts(rule_groups(cfg)) if r["alert"] == "VLLMMetricsAbsent"]
+    assert [r["labels"] for r in absent] == [
+        {
+            "namespace": "vllm",
+            "model_name": "deepseek-ai/DeepSeek-R1-Distill-Llama-8B",
+            "severity": "critical",
+        },
+        {
+            "namespace": "vllm-llama",
+            "model_name": "meta-llama/Meta-Llama-3-8B-Instruct",
+            "severity": "critical",
+        },
+    ]
+    assert duplicate_rules(rule_groups(cfg)) == []
+    for profile in ("standard", "fast"):
+        assert duplicate_rules(rule_groups(cfg, profile)) == []
+
+
+def test_lint_names_rule_and_group_of_a_duplicate_and_keeps_promtool_whole(tmp_path):
+    rule = {"alert": "VLLMMetricsAbsent", "expr": "absent(up)", "labels": {"severity": "critical"}}
+    findings = promtool_check(
+        [{"name": "vllm.availability", "rules": [rule, rule]}], tmp_path, "fast"
+    )
+    dup = [f for f in findings if f.check == "rules"]
+    assert len(dup) == 1
+    assert dup[0].obj == "VLLMMetricsAbsent"
+    assert dup[0].message.startswith(
+        "fast profile: rule VLLMMetricsAbsent in group vllm.availability has the same name and "
+        "labels (severity=critical) as one in group vllm.availability"
+    )
+    tool = [f for f in findings if f.check == "promtool"]
+    assert len(tool) == 1
+    # The whole report: the last three lines alone lack the rule's name.
+    assert "Metric: VLLMMetricsAbsent" in tool[0].message, tool[0].message
+    assert "Might cause inconsistency" in tool[0].message
+
+
+def test_lint_shows_promtool_parse_errors_with_group_and_rule(tmp_path):
+    groups = [{"name": "vllm.other", "rules": [{"alert": "Broken", "expr": "sum(up"}]}]
+    (finding,) = promtool_check(groups, tmp_path, "standard")
+    assert finding.check == "promtool"
+    assert 'group "vllm.other", rule 1, "Broken": could not parse expression' in finding.message

@@ -250,3 +250,13 @@ def test_an_overlay_per_model_even_when_not_deployed(bundle: BundleConfig) -> No
     paths = deploy.artifacts(bundle)
     for key in bundle.models:
         assert f"deploy/vllm/overlays/{key}/kustomization.yaml" in paths
+
+
+def test_namespace_application_follows_the_models_deployed(bundle: BundleConfig) -> None:
+    alone = _cfg_with(bundle, vllm__deploy=["llama-3-8b-instruct"])
+    apps = _apps(alone)
+    assert apps["vllm-namespace"]["spec"]["destination"]["namespace"] == "vllm-llama"
+    namespaces = render_all(alone)["deploy/vllm/namespace/namespace.yaml"]
+    assert [d["metadata"]["name"] for d in yaml.safe_load_all(namespaces)] == ["vllm-llama"]
+    both = _cfg_with(bundle, vllm__deploy=["deepseek-r1-distill-llama-8b", "llama-3-8b-instruct"])
+    assert _apps(both)["vllm-namespace"]["spec"]["destination"]["namespace"] == "vllm"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from observability.config import BundleConfig, ConfigError
-from observability.metrics.catalog import available_vllm_versions, vllm_catalog
+from observability.metrics.buckets import edge_problem
 from observability.metrics.names import Signal
 from observability.metrics.promql import Promql, join_labels
 
@@ -78,38 +78,11 @@ def le_text(value: float) -> str:
     return repr(float(value))
 
 
-def _edges(signal: Signal, version: str) -> tuple[float, ...] | None:
-    cat = vllm_catalog(version)
-    for name in signal.names:
-        fam = cat.families.get(name)
-        if fam is not None and fam.buckets:
-            return fam.buckets
-    return None
-
-
 def bucket_edge(key: str, value: float, signal: Signal) -> str:
-    """Validate that `value` is a bucket edge of `signal` in every supported vLLM version
-    and return its `le` text. A threshold between edges would be silently interpolated
-    (quantiles) or match no bucket at all (SLO ratios), so it is a config error."""
-    versions = available_vllm_versions()
-    if not versions:
-        raise ConfigError("no vLLM metric catalogs found under observability/metrics/data/")
-    common: set[float] | None = None
-    for v in versions:
-        edges = _edges(signal, v)
-        if edges is None:
-            continue
-        common = set(edges) if common is None else common & set(edges)
-    if common is None:
-        raise ConfigError(f"alerting.{key}: no catalog defines buckets for {signal.key}")
-    # The top finite edge is excluded: histogram_quantile never returns more than it, so
-    # "p99 > top edge" could never fire on the version with the smallest range.
-    usable = sorted(common)[:-1]
-    if float(value) not in usable:
-        valid = ", ".join(f"{e:g}" for e in usable)
-        raise ConfigError(
-            f"bundle.yaml: invalid value for 'alerting.{key}': {value:g} is not a histogram "
-            f"bucket edge below the top one of {signal.names[0]} in every supported vLLM version "
-            f"({', '.join(versions)}); use one of: {valid}"
-        )
+    """The `le` text of a threshold. Config validation already rejects a value off the
+    common bucket edges (observability/metrics/buckets.py); this guards configs built
+    without validation (model_construct/model_copy)."""
+    problem = edge_problem(value, signal)
+    if problem:
+        raise ConfigError(f"bundle.yaml: invalid value for 'alerting.{key}': {problem}")
     return le_text(value)

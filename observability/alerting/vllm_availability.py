@@ -77,6 +77,9 @@ def group(cfg: BundleConfig, t: Timing, sc: Scope) -> dict[str, Any]:
             "No vLLM engine metrics for {{ $labels.model_name }} in namespace "
             "{{ $labels.namespace }}: every replica is down or unscraped, or vLLM runs "
             "with --disable-log-stats.",
+            # absent() yields no labels once the model is gone; static labels keep one
+            # rule per model distinct (and routable) when several models are deployed.
+            labels={"namespace": model_namespace(cfg, key), "model_name": m.served_name},
         )
         for key, m in cfg.deployed_models
     ]

@@ -37,10 +37,13 @@ def die(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 def load_bundle(path: Path) -> BundleConfig:
+    """The validated config, or every problem in it (one `error:` line each) and exit 2."""
     try:
         return load_config(path)
     except ConfigError as err:
-        die(str(err))
+        for line in err.lines[:-1]:
+            typer.secho(f"error: {line}", err=True, fg=typer.colors.RED)
+        die(err.lines[-1])
 
 
 def print_json(data: Any) -> None:

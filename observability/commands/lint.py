@@ -26,10 +26,18 @@ def lint(
         help="Kubernetes minor version whose schemas core kinds are checked against.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print findings and summary as JSON."),
+    root_dir: Path | None = typer.Option(
+        None,
+        "--root",
+        help="Rendered tree to check (default: bundle.yaml's directory), e.g. `render --out`.",
+        file_okay=False,
+    ),
 ) -> None:
     """Validate rendered manifests offline: schemas (strict), CRDs, kustomize, cross-refs."""
     cfg = load_bundle(config)
-    root = config.resolve().parent
+    root = root_dir.resolve() if root_dir else config.resolve().parent
+    if not root.is_dir():
+        die(f"--root {root_dir}: no such directory: render into it first (obsctl render --out)")
     version = ".".join(kubernetes_version.removeprefix("v").split(".")[:2])
     supported = supported_kubernetes_versions()
     if version not in supported:

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from observability.commands._common import EXIT_FAILED, ConfigOption, die, load_bundle, print_json
-from observability.render import apply, check, render_all
+from observability.config import ConfigError
+from observability.render import apply, check, render_all, seed_hand_written
 
 
 def render(
@@ -19,15 +20,27 @@ def render(
         False, "--prune", help="Delete generated-dir files no builder produces."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Render into this directory instead of bundle.yaml's (hand-written alerts/tests/ "
+        "are copied there when absent, so `obsctl lint --root DIR` can check the tree).",
+        file_okay=False,
+    ),
 ) -> None:
     """Render manifests, rules and dashboards from bundle.yaml (deterministic)."""
     cfg = load_bundle(config)
-    root = config.resolve().parent
+    root = out.resolve() if out else config.resolve().parent
     try:
         rendered = render_all(cfg)
-    except (ValueError, LookupError) as err:
+    except (ConfigError, ValueError, LookupError) as err:
         die(f"render failed before writing anything: {err}")
-    result = check(rendered, root) if check_only else apply(rendered, root, prune=prune)
+    if check_only:
+        result = check(rendered, root)
+    else:
+        if out:
+            seed_hand_written(config.resolve().parent, root)
+        result = apply(rendered, root, prune=prune)
     if as_json:
         print_json(result.__dict__)
     elif check_only:

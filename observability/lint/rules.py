@@ -37,7 +37,9 @@ __all__ = [
     "TESTS_DIR",
     "check",
     "contract_findings",
+    "duplicate_rules",
     "prepare_test_tree",
+    "promtool_check",
     "run_promtool_tests",
     "series_read",
 ]
@@ -175,16 +177,56 @@ def run_promtool_tests(root: Path, cfg: BundleConfig | None = None) -> tuple[int
         return _run(["promtool", "test", "rules", *[t.name for t in tests]], Path(tmp) / "tests")
 
 
-def _check_rules(cfg: BundleConfig, work: Path) -> list[Finding]:
-    out = []
-    for profile in PROFILES:
-        path = work / f"rules-{profile}.yaml"
-        _dump(path, {"groups": rule_groups(cfg, profile)})
-        rc, text = _run(["promtool", "check", "rules", "--lint=all", "--lint-fatal", str(path)])
-        if rc != 0:
-            last = text.replace(str(path), f"<{profile} rules>").splitlines()[-3:]
-            out.append(Finding("promtool", "alerts/", f"{profile} profile: {' | '.join(last)}"))
+def duplicate_rules(groups: list[dict[str, Any]]) -> list[Finding]:
+    """Rules sharing name and static labels (across all groups): Prometheus would mix
+    their series, and promtool reports them without naming the group."""
+    seen: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+    out: list[Finding] = []
+    for g in groups:
+        for r in g["rules"]:
+            name = r.get("alert") or r["record"]
+            key = (name, tuple(sorted((r.get("labels") or {}).items())))
+            labels = ", ".join(f"{k}={v}" for k, v in key[1]) or "none"
+            if key in seen:
+                out.append(
+                    Finding(
+                        "rules",
+                        "alerts/",
+                        f"rule {name} in group {g['name']} has the same name and labels "
+                        f"({labels}) as one in group {seen[key]}: give each a distinguishing "
+                        "label (e.g. the model's namespace and model_name)",
+                        obj=name,
+                    )
+                )
+            else:
+                seen[key] = g["name"]
     return out
+
+
+def _promtool_message(text: str, path: Path, profile: str) -> str:
+    """promtool's whole report (after the file name), on one line."""
+    lines = [ln.strip() for ln in text.replace(str(path), f"<{profile} rules>").splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("Checking ")]
+    return " | ".join(lines)
+
+
+def promtool_check(groups: list[dict[str, Any]], work: Path, profile: str) -> list[Finding]:
+    """Our duplicate check (names rule and group) and `promtool check rules` (whole report)."""
+    out = [
+        Finding(f.check, f.file, f"{profile} profile: {f.message}", obj=f.obj)
+        for f in duplicate_rules(groups)
+    ]
+    path = work / f"rules-{profile}.yaml"
+    _dump(path, {"groups": groups})
+    rc, text = _run(["promtool", "check", "rules", "--lint=all", "--lint-fatal", str(path)])
+    if rc != 0:
+        msg = _promtool_message(text, path, profile)
+        out.append(Finding("promtool", "alerts/", f"{profile} profile: {msg}"))
+    return out
+
+
+def _check_rules(cfg: BundleConfig, work: Path) -> list[Finding]:
+    return [f for p in PROFILES for f in promtool_check(rule_groups(cfg, p), work, p)]
 
 
 def _check_alertmanager(cfg: BundleConfig, work: Path) -> list[Finding]:

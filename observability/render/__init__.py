@@ -1,5 +1,11 @@
 """Generators for every committed artifact, one module per stage, and the registry."""
 
-from observability.render.registry import RenderResult, apply, check, render_all
+from observability.render.registry import (
+    RenderResult,
+    apply,
+    check,
+    render_all,
+    seed_hand_written,
+)
 
-__all__ = ["RenderResult", "apply", "check", "render_all"]
+__all__ = ["RenderResult", "apply", "check", "render_all", "seed_hand_written"]

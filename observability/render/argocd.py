@@ -205,7 +205,9 @@ def applications(cfg: BundleConfig) -> dict[str, dict[str, Any]]:
         _app(
             cfg,
             VLLM_NAMESPACE_APP,
-            namespace=cfg.namespaces.vllm,
+            # Namespaces are cluster-scoped; the destination only has to exist, so it is
+            # one the Application itself creates (the first deployed model's).
+            namespace=(cfg.deployed_namespaces or [cfg.namespaces.vllm])[0],
             wave=-1,
             source=_git(cfg, VLLM_NAMESPACE_PATH),
         ),

@@ -7,6 +7,7 @@ or `check` compares with the files on disk and lists drift and orphans.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,15 @@ from typing import Any
 from observability.config import BundleConfig
 from observability.render.writer import serialize, write_atomic
 
-__all__ = ["GENERATED_DIRS", "HAND_WRITTEN", "RenderResult", "apply", "check", "render_all"]
+__all__ = [
+    "GENERATED_DIRS",
+    "HAND_WRITTEN",
+    "RenderResult",
+    "apply",
+    "check",
+    "render_all",
+    "seed_hand_written",
+]
 
 # Directories whose files are all produced by `obsctl render` ...
 GENERATED_DIRS = ("argocd", "servicemonitors", "alerts", "dashboards", "deploy")
@@ -105,3 +114,16 @@ def apply(rendered: dict[str, str], root: Path, prune: bool = False) -> RenderRe
             (root / rel).unlink()
         res.orphans = []
     return res
+
+
+def seed_hand_written(src: Path, dst: Path) -> list[str]:
+    """Copy the hand-written subtrees (alerts/tests/) from `src` to a render target `dst`
+    that lacks them, so the target is a tree lint can check on its own."""
+    copied: list[str] = []
+    if src.resolve() == dst.resolve():
+        return copied
+    for sub in HAND_WRITTEN:
+        if (src / sub).is_dir() and not (dst / sub).exists():
+            shutil.copytree(src / sub, dst / sub)
+            copied.append(sub)
+    return copied
