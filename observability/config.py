@@ -178,6 +178,87 @@ class ModelCost(_Model):
     output_per_1k: float = Field(ge=0, description="USD per 1K generated tokens")
 
 
+_S3_URI_RE = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$")
+# Annotation keys that would carry a credential instead of naming an identity.
+_SECRET_HINT_RE = re.compile(r"(secret|password|token|access[_-]?key|credential)", re.I)
+
+
+def _check_image_pinned(value: str) -> str:
+    name, _, tag = value.rpartition(":")
+    if not name or "/" in tag or tag in ("", "latest"):
+        raise ValueError(
+            f"{value!r} is not a pinned image: use image:tag, e.g. amazon/aws-cli:2.17.0"
+        )
+    return value
+
+
+class S3Source(_Model):
+    """`source: s3`: an init container syncs `uri` into the model cache before vLLM starts.
+
+    Credentials come from the pod's ServiceAccount (IRSA on EKS, workload identity on GKE):
+    `annotations` name the cloud identity, never a key."""
+
+    uri: str = Field(description="s3://bucket/prefix/ holding the model files (config, weights)")
+    service_account: K8sName = Field(
+        description="ServiceAccount the pod runs as; rendered with `annotations`"
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="ServiceAccount annotations, e.g. eks.amazonaws.com/role-arn: arn:aws:iam::...",
+    )
+    region: str = Field("", description="AWS region of the bucket (AWS_REGION); empty: SDK default")
+    image: str = Field("amazon/aws-cli:2.17.0", description="Pinned image with `aws s3 sync`")
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, v: str) -> str:
+        if not _S3_URI_RE.match(v):
+            raise ValueError(f"{v!r} is not an s3://bucket/prefix URI")
+        return v
+
+    @field_validator("service_account")
+    @classmethod
+    def _sa(cls, v: str) -> str:
+        return _check_k8s_name(v)
+
+    @field_validator("annotations")
+    @classmethod
+    def _no_secrets(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, value in v.items():
+            if _SECRET_HINT_RE.search(key) or re.match(r"^(AKIA|ASIA)[A-Z0-9]{16}$", value):
+                raise ValueError(
+                    f"annotation {key!r} looks like a credential: name an identity "
+                    "(eks.amazonaws.com/role-arn or iam.gke.io/gcp-service-account), never a key"
+                )
+        return v
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, v: str) -> str:
+        return _check_image_pinned(v)
+
+
+class PvcSource(_Model):
+    """`source: pvc`: an existing PersistentVolumeClaim holding the model, mounted read-only."""
+
+    claim_name: K8sName = Field(description="Existing PVC in the model's namespace")
+    path: str = Field(
+        "", description="Directory of the model inside the claim; empty: the claim's root"
+    )
+
+    @field_validator("claim_name")
+    @classmethod
+    def _claim(cls, v: str) -> str:
+        return _check_k8s_name(v)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if v.startswith("/") or ".." in v.split("/"):
+            raise ValueError(f"{v!r} must be relative to the claim's root, without '..'")
+        return v.strip("/")
+
+
 class ModelProfile(_Model):
     hf_id: str = Field(description="Hugging Face model id")
     served_name: str = Field(description="--served-model-name; the `model_name` label")
@@ -189,11 +270,42 @@ class ModelProfile(_Model):
     namespace: str | None = Field(
         None, description="Namespace the model runs in; defaults to namespaces.vllm"
     )
+    expected_load_time: Duration = Field(
+        "10m",
+        description="Download + load budget from container start to ready; past it "
+        "VLLMPodStartupSlow fires (the startup probe allows 1.5x)",
+    )
+    source: Literal["huggingface", "s3", "pvc"] = Field(
+        "huggingface", description="Where the weights come from: huggingface | s3 | pvc"
+    )
+    s3: S3Source | None = Field(None, description="Required with source: s3")
+    pvc: PvcSource | None = Field(None, description="Required with source: pvc")
 
     @field_validator("namespace")
     @classmethod
     def _ns(cls, v: str | None) -> str | None:
         return None if v is None else _check_k8s_name(v)
+
+    @field_validator("expected_load_time")
+    @classmethod
+    def _load_time(cls, v: str) -> str:
+        _check_duration(v)
+        if duration_seconds(v) < 30:
+            raise ValueError(f"{v!r} is shorter than any model load: use at least 30s")
+        return v
+
+    @model_validator(mode="after")
+    def _source_block(self) -> ModelProfile:
+        for kind in ("s3", "pvc"):
+            block = getattr(self, kind)
+            if self.source == kind and block is None:
+                raise ValueError(f"source is {kind}: add the `{kind}:` block (see docs/gitops.md)")
+            if self.source != kind and block is not None:
+                raise ValueError(
+                    f"has an `{kind}:` block but source is {self.source}: "
+                    f"set source: {kind} or remove the block"
+                )
+        return self
 
 
 class Toleration(_Model):
@@ -211,6 +323,11 @@ class GpuConfig(_Model):
     hourly_cost: dict[str, float] = Field(
         default_factory=lambda: {"default": 1.0},
         description="USD per GPU hour keyed by DCGM modelName; `default` covers the rest",
+    )
+    node_pool_label: str = Field(
+        "karpenter.sh/nodepool",
+        description="Node label naming the node pool (Karpenter: karpenter.sh/nodepool, EKS: "
+        "eks.amazonaws.com/nodegroup, GKE: cloud.google.com/gke-nodepool)",
     )
 
     @field_validator("hourly_cost")
@@ -360,6 +477,22 @@ class AlertingConfig(_Model):
         "http://localhost:3000", description="Grafana base URL used in dashboard_url links"
     )
     receivers: ReceiversConfig = ReceiversConfig()
+    # Lifecycle (kube-state-metrics): how long a model pod may stay in each state before
+    # it pages. Startup has a per-model budget: models.<key>.expected_load_time.
+    pod_pending_for: Duration = Field(
+        "10m", description="Unschedulable model pod (e.g. no free nvidia.com/gpu) before it alerts"
+    )
+    container_waiting_for: Duration = Field(
+        "5m", description="CrashLoopBackOff / image pull failure before it alerts"
+    )
+    replicas_unavailable_for: Duration = Field(
+        "15m", description="Fewer ready replicas than desired before it alerts"
+    )
+    oom_window: Duration = Field("15m", description="Window in which an OOMKilled restart alerts")
+
+    _lifecycle_d = field_validator(
+        "pod_pending_for", "container_waiting_for", "replicas_unavailable_for", "oom_window"
+    )(classmethod(lambda cls, v: _check_duration(v)))
 
     @model_validator(mode="after")
     def _ordered(self) -> AlertingConfig:

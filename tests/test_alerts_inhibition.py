@@ -161,6 +161,112 @@ CASES: tuple[Case, ...] = (
         _a("VLLMTargetDown", "warning", namespace="absent", model_name="m2", pod="p0", job="vllm"),
         "chat",
     ),
+    # (5) lifecycle (kube-state-metrics): a pod that cannot be scheduled pages once, by its
+    # cause; its model's "absent" page, its target-down and the replica shortfall stay muted.
+    Case(
+        "life-pending-source",
+        _a(
+            "VLLMPodUnschedulable",
+            "critical",
+            namespace="life",
+            pod="p0",
+            model_name="m1",
+            reason="InsufficientGPU",
+        ),
+        "pager",
+    ),
+    Case(
+        "life-mutes-absent",
+        _a("VLLMMetricsAbsent", "critical", namespace="life", model_name="m1"),
+        None,
+        "life-pending-source",
+    ),
+    Case(
+        "life-mutes-down",
+        _a("VLLMTargetDown", "warning", namespace="life", pod="p0", job="vllm"),
+        None,
+        "life-pending-source",
+    ),
+    Case(
+        "life-mutes-replicas",
+        _a(
+            "VLLMReplicasUnavailable",
+            "warning",
+            namespace="life",
+            deployment="vllm-m1",
+            model_name="m1",
+        ),
+        None,
+        "life-pending-source",
+    ),
+    Case(
+        "life-other-model-absent",
+        _a("VLLMMetricsAbsent", "critical", namespace="life", model_name="m2"),
+        "pager",
+    ),
+    Case(
+        "life-other-pod-down",
+        _a("VLLMTargetDown", "warning", namespace="life", pod="p9", job="vllm"),
+        "chat",
+    ),
+    # A pod inside its load budget notifies nobody and mutes the same symptoms.
+    Case(
+        "start-source",
+        _a("VLLMModelPodStarting", "none", namespace="start", pod="p0", model_name="m1"),
+        "null",
+    ),
+    Case(
+        "start-mutes-absent",
+        _a("VLLMMetricsAbsent", "critical", namespace="start", model_name="m1"),
+        None,
+        "start-source",
+    ),
+    Case(
+        "start-mutes-down",
+        _a("VLLMTargetDown", "warning", namespace="start", pod="p0", job="vllm"),
+        None,
+        "start-source",
+    ),
+    # An OOM kill names the crash loop it causes (same container).
+    Case(
+        "oom-source",
+        _a(
+            "VLLMPodOOMKilled",
+            "critical",
+            namespace="oom",
+            pod="p0",
+            container="vllm",
+            model_name="m1",
+        ),
+        "pager",
+    ),
+    Case(
+        "oom-mutes-crashloop",
+        _a(
+            "VLLMPodCrashLooping",
+            "critical",
+            namespace="oom",
+            pod="p0",
+            container="vllm",
+            model_name="m1",
+            reason="CrashLoopBackOff",
+        ),
+        None,
+        "oom-source",
+    ),
+    Case(
+        "oom-keeps-other-container",
+        _a(
+            "VLLMPodCrashLooping",
+            "critical",
+            namespace="oom",
+            pod="p1",
+            container="vllm",
+            model_name="m1",
+            reason="CrashLoopBackOff",
+        ),
+        "pager",
+    ),
     # (4) routing by severity; Watchdog to the heartbeat; no severity to the root (chat).
     Case("route-critical", _a("VLLMHighErrorRate", "critical", namespace="route"), "pager"),
     Case("route-warning", _a("VLLMRequestPreemptions", "warning", namespace="route"), "chat"),

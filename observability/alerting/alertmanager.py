@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from observability.alerting.lifecycle import CAUSES, STARTING
 from observability.config import BundleConfig
 
 __all__ = [
     "INHIBITED_BY_TARGET_DOWN",
+    "LIFECYCLE_SOURCES",
     "RECEIVERS",
     "SECRET_DIR",
     "SECRET_KEYS",
@@ -42,6 +44,16 @@ INHIBITED_BY_TARGET_DOWN = (
     "VLLMHighRequestLatency",
     "VLLMQueueBacklog",
 )
+
+
+# kube-state-metrics knows why a model pod serves nothing: its cause alerts (and the
+# severity-none VLLMModelPodStarting while a pod is inside its budget) mute the symptoms
+# that only say "down" or "absent", so one root cause pages once, by its name.
+LIFECYCLE_SOURCES = (*CAUSES, STARTING)
+
+
+def _alternation(names: tuple[str, ...]) -> str:
+    return "|".join(names)
 
 
 def _cluster(cfg: BundleConfig) -> list[str]:
@@ -150,6 +162,25 @@ def _inhibit_rules(cfg: BundleConfig) -> list[dict[str, Any]]:
                 'severity="warning"',
             ],
             "equal": [*cl, "namespace", "model_name"],
+        },
+        {
+            # A pod kube-state-metrics explains (Pending, crash loop, image pull, OOM, still
+            # loading) is not also a down target.
+            "source_matchers": [f'alertname=~"{_alternation(LIFECYCLE_SOURCES)}"'],
+            "target_matchers": ['alertname="VLLMTargetDown"'],
+            "equal": [*cl, "namespace", "pod"],
+        },
+        {
+            # ... and its model is not also "absent" or "short of replicas".
+            "source_matchers": [f'alertname=~"{_alternation(LIFECYCLE_SOURCES)}"'],
+            "target_matchers": ['alertname=~"VLLMMetricsAbsent|VLLMReplicasUnavailable"'],
+            "equal": [*cl, "namespace", "model_name"],
+        },
+        {
+            # An OOM kill is the reason for the crash loop that follows it.
+            "source_matchers": ['alertname="VLLMPodOOMKilled"'],
+            "target_matchers": ['alertname="VLLMPodCrashLooping"'],
+            "equal": [*cl, "namespace", "pod", "container"],
         },
         {
             # No metrics at all for a model: its per-pod target-down warnings add nothing.

@@ -15,7 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from observability.alerting import (
+    capacity,
     gpu,
+    lifecycle,
     slo,
     vllm_availability,
     vllm_latency,
@@ -45,8 +47,10 @@ COMPONENTS: dict[str, GroupBuilder] = {
     "vllm-slo": slo.group,
     "vllm-saturation": vllm_saturation.group,
     "vllm-availability": vllm_availability.group,
+    "vllm-lifecycle": lifecycle.group,
     "vllm-meta": watchdog.group,
     "gpu-dcgm": gpu.group,
+    "gpu-capacity": capacity.group,
 }
 
 _LABEL_REF = re.compile(r"\$labels\.(\w+)")

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PROFILES", "BurnWindow", "Timing", "timing"]
+from observability.config import duration_seconds
+
+__all__ = ["PROFILES", "BurnWindow", "Timing", "scaled", "scaled_seconds", "timing"]
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,26 @@ class Timing:
     underutil_for: str = "1h"
     exporter_down_for: str = "10m"
     target_lookback: str = "1h"  # how long a down target keeps its last model_name
+    # Lifecycle thresholds are durations from bundle.yaml (alerting.pod_pending_for, ...,
+    # models.<key>.expected_load_time); a profile scales them (fast: a tenth, >= 10s).
+    lifecycle_scale: float = 1.0
     slo_windows: tuple[BurnWindow, ...] = (
         BurnWindow("1h", "5m", 14.4, "2m", "critical"),
         BurnWindow("6h", "30m", 6.0, "15m", "critical"),
         BurnWindow("1d", "2h", 3.0, "1h", "info"),
         BurnWindow("3d", "6h", 1.0, "3h", "info"),
     )
+
+
+def scaled_seconds(t: Timing, duration: str) -> int:
+    """A bundle.yaml lifecycle duration under the profile, in whole seconds (>= 10)."""
+    return max(10, round(duration_seconds(duration) * t.lifecycle_scale))
+
+
+def scaled(t: Timing, duration: str) -> str:
+    """`scaled_seconds` as a Prometheus duration (`10m`, `90s`)."""
+    sec = scaled_seconds(t, duration)
+    return f"{sec // 60}m" if sec % 60 == 0 else f"{sec}s"
 
 
 STANDARD = Timing("standard")
@@ -75,6 +91,7 @@ FAST = Timing(
     underutil_for="1h",
     exporter_down_for="1m",
     target_lookback="15m",
+    lifecycle_scale=0.1,
     slo_windows=(
         BurnWindow("10m", "1m", 14.4, "30s", "critical"),
         BurnWindow("30m", "3m", 6.0, "1m", "critical"),

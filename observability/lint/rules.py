@@ -29,7 +29,13 @@ from observability.alerting.rules import component_groups, rule_groups
 from observability.alerting.timing import PROFILES
 from observability.config import BundleConfig, ConfigError, load_config
 from observability.lint.findings import Finding
-from observability.metrics.catalog import available_vllm_versions, dcgm_catalog, vllm_catalog
+from observability.metrics.catalog import (
+    available_vllm_versions,
+    dcgm_catalog,
+    karpenter_catalog,
+    ksm_catalog,
+    vllm_catalog,
+)
 from observability.metrics.names import SIGNALS, VLLM
 
 __all__ = [
@@ -78,8 +84,12 @@ def series_read(expr: str) -> list[str]:
 
 
 def _known_series() -> tuple[dict[str, set[str]], set[str]]:
+    """(vLLM series per version, every other exporter's series: DCGM, kube-state-metrics,
+    Karpenter)."""
     per_version = {v: vllm_catalog(v).series_names() for v in available_vllm_versions()}
-    return per_version, dcgm_catalog().series_names()
+    others = dcgm_catalog().series_names()
+    others |= ksm_catalog().series_names() | karpenter_catalog().series_names()
+    return per_version, others
 
 
 def _signal_names(series: str) -> tuple[str, ...]:
@@ -108,7 +118,7 @@ def contract_findings(rules: list[tuple[str, str]], recorded: set[str], file: st
                         "metric-contract",
                         file,
                         f"reads {series}, which no supported vLLM version "
-                        f"({', '.join(per_version)}), the DCGM default counters or a recording "
+                        f"({', '.join(per_version)}), the DCGM default counters, kube-state-metrics, Karpenter or a "
                         "rule exposes: fix the name (counters end in _total)",
                         obj=name,
                         field="expr",

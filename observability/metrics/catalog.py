@@ -27,6 +27,8 @@ __all__ = [
     "available_vllm_versions",
     "dcgm_catalog",
     "family_of_series",
+    "karpenter_catalog",
+    "ksm_catalog",
     "vllm_catalog",
 ]
 
@@ -118,3 +120,19 @@ def vllm_catalog(version: str) -> Catalog:
 @cache
 def dcgm_catalog() -> Catalog:
     return _load("dcgm-default-counters.json")
+
+
+KSM_VERSION = "2.20.0"  # what kube-prometheus-stack 88.5.3 ships (kube-state-metrics chart 8.4.0)
+KARPENTER_VERSION = "1.14.1"
+
+
+@cache
+def ksm_catalog() -> Catalog:
+    """kube-state-metrics families the lifecycle and capacity rules read."""
+    return _load(f"kube-state-metrics-{KSM_VERSION}.json")
+
+
+@cache
+def karpenter_catalog() -> Catalog:
+    """Karpenter families the GPU capacity rules read (present only where Karpenter runs)."""
+    return _load(f"karpenter-{KARPENTER_VERSION}.json")

@@ -17,10 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 from observability.alerting.alertmanager import kps_alertmanager_values
+from observability.alerting.lifecycle import MODEL_POD_LABEL
 from observability.config import BundleConfig, ResourceSpec
-from observability.render.k8s import GRAFANA_FOLDER_ANNOTATION, deep_merge
+from observability.render.k8s import GRAFANA_FOLDER_ANNOTATION, JOB_LABEL, deep_merge
 
-__all__ = ["kps_values", "resources"]
+__all__ = ["kps_values", "ksm_label_allowlist", "resources"]
 
 _KINDS = ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig")
 
@@ -30,6 +31,12 @@ def resources(spec: ResourceSpec) -> dict[str, Any]:
     out: dict[str, Any] = {"requests": {"cpu": spec.cpu, "memory": spec.memory}}
     out["limits"] = {"memory": spec.memory_limit or spec.memory}
     return out
+
+
+def ksm_label_allowlist(cfg: BundleConfig) -> list[str]:
+    """kube-state-metrics `--metric-labels-allowlist` entries (chart: metricLabelsAllowlist)."""
+    model = f"[{JOB_LABEL},{MODEL_POD_LABEL}]"
+    return [f"pods={model}", f"deployments={model}", f"nodes=[{cfg.gpu.node_pool_label}]"]
 
 
 def _prometheus_spec(cfg: BundleConfig) -> dict[str, Any]:
@@ -103,6 +110,11 @@ def kps_values(cfg: BundleConfig) -> dict[str, Any]:
         "prometheus": {"prometheusSpec": _prometheus_spec(cfg)},
         "alertmanager": alertmanager,
         "grafana": _grafana(cfg),
-        "kube-state-metrics": {"resources": resources(r.kube_state_metrics)},
+        "kube-state-metrics": {
+            "resources": resources(r.kube_state_metrics),
+            # kube_pod_labels / kube_deployment_labels carry the model key the lifecycle
+            # rules join on; kube_node_labels the node pool the GPU capacity rules sum by.
+            "metricLabelsAllowlist": ksm_label_allowlist(cfg),
+        },
         "prometheus-node-exporter": {"resources": resources(r.node_exporter)},
     }
