@@ -28,6 +28,7 @@ from observability.metrics.names import VLLM, Signal
 
 __all__ = [
     "DEFAULT_BUNDLE_PATH",
+    "RUNTIMES",
     "AlertingConfig",
     "BundleConfig",
     "ConfigError",
@@ -259,6 +260,27 @@ class PvcSource(_Model):
         return v.strip("/")
 
 
+RUNTIMES = ("vllm", "rayservice", "aibrix", "tgi")
+Runtime = Literal["vllm", "rayservice", "aibrix", "tgi"]
+
+
+class ModelAutoscaling(_Model):
+    """Replica bounds and the queue each replica should hold (KEDA ScaledObject, or Ray
+    Serve's own autoscaler for a `rayservice` model)."""
+
+    min_replicas: int = Field(1, ge=0, le=64)
+    max_replicas: int = Field(4, ge=1, le=64)
+    waiting_per_replica: float = Field(
+        8, gt=0, description="Target of vllm:num_requests_waiting per replica"
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ModelAutoscaling:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError("max_replicas must be at least min_replicas")
+        return self
+
+
 class ModelProfile(_Model):
     hf_id: str = Field(description="Hugging Face model id")
     served_name: str = Field(description="--served-model-name; the `model_name` label")
@@ -280,6 +302,11 @@ class ModelProfile(_Model):
     )
     s3: S3Source | None = Field(None, description="Required with source: s3")
     pvc: PvcSource | None = Field(None, description="Required with source: pvc")
+    runtime: Runtime = Field(
+        "vllm",
+        description="What serves it: vllm (Deployment), rayservice (KubeRay), aibrix, tgi",
+    )
+    autoscaling: ModelAutoscaling = ModelAutoscaling()
 
     @field_validator("namespace")
     @classmethod
@@ -526,6 +553,61 @@ class VerifyConfig(_Model):
     git_image: str = Field("alpine/git:v2.47.2", description="Pinned image that clones the repo")
 
 
+class KedaConfig(_Model):
+    enabled: bool = Field(False, description="One ScaledObject per deployed model")
+    install: bool = Field(True, description="Install KEDA itself (Argo CD Application)")
+    namespace: K8sName = "keda"
+    cooldown_seconds: int = Field(300, ge=0, description="Wait before scaling back down")
+    polling_interval_seconds: int = Field(15, ge=1, description="How often KEDA queries")
+    chart: HelmChart = HelmChart(
+        repo_url="https://kedacore.github.io/charts", chart="keda", version="2.17.2"
+    )
+
+
+class AutoscalingConfig(_Model):
+    keda: KedaConfig = KedaConfig()
+
+
+class RayServiceRuntime(_Model):
+    """KubeRay RayService settings shared by every `rayservice` model."""
+
+    install_operator: bool = Field(True, description="Install the KubeRay operator app")
+    operator_namespace: K8sName = "kuberay-operator"
+    chart: HelmChart = HelmChart(
+        repo_url="https://ray-project.github.io/kuberay-helm/",
+        chart="kuberay-operator",
+        version="1.4.2",
+    )
+    image: str = "rayproject/ray-llm"
+    image_tag: str = Field("2.49.2-py311-cu128", description="Pinned ray-llm image tag")
+    head_node_selector: dict[str, str] = Field(
+        default_factory=dict, description="Where the CPU-only head pod runs"
+    )
+    head: ResourceSpec = ResourceSpec(cpu="2", memory="12Gi", memory_limit="12Gi")
+    worker: ResourceSpec = ResourceSpec(cpu="12", memory="60Gi", memory_limit="60Gi")
+
+    @field_validator("image_tag")
+    @classmethod
+    def _pinned(cls, v: str) -> str:
+        if v in ("", "latest") or v.endswith(":latest"):
+            raise ValueError("pin an exact image tag such as 2.49.2-py311-cu128, not 'latest'")
+        return v
+
+
+class AibrixRuntime(_Model):
+    """Where the AIBrix control plane and gateway run (installed by AIBrix's own manifests)."""
+
+    system_namespace: K8sName = "aibrix-system"
+    routing_strategy: str = Field(
+        "least-request", description="Default routing-strategy header the gateway applies"
+    )
+
+
+class RuntimesConfig(_Model):
+    rayservice: RayServiceRuntime = RayServiceRuntime()
+    aibrix: AibrixRuntime = AibrixRuntime()
+
+
 class BundleConfig(_Model):
     git: GitConfig
     namespaces: Namespaces = Namespaces()
@@ -539,6 +621,8 @@ class BundleConfig(_Model):
     dashboards: DashboardsConfig = DashboardsConfig()
     verify: VerifyConfig = VerifyConfig()
     resources: ResourcesConfig = ResourcesConfig()
+    autoscaling: AutoscalingConfig = AutoscalingConfig()
+    runtimes: RuntimesConfig = RuntimesConfig()
 
     @field_validator("models")
     @classmethod
@@ -575,6 +659,12 @@ class BundleConfig(_Model):
         if problems:
             raise KeyProblem(*problems)
         return self
+
+    @property
+    def runtimes_in_use(self) -> list[str]:
+        """Runtimes of the registered models, in RUNTIMES order (monitors, mappings)."""
+        used = {m.runtime for m in self.models.values()}
+        return [r for r in RUNTIMES if r in used]
 
     @property
     def deployed_models(self) -> list[tuple[str, ModelProfile]]:

@@ -22,6 +22,7 @@ from observability.alerting import (
     vllm_availability,
     vllm_latency,
     vllm_recording,
+    vllm_runtimes,
     vllm_saturation,
     watchdog,
 )
@@ -42,6 +43,8 @@ GroupBuilder = Callable[[BundleConfig, Timing, Scope], dict[str, Any]]
 
 # file stem (alerts/<stem>.yaml, PrometheusRule name) -> group builder
 COMPONENTS: dict[str, GroupBuilder] = {
+    # Empty (and not rendered) unless a model runs on a runtime that needs a mapping.
+    "vllm-runtimes": vllm_runtimes.group,
     "vllm-recording": vllm_recording.group,
     "vllm-latency": vllm_latency.group,
     "vllm-slo": slo.group,
@@ -67,7 +70,12 @@ def _linked(cfg: BundleConfig, group: dict[str, Any]) -> dict[str, Any]:
 def component_groups(cfg: BundleConfig, profile: str = "standard") -> dict[str, list[dict]]:
     t = timing(profile)
     sc = scope(cfg)
-    return {stem: [_linked(cfg, build(cfg, t, sc))] for stem, build in COMPONENTS.items()}
+    out: dict[str, list[dict]] = {}
+    for stem, build in COMPONENTS.items():
+        group = build(cfg, t, sc)
+        if group["rules"]:
+            out[stem] = [_linked(cfg, group)]
+    return out
 
 
 def rule_groups(cfg: BundleConfig, profile: str = "standard") -> list[dict[str, Any]]:

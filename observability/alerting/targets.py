@@ -18,9 +18,18 @@ __all__ = ["dcgm_job", "dcgm_up", "job_matches", "vllm_up"]
 
 
 def vllm_up(cfg: BundleConfig) -> str:
-    """`up` of vLLM targets; an override in `alerting.vllm_job_regex` wins."""
+    """`up` of vLLM targets; an override in `alerting.vllm_job_regex` wins. Runtimes whose
+    engine targets come from their own monitor (a Ray PodMonitor) add their jobs."""
     regex = cfg.alerting.vllm_job_regex
-    return f'up{{job=~"{regex}"}}' if regex else f'up{{job="{VLLM_JOB}"}}'
+    if regex:
+        return f'up{{job=~"{regex}"}}'
+    from observability import runtimes  # the registry imports render.k8s, like this module
+
+    extra = runtimes.engine_jobs(cfg)
+    if extra:
+        # Job values are [a-z0-9-/]: nothing to escape in the regex.
+        return f'up{{job=~"{"|".join((VLLM_JOB, *extra))}"}}'
+    return f'up{{job="{VLLM_JOB}"}}'
 
 
 def dcgm_up(cfg: BundleConfig) -> str:

@@ -238,7 +238,11 @@ def _targets(
         for ns, svc in chart_services:
             out.append((ns, svc.name, svc.labels, set(svc.ports)))
         return out
+    from observability import runtimes
+
     for d in deployed:
+        for name, labels, ports in runtimes.pod_templates(d.obj):
+            out.append((d.namespace, name, labels, ports))
         if d.kind in ("Deployment", "StatefulSet", "DaemonSet"):
             tpl = (d.obj.get("spec") or {}).get("template") or {}
             labels = dict((tpl.get("metadata") or {}).get("labels") or {})

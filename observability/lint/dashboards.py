@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from observability.alerting.rules import rule_groups
+from observability.alerting.vllm_runtimes import GROUP as RUNTIMES_GROUP
 from observability.config import BundleConfig, ConfigError
 from observability.dashboards.exprs import (
     BUILTIN_VARIABLES,
@@ -72,7 +73,15 @@ def recordings(cfg: BundleConfig) -> dict[str, str]:
         groups = rule_groups(cfg)
     except ConfigError:
         return {}  # the rules check reports the config error
-    return {r["record"]: r["expr"] for g in groups for r in g["rules"] if "record" in r}
+    # The runtime mappings record exporter names (`vllm:*` from `ray_vllm:*`): to a panel
+    # they are the exporter's series, not recordings.
+    return {
+        r["record"]: r["expr"]
+        for g in groups
+        if g["name"] != RUNTIMES_GROUP
+        for r in g["rules"]
+        if "record" in r
+    }
 
 
 def _bucket_rates(recorded: dict[str, str]) -> set[str]:

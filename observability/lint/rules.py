@@ -85,10 +85,14 @@ def series_read(expr: str) -> list[str]:
 
 def _known_series() -> tuple[dict[str, set[str]], set[str]]:
     """(vLLM series per version, every other exporter's series: DCGM, kube-state-metrics,
-    Karpenter)."""
+    Karpenter, and every serving runtime's catalog)."""
+    from observability import runtimes
+
     per_version = {v: vllm_catalog(v).series_names() for v in available_vllm_versions()}
     others = dcgm_catalog().series_names()
     others |= ksm_catalog().series_names() | karpenter_catalog().series_names()
+    for cat in runtimes.catalogs():
+        others |= cat.series_names()
     return per_version, others
 
 

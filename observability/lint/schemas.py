@@ -35,6 +35,7 @@ KUBERNETES_VERSION = "1.33"
 SCHEMA_VERSIONS = {
     "monitoring.coreos.com": "prometheus-operator 0.93.1 (kube-prometheus-stack 88.5.3)",
     "argoproj.io": "Argo CD v3.5.1",
+    "ray.io": "KubeRay v1.4.2",
 }
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "family_of_series",
     "karpenter_catalog",
     "ksm_catalog",
+    "runtime_catalog",
     "vllm_catalog",
 ]
 
@@ -136,3 +137,9 @@ def ksm_catalog() -> Catalog:
 def karpenter_catalog() -> Catalog:
     """Karpenter families the GPU capacity rules read (present only where Karpenter runs)."""
     return _load(f"karpenter-{KARPENTER_VERSION}.json")
+
+
+@cache
+def runtime_catalog(filename: str) -> Catalog:
+    """A serving runtime's catalog (`ray-2.49.2.json`, ...) from the same data directory."""
+    return _load(filename)

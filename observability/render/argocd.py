@@ -213,14 +213,23 @@ def applications(cfg: BundleConfig) -> dict[str, dict[str, Any]]:
         ),
         _monitoring_config(cfg, rendered),
     ]
+    from observability import runtimes  # the registry imports render.k8s
+
+    for rt in runtimes.runtimes_in_use(cfg):
+        apps.extend(rt.applications(cfg))
     for key, _profile in cfg.deployed_models:
+        rt = runtimes.runtime_of(cfg, key)
         apps.append(
             _app(
                 cfg,
                 vllm_app_name(key),
                 namespace=cfg.model_namespace(key),
                 wave=1,
-                source=_git(cfg, f"deploy/vllm/overlays/{key}"),
+                source=_git(cfg, rt.workload_path(key)),
+                # A runtime's custom resources (RayService) need its operator's CRDs.
+                sync_options=()
+                if rt.uses_vllm_deployment
+                else ("SkipDryRunOnMissingResource=true",),
             )
         )
     if VERIFY_PATH in rendered:

@@ -247,18 +247,25 @@ def overlay_patch(cfg: BundleConfig, profile: ModelProfile) -> dict[str, Any]:
     }
 
 
-def overlay(cfg: BundleConfig, key: str) -> dict[str, Any]:
+def overlay(
+    cfg: BundleConfig, key: str, pod_labels: dict[str, str] | None = None
+) -> dict[str, Any]:
+    labels: list[dict[str, Any]] = [
+        {
+            "pairs": {"app.kubernetes.io/instance": key},
+            "includeSelectors": True,
+            "includeTemplates": True,
+        }
+    ]
+    if pod_labels:
+        # The runtime's labels (a gateway routes on them): on objects and pods, never in
+        # selectors (a selector is immutable once the Deployment exists).
+        labels.append({"pairs": dict(pod_labels), "includeTemplates": True})
     return _kustomization(
         namespace=cfg.model_namespace(key),
         nameSuffix=f"-{key}",
         resources=["../../base"],
-        labels=[
-            {
-                "pairs": {"app.kubernetes.io/instance": key},
-                "includeSelectors": True,
-                "includeTemplates": True,
-            }
-        ],
+        labels=labels,
         patches=[{"path": "deployment-patch.yaml"}],
     )
 
@@ -276,8 +283,13 @@ def artifacts(cfg: BundleConfig) -> dict[str, Any]:
         f"{base}/networkpolicy.yaml": _network_policy(cfg),
         f"{base}/pdb.yaml": _pdb(),
     }
+    from observability import runtimes  # the registry imports render.k8s
+
     for key, profile in cfg.models.items():
+        rt = runtimes.runtime_of(cfg, key)
+        if not rt.uses_vllm_deployment:
+            continue  # rendered by its runtime (render/runtimes.py)
         d = f"deploy/vllm/overlays/{key}"
-        out[f"{d}/kustomization.yaml"] = overlay(cfg, key)
+        out[f"{d}/kustomization.yaml"] = overlay(cfg, key, rt.pod_labels(cfg, key))
         out[f"{d}/deployment-patch.yaml"] = overlay_patch(cfg, profile)
     return out

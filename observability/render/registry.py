@@ -43,6 +43,7 @@ def _stages() -> list[Builder]:
         dashboards,
         deploy,
         rbac,
+        runtimes,
         servicemonitors,
     )
 
@@ -50,6 +51,7 @@ def _stages() -> list[Builder]:
         argocd.artifacts,
         servicemonitors.artifacts,
         deploy.artifacts,
+        runtimes.artifacts,
         rbac.artifacts,
         alerts.artifacts,
         alertmanager.artifacts,

@@ -108,12 +108,21 @@ def dcgm_service_monitor(cfg: BundleConfig) -> dict[str, Any]:
 
 
 def artifacts(cfg: BundleConfig) -> dict[str, Any]:
-    return {
-        "servicemonitors/vllm.yaml": vllm_service_monitor(cfg),
-        "servicemonitors/dcgm-exporter.yaml": dcgm_service_monitor(cfg),
-        "servicemonitors/kustomization.yaml": {
-            "apiVersion": "kustomize.config.k8s.io/v1beta1",
-            "kind": "Kustomization",
-            "resources": ["vllm.yaml", "dcgm-exporter.yaml"],
-        },
+    from observability import runtimes  # the registry imports render.k8s
+
+    monitors: dict[str, Any] = {
+        "vllm.yaml": vllm_service_monitor(cfg),
+        "dcgm-exporter.yaml": dcgm_service_monitor(cfg),
     }
+    for rt in runtimes.runtimes_in_use(cfg):
+        for name, obj in rt.monitors(cfg).items():
+            if name in monitors:
+                raise ValueError(f"runtime {rt.name} renders servicemonitors/{name} twice")
+            monitors[name] = obj
+    out = {f"servicemonitors/{name}": obj for name, obj in monitors.items()}
+    out["servicemonitors/kustomization.yaml"] = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": list(monitors),
+    }
+    return out

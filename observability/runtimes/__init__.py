@@ -1,0 +1,79 @@
+"""Serving runtimes (`models.<key>.runtime`): the registry and what the stages ask of it.
+
+Each runtime is one module with one `Runtime` subclass (see base.py for the extension
+point and docs/runtimes.md for how to add one). Stages never branch on a runtime's name:
+they ask the registry.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from observability.config import BundleConfig, ConfigError
+from observability.runtimes.base import Runtime
+from observability.runtimes.rayservice import RayServiceRuntime
+from observability.runtimes.vllm import VllmRuntime
+
+if TYPE_CHECKING:
+    from observability.alerting.base import Scope
+    from observability.alerting.timing import Timing
+    from observability.metrics.catalog import Catalog
+
+__all__ = [
+    "REGISTRY",
+    "Runtime",
+    "alert_rules",
+    "catalogs",
+    "engine_jobs",
+    "get",
+    "mapping_rules",
+    "pod_templates",
+    "runtime_of",
+    "runtimes_in_use",
+]
+
+REGISTRY: dict[str, Runtime] = {r.name: r for r in (VllmRuntime(), RayServiceRuntime())}
+
+
+def get(name: str) -> Runtime:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ConfigError(
+            f"bundle.yaml: runtime {name!r} has no renderer in this version (available: "
+            f"{', '.join(REGISTRY)}): pick one of those for models.<key>.runtime"
+        ) from None
+
+
+def runtime_of(cfg: BundleConfig, key: str) -> Runtime:
+    return get(cfg.models[key].runtime)
+
+
+def runtimes_in_use(cfg: BundleConfig) -> list[Runtime]:
+    return [get(name) for name in cfg.runtimes_in_use]
+
+
+def engine_jobs(cfg: BundleConfig) -> tuple[str, ...]:
+    return tuple(j for r in runtimes_in_use(cfg) for j in r.engine_jobs(cfg))
+
+
+def mapping_rules(cfg: BundleConfig, sc: Scope) -> list[dict[str, Any]]:
+    return [rule for r in runtimes_in_use(cfg) for rule in r.mapping_rules(cfg, sc)]
+
+
+def alert_rules(cfg: BundleConfig, t: Timing, sc: Scope) -> list[dict[str, Any]]:
+    return [rule for r in runtimes_in_use(cfg) for rule in r.alert_rules(cfg, t, sc)]
+
+
+def pod_templates(obj: dict[str, Any]) -> list[tuple[str, dict[str, str], set[str]]]:
+    """Pods a runtime's custom workload object creates (empty for other kinds)."""
+    kind = str(obj.get("kind", ""))
+    for r in REGISTRY.values():
+        if kind in r.pod_kinds:
+            return list(r.pod_kinds[kind](obj))
+    return []
+
+
+def catalogs() -> list[Catalog]:
+    """Every registered runtime's catalogs (lint's metric contract knows their names)."""
+    return [c for r in REGISTRY.values() for c in r.catalogs()]

@@ -1,0 +1,84 @@
+"""The runtime extension point: what a serving stack adds to the bundle.
+
+A runtime is whatever serves a model's vLLM engine (`models.<key>.runtime`). Every alert,
+recording and panel reads one normalised set of series: the vLLM family names
+(`vllm:num_requests_running`, `vllm:time_to_first_token_seconds_bucket`, ...) with the
+labels `namespace`, `pod` and `model_name`, on which the `namespace_model*` recordings are
+built. A runtime that exposes vLLM's metrics under other names contributes recording rules
+that write exactly those names (`mapping_rules`), so no alert or panel ever gets a
+runtime-specific copy. Besides the mapping a runtime adds:
+
+- `monitors`: ServiceMonitor/PodMonitor objects for its targets (`servicemonitors/`);
+- `workload`: the reference manifests of one model (`deploy/...`) and `workload_path`,
+  the directory its Argo CD Application syncs;
+- `applications`: Argo CD Applications it needs (an operator chart);
+- `alert_rules`: alerts about its own control plane (gateway down, ...);
+- `catalogs`: what its exporters expose, with their source (lint's metric contract and
+  the simulator read them);
+- `engine_jobs`: the `job` values of targets that carry engine metrics, so
+  VLLMTargetDown also covers them;
+- `sim_mode`/`vllm_version`: how the simulator serves it.
+
+docs/runtimes.md describes how to add one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from observability.alerting.base import Scope
+    from observability.alerting.timing import Timing
+    from observability.config import BundleConfig
+    from observability.metrics.catalog import Catalog
+
+__all__ = ["Runtime"]
+
+
+class Runtime:
+    """Defaults describe the plain vLLM Deployment: nothing to map, nothing extra."""
+
+    name: str = ""
+    sim_mode: str = "vllm"  # how the simulator exposes a replica of this runtime
+    vllm_version: str | None = None  # the vLLM a pinned runtime image ships (sim, demo)
+
+    def engine_jobs(self, cfg: BundleConfig) -> tuple[str, ...]:
+        """`job` values of this runtime's engine targets other than the vLLM Services'."""
+        return ()
+
+    def monitors(self, cfg: BundleConfig) -> dict[str, dict[str, Any]]:
+        """servicemonitors/<file> -> monitor object, rendered when a model uses the runtime."""
+        return {}
+
+    def workload(self, cfg: BundleConfig, key: str) -> dict[str, Any]:
+        """Rendered files (path -> object or list of objects) of one model's workload."""
+        return {}
+
+    # kind -> function(object) -> [(name, pod labels, named ports)]: the pods a custom
+    # workload kind creates, so lint can check that monitors select them.
+    pod_kinds: ClassVar[dict[str, Any]] = {}
+    uses_vllm_deployment: bool = True  # rendered by render/deploy.py as a vllm overlay
+
+    def pod_labels(self, cfg: BundleConfig, key: str) -> dict[str, str]:
+        """Extra labels on the vLLM Deployment's pods of one model (a gateway routes on them)."""
+        return {}
+
+    def workload_path(self, key: str) -> str:
+        """Directory the model's Argo CD Application syncs."""
+        return f"deploy/vllm/overlays/{key}"
+
+    def applications(self, cfg: BundleConfig) -> list[dict[str, Any]]:
+        """Extra Argo CD Applications (e.g. an operator chart), already built."""
+        return []
+
+    def mapping_rules(self, cfg: BundleConfig, sc: Scope) -> list[dict[str, Any]]:
+        """Recording rules writing the normalised vLLM names from this runtime's names."""
+        return []
+
+    def alert_rules(self, cfg: BundleConfig, t: Timing, sc: Scope) -> list[dict[str, Any]]:
+        """Alerts about the runtime's own components (group `vllm.runtimes`)."""
+        return []
+
+    def catalogs(self) -> list[Catalog]:
+        """What the runtime's exporters expose (exposed family names, with sources)."""
+        return []

@@ -1,0 +1,360 @@
+"""`rayservice`: vLLM inside Ray Serve LLM on a KubeRay RayService.
+
+Ray Serve LLM (`ray.serve.llm:build_openai_app`) runs vLLM's engine in a Serve replica and,
+with `log_engine_metrics: true`, records vLLM's metrics through `ray.util.metrics`; each
+Ray node's metrics agent exposes them on the node's metrics-export port (8080) as
+`ray_vllm:<name>` with Ray's global tags (WorkerId, ...). Ray Serve's own request and
+replica metrics come out as `ray_serve_*` on the same port. The catalog
+(metrics/data/ray-2.49.2.json, scripts/derive_ray_catalog.py) names every family with
+its source.
+
+Scraped by one PodMonitor over the head and worker pods (`ray.io/is-ray-node: yes` and
+our part-of label); the mapping records `vllm:<name>` from `ray_vllm:<name>` for every
+family the rules and panels read, keeping the target's namespace/pod and vLLM's
+model_name. Not forwarded: vLLM's HTTP metrics (`http_requests_total`), because Ray
+Serve, not vLLM's API server, answers HTTP; the error ratio therefore reads the engine's
+`finished_reason="error"` only (vLLM >= 0.16; 0.10.1 has none).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import yaml
+
+from observability.metrics.catalog import Catalog, runtime_catalog
+from observability.render.k8s import ARGOCD_FINALIZER, IN_CLUSTER, PART_OF
+from observability.render.kps_values import resources
+from observability.runtimes.base import Runtime
+from observability.runtimes.mapping import forwarded_families, rename_rules
+
+if TYPE_CHECKING:
+    from observability.alerting.base import Scope
+    from observability.config import BundleConfig, ModelProfile
+
+__all__ = [
+    "CATALOG_FILE",
+    "METRICS_PORT",
+    "METRICS_PORT_NAME",
+    "POD_MONITOR",
+    "RAY_NODE_LABEL",
+    "RayServiceRuntime",
+    "ray_pod_labels",
+    "rayservice",
+    "rayservice_name",
+]
+
+CATALOG_FILE = "ray-2.49.2.json"
+RAY_PREFIX = "ray_"
+METRICS_PORT = 8080  # Ray's default metrics-export-port
+METRICS_PORT_NAME = "metrics"
+SERVE_PORT = 8000
+POD_MONITOR = "ray-vllm"
+RAY_NODE_LABEL = "ray.io/is-ray-node"  # KubeRay labels every head and worker pod "yes"
+RAY_NODE_TYPE = "ray.io/node-type"  # head | worker
+OPERATOR_APP = "kuberay-operator"
+WORKER_GROUP = "gpu-group"
+# Cardinality: a Ray node exports hundreds of ray_* core series; keep vLLM's and Serve's.
+KEEP_SERIES = r"ray_vllm[:_].+|ray_serve_.+"
+
+
+def rayservice_name(key: str) -> str:
+    return f"vllm-{key}"
+
+
+def ray_pod_labels(key: str) -> dict[str, str]:
+    """Labels our templates put on head and worker pods (KubeRay adds the ray.io/ ones)."""
+    return {"app.kubernetes.io/instance": key, "app.kubernetes.io/part-of": PART_OF}
+
+
+def kuberay_pod_labels(cluster: str, node_type: str, group: str) -> dict[str, str]:
+    """What KubeRay v1.4.2 puts on every Ray pod before the template's own labels
+    (ray-operator/controllers/ray/common/pod.go labelPod)."""
+    return {
+        RAY_NODE_LABEL: "yes",
+        "ray.io/cluster": cluster,
+        RAY_NODE_TYPE: node_type,
+        "ray.io/group": group,
+        "app.kubernetes.io/name": "kuberay",
+        "app.kubernetes.io/created-by": "kuberay-operator",
+    }
+
+
+def pod_templates(obj: dict[str, Any]) -> list[tuple[str, dict[str, str], set[str]]]:
+    """(pod name stem, labels, named ports) of the pods KubeRay creates for a RayService.
+    Template labels win, except ray.io/node-type, group and cluster (labelPod)."""
+    spec = (obj.get("spec") or {}).get("rayClusterConfig") or {}
+    name = str((obj.get("metadata") or {}).get("name"))
+    cluster = f"{name}-raycluster"
+    groups = [("head", "headgroup", spec.get("headGroupSpec") or {})]
+    groups += [("worker", g.get("groupName", ""), g) for g in spec.get("workerGroupSpecs") or []]
+    out = []
+    for node_type, group, gspec in groups:
+        tpl = gspec.get("template") or {}
+        own = dict((tpl.get("metadata") or {}).get("labels") or {})
+        labels = {**kuberay_pod_labels(cluster, node_type, group), **own}
+        labels.update({RAY_NODE_TYPE: node_type, "ray.io/group": group, "ray.io/cluster": cluster})
+        containers = (tpl.get("spec") or {}).get("containers") or []
+        ports = {p.get("name") for c in containers for p in c.get("ports") or [] if p.get("name")}
+        out.append((f"{cluster}-{group}", labels, ports))
+    return out
+
+
+def _serve_config(profile: ModelProfile) -> dict[str, Any]:
+    scale = profile.autoscaling
+    engine: dict[str, Any] = {
+        "max_model_len": profile.max_model_len,
+        "gpu_memory_utilization": profile.gpu_memory_utilization,
+        "max_num_seqs": profile.max_num_seqs,
+        "tensor_parallel_size": profile.gpus,
+    }
+    return {
+        "applications": [
+            {
+                "name": "llm",
+                "route_prefix": "/",
+                "import_path": "ray.serve.llm:build_openai_app",
+                "args": {
+                    "llm_configs": [
+                        {
+                            "model_loading_config": {
+                                "model_id": profile.served_name,
+                                "model_source": profile.hf_id,
+                            },
+                            # Engine metrics through Ray's metrics agent (ray_vllm:*).
+                            "log_engine_metrics": True,
+                            "engine_kwargs": engine,
+                            # Serve scales on ongoing requests per replica: a full batch
+                            # plus the queue each replica should hold.
+                            "deployment_config": {
+                                "autoscaling_config": {
+                                    "min_replicas": max(scale.min_replicas, 1),
+                                    "max_replicas": scale.max_replicas,
+                                    "target_ongoing_requests": profile.max_num_seqs
+                                    + int(scale.waiting_per_replica),
+                                }
+                            },
+                        }
+                    ]
+                },
+            }
+        ]
+    }
+
+
+def _env(cfg: BundleConfig) -> list[dict[str, Any]]:
+    hf = cfg.secrets.hf_token
+    return [
+        {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": hf.name, "key": hf.key}}},
+    ]
+
+
+def rayservice(cfg: BundleConfig, key: str) -> dict[str, Any]:
+    profile = cfg.models[key]
+    rt = cfg.runtimes.rayservice
+    image = f"{rt.image}:{rt.image_tag}"
+    labels = ray_pod_labels(key)
+    head_res = resources(rt.head)
+    worker_res = resources(rt.worker)
+    for part in ("requests", "limits"):
+        worker_res[part]["nvidia.com/gpu"] = profile.gpus
+    metrics_port = {"name": METRICS_PORT_NAME, "containerPort": METRICS_PORT, "protocol": "TCP"}
+    scale = profile.autoscaling
+    workers = max(scale.min_replicas, 1)
+    return {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayService",
+        "metadata": {"name": rayservice_name(key), "labels": labels},
+        "spec": {
+            "serveConfigV2": yaml.safe_dump(_serve_config(profile), sort_keys=False),
+            "rayClusterConfig": {
+                "rayVersion": rt.image_tag.split("-", 1)[0],
+                # The KubeRay autoscaler adds GPU workers when Serve asks for replicas.
+                "enableInTreeAutoscaling": True,
+                "headGroupSpec": {
+                    "rayStartParams": {
+                        "num-cpus": "0",  # no replica on the CPU-only head
+                        "dashboard-host": "0.0.0.0",
+                        "metrics-export-port": str(METRICS_PORT),
+                    },
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {
+                            "nodeSelector": dict(rt.head_node_selector),
+                            "containers": [
+                                {
+                                    "name": "ray-head",
+                                    "image": image,
+                                    "env": _env(cfg),
+                                    "ports": [
+                                        {"name": "gcs-server", "containerPort": 6379},
+                                        {"name": "dashboard", "containerPort": 8265},
+                                        {"name": "client", "containerPort": 10001},
+                                        {"name": "serve", "containerPort": SERVE_PORT},
+                                        metrics_port,
+                                    ],
+                                    "resources": head_res,
+                                }
+                            ],
+                        },
+                    },
+                },
+                "workerGroupSpecs": [
+                    {
+                        "groupName": WORKER_GROUP,
+                        "replicas": workers,
+                        "minReplicas": workers,
+                        "maxReplicas": scale.max_replicas,
+                        "rayStartParams": {"metrics-export-port": str(METRICS_PORT)},
+                        "template": {
+                            "metadata": {"labels": labels},
+                            "spec": {
+                                "nodeSelector": dict(cfg.gpu.node_selector),
+                                "tolerations": [
+                                    t.model_dump(exclude_none=True) for t in cfg.gpu.tolerations
+                                ],
+                                "containers": [
+                                    {
+                                        "name": "ray-worker",
+                                        "image": image,
+                                        "env": _env(cfg),
+                                        "ports": [metrics_port],
+                                        "resources": worker_res,
+                                        "volumeMounts": [{"name": "shm", "mountPath": "/dev/shm"}],
+                                    }
+                                ],
+                                "volumes": [
+                                    {
+                                        "name": "shm",
+                                        "emptyDir": {
+                                            "medium": "Memory",
+                                            "sizeLimit": cfg.vllm.shm_size,
+                                        },
+                                    }
+                                ],
+                            },
+                        },
+                    }
+                ],
+            },
+        },
+    }
+
+
+def pod_monitor(cfg: BundleConfig) -> dict[str, Any]:
+    namespaces = sorted(
+        {cfg.model_namespace(k) for k, m in cfg.models.items() if m.runtime == "rayservice"}
+    )
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": {
+            "name": POD_MONITOR,
+            "namespace": cfg.namespaces.monitoring,
+            "labels": {"app.kubernetes.io/name": POD_MONITOR, "app.kubernetes.io/part-of": PART_OF},
+        },
+        "spec": {
+            # No jobLabel: the operator sets job="<namespace>/<name>" (engine_jobs).
+            "namespaceSelector": {"matchNames": namespaces},
+            "selector": {
+                "matchLabels": {"app.kubernetes.io/part-of": PART_OF, RAY_NODE_LABEL: "yes"}
+            },
+            "podMetricsEndpoints": [
+                {
+                    "port": METRICS_PORT_NAME,
+                    "path": "/metrics",
+                    "interval": cfg.prometheus.scrape_interval,
+                    "relabelings": [
+                        {
+                            "sourceLabels": ["__meta_kubernetes_pod_node_name"],
+                            "targetLabel": "node",
+                            "action": "replace",
+                        },
+                        {
+                            "sourceLabels": ["__meta_kubernetes_pod_label_ray_io_node_type"],
+                            "targetLabel": "ray_node_type",
+                            "action": "replace",
+                        },
+                    ],
+                    "metricRelabelings": [
+                        {"sourceLabels": ["__name__"], "regex": KEEP_SERIES, "action": "keep"}
+                    ],
+                }
+            ],
+        },
+    }
+
+
+def operator_application(cfg: BundleConfig) -> dict[str, Any]:
+    rt = cfg.runtimes.rayservice
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {
+            "name": OPERATOR_APP,
+            "namespace": cfg.namespaces.argocd,
+            "labels": {"app.kubernetes.io/part-of": PART_OF},
+            # Before the RayServices (wave 1) that need its CRDs.
+            "annotations": {"argocd.argoproj.io/sync-wave": "-1"},
+            "finalizers": [ARGOCD_FINALIZER],
+        },
+        "spec": {
+            "project": "default",
+            "source": {
+                "repoURL": rt.chart.repo_url,
+                "chart": rt.chart.chart,
+                "targetRevision": rt.chart.version,
+                "helm": {"releaseName": OPERATOR_APP},
+            },
+            "destination": {"server": IN_CLUSTER, "namespace": rt.operator_namespace},
+            "syncPolicy": {
+                "automated": {"prune": True, "selfHeal": True},
+                # The RayCluster/RayService CRDs exceed client-side apply's annotation.
+                "syncOptions": ["ServerSideApply=true", "CreateNamespace=true"],
+                "retry": {
+                    "limit": 10,
+                    "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"},
+                },
+            },
+        },
+    }
+
+
+class RayServiceRuntime(Runtime):
+    name = "rayservice"
+    pod_kinds: ClassVar[dict[str, Any]] = {"RayService": pod_templates}
+    sim_mode = "ray"
+    vllm_version = "0.10.1"  # what rayproject/ray-llm:2.49.2 ships (vLLM 0.10.1.1)
+    uses_vllm_deployment = False
+
+    def catalogs(self) -> list[Catalog]:
+        return [runtime_catalog(CATALOG_FILE)]
+
+    def engine_jobs(self, cfg: BundleConfig) -> tuple[str, ...]:
+        return (f"{cfg.namespaces.monitoring}/{POD_MONITOR}",)
+
+    def monitors(self, cfg: BundleConfig) -> dict[str, dict[str, Any]]:
+        return {f"{POD_MONITOR}.yaml": pod_monitor(cfg)}
+
+    def workload_path(self, key: str) -> str:
+        return f"deploy/rayservice/{key}"
+
+    def workload(self, cfg: BundleConfig, key: str) -> dict[str, Any]:
+        d = self.workload_path(key)
+        return {
+            f"{d}/kustomization.yaml": {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "namespace": cfg.model_namespace(key),
+                "resources": ["rayservice.yaml"],
+            },
+            f"{d}/rayservice.yaml": rayservice(cfg, key),
+        }
+
+    def applications(self, cfg: BundleConfig) -> list[dict[str, Any]]:
+        return [operator_application(cfg)] if cfg.runtimes.rayservice.install_operator else []
+
+    def mapping_rules(self, cfg: BundleConfig, sc: Scope) -> list[dict[str, Any]]:
+        names = runtime_catalog(CATALOG_FILE).series_names()
+        fams = forwarded_families(lambda n: n in names, lambda n: RAY_PREFIX + n)
+        return rename_rules(fams, lambda n: (RAY_PREFIX + n,))

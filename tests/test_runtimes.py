@@ -1,0 +1,160 @@
+"""models.<key>.runtime: config, the RayService workload, its PodMonitor and the mapping
+of Ray's exported names onto the normalised vLLM names every rule reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from observability.alerting.rules import rule_groups
+from observability.alerting.targets import job_matches, vllm_up
+from observability.cli import app
+from observability.config import ConfigError, load_config, parse_config
+from observability.lint.runner import run_lint
+from observability.metrics.catalog import runtime_catalog
+from observability.render.registry import check, render_all
+from tests.runtimes_helpers import RAY_KEY, VLLM_KEY, render_tree, runtimes_data
+
+
+@pytest.fixture(scope="module")
+def rendered(repo_root: Path, tmp_path_factory: pytest.TempPathFactory):
+    return render_tree(repo_root, tmp_path_factory.mktemp("runtimes"), runtimes_data(repo_root))
+
+
+def _load(tree: Path, rel: str) -> dict:
+    return yaml.safe_load((tree / rel).read_text(encoding="utf-8"))
+
+
+def test_runtime_defaults_to_vllm(bundle) -> None:
+    assert {m.runtime for m in bundle.models.values()} == {"vllm"}
+    assert bundle.runtimes_in_use == ["vllm"]
+
+
+def test_unknown_runtime_is_one_line_naming_the_key(repo_root: Path) -> None:
+    data = runtimes_data(repo_root)
+    data["models"][RAY_KEY]["runtime"] = "kserve"
+    with pytest.raises(ConfigError) as err:
+        parse_config(data)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert f"models.{RAY_KEY}.runtime" in msg and "'rayservice'" in msg
+
+
+def test_render_cli_exit_2_on_unknown_runtime(repo_root: Path, tmp_path: Path) -> None:
+    data = runtimes_data(repo_root)
+    data["models"][RAY_KEY]["runtime"] = "triton"
+    (tmp_path / "bundle.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    res = CliRunner().invoke(app, ["render", "--config", str(tmp_path / "bundle.yaml")])
+    assert res.exit_code == 2
+    assert "runtime" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "argocd").exists()
+
+
+def test_rayservice_workload(rendered) -> None:
+    tree, cfg = rendered
+    rs = _load(tree, f"deploy/rayservice/{RAY_KEY}/rayservice.yaml")
+    kust = _load(tree, f"deploy/rayservice/{RAY_KEY}/kustomization.yaml")
+    assert (rs["apiVersion"], rs["kind"]) == ("ray.io/v1", "RayService")
+    assert kust["namespace"] == "vllm-llama"
+    ray = rs["spec"]["rayClusterConfig"]
+    head = ray["headGroupSpec"]
+    assert head["rayStartParams"]["num-cpus"] == "0"
+    assert "nvidia.com/gpu" not in head["template"]["spec"]["containers"][0]["resources"]["limits"]
+    (workers,) = ray["workerGroupSpecs"]
+    pod = workers["template"]["spec"]
+    assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    container = pod["containers"][0]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert container["image"] == "rayproject/ray-llm:2.49.2-py311-cu128"
+    assert container["env"][0] == {
+        "name": "HF_TOKEN",
+        "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token"}},
+    }
+    assert {"name": "metrics", "containerPort": 8080, "protocol": "TCP"} in container["ports"]
+    assert (workers["minReplicas"], workers["maxReplicas"]) == (1, 4)
+    serve = yaml.safe_load(rs["spec"]["serveConfigV2"])
+    (llm,) = serve["applications"][0]["args"]["llm_configs"]
+    assert llm["model_loading_config"] == {
+        "model_id": "meta-llama/Meta-Llama-3-8B-Instruct",
+        "model_source": "meta-llama/Meta-Llama-3-8B-Instruct",
+    }
+    assert llm["log_engine_metrics"] is True  # without it Ray exports no ray_vllm:* series
+    assert llm["engine_kwargs"]["max_model_len"] == 8192
+    app_ = _load(tree, f"argocd/apps/vllm-{RAY_KEY}.yaml")
+    assert app_["spec"]["source"]["path"] == f"deploy/rayservice/{RAY_KEY}"
+    assert "SkipDryRunOnMissingResource=true" in app_["spec"]["syncPolicy"]["syncOptions"]
+    op = _load(tree, "argocd/apps/kuberay-operator.yaml")
+    assert (op["spec"]["source"]["chart"], op["spec"]["source"]["targetRevision"]) == (
+        "kuberay-operator",
+        "1.4.2",
+    )
+    # The plain vLLM overlay is not rendered for a RayService model.
+    assert not (tree / f"deploy/vllm/overlays/{RAY_KEY}").exists()
+    assert (tree / f"deploy/vllm/overlays/{VLLM_KEY}/kustomization.yaml").is_file()
+
+
+def test_pod_monitor_scrapes_head_and_workers_on_8080(rendered) -> None:
+    tree, _cfg = rendered
+    pm = _load(tree, "servicemonitors/ray-vllm.yaml")
+    assert pm["kind"] == "PodMonitor"
+    assert pm["spec"]["namespaceSelector"] == {"matchNames": ["vllm-llama"]}
+    assert pm["spec"]["selector"]["matchLabels"]["ray.io/is-ray-node"] == "yes"
+    assert pm["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+    assert "ray-vllm.yaml" in _load(tree, "servicemonitors/kustomization.yaml")["resources"]
+
+
+def test_mapping_records_every_signal_ray_forwards(rendered) -> None:
+    _tree, cfg = rendered
+    (group,) = [g for g in rule_groups(cfg) if g["name"] == "vllm.runtimes"]
+    rules = {r["record"]: r["expr"] for r in group["rules"]}
+    assert rules["vllm:num_requests_waiting"] == "ray_vllm:num_requests_waiting"
+    assert rules["vllm:num_preemptions_total"] == "ray_vllm:num_preemptions_total"
+    for suffix in ("_bucket", "_sum", "_count"):
+        name = "vllm:time_to_first_token_seconds" + suffix
+        assert rules[name] == "ray_" + name
+    # vLLM 0.10.1 inside ray-llm 2.49.2 still has the old ITL name; the new one is absent.
+    assert "vllm:time_per_output_token_seconds_bucket" in rules
+    assert "vllm:inter_token_latency_seconds_bucket" not in rules
+    # HTTP metrics are vLLM API-server metrics: Ray Serve answers HTTP, nothing to map.
+    assert "http_requests_total" not in rules
+    ray = runtime_catalog("ray-2.49.2.json").series_names()
+    assert all(expr in ray for expr in rules.values())
+
+
+def test_target_down_covers_the_pod_monitor_job(rendered) -> None:
+    _tree, cfg = rendered
+    sel = vllm_up(cfg)
+    # The operator's job for a PodMonitor without jobLabel: <namespace>/<name>.
+    assert job_matches(sel, "monitoring/ray-vllm") and job_matches(sel, "vllm")
+    assert not job_matches(sel, "monitoring/ray-vll")
+
+
+def test_default_bundle_renders_no_runtime_group(bundle) -> None:
+    assert "vllm.runtimes" not in {g["name"] for g in rule_groups(bundle)}
+    assert vllm_up(bundle) == 'up{job="vllm"}'
+
+
+def test_runtimes_bundle_lints_clean_and_passes_render_check(rendered) -> None:
+    tree, cfg = rendered
+    report = run_lint(tree, cfg, plugins=())
+    assert report.ok, [f.line() for f in report.findings]
+    assert check(render_all(load_config(tree / "bundle.yaml")), tree).clean
+
+
+def test_lint_finds_a_pod_monitor_that_selects_no_ray_pod(rendered, tmp_path: Path) -> None:
+    tree, cfg = rendered
+    broken = tmp_path / "broken"
+    import shutil
+
+    shutil.copytree(tree, broken)
+    path = broken / "servicemonitors/ray-vllm.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["spec"]["selector"]["matchLabels"]["ray.io/is-ray-node"] = "true"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    errors = run_lint(broken, cfg, plugins=()).errors
+    hits = [f for f in errors if f.check == "crossref" and f.field == "spec.selector"]
+    assert len(hits) == 1 and "matches no pod" in hits[0].message, [f.line() for f in errors]
