@@ -54,7 +54,7 @@ def test_render_cli_exit_2_on_unknown_runtime(repo_root: Path, tmp_path: Path) -
 
 
 def test_rayservice_workload(rendered) -> None:
-    tree, cfg = rendered
+    tree, _cfg = rendered
     rs = _load(tree, f"deploy/rayservice/{RAY_KEY}/rayservice.yaml")
     kust = _load(tree, f"deploy/rayservice/{RAY_KEY}/kustomization.yaml")
     assert (rs["apiVersion"], rs["kind"]) == ("ray.io/v1", "RayService")
@@ -66,7 +66,9 @@ def test_rayservice_workload(rendered) -> None:
     (workers,) = ray["workerGroupSpecs"]
     pod = workers["template"]["spec"]
     assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
-    assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert pod["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    ]
     container = pod["containers"][0]
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
     assert container["image"] == "rayproject/ray-llm:2.49.2-py311-cu128"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from observability.metrics.signals import SIGNALS, Signal
+from observability.metrics.names import SIGNALS, Signal
 
 __all__ = ["forwarded_families", "rename_rules"]
 
