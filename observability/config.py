@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from observability.config_errors import KeyProblem, format_errors, load_yaml_with_marks
+from observability.duration import Duration, duration_seconds
 from observability.metrics.buckets import edge_problem
 from observability.metrics.names import VLLM, Signal
 
@@ -41,9 +42,6 @@ __all__ = [
 
 DEFAULT_BUNDLE_PATH = Path("bundle.yaml")
 
-_DURATION_RE = re.compile(r"^(?:\d+(?:ms|s|m|h|d|w|y))+$")
-_DURATION_PART_RE = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _K8S_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _QUANTITY_RE = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$")
 
@@ -54,17 +52,6 @@ class ConfigError(Exception):
     def __init__(self, lines: str | list[str]) -> None:
         self.lines = [lines] if isinstance(lines, str) else list(lines)
         super().__init__("\n".join(self.lines))
-
-
-def duration_seconds(value: str) -> float:
-    """Seconds in a Prometheus duration such as `1h30m` or `15s`."""
-    return sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART_RE.findall(value))
-
-
-def _check_duration(value: str) -> str:
-    if not isinstance(value, str) or not _DURATION_RE.match(value):
-        raise ValueError(f"{value!r} is not a Prometheus duration (use e.g. 30s, 5m, 1h, 30d)")
-    return value
 
 
 def _check_k8s_name(value: str) -> str:
@@ -90,8 +77,11 @@ ItlEdge = Annotated[float, Field(gt=0), _on_bucket_edge(VLLM.ITL)]
 E2eEdge = Annotated[float, Field(gt=0), _on_bucket_edge(VLLM.E2E)]
 QueueTimeEdge = Annotated[float, Field(gt=0), _on_bucket_edge(VLLM.QUEUE_TIME)]
 
-Duration = Annotated[str, Field(description="Prometheus duration, e.g. 15s, 5m, 30d")]
-K8sName = Annotated[str, Field(description="Kubernetes object or namespace name")]
+K8sName = Annotated[
+    str,
+    AfterValidator(_check_k8s_name),
+    Field(description="Kubernetes object or namespace name (RFC 1123 label)"),
+]
 
 
 class _Model(BaseModel):
@@ -115,10 +105,6 @@ class Namespaces(_Model):
     monitoring: K8sName = "monitoring"
     vllm: K8sName = "vllm"
     gateway: K8sName = Field("vllm-gateway", description="Namespace allowed to call vLLM")
-
-    _v = field_validator("argocd", "monitoring", "vllm", "gateway")(
-        classmethod(lambda cls, v: _check_k8s_name(v))
-    )
 
 
 class HelmChart(_Model):
@@ -376,10 +362,6 @@ class PrometheusConfig(_Model):
         "", description="This cluster's value of cluster_label (a Prometheus external label)"
     )
 
-    _d = field_validator("scrape_interval", "evaluation_interval", "retention")(
-        classmethod(lambda cls, v: _check_duration(v))
-    )
-
     @field_validator("storage_size")
     @classmethod
     def _quantity(cls, v: str) -> str:
@@ -454,8 +436,6 @@ class SloConfig(_Model):
     min_requests: int = Field(
         10, ge=0, description="Low-traffic guard: requests needed in a burn-rate long window"
     )
-
-    _d = field_validator("window")(classmethod(lambda cls, v: _check_duration(v)))
 
 
 class ReceiversConfig(_Model):

@@ -20,8 +20,8 @@ from observability.lint.rules import (
     duplicate_rules,
     promtool_check,
     run_promtool_tests,
-    series_read,
 )
+from observability.metrics.promql_ast import metric_names
 
 DESIGN_ALERTS = {
     "VLLMHighTimeToFirstToken", "VLLMHighInterTokenLatency", "VLLMHighRequestLatency",
@@ -110,7 +110,7 @@ def test_every_recording_rule_has_a_promql_expr_test(repo_root, bundle):
         doc = yaml.safe_load(path.read_text())
         for test in doc.get("tests", []) if isinstance(doc, dict) else []:
             for t in test.get("promql_expr_test", []):
-                tested.update(series_read(t["expr"]))
+                tested.update(metric_names(t["expr"]))
     assert recorded <= tested, f"recording rules without promql_expr_test: {recorded - tested}"
 
 
@@ -167,7 +167,7 @@ def test_metric_name_extraction_ignores_functions_labels_and_keywords():
         'label_replace(up, "a", "b", "", "") / on (pod) group_left (model_name) '
         "DCGM_FI_DEV_GPU_TEMP offset 10m > 1e3"
     )
-    assert series_read(expr) == ["vllm:x_bucket", "up", "DCGM_FI_DEV_GPU_TEMP"]
+    assert metric_names(expr) == ["vllm:x_bucket", "up", "DCGM_FI_DEV_GPU_TEMP"]
 
 
 def test_metric_contract_rejects_removed_only_and_misspelled_names():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import datetime
 from pathlib import Path
@@ -10,9 +9,14 @@ from pathlib import Path
 import typer
 
 from observability.commands._common import ConfigOption, die, load_bundle, print_json
-from observability.config import duration_seconds
+from observability.duration import DurationError, duration_seconds
 
-_DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w))+$")
+
+def _is_duration(value: str) -> bool:
+    try:
+        return duration_seconds(value) > 0
+    except DurationError:
+        return False
 
 
 def _parse_time(value: str, flag: str) -> float:
@@ -66,7 +70,7 @@ def snapshot(
 
     if not prometheus_url.startswith(("http://", "https://")):
         die(f"--prometheus-url {prometheus_url!r} must start with http:// or https://")
-    if not _DURATION.match(range_):
+    if not _is_duration(range_):
         die(f"--range {range_!r} is not a duration (use e.g. 30m, 6h, 1d)")
     cfg = load_bundle(config)
     t_end = _parse_time(end, "--end") if end else time.time()
@@ -74,7 +78,7 @@ def snapshot(
     if t_start >= t_end:
         die("--start must be before --end")
     scrape = scrape_interval or cfg.prometheus.scrape_interval
-    if not _DURATION.match(scrape):
+    if not _is_duration(scrape):
         die(f"--scrape-interval {scrape!r} is not a duration (e.g. 15s)")
     dashboard = build_single_pane(cfg)
     typer.echo(

@@ -7,12 +7,13 @@ automatically, so the text can never drift from the queries.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
 
 from grafanalib import core as g
+
+from observability.metrics.promql_ast import metric_names
 
 __all__ = [
     "COLORS",
@@ -35,16 +36,13 @@ COLORS = {"ok": "green", "warning": "orange", "critical": "red", "info": "blue"}
 
 DATASOURCE = "${datasource}"
 
-# A metric name directly followed by a matcher block or a range, or any `vllm:` name.
-_METRIC_RE = re.compile(r"(?<![\w:])([a-zA-Z_:][a-zA-Z0-9_:]*(?=[{\[])|vllm:[a-zA-Z0-9_:]+)")
-_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
 _SUFFIXES = ("_bucket", "_sum", "_count")
 
 
 def families_read(expr: str) -> list[str]:
     """Family names an expression selects (histogram suffixes stripped), in order."""
     out: list[str] = []
-    for name in _METRIC_RE.findall(_STRING_RE.sub('""', expr)):
+    for name in metric_names(expr):
         for s in _SUFFIXES:
             if name.endswith(s) and not name.startswith("DCGM_"):
                 name = name.removesuffix(s)

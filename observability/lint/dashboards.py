@@ -7,8 +7,9 @@ config, so a hand edit or a builder bug is caught the same way.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
+
+import promql_parser as pp
 
 from observability.alerting.rules import rule_groups
 from observability.alerting.vllm_runtimes import GROUP as RUNTIMES_GROUP
@@ -32,6 +33,7 @@ from observability.dashboards.panels import (
 )
 from observability.lint.findings import Finding
 from observability.lint.scope import missing_matchers
+from observability.metrics import promql_ast
 from observability.metrics.catalog import available_vllm_versions, vllm_catalog
 from observability.metrics.names import SIGNALS
 
@@ -58,13 +60,6 @@ _LEGACY = {n for s in SIGNALS.values() for n in s.names if n not in _CURRENT}
 _KNOWN_VLLM = (
     _CURRENT | _LEGACY | {f for v in available_vllm_versions() for f in vllm_catalog(v).families}
 )
-# `histogram_quantile(q, sum by (...) (rate(X_bucket{...`, or over a recorded bucket rate
-# `sum by (...) (rec{...` where `rec` must be one of our rules' bucket-rate recordings.
-_QUANTILE_RE = re.compile(
-    r"histogram_quantile\(\s*[\d.]+\s*,\s*\(?\s*sum by \(([^)]*)\) "
-    r"\((?:rate\([\w:]+_bucket\{|([\w:]+)\{)"
-)
-_BUCKET_RATE_RULE = re.compile(r"sum by \([^)]*\ble\b[^)]*\) \(rate\([\w:]+_bucket[\[{]")
 
 
 def recordings(cfg: BundleConfig) -> dict[str, str]:
@@ -84,14 +79,59 @@ def recordings(cfg: BundleConfig) -> dict[str, str]:
     }
 
 
+def _is_bucket_rate(node: pp.Expr) -> bool:
+    """`sum by (le, ...) (rate(X_bucket[..]))`, or an `or` of such branches."""
+    node = promql_ast.unwrap(node)
+    if isinstance(node, pp.BinaryExpr) and str(node.op) == "or":
+        return _is_bucket_rate(node.lhs) and _is_bucket_rate(node.rhs)
+    if not isinstance(node, pp.AggregateExpr) or str(node.op) != "sum":
+        return False
+    grouping = promql_ast.groupings(node)[0]
+    return grouping.kind == "by" and "le" in grouping.labels and _rate_of_buckets(node.expr)
+
+
+def _rate_of_buckets(node: pp.Expr) -> bool:
+    node = promql_ast.unwrap(node)
+    if not (isinstance(node, pp.Call) and node.func.name == "rate"):
+        return False
+    sels = promql_ast.selectors(node)
+    return len(sels) == 1 and (sels[0].metric or "").endswith("_bucket")
+
+
 def _bucket_rates(recorded: dict[str, str]) -> set[str]:
     """Recordings that are `sum by (le, ...) (rate(X_bucket[..]))` (every `or` branch)."""
-    out = set()
-    for name, expr in recorded.items():
-        branches = expr.split(" or ")
-        if all(_BUCKET_RATE_RULE.search(b) for b in branches):
-            out.add(name)
+    return {name for name, expr in recorded.items() if _is_bucket_rate(promql_ast.parse(expr))}
+
+
+def _quantile_problems(expr: str, bucket_rates: set[str]) -> list[str]:
+    """Every histogram_quantile must read `sum by (le, ...)` of `rate(X_bucket[..])` or of a
+    bucket-rate recording of this bundle."""
+    out: list[str] = []
+    for q in promql_ast.quantiles(expr):
+        agg = promql_ast.unwrap(q.inner)
+        body = promql_ast.unwrap(agg.expr) if isinstance(agg, pp.AggregateExpr) else None
+        recorded = isinstance(body, pp.VectorSelector) and body.name in bucket_rates
+        if not (
+            q.grouping is not None
+            and q.grouping.op == "sum"
+            and q.grouping.kind == "by"
+            and (recorded or (body is not None and _rate_of_buckets(body)))
+        ):
+            out.append(
+                "percentiles must be histogram_quantile(q, sum by (le, ...) (rate(X_bucket[..]))) "
+                "or over a bucket-rate recording of this bundle's rules"
+            )
+        elif "le" not in q.grouping.labels:
+            out.append("histogram_quantile must aggregate `by (le, ...)`")
     return out
+
+
+def _parses(expr: str) -> bool:
+    try:
+        promql_ast.parse(expr)
+    except promql_ast.PromQLError:
+        return False
+    return True
 
 
 def _finding(file: str, message: str, obj: str = "", field: str = "") -> Finding:
@@ -99,23 +139,11 @@ def _finding(file: str, message: str, obj: str = "", field: str = "") -> Finding
 
 
 def _denominators_guarded(expr: str) -> bool:
-    """Every `/` divides by a literal or by a parenthesised `(... > 0)`."""
-    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # a `/` inside a label value is no division
-    for m in re.finditer(r"/\s*", expr):
-        rest = expr[m.end() :]
-        if re.match(r"[\d.]+(e\d+)?\b", rest):
-            continue
-        if not rest.startswith("("):
-            return False
-        depth = 0
-        for i, ch in enumerate(rest):
-            depth += ch == "("
-            depth -= ch == ")"
-            if depth == 0:
-                if not re.search(r">\s*0\s*\)$", rest[: i + 1]):
-                    return False
-                break
-    return True
+    """Every `/` divides by a number or by `(... > 0)`."""
+    return all(
+        isinstance(promql_ast.unwrap(den), pp.NumberLiteral) or promql_ast.is_positive_guard(den)
+        for _num, den in promql_ast.divisions(expr)
+    )
 
 
 def _check_vars(file: str, dash: dict, cfg: BundleConfig) -> list[Finding]:
@@ -181,7 +209,8 @@ def _check_panel(
     targets = panel.get("targets", [])
     if not targets:
         bad("panel has no queries", "targets")
-    exprs = [t.get("expr", "") for t in targets]
+    # An expression that does not parse is reported once, by promtool in check_dashboard.
+    exprs = [t.get("expr", "") for t in targets if _parses(t.get("expr", ""))]
     metrics: list[str] = []
     for e in exprs:
         metrics += [m for m in families_read(e) if m not in metrics]
@@ -201,6 +230,8 @@ def _check_panel(
         expr = t.get("expr", "")
         if t.get("datasource") != DATASOURCE_REF:
             bad("query datasource must be the `${datasource}` variable", field + ".datasource")
+        if not _parses(expr):
+            continue
         names = set(families_read(expr))
         unknown = {n for n in names if n.startswith("vllm:")} - _KNOWN_VLLM
         if unknown:
@@ -218,18 +249,8 @@ def _check_panel(
                 "first with an `or` fallback",
                 field,
             )
-        n_q = expr.count("histogram_quantile(")
-        shapes = _QUANTILE_RE.findall(expr)
-        if n_q and (
-            len(shapes) != n_q or any(rec and rec not in bucket_rates for _by, rec in shapes)
-        ):
-            bad(
-                "percentiles must be histogram_quantile(q, sum by (le, ...) (rate(X_bucket[..]))) "
-                "or over a bucket-rate recording of this bundle's rules"
-            )
-        for by, _rec in shapes:
-            if "le" not in [b.strip() for b in by.split(",")]:
-                bad("histogram_quantile must aggregate `by (le, ...)`", field)
+        for problem in _quantile_problems(expr, bucket_rates):
+            bad(problem, field)
         if not _denominators_guarded(expr):
             bad("division without a zero guard: divide by `(den > 0)`", field)
         for problem in _check_scope(expr, variables, recorded, cfg):

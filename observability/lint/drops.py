@@ -2,8 +2,9 @@
 
 ServiceMonitor/PodMonitor `metricRelabelings` with `action: drop` on `__name__` remove
 series before they are stored; a rule or panel that reads one is silently empty. This
-check matches every metric-name-like token of every PrometheusRule expression and every
-dashboard `expr` against those (anchored, as Prometheus anchors them) regexes.
+check matches every series name that a PrometheusRule expression or a dashboard `expr`
+selects (read with the PromQL parser) against those (anchored, as Prometheus anchors them)
+regexes. An expression that does not parse is left to the rules and dashboards checks.
 """
 
 from __future__ import annotations
@@ -16,10 +17,16 @@ from typing import Any
 
 from observability.lint.findings import Finding
 from observability.lint.manifests import Manifest
+from observability.metrics.promql_ast import PromQLError, metric_names
 
 __all__ = ["check_dropped_metrics"]
 
-_TOKEN = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+
+def _names(expr: str) -> list[str]:
+    try:
+        return metric_names(expr)
+    except PromQLError:
+        return []
 
 
 def _drop_rules(m: Manifest) -> Iterator[tuple[str, re.Pattern[str]]]:
@@ -83,7 +90,7 @@ def check_dropped_metrics(root: Path, manifests: list[Manifest]) -> list[Finding
     reported: set[tuple[str, str, str]] = set()
     readers = [*_rule_exprs(manifests), *_dashboard_exprs(root)]
     for where, expr in readers:
-        for token in set(_TOKEN.findall(expr)):
+        for token in _names(expr):
             for m, field, rx in drops:
                 if rx.fullmatch(token) and (m.id, field, token) not in reported:
                     reported.add((m.id, field, token))

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import tempfile
@@ -37,6 +36,7 @@ from observability.metrics.catalog import (
     vllm_catalog,
 )
 from observability.metrics.names import SIGNALS, VLLM
+from observability.metrics.promql_ast import PromQLError, metric_names
 
 __all__ = [
     "REFERENCE_BUNDLE",
@@ -47,7 +47,6 @@ __all__ = [
     "prepare_test_tree",
     "promtool_check",
     "run_promtool_tests",
-    "series_read",
 ]
 
 TESTS_DIR = "alerts/tests"
@@ -56,31 +55,6 @@ TIMEOUT_S = 120
 
 # Series that are not exporter metrics but always exist in Prometheus.
 BUILTIN_SERIES = {"up", "ALERTS", "ALERTS_FOR_STATE", "scrape_samples_scraped"}
-
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
-_MATCHERS = re.compile(r"\{[^{}]*\}")
-_RANGE = re.compile(r"\[[^\[\]]*\]")
-_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)")
-_IDENT = re.compile(r"(?<![\w:.])([A-Za-z_:][A-Za-z0-9_:]*)(?![\w:])(?!\s*\()")
-_KEYWORDS = {
-    "and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",
-    "bool", "offset", "inf", "nan", "Inf", "NaN",
-}  # fmt: skip
-
-
-def series_read(expr: str) -> list[str]:
-    """Series names an expression selects, in order: strings, label matchers, ranges and
-    grouping label lists are removed first, then identifiers that are not functions
-    (followed by `(`), keywords or numbers remain."""
-    text = _STRING.sub('""', expr)
-    text = _MATCHERS.sub(" ", text)
-    text = _RANGE.sub(" ", text)
-    text = _GROUPING.sub(" ", text)
-    out: list[str] = []
-    for name in _IDENT.findall(text):
-        if name not in _KEYWORDS and name not in out:
-            out.append(name)
-    return out
 
 
 def _known_series() -> tuple[dict[str, set[str]], set[str]]:
@@ -114,7 +88,11 @@ def contract_findings(rules: list[tuple[str, str]], recorded: set[str], file: st
     known = any_vllm | dcgm | recorded | BUILTIN_SERIES
     out: list[Finding] = []
     for name, expr in rules:
-        used = series_read(expr)
+        try:
+            used = metric_names(expr)
+        except PromQLError as err:
+            out.append(Finding("metric-contract", file, str(err), obj=name, field="expr"))
+            continue
         for series in used:
             if series not in known:
                 out.append(

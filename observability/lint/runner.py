@@ -2,21 +2,20 @@
 
 Checks, in order: YAML loads; core kinds against the Kubernetes schemas (strict);
 custom kinds against the vendored CRD schemas; every kustomization builds (and what it
-builds passes the schemas too, which covers patches); cross-object references (including: no rule or panel reads a series a monitor drops);
-then the
-plug-in checks other parts of the bundle provide: `observability.lint.<name>.check(root,
-cfg) -> list[Finding]` for each name in PLUGINS whose module exists.
+builds passes the schemas too, which covers patches); cross-object references (including:
+no rule or panel reads a series a monitor drops); then the bundle-specific checks in
+PLUGINS: `rules.check` and `dashboards.check`, each `(root, cfg) -> list[Finding]`.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from observability.config import BundleConfig
+from observability.lint import dashboards, rules
 from observability.lint.crossref import check_crossrefs
 from observability.lint.drops import check_dropped_metrics
 from observability.lint.findings import Finding
@@ -26,8 +25,11 @@ from observability.lint.schemas import KUBERNETES_VERSION, validate_core, valida
 
 __all__ = ["PLUGINS", "LintReport", "run_lint"]
 
-# Plug-in modules (owned by the alerts and dashboards parts), imported only if present.
-PLUGINS = ("rules", "dashboards")
+# The alert-rule and dashboard checks (promtool, metric contract, dashboard invariants).
+PLUGINS: dict[str, Callable[[Path, BundleConfig], list[Finding]]] = {
+    "rules": rules.check,
+    "dashboards": dashboards.check,
+}
 
 
 @dataclass
@@ -74,18 +76,11 @@ def _built_manifests(builds: dict) -> list[Manifest]:
 
 
 def _plugin(name: str, root: Path, cfg: BundleConfig) -> tuple[list[Finding], str]:
-    module_name = f"observability.lint.{name}"
-    if importlib.util.find_spec(module_name) is None:
-        return [], "skipped: module not present"
     try:
-        module = importlib.import_module(module_name)
-        check = getattr(module, "check", None)
-        if check is None:
-            return [], "skipped: module has no check(root, cfg)"
-        return list(check(root, cfg)), "ran"
-    except Exception as err:  # a broken plug-in is a finding, never a traceback
+        return list(PLUGINS[name](root, cfg)), "ran"
+    except Exception as err:  # a broken check is a finding, never a traceback
         return [
-            Finding(name, module_name.replace(".", "/") + ".py", f"check crashed: {err!r}")
+            Finding(name, f"observability/lint/{name}.py", f"check crashed: {err!r}")
         ], "crashed"
 
 
@@ -93,7 +88,7 @@ def run_lint(
     root: Path,
     cfg: BundleConfig,
     kubernetes_version: str = KUBERNETES_VERSION,
-    plugins: tuple[str, ...] = PLUGINS,
+    plugins: tuple[str, ...] = tuple(PLUGINS),
 ) -> LintReport:
     start = time.monotonic()
     report = LintReport()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import html
-import re
 import threading
 import time
 import warnings
@@ -21,11 +20,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from observability.config import BundleConfig, duration_seconds
+from observability.config import BundleConfig
+from observability.duration import DurationError, duration_seconds
 
 __all__ = ["SnapshotServer"]
 
-_DURATION = re.compile(r"^(\d+(s|m|h|d))+$")
 MAX_RANGE_S = 7 * 86400
 MAX_CACHED = 8  # distinct ranges kept
 QUERY_TIMEOUT_S = 5.0  # per Prometheus call: a hung Prometheus cannot hold a render long
@@ -125,7 +124,11 @@ class SnapshotServer:
     def page(self, rng: str) -> tuple[int, str]:
         """(HTTP status, HTML) for the last `rng`, from the cache when fresh enough."""
         refresh = max(int(self.max_age_s), 1)
-        if not _DURATION.match(rng) or not 0 < duration_seconds(rng) <= MAX_RANGE_S:
+        try:
+            seconds = duration_seconds(rng)
+        except DurationError:
+            seconds = 0.0
+        if not 0 < seconds <= MAX_RANGE_S:
             return 400, _one_line_page(
                 f"range {rng!r} is not a duration up to 7d: use e.g. ?range=15m, 1h, 6h", 3600
             )

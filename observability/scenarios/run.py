@@ -16,16 +16,16 @@ alert outside `expected` + `tolerated` (Watchdog aside) fired.
 from __future__ import annotations
 
 import json
-import re
 import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from observability.config import duration_seconds
+from observability.duration import duration_seconds
 from observability.load.burst import Burst
 from observability.local.webhook import fetch_notifications
+from observability.metrics.promql_ast import metric_names, ranges_s
 from observability.promapi import Prometheus
 from observability.scenarios.catalog import Scenario
 
@@ -118,33 +118,31 @@ def active_alerts(prom_url: str) -> list[dict[str, Any]]:
 
 def loaded_rules(
     prom_url: str,
-) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict[str, float]]:
-    """(alert name -> rule with smallest `for`), recording name -> query, alert -> group interval."""
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]], dict[str, float]]:
+    """(alert name -> rule with smallest `for`), recording name -> its queries (one per
+    rule of that name), alert -> group interval."""
     with Prometheus(prom_url, timeout=5.0) as prom:
         groups = prom.rule_groups()
     alerts: dict[str, dict[str, Any]] = {}
-    recording: dict[str, str] = {}
+    recording: dict[str, list[str]] = {}
     interval: dict[str, float] = {}
     for g in groups:
         for r in g["rules"]:
             if r["type"] == "recording":
-                recording[r["name"]] = recording.get(r["name"], "") + " " + r["query"]
+                recording.setdefault(r["name"], []).append(r["query"])
             elif r["name"] not in alerts or r["duration"] < alerts[r["name"]]["duration"]:
                 alerts[r["name"]] = r
                 interval[r["name"]] = float(g["interval"])
     return alerts, recording, interval
 
 
-_RANGE = re.compile(r"\[(\d+(?:ms|s|m|h|d|w|y)(?:\d+(?:ms|s|m|h|d|w|y))*)(?::[^\]]*)?\]")
-
-
-def max_range_s(query: str, recording: dict[str, str], depth: int = 0) -> float:
+def max_range_s(query: str, recording: dict[str, list[str]], depth: int = 0) -> float:
     """Largest range window the query reads, following recording rules it uses."""
-    found = [duration_seconds(m) for m in _RANGE.findall(query)]
+    found = ranges_s(query)
     if depth < 4:
-        for name, rq in recording.items():
-            if re.search(rf"(?<![\w:]){re.escape(name)}(?![\w:])", query):
-                found.append(max_range_s(rq, recording, depth + 1))
+        for name in metric_names(query):
+            if name in recording:
+                found.append(max(max_range_s(q, recording, depth + 1) for q in recording[name]))
     return max(found, default=0.0)
 
 

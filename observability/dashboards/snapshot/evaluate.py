@@ -6,8 +6,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from observability.config import duration_seconds
 from observability.dashboards.exprs import iter_panels, substitute, template_values
+from observability.duration import duration_seconds
 from observability.promapi import Prometheus
 
 __all__ = ["PanelData", "Series", "TimeRange", "evaluate", "format_legend", "rate_interval"]
