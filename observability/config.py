@@ -302,7 +302,6 @@ class ModelProfile(_Model):
     @field_validator("expected_load_time")
     @classmethod
     def _load_time(cls, v: str) -> str:
-        _check_duration(v)
         if duration_seconds(v) < 30:
             raise ValueError(f"{v!r} is shorter than any model load: use at least 30s")
         return v
@@ -496,10 +495,6 @@ class AlertingConfig(_Model):
         "15m", description="Fewer ready replicas than desired before it alerts"
     )
     oom_window: Duration = Field("15m", description="Window in which an OOMKilled restart alerts")
-
-    _lifecycle_d = field_validator(
-        "pod_pending_for", "container_waiting_for", "replicas_unavailable_for", "oom_window"
-    )(classmethod(lambda cls, v: _check_duration(v)))
 
     @model_validator(mode="after")
     def _ordered(self) -> AlertingConfig:
