@@ -15,9 +15,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from observability.alerting.alertmanager import alertmanager_config
 from observability.alerting.rules import component_groups, rule_groups
 from observability.alerting.timing import PROFILES
 from observability.config import BundleConfig, ConfigError, load_config
+from observability.lint.brackets import BRACKETS_DIR, BracketError, bracket_tests, coverage_problems
 from observability.lint.findings import Finding
 from observability.metrics.catalog import (
     available_vllm_versions,
@@ -150,7 +153,7 @@ def prepare_test_tree(root: Path, work: Path, cfg: BundleConfig | None = None) -
     ref = cfg or load_config(root / REFERENCE_BUNDLE)
     for stem, groups in component_groups(ref).items():
         _dump(work / "rules" / f"{stem}.yaml", {"groups": groups})
-    tests = []
+    tests = bracket_tests(root, work / "tests")
     for src in sorted((root / TESTS_DIR).glob("*.yaml")):
         if src.name == Path(REFERENCE_BUNDLE).name:
             continue
@@ -163,10 +166,19 @@ def prepare_test_tree(root: Path, work: Path, cfg: BundleConfig | None = None) -
 
 def run_promtool_tests(root: Path, cfg: BundleConfig | None = None) -> tuple[int, str]:
     with tempfile.TemporaryDirectory(prefix="obsctl-rules-") as tmp:
-        tests = prepare_test_tree(root, Path(tmp), cfg)
+        try:
+            tests = prepare_test_tree(root, Path(tmp), cfg)
+        except BracketError as err:
+            return 1, f"bad threshold bracket spec: {err}"
         if not tests:
             return 1, f"no promtool tests in {TESTS_DIR}/"
-        return _run(["promtool", "test", "rules", *[t.name for t in tests]], Path(tmp) / "tests")
+        # One promtool per file, in parallel: the files are independent and the SLO
+        # brackets alone take seconds.
+        cwd = Path(tmp) / "tests"
+        with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+            runs = list(pool.map(lambda t: _run(["promtool", "test", "rules", t.name], cwd), tests))
+        rc = max(r for r, _ in runs)
+        return rc, "\n".join(text for _, text in runs)
 
 
 def duplicate_rules(groups: list[dict[str, Any]]) -> list[Finding]:
@@ -230,6 +242,24 @@ def _check_alertmanager(cfg: BundleConfig, work: Path) -> list[Finding]:
     return []
 
 
+def _check_bracket_coverage(root: Path) -> list[Finding]:
+    """Every alert severity of the reference rules has a quiet and a firing bracket point."""
+    try:
+        groups = rule_groups(load_config(root / REFERENCE_BUNDLE))
+        problems = coverage_problems(root, groups)
+    except (BracketError, ConfigError) as err:
+        return [Finding("brackets", BRACKETS_DIR, str(err))]
+    return [
+        Finding(
+            "brackets",
+            BRACKETS_DIR,
+            f"{p}: add points just below and just above its threshold "
+            "(see docs/alerting.md, Threshold brackets)",
+        )
+        for p in problems
+    ]
+
+
 def check(root: Path, cfg: BundleConfig) -> list[Finding]:
     try:
         groups = rule_groups(cfg)
@@ -244,6 +274,7 @@ def check(root: Path, cfg: BundleConfig) -> list[Finding]:
         findings += _check_rules(cfg, Path(tmp))
         findings += _check_alertmanager(cfg, Path(tmp))
     if (root / REFERENCE_BUNDLE).is_file():
+        findings += _check_bracket_coverage(root)
         rc, text = run_promtool_tests(root)
         if rc != 0:
             failed = [ln.strip() for ln in text.splitlines() if "FAILED" in ln or "alertname" in ln]
