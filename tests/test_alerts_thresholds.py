@@ -66,6 +66,17 @@ NO_THRESHOLD = {
     "DCGMExporterDown",
     "Watchdog",
     "VLLMLatencySLOBurnRate",
+    # kube-state-metrics states (alerts/tests/brackets/vllm-lifecycle.yaml `exempt`)
+    "VLLMPodUnschedulable",
+    "VLLMPodCrashLooping",
+    "VLLMPodCannotStart",
+    "VLLMPodOOMKilled",
+    "VLLMPodNotReady",
+    "VLLMReplicasUnavailable",
+    "VLLMModelPodStarting",
+    # compared with Karpenter's own spec.limits / error counter, not a bundle key
+    "GPUNodePoolLimitReached",
+    "GPUNodeLaunchFailing",
 }
 
 _COMPARISON = re.compile(r"\s(>|<|>=|<=)\s*([0-9.]+)\s*$")
