@@ -63,6 +63,17 @@ class Prometheus:
         params = {"query": expr, "start": start, "end": end, "step": step}
         return self._get("/api/v1/query_range", params)["result"]
 
+    def label_values(
+        self, label: str, match: str, start: float | None = None, end: float | None = None
+    ) -> list[str]:
+        """Values of `label` on series matching `match` (index only: cheap at any scale)."""
+        params: dict[str, Any] = {"match[]": match}
+        if start is not None:
+            params["start"] = start
+        if end is not None:
+            params["end"] = end
+        return self._get_data(f"/api/v1/label/{label}/values", params)
+
     def check_ready(self) -> None:
         self.query("vector(1)")
 

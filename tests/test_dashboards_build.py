@@ -18,8 +18,10 @@ from observability.metrics.names import VLLM
 FILE = "dashboards/vllm-single-pane.json"
 ROWS = [
     "Overview",
+    "Alerts",
     "Latency",
     "Throughput",
+    "Request shape",
     "Scheduler",
     "KV cache",
     "Errors",

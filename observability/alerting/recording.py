@@ -28,6 +28,7 @@ from observability.metrics.promql import divide
 
 __all__ = [
     "BUCKET_RATE1M",
+    "COUNT_RATE1M",
     "DASHBOARD_RECORDINGS",
     "DASHBOARD_WINDOW",
     "E2E_BUCKET_RATE5M",
@@ -42,6 +43,7 @@ __all__ = [
     "QUEUE_TIME_BUCKET_RATE5M",
     "RECORDING_RULES",
     "REQUESTS_RATE1M",
+    "SUM_RATE1M",
     "TTFT_BUCKET_RATE5M",
     "WAITING_SUM",
     "dashboard_rules",
@@ -70,11 +72,24 @@ _M = "namespace_model_name"
 _P = "namespace_pod_model_name"
 
 # Histogram bucket rates per (cluster,) namespace, model_name, le; keyed by signal key.
+# Only families every supported vLLM exposes are recorded (the metric contract); panels
+# read version-limited ones raw and say where they are not exposed.
 BUCKET_RATE1M: dict[str, str] = {
     VLLM.TTFT.key: f"{_M}:vllm_time_to_first_token_seconds_bucket:rate1m",
     VLLM.ITL.key: f"{_M}:vllm_inter_token_latency_seconds_bucket:rate1m",
     VLLM.E2E.key: f"{_M}:vllm_e2e_request_latency_seconds_bucket:rate1m",
     VLLM.QUEUE_TIME.key: f"{_M}:vllm_request_queue_time_seconds_bucket:rate1m",
+    VLLM.ITERATION_TOKENS.key: f"{_M}:vllm_iteration_tokens_total_bucket:rate1m",
+    VLLM.PROMPT_LEN.key: f"{_M}:vllm_request_prompt_tokens_bucket:rate1m",
+    VLLM.GENERATION_LEN.key: f"{_M}:vllm_request_generation_tokens_bucket:rate1m",
+}
+# Histogram _sum and _count rates (means of a phase over any selection: sum / count).
+_PHASES = (VLLM.QUEUE_TIME, VLLM.PREFILL_TIME, VLLM.DECODE_TIME)
+SUM_RATE1M: dict[str, str] = {
+    s.key: f"{_M}:{s.v1.removeprefix('vllm:')}_sum:rate1m" for s in _PHASES if s.v1
+}
+COUNT_RATE1M: dict[str, str] = {
+    s.key: f"{_M}:{s.v1.removeprefix('vllm:')}_count:rate1m" for s in _PHASES if s.v1
 }
 REQUESTS_RATE1M = f"{_M}:vllm_request_success:rate1m"  # keeps finished_reason
 PROMPT_TOKENS_RATE1M = f"{_M}:vllm_prompt_tokens:rate1m"
@@ -84,6 +99,8 @@ POD_FAILED_RATE1M = f"{_P}:vllm_requests_failed:rate1m"
 
 DASHBOARD_RECORDINGS = (
     *BUCKET_RATE1M.values(),
+    *SUM_RATE1M.values(),
+    *COUNT_RATE1M.values(),
     REQUESTS_RATE1M,
     PROMPT_TOKENS_RATE1M,
     GENERATION_TOKENS_RATE1M,
@@ -208,6 +225,11 @@ def dashboard_rules(sc: Scope) -> list[dict[str, Any]]:
     model = sc.promql(sc.model, w)
     pod = sc.promql(sc.pod, w)
     rules = [record(BUCKET_RATE1M[s.key], model.bucket_rate(s)) for s in _DASHBOARD_HISTOGRAMS]
+    for s in _PHASES:
+        rules += [
+            record(SUM_RATE1M[s.key], model.rate(s, suffix="_sum")),
+            record(COUNT_RATE1M[s.key], model.rate(s, suffix="_count")),
+        ]
     rules += [
         record(REQUESTS_RATE1M, model.rate(VLLM.REQUEST_SUCCESS, extra_by=("finished_reason",))),
         record(PROMPT_TOKENS_RATE1M, model.rate(VLLM.PROMPT_TOKENS)),
@@ -227,4 +249,12 @@ def dashboard_rules(sc: Scope) -> list[dict[str, Any]]:
     return rules
 
 
-_DASHBOARD_HISTOGRAMS = (VLLM.TTFT, VLLM.ITL, VLLM.E2E, VLLM.QUEUE_TIME)
+_DASHBOARD_HISTOGRAMS = (
+    VLLM.TTFT,
+    VLLM.ITL,
+    VLLM.E2E,
+    VLLM.QUEUE_TIME,
+    VLLM.ITERATION_TOKENS,
+    VLLM.PROMPT_LEN,
+    VLLM.GENERATION_LEN,
+)

@@ -13,17 +13,47 @@ import re
 from typing import Any
 
 from grafanalib import core as g
-from grafanalib._gen import DashboardEncoder
 
 from observability.config import BundleConfig
+from observability.dashboards.queries import ALERTS_FIRING
 from observability.metrics.names import VLLM
 
-__all__ = ["DATASOURCE_REF", "SCHEMA_VERSION", "dashboard_json", "template_variables"]
+__all__ = [
+    "ALERT_ANNOTATION",
+    "DATASOURCE_REF",
+    "SCHEMA_VERSION",
+    "dashboard_json",
+    "template_variables",
+]
 
 SCHEMA_VERSION = 39  # Grafana 10.4 / 11.x
 DATASOURCE_REF = {"type": "prometheus", "uid": "${datasource}"}
 # A gauge every vLLM version exposes under one name: the source of label values.
 _VALUES_FROM = VLLM.RUNNING.v1
+
+
+# Firing alerts of this bundle drawn on every time series panel (Prometheus' ALERTS, so
+# it works without Grafana-managed alerting; a region per firing span).
+ALERT_ANNOTATION = {
+    "datasource": DATASOURCE_REF,
+    "enable": True,
+    "expr": ALERTS_FIRING,
+    "iconColor": "red",
+    "name": "Firing alerts",
+    "step": "60s",
+    "titleFormat": "{{alertname}}",
+    "textFormat": "{{severity}} {{namespace}} {{model_name}} {{pod}}",
+    "tagKeys": "severity,namespace,model_name",
+    "useValueForTime": False,
+}
+
+
+class _Encoder(json.JSONEncoder):
+    """grafanalib objects serialise through their public `to_json_data()`."""
+
+    def default(self, o: Any) -> Any:
+        to_json = getattr(o, "to_json_data", None)
+        return to_json() if callable(to_json) else super().default(o)
 
 
 def template_variables(cfg: BundleConfig) -> list[g.Template]:
@@ -103,7 +133,7 @@ def dashboard_json(cfg: BundleConfig, panels: list[g.Panel]) -> dict:
         panels=panels,
         templating=g.Templating(list=template_variables(cfg)),
     )
-    data = json.loads(json.dumps(dash.to_json_data(), cls=DashboardEncoder))
+    data = json.loads(json.dumps(dash.to_json_data(), cls=_Encoder))
     data = _fix_datasources(data)
     data["schemaVersion"] = SCHEMA_VERSION
     data["templating"]["list"] = [_fix_variable(v) for v in data["templating"]["list"]]
@@ -119,7 +149,8 @@ def dashboard_json(cfg: BundleConfig, panels: list[g.Panel]) -> dict:
                 "iconColor": "rgba(0, 211, 255, 1)",
                 "name": "Annotations & Alerts",
                 "type": "dashboard",
-            }
+            },
+            ALERT_ANNOTATION,
         ]
     }
     for panel in data["panels"]:

@@ -17,6 +17,7 @@ from observability.metrics.promql_ast import metric_names
 
 __all__ = [
     "COLORS",
+    "FINISH_REASON_COLORS",
     "MODEL_LEVEL_PREFIX",
     "POD_NOTE",
     "PanelSpec",
@@ -31,8 +32,17 @@ __all__ = [
 
 Kind = Literal["timeseries", "stat", "gauge", "table", "heatmap"]
 
-# Named colours: one palette for thresholds everywhere.
+# Named colours: one palette for thresholds and meaning-coloured series everywhere.
 COLORS = {"ok": "green", "warning": "orange", "critical": "red", "info": "blue"}
+
+# Finish reasons coloured by meaning: normal completions green/blue, failures red.
+FINISH_REASON_COLORS: tuple[tuple[str, str], ...] = (
+    ("stop", "green"),
+    ("length", "blue"),
+    ("repetition", "purple"),
+    ("abort", "orange"),
+    ("error", "red"),
+)
 
 DATASOURCE = "${datasource}"
 
@@ -113,6 +123,14 @@ class PanelSpec:
     max: float | None = None
     stack: bool = False
     extra: dict = field(default_factory=dict)
+    # series colour by meaning: (regex on the series' display name, Grafana colour name)
+    colors: tuple[tuple[str, str], ...] = ()
+    # table columns: label -> header ("Value" must be named); labels not listed are hidden
+    columns: tuple[tuple[str, str], ...] = ()
+    # table cell links: column label -> URL template (`${__value.raw}` is the cell)
+    links: tuple[tuple[str, str], ...] = ()
+    # shown instead of "No data" where emptiness is normal; default: from the families read
+    no_data: str | None = None
 
     @property
     def metrics(self) -> list[str]:
@@ -122,10 +140,21 @@ class PanelSpec:
         return out
 
     @property
+    def no_data_text(self) -> str:
+        """Why this panel may show no data on a supported vLLM ("" when it never should)."""
+        if self.no_data is not None:
+            return self.no_data
+        from observability.dashboards.availability import no_data_note
+
+        return no_data_note(q.expr for q in self.queries)
+
+    @property
     def description(self) -> str:
         text = self.text.rstrip(".")
         if any(m.startswith(MODEL_LEVEL_PREFIX) for m in self.metrics):
             text += f"; {POD_NOTE}"
+        if note := self.no_data_text:
+            text += f". {note.rstrip('.')}"
         return f"{text}. Metrics: {described_metrics(self.metrics, recorded_sources())}."
 
 
@@ -149,11 +178,52 @@ def _steps(spec: PanelSpec) -> list[dict]:
 
 def _field_defaults(spec: PanelSpec) -> dict:
     d: dict = {"unit": spec.unit, "thresholds": {"mode": "absolute", "steps": _steps(spec)}}
-    if spec.min is not None:
-        d["min"] = spec.min
+    low = spec.min
+    if low is None and spec.kind == "timeseries":
+        low = 0  # every quantity on the pane is non-negative: never a negative axis
+    if low is not None:
+        d["min"] = low
     if spec.max is not None:
         d["max"] = spec.max
+    if note := spec.no_data_text:
+        d["noValue"] = note
     return d
+
+
+def _overrides(spec: PanelSpec) -> list[dict]:
+    out = [
+        {
+            "matcher": {"id": "byRegexp", "options": regex},
+            "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": color}}],
+        }
+        for regex, color in spec.colors
+    ]
+    out += [
+        {
+            "matcher": {"id": "byName", "options": dict(spec.columns).get(col, col)},
+            "properties": [{"id": "links", "value": [{"title": col, "url": url}]}],
+        }
+        for col, url in spec.links
+    ]
+    return out
+
+
+def _table_transformations(spec: PanelSpec) -> list[dict]:
+    """Grafana's `organize`: only the listed columns, in order, with their headers."""
+    if not spec.columns:
+        return []
+    names = [c for c, _ in spec.columns]
+    return [
+        {"id": "filterFieldsByName", "options": {"include": {"names": names}}},
+        {
+            "id": "organize",
+            "options": {
+                "excludeByName": {},
+                "indexByName": {c: i for i, c in enumerate(names)},
+                "renameByName": dict(spec.columns),
+            },
+        },
+    ]
 
 
 def build(spec: PanelSpec, grid: g.GridPos, panel_id: int) -> g.Panel:
@@ -185,7 +255,7 @@ def build(spec: PanelSpec, grid: g.GridPos, panel_id: int) -> g.Panel:
             fillOpacity=10,
             showPoints="never",
             tooltipMode="multi",
-            extraJson=_merge(extra, spec.extra),
+            extraJson=_with_overrides(spec, _merge(extra, spec.extra)),
         )
     if spec.kind == "stat":
         return g.Stat(
@@ -206,10 +276,13 @@ def build(spec: PanelSpec, grid: g.GridPos, panel_id: int) -> g.Panel:
             extraJson=_merge({"fieldConfig": {"defaults": _field_defaults(spec)}}, spec.extra),
         )
     if spec.kind == "table":
+        extra = {"fieldConfig": {"defaults": _field_defaults(spec)}}
+        if transformations := _table_transformations(spec):
+            extra["transformations"] = transformations
         return g.Table(
             **common,
             unit=spec.unit,
-            extraJson=_merge({"fieldConfig": {"defaults": _field_defaults(spec)}}, spec.extra),
+            extraJson=_with_overrides(spec, _merge(extra, spec.extra)),
         )
     if spec.kind == "heatmap":
         extra = {
@@ -227,6 +300,12 @@ def build(spec: PanelSpec, grid: g.GridPos, panel_id: int) -> g.Panel:
         }
         return g.Heatmap(**common, dataFormat="tsbuckets", extraJson=_merge(extra, spec.extra))
     raise ValueError(f"unknown panel kind {spec.kind!r}")
+
+
+def _with_overrides(spec: PanelSpec, extra: dict) -> dict:
+    if overrides := _overrides(spec):
+        extra = _merge(extra, {"fieldConfig": {"overrides": overrides}})
+    return extra
 
 
 def _merge(a: dict, b: dict) -> dict:

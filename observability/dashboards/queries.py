@@ -19,9 +19,11 @@ from observability.config import BundleConfig
 from observability.metrics.names import DCGM, VLLM
 from observability.metrics.promql import Promql, divide
 
-__all__ = ["RATE", "Queries", "promql_regex_escape"]
+__all__ = ["ALERTS_FIRING", "ALERT_SCOPE", "RATE", "Queries", "promql_regex_escape"]
 
 RATE = "$__rate_interval"
+ALERTS_FIRING = 'ALERTS{alertstate="firing", alertname=~"(VLLM|GPU|DCGM).*"}'
+ALERT_SCOPE = ("namespace", "model_name", "pod", "Hostname")
 QUANTILES = (0.5, 0.95, 0.99)
 
 
@@ -55,6 +57,10 @@ class Queries:
     def http(self, *by: str) -> Promql:
         return Promql(self._matchers("namespace", "pod"), self._by(by), RATE)
 
+    def engine_info(self, *by: str) -> Promql:
+        """vLLM series without model_name (`lora_requests_info`): namespace and pod only."""
+        return Promql(self._matchers("namespace", "pod"), self._by(by), RATE)
+
     def dcgm(self, *by: str) -> Promql:
         return Promql(self._matchers("namespace", "pod"), self._by(by), RATE)
 
@@ -86,6 +92,18 @@ class Queries:
         """`histogram_quantile(q, sum by (le, ...) (<recorded bucket rate>{...}))`."""
         return f"histogram_quantile({q}, {self.bucket_rate(signal, *by)})"
 
+    def phase_mean(self, signal, *by: str) -> str:
+        """Mean seconds of a request phase over the selection: recorded sum / count rates."""
+        return divide(
+            self.recorded(rec.SUM_RATE1M[signal.key], *by),
+            self.recorded(rec.COUNT_RATE1M[signal.key], *by),
+        )
+
+    def hit_ratio(self, hits, queries, *by: str) -> str:
+        """Hits / lookups of a cache counter pair (idle: no sample, not 0)."""
+        v = self.vllm(*by)
+        return divide(v.rate(hits), v.rate(queries))
+
     def error_ratio(self, *by: str) -> str:
         """HTTP 5xx share of API requests (vLLM >= 0.8) or, where no HTTP metrics exist
         (0.7.3), the share of requests finished with reason error/abort: the per-pod
@@ -105,8 +123,12 @@ class Queries:
         return f"{self.dcgm(*by).gauge_raw(DCGM.GPU_UTIL, 'avg')} / 100"
 
     def firing_alerts(self) -> str:
-        sel = 'ALERTS{alertstate="firing", alertname=~"(VLLM|GPU|DCGM).*"}'
-        return f"count({sel}) or vector(0)"
+        return f"count({ALERTS_FIRING}) or vector(0)"
+
+    def firing_alert_list(self) -> str:
+        """One row per firing alert and scope (ALERTS has no runbook: the panel links it)."""
+        by = ", ".join(("alertname", "severity", *ALERT_SCOPE))
+        return f"max by ({by}) ({ALERTS_FIRING})"
 
     # -- cost -------------------------------------------------------------------------
     def gpu_cost_per_hour(self, *by: str) -> str:

@@ -5,16 +5,20 @@ GPU and cost rows, top to bottom. Stat thresholds are the alert thresholds from
 from __future__ import annotations
 
 from observability.alerting import recording as rec
+from observability.alerting.links import runbook_url
 from observability.config import BundleConfig
+from observability.dashboards.availability import ALERTS_QUIET
 from observability.dashboards.finalize import dashboard_json
 from observability.dashboards.layout import Layout
 from observability.dashboards.panels import (
+    FINISH_REASON_COLORS,
     PanelSpec,
     Query,
     thresholds_high,
     thresholds_low,
 )
 from observability.dashboards.queries import QUANTILES, Queries
+from observability.metrics.promql import divide
 from observability.metrics.names import DCGM, VLLM
 
 __all__ = ["build_single_pane", "rows"]
@@ -22,6 +26,7 @@ __all__ = ["build_single_pane", "rows"]
 STAT_W, STAT_H = 4, 4  # six stats per line, two lines
 GPU_BY = ("Hostname", "gpu", "pod")
 GPU_LEGEND = "{{Hostname}} gpu{{gpu}} {{pod}}"
+_V1 = 'handler=~"/v1/.*"'  # API endpoints; /metrics and /health scrapes left out
 
 
 def _stat(title: str, text: str, unit: str, expr: str, thresholds=None) -> PanelSpec:
@@ -137,7 +142,7 @@ def _quantiles(q: Queries, signal) -> tuple[Query, ...]:
     return tuple(
         Query(
             q.quantile(p, signal, "namespace", "model_name"),
-            f"{{{{model_name}}}} p{round(p * 100)}",
+            f"p{round(p * 100)} {{{{model_name}}}}",
         )
         for p in QUANTILES
     )
@@ -180,12 +185,72 @@ def latency(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
             thresholds=thresholds_high(a.queue_time_p99_warning_seconds),
         ),
         PanelSpec(
+            "timeseries",
+            "Time per output token per request",
+            "Each finished request's decode time / (output tokens - 1), "
+            f"{quant}: what one user sees, where inter-token latency weighs every token",
+            "s",
+            tuple(
+                Query(
+                    q.vllm("namespace", "model_name").quantile(p, VLLM.REQUEST_TPOT),
+                    f"p{round(p * 100)} {{{{model_name}}}}",
+                )
+                for p in QUANTILES
+            ),
+        ),
+        PanelSpec(
+            "timeseries",
+            "Request time by phase (mean)",
+            "Where a request's time goes, stacked: waiting in the queue, prefill (scheduled to "
+            "first token) and decode (first to last token), means over the selection",
+            "s",
+            tuple(
+                Query(q.phase_mean(sig), name)
+                for sig, name in (
+                    (VLLM.QUEUE_TIME, "queue"),
+                    (VLLM.PREFILL_TIME, "prefill"),
+                    (VLLM.DECODE_TIME, "decode"),
+                )
+            ),
+            stack=True,
+            colors=(("queue", "orange"), ("prefill", "purple"), ("decode", "blue")),
+        ),
+        PanelSpec(
             "heatmap",
             "Time to first token distribution",
             "Requests per second in each TTFT bucket (all selected models)",
             "s",
             (Query(q.bucket_rate(VLLM.TTFT), "{{le}}", fmt="heatmap"),),
-            width=16,
+            width=24,
+        ),
+    ]
+
+
+def request_shape(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
+    quant = "p50/p95/p99 per model from summed histogram buckets"
+    return [
+        PanelSpec(
+            "timeseries",
+            "Prompt length",
+            f"Prompt tokens per finished request, {quant}: size KV cache and "
+            "--max-num-batched-tokens from it",
+            "suffix: tok",
+            _quantiles(q, VLLM.PROMPT_LEN),
+        ),
+        PanelSpec(
+            "timeseries",
+            "Output length",
+            f"Generated tokens per finished request, {quant}",
+            "suffix: tok",
+            _quantiles(q, VLLM.GENERATION_LEN),
+        ),
+        PanelSpec(
+            "timeseries",
+            "Tokens per engine step",
+            "Prefill + decode tokens scheduled in one engine iteration (the real batch size), "
+            f"{quant}; near --max-num-batched-tokens means the engine is compute-bound",
+            "suffix: tok",
+            _quantiles(q, VLLM.ITERATION_TOKENS),
         ),
     ]
 
@@ -199,6 +264,7 @@ def throughput(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
             "reqps",
             (Query(q.recorded(rec.REQUESTS_RATE1M, "finished_reason"), "{{finished_reason}}"),),
             stack=True,
+            colors=tuple((f"^{r}$", c) for r, c in FINISH_REASON_COLORS),
         ),
         PanelSpec(
             "timeseries",
@@ -243,6 +309,52 @@ def scheduler(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
             (Query(q.vllm("model_name").rate(VLLM.PREEMPTIONS), "{{model_name}}"),),
             thresholds=thresholds_high(a.preemptions_per_second_warning),
         ),
+        PanelSpec(
+            "timeseries",
+            "Waiting requests by reason",
+            "Queued requests by why they wait: capacity (no free KV blocks) or deferred "
+            "(e.g. a KV transfer still in flight), summed over the selection",
+            "short",
+            (Query(q.vllm("reason").gauge(VLLM.WAITING_BY_REASON, "sum"), "{{reason}}"),),
+            stack=True,
+            colors=(("capacity", "orange"), ("deferred", "purple")),
+        ),
+        PanelSpec(
+            "table",
+            "LoRA adapters",
+            "Adapters each engine holds now (vLLM's lora_requests_info): running and waiting "
+            "adapter names and the --max-loras slots; the series has no model_name label",
+            "none",
+            (
+                Query(
+                    q.engine_info(
+                        "pod", "max_lora", "running_lora_adapters", "waiting_lora_adapters"
+                    ).gauge_raw(VLLM.LORA_INFO.v1 or "", "max"),
+                    fmt="table",
+                    instant=True,
+                ),
+            ),
+            columns=(
+                ("pod", "Pod"),
+                ("max_lora", "Max adapters"),
+                ("running_lora_adapters", "Running adapters"),
+                ("waiting_lora_adapters", "Waiting adapters"),
+            ),
+        ),
+        PanelSpec(
+            "timeseries",
+            "Speculative decoding acceptance",
+            "Share of draft tokens the target model accepted, per model: low acceptance means "
+            "the draft model costs more than it saves",
+            "percentunit",
+            (
+                Query(
+                    q.hit_ratio(VLLM.SPEC_ACCEPTED_TOKENS, VLLM.SPEC_DRAFT_TOKENS, "model_name"),
+                    "{{model_name}}",
+                ),
+            ),
+            max=1,
+        ),
     ]
 
 
@@ -255,7 +367,6 @@ def cache(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
             "Fraction of KV-cache blocks in use, max over a pod's engines",
             "percentunit",
             (Query(q.kv_usage_max("pod"), "{{pod}}"),),
-            width=12,
             min=0,
             max=1,
             thresholds=thresholds_high(a.kv_cache_warning_ratio, a.kv_cache_critical_ratio),
@@ -267,8 +378,55 @@ def cache(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
             "engine's block hit-rate gauge)",
             "percentunit",
             (Query(q.prefix_hit_rate("model_name"), "{{model_name}}"),),
-            width=12,
             min=0,
+            max=1,
+        ),
+        PanelSpec(
+            "timeseries",
+            "Prompt tokens by source",
+            "Prompt tokens per second by where their KV came from: computed here, local "
+            "prefix-cache hit, or transferred by a KV connector",
+            "suffix: tok/s",
+            (Query(q.vllm("source").rate(VLLM.PROMPT_TOKENS_BY_SOURCE), "{{source}}"),),
+            stack=True,
+            colors=(
+                ("local_compute", "blue"),
+                ("local_cache_hit", "green"),
+                ("external_kv_transfer", "purple"),
+            ),
+        ),
+        PanelSpec(
+            "timeseries",
+            "KV-connector (external) prefix-cache hit rate",
+            "Share of looked-up prompt tokens found by the KV connector (LMCache, offloading, "
+            "disaggregated prefill) per model; no lookups without --kv-transfer-config",
+            "percentunit",
+            (
+                Query(
+                    q.hit_ratio(
+                        VLLM.EXTERNAL_PREFIX_CACHE_HITS,
+                        VLLM.EXTERNAL_PREFIX_CACHE_QUERIES,
+                        "model_name",
+                    ),
+                    "{{model_name}}",
+                ),
+            ),
+            width=12,
+            max=1,
+        ),
+        PanelSpec(
+            "timeseries",
+            "Multimodal cache hit rate",
+            "Share of multimodal inputs (images, audio) found in the processor cache per "
+            "model; no lookups for text-only models",
+            "percentunit",
+            (
+                Query(
+                    q.hit_ratio(VLLM.MM_CACHE_HITS, VLLM.MM_CACHE_QUERIES, "model_name"),
+                    "{{model_name}}",
+                ),
+            ),
+            width=12,
             max=1,
         ),
     ]
@@ -303,8 +461,71 @@ def errors(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
             "Requests finished with reason error (vLLM >= 0.16) or abort (client gone or "
             "cancelled), per model",
             "reqps",
-            (Query(failed, "{{model_name}} {{finished_reason}}"),),
+            (Query(failed, "{{finished_reason}} {{model_name}}"),),
             width=12,
+            colors=(("^abort", "orange"), ("^error", "red")),
+        ),
+        PanelSpec(
+            "timeseries",
+            "HTTP responses/s by status",
+            "API server responses per second by status class, /v1/* endpoints only",
+            "reqps",
+            (
+                Query(
+                    q.http("status").rate(VLLM.HTTP_REQUESTS, extra_matchers='handler=~"/v1/.*"'),
+                    "{{status}}",
+                ),
+            ),
+            width=12,
+            stack=True,
+            colors=(("2xx", "green"), ("3xx", "blue"), ("4xx", "orange"), ("5xx", "red")),
+        ),
+        PanelSpec(
+            "timeseries",
+            "HTTP duration by endpoint (mean)",
+            "Mean API server response time per /v1/* endpoint (streaming responses count "
+            "until the last byte)",
+            "s",
+            (
+                Query(
+                    divide(
+                        q.http("handler").rate(
+                            VLLM.HTTP_DURATION, extra_matchers=_V1, suffix="_sum"
+                        ),
+                        q.http("handler").rate(
+                            VLLM.HTTP_DURATION, extra_matchers=_V1, suffix="_count"
+                        ),
+                    ),
+                    "{{handler}}",
+                ),
+            ),
+            width=12,
+        ),
+    ]
+
+
+def alerts(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
+    runbook = runbook_url(cfg, "${__value.raw}")
+    return [
+        PanelSpec(
+            "table",
+            "Firing alerts",
+            "Alerts of this bundle firing now, one row per scope; click an alert name for its "
+            "runbook. The time series panels mark firing alerts as annotations",
+            "none",
+            (Query(q.firing_alert_list(), fmt="table", instant=True),),
+            width=24,
+            height=6,
+            columns=(
+                ("alertname", "Alert"),
+                ("severity", "Severity"),
+                ("namespace", "Namespace"),
+                ("model_name", "Model"),
+                ("pod", "Pod"),
+                ("Hostname", "Node"),
+            ),
+            links=(("alertname", runbook),),
+            no_data=ALERTS_QUIET,
         ),
     ]
 
@@ -373,6 +594,13 @@ def gpu(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
                 ),
             ),
             extra={"options": {"showHeader": True}},
+            columns=(
+                ("modelName", "GPU type"),
+                ("Hostname", "Node"),
+                ("gpu", "GPU"),
+                ("pod", "Pod"),
+                ("Value", "Utilization"),
+            ),
         ),
     ]
 
@@ -410,8 +638,10 @@ def rows(cfg: BundleConfig) -> list[tuple[str, list[PanelSpec]]]:
     q = Queries(cfg)
     return [
         ("Overview", overview(q, cfg)),
+        ("Alerts", alerts(q, cfg)),
         ("Latency", latency(q, cfg)),
         ("Throughput", throughput(q, cfg)),
+        ("Request shape", request_shape(q, cfg)),
         ("Scheduler", scheduler(q, cfg)),
         ("KV cache", cache(q, cfg)),
         ("Errors", errors(q, cfg)),

@@ -46,6 +46,7 @@ class MetricFamily:
     help: str
     labels: tuple[str, ...]
     buckets: tuple[float, ...] | None = None
+    default: bool = True  # registered by plain `vllm serve` (data key `default`)
 
     def series_names(self) -> tuple[str, ...]:
         """Every sample name this family produces on the wire."""
@@ -87,6 +88,7 @@ def _load(filename: str) -> Catalog:
             help=f.get("help", ""),
             labels=tuple(f.get("labels", ())),
             buckets=tuple(f["buckets"]) if f.get("buckets") is not None else None,
+            default=bool(f.get("default", True)),
         )
         for f in raw["families"]
     }

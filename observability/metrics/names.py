@@ -125,6 +125,82 @@ class VLLM:
         "vllm:request_generation_tokens",
         "histogram",
     )
+    REQUEST_TPOT = Signal(
+        "request_tpot",
+        "vllm:request_time_per_output_token_seconds",
+        None,
+        "histogram",
+        "per-request mean time per output token (decode time / (output tokens - 1)), "
+        "from 0.11; 0.7.3 and 0.10.1 have only the per-token time_per_output_token",
+    )
+    ITERATION_TOKENS = Signal(
+        "iteration_tokens",
+        "vllm:iteration_tokens_total",
+        "vllm:iteration_tokens_total",
+        "histogram",
+        "tokens (prefill + decode) scheduled per engine step: the real batch size",
+    )
+    WAITING_BY_REASON = Signal(
+        "waiting_by_reason",
+        "vllm:num_requests_waiting_by_reason",
+        None,
+        "gauge",
+        "label reason: capacity (no KV blocks) | deferred (e.g. waiting for a KV transfer)",
+    )
+    PROMPT_TOKENS_BY_SOURCE = Signal(
+        "prompt_tokens_by_source",
+        "vllm:prompt_tokens_by_source_total",
+        None,
+        "counter",
+        "label source: local_compute | local_cache_hit | external_kv_transfer",
+    )
+    EXTERNAL_PREFIX_CACHE_QUERIES = Signal(
+        "external_prefix_cache_queries",
+        "vllm:external_prefix_cache_queries_total",
+        None,
+        "counter",
+        "KV-connector (e.g. LMCache, offloading) lookups; stays 0 without --kv-transfer-config",
+    )
+    EXTERNAL_PREFIX_CACHE_HITS = Signal(
+        "external_prefix_cache_hits", "vllm:external_prefix_cache_hits_total", None, "counter"
+    )
+    MM_CACHE_QUERIES = Signal(
+        "mm_cache_queries",
+        "vllm:mm_cache_queries_total",
+        None,
+        "counter",
+        "multimodal processor cache lookups; stays 0 for text-only models",
+    )
+    MM_CACHE_HITS = Signal("mm_cache_hits", "vllm:mm_cache_hits_total", None, "counter")
+    LORA_INFO = Signal(
+        "lora_info",
+        "vllm:lora_requests_info",
+        "vllm:lora_requests_info",
+        "gauge",
+        "labels running_lora_adapters, waiting_lora_adapters (comma-separated), max_lora; "
+        "no model_name; V1 registers it only with --enable-lora",
+    )
+    SPEC_DRAFT_TOKENS = Signal(
+        "spec_draft_tokens",
+        "vllm:spec_decode_num_draft_tokens_total",
+        "vllm:spec_decode_num_draft_tokens_total",
+        "counter",
+        "only with --speculative-config",
+    )
+    SPEC_ACCEPTED_TOKENS = Signal(
+        "spec_accepted_tokens",
+        "vllm:spec_decode_num_accepted_tokens_total",
+        "vllm:spec_decode_num_accepted_tokens_total",
+        "counter",
+        "only with --speculative-config",
+    )
+    HTTP_DURATION = Signal(
+        "http_duration",
+        "http_request_duration_seconds",
+        None,
+        "histogram",
+        "from prometheus-fastapi-instrumentator; labels method, handler; no model_name",
+    )
     HTTP_REQUESTS = Signal(
         "http_requests",
         "http_requests_total",

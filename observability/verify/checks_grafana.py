@@ -110,8 +110,9 @@ def _dashboards(ctx: VerifyContext) -> Outcome:
     return Outcome.ok(f"{len(want)} dashboards present: " + ", ".join(sorted(want)))
 
 
-def _panel_queries(model: dict[str, Any]) -> list[tuple[str, str]]:
-    """(panel title, PromQL with variables substituted) for every panel target."""
+def _panel_queries(model: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(panel key, panel title, PromQL with variables substituted) for every target; the
+    key is the panel id, so two panels sharing a title count as two."""
     from observability.dashboards.exprs import (
         UnknownVariable,
         panel_queries,
@@ -121,7 +122,9 @@ def _panel_queries(model: dict[str, Any]) -> list[tuple[str, str]]:
 
     values = template_values(model)
     try:
-        return [(q.title, substitute(q.expr, values)) for q in panel_queries(model)]
+        return [
+            (f"{q.panel_id}", q.title, substitute(q.expr, values)) for q in panel_queries(model)
+        ]
     except UnknownVariable as err:
         raise CheckFailed(
             f"dashboard {model.get('uid')}: {err}",
@@ -136,11 +139,13 @@ def _metric_names(expr: str) -> list[str]:
 
 
 def _panels(ctx: VerifyContext) -> Outcome:
+    from observability.dashboards.availability import expected_empty
+
     prom = ctx.prometheus()
     dashboards = ctx.dashboards()
     if not dashboards:
         return Outcome.warn("the bundle renders no dashboards", "run `obsctl render`")
-    queries = [(uid, t, e) for uid, m in dashboards.items() for t, e in _panel_queries(m)]
+    queries = [(uid, k, t, e) for uid, m in dashboards.items() for k, t, e in _panel_queries(m)]
 
     def has_data(expr: str) -> bool | str:
         try:
@@ -149,22 +154,33 @@ def _panels(ctx: VerifyContext) -> Outcome:
             return err.outcome.evidence
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        answers = list(pool.map(lambda q: has_data(q[2]), queries))
+        answers = list(pool.map(lambda q: has_data(q[3]), queries))
     by_panel: dict[tuple[str, str], list[tuple[str, bool | str]]] = {}
-    for (uid, title, expr), ans in zip(queries, answers, strict=True):
-        by_panel.setdefault((uid, title), []).append((expr, ans))
+    titles: dict[tuple[str, str], str] = {}
+    for (uid, key, title, expr), ans in zip(queries, answers, strict=True):
+        by_panel.setdefault((uid, key), []).append((expr, ans))
+        titles[(uid, key)] = title
     errors = [
-        f"{title}: {ans}"
-        for (_, title), rows in by_panel.items()
+        f"{titles[k]}: {ans}"
+        for k, rows in by_panel.items()
         for _, ans in rows
         if isinstance(ans, str)
     ]
-    empty = [(k, rows) for k, rows in by_panel.items() if not any(a is True for _, a in rows)]
     if errors and len(errors) == len(queries):
         raise CheckFailed("every panel query failed: " + errors[0], "see prometheus.ready")
+    empty, expected = [], []
+    for k, rows in by_panel.items():
+        if any(a is True for _, a in rows):
+            continue
+        whys = [expected_empty(e, lambda n: _exists(ctx, n)) for e, _ in rows]
+        if all(whys):
+            expected.append(f"'{titles[k]}' ({whys[0]})")
+        else:
+            empty.append((k, rows))
+    note = f"; {len(expected)} not exposed here, as their panels say" if expected else ""
     if empty:
         reasons: list[str] = []
-        for (_, title), rows in empty[:6]:
+        for k, rows in empty[:6]:
             names = list(dict.fromkeys(n for e, _ in rows for n in _metric_names(e)))
             absent = [n for n in names if not _exists(ctx, n)]
             why = (
@@ -172,14 +188,18 @@ def _panels(ctx: VerifyContext) -> Outcome:
                 if absent
                 else "series exist but the query returns nothing now (no traffic yet?)"
             )
-            reasons.append(f"'{title}' ({why})")
+            reasons.append(f"'{titles[k]}' ({why})")
         return Outcome(
             Status.WARN,
-            f"{len(empty)}/{len(by_panel)} panels empty: " + "; ".join(reasons),
+            f"{len(empty)}/{len(by_panel)} panels empty: " + "; ".join(reasons) + note,
             "absent metrics: check scrape.series/scrape.generation (a renamed metric or a "
             "disabled DCGM field); idle series: send traffic and look again",
         )
-    return Outcome.ok(f"all {len(by_panel)} panels return data ({len(queries)} queries)")
+    n_data = len(by_panel) - len(expected)
+    return Outcome.ok(
+        f"{n_data}/{len(by_panel)} panels return data ({len(queries)} queries){note}"
+        + (": " + ", ".join(expected[:4]) if expected else "")
+    )
 
 
 def _exists(ctx: VerifyContext, name: str) -> bool:

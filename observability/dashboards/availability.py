@@ -1,0 +1,120 @@
+"""Which panels may be empty, and why: "not exposed by this vLLM" vs "something is wrong".
+
+A panel query reads exporter families (`vllm:*`, `http_*`), directly or through our
+recordings. A family is *optional* when some supported vLLM version does not expose it
+with default `vllm serve` flags (per the committed catalogs) or when vLLM registers it
+only behind a flag (`GATED`). A query comes back empty *as expected* when every family it
+reads is optional and absent from the Prometheus it runs against; the panel then says so
+in its own text (`no_data_note`, rendered as Grafana's `noValue`). Any other empty query
+is unexplained: a scrape, rename or rule problem, which the snapshot, the data checks and
+`obsctl verify` report.
+
+`ALERTS` is the one non-exporter series whose absence is normal (no alert firing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import cache
+
+from observability.dashboards.panels import metric_names, recorded_sources
+from observability.metrics.catalog import available_vllm_versions, vllm_catalog
+from observability.metrics.names import VLLM
+
+__all__ = [
+    "ALERTS_QUIET",
+    "GATED",
+    "expected_empty",
+    "exporter_families",
+    "family_note",
+    "lacking_versions",
+    "no_data_note",
+]
+
+ALERTS_QUIET = "No alert firing"
+
+# Families vLLM registers only behind a serve flag, whatever the catalog's default says
+# (0.7.3 defines the spec-decode metrics always but sets them only with a draft model).
+GATED: dict[str, str] = {
+    VLLM.SPEC_DRAFT_TOKENS.v1 or "": "--speculative-config",
+    VLLM.SPEC_ACCEPTED_TOKENS.v1 or "": "--speculative-config",
+    "vllm:spec_decode_num_emitted_tokens_total": "--speculative-config",
+    "vllm:spec_decode_draft_acceptance_rate": "--speculative-config",
+    "vllm:spec_decode_efficiency": "--speculative-config",
+}
+_EXPORTER_PREFIXES = ("vllm:", "http_")
+
+
+def exporter_families(expr: str) -> list[str]:
+    """Exporter families an expression reads, recordings expanded to their sources."""
+    sources = recorded_sources()
+    out: list[str] = []
+    for name in metric_names(expr):
+        for fam in sources.get(name, (name,)):
+            if fam.startswith(_EXPORTER_PREFIXES) and fam not in out:
+                out.append(fam)
+    return out
+
+
+@cache
+def _default_sets() -> dict[str, frozenset[str]]:
+    """Version -> families plain `vllm serve` exposes (catalog `default`, less GATED)."""
+    return {
+        v: frozenset(n for n, f in vllm_catalog(v).families.items() if f.default and n not in GATED)
+        for v in available_vllm_versions()
+    }
+
+
+def lacking_versions(families: Iterable[str]) -> list[str]:
+    """Supported versions whose default flags expose none of `families` (a query with `or`
+    fallbacks is limited only where every alternative is missing)."""
+    fams = set(families)
+    return [v for v, exposed in _default_sets().items() if not fams & exposed]
+
+
+def family_note(families: Iterable[str]) -> str:
+    """`not exposed by vLLM 0.7.3, 0.10.1` / `only with --speculative-config`."""
+    fams = list(families)
+    flags = sorted({GATED[f] for f in fams if f in GATED})
+    if flags and all(f in GATED for f in fams):
+        return f"only with {', '.join(flags)}"
+    lacking = ", ".join(lacking_versions(fams))
+    if VLLM.LORA_INFO.v1 in fams:
+        return f"only with --enable-lora on vLLM {lacking}"
+    return f"not exposed by vLLM {lacking}"
+
+
+def _query_note(expr: str) -> str:
+    fams = exporter_families(expr)
+    if not fams or not lacking_versions(fams):
+        return ""
+    return f"{', '.join(_short(f) for f in fams)} {family_note(fams)}"
+
+
+def no_data_note(exprs: Iterable[str]) -> str:
+    """The panel's "No data" text: why the families it reads may be absent.
+
+    Empty when every query has a family every supported version exposes."""
+    exprs = list(exprs)
+    if exprs and all(not exporter_families(e) and "ALERTS" in metric_names(e) for e in exprs):
+        return ALERTS_QUIET
+    notes = [_query_note(e) for e in exprs]
+    if not notes or not all(notes):
+        return ""
+    return "No data: " + "; ".join(dict.fromkeys(notes))
+
+
+def _short(name: str) -> str:
+    return name.removeprefix("vllm:")
+
+
+def expected_empty(expr: str, present: Callable[[str], bool]) -> str | None:
+    """Why `expr` may be empty here (None: it should have data).
+
+    `present(family)` tells whether the Prometheus holds any series of that family."""
+    fams = exporter_families(expr)
+    if not fams:
+        return ALERTS_QUIET if "ALERTS" in metric_names(expr) else None
+    if any(present(f) for f in fams) or not lacking_versions(fams):
+        return None
+    return _query_note(expr)
