@@ -138,7 +138,18 @@ def _histogram(fam, lbl, times, idx, rng, step) -> Iterator[str]:
 
 
 def _http_lines(fleet: SyntheticFleet, times: list[int]) -> Iterator[str]:
+    duration = vllm_catalog(fleet.vllm_version).families.get(VLLM.HTTP_DURATION.v1 or "")
     for pod, _model, idx in fleet.pods():
+        if duration is not None:
+            lbl = {
+                "namespace": fleet.namespace,
+                "pod": pod,
+                "job": "vllm",
+                "handler": "/v1/completions",
+                "method": "POST",
+            }
+            rng = random.Random(f"{fleet.seed}{pod}{duration.name}")
+            yield from _histogram(duration, lbl, times, idx, rng, fleet.step)
         for status, share in (("2xx", 0.995), ("5xx", 0.005)):
             lbl = {
                 "namespace": fleet.namespace,

@@ -86,10 +86,10 @@ BUCKET_RATE1M: dict[str, str] = {
 # Histogram _sum and _count rates (means of a phase over any selection: sum / count).
 _PHASES = (VLLM.QUEUE_TIME, VLLM.PREFILL_TIME, VLLM.DECODE_TIME)
 SUM_RATE1M: dict[str, str] = {
-    s.key: f"{_M}:{s.v1.removeprefix('vllm:')}_sum:rate1m" for s in _PHASES if s.v1
+    s.key: f"{_M}:{s.v1.replace('vllm:', 'vllm_')}_sum:rate1m" for s in _PHASES if s.v1
 }
 COUNT_RATE1M: dict[str, str] = {
-    s.key: f"{_M}:{s.v1.removeprefix('vllm:')}_count:rate1m" for s in _PHASES if s.v1
+    s.key: f"{_M}:{s.v1.replace('vllm:', 'vllm_')}_count:rate1m" for s in _PHASES if s.v1
 }
 REQUESTS_RATE1M = f"{_M}:vllm_request_success:rate1m"  # keeps finished_reason
 PROMPT_TOKENS_RATE1M = f"{_M}:vllm_prompt_tokens:rate1m"

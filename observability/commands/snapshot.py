@@ -80,10 +80,11 @@ def snapshot(
     scrape = scrape_interval or cfg.prometheus.scrape_interval
     if not _is_duration(scrape):
         die(f"--scrape-interval {scrape!r} is not a duration (e.g. 15s)")
+    from observability.dashboards.exprs import iter_panels
+
     dashboard = build_single_pane(cfg)
-    typer.echo(
-        f"evaluating {len(dashboard['panels'])} panels against {prometheus_url} ...", err=True
-    )
+    n_panels = sum(1 for _ in iter_panels(dashboard))
+    typer.echo(f"evaluating {n_panels} panels against {prometheus_url} ...", err=True)
     try:
         res = take_snapshot(
             prometheus_url,
@@ -106,5 +107,9 @@ def snapshot(
         print_json({k: (str(v) if isinstance(v, Path) else v) for k, v in res.__dict__.items()})
         return
     typer.echo(f"wrote {res.html}" + (f" and {res.png}" if res.png else ""))
+    shown = res.panels - len(res.empty) - len(res.expected_empty)
+    typer.echo(f"{shown} of {res.panels} panels show data")
+    for title, why in res.expected_empty:
+        typer.echo(f"  expected empty: {title}: {why}")
     if res.empty:
         typer.echo(f"{len(res.empty)} of {res.panels} panels had no data: {', '.join(res.empty)}")

@@ -73,22 +73,22 @@ def lacking_versions(families: Iterable[str]) -> list[str]:
 
 
 def family_note(families: Iterable[str]) -> str:
-    """`not exposed by vLLM 0.7.3, 0.10.1` / `only with --speculative-config`."""
+    """`Not exposed by vLLM 0.7.3, 0.10.1` / `Only with --speculative-config`."""
     fams = list(families)
     flags = sorted({GATED[f] for f in fams if f in GATED})
     if flags and all(f in GATED for f in fams):
-        return f"only with {', '.join(flags)}"
+        return f"Only with {', '.join(flags)}"
     lacking = ", ".join(lacking_versions(fams))
     if VLLM.LORA_INFO.v1 in fams:
-        return f"only with --enable-lora on vLLM {lacking}"
-    return f"not exposed by vLLM {lacking}"
+        return f"Only with --enable-lora (vLLM {lacking})"
+    return f"Not exposed by vLLM {lacking}"
 
 
 def _query_note(expr: str) -> str:
     fams = exporter_families(expr)
     if not fams or not lacking_versions(fams):
         return ""
-    return f"{', '.join(_short(f) for f in fams)} {family_note(fams)}"
+    return f"{family_note(fams)} ({', '.join(_short(f) for f in fams)})"
 
 
 def no_data_note(exprs: Iterable[str]) -> str:
@@ -101,7 +101,7 @@ def no_data_note(exprs: Iterable[str]) -> str:
     notes = [_query_note(e) for e in exprs]
     if not notes or not all(notes):
         return ""
-    return "No data: " + "; ".join(dict.fromkeys(notes))
+    return "; ".join(dict.fromkeys(notes))
 
 
 def _short(name: str) -> str:

@@ -134,11 +134,16 @@ class Exporter(_Server):
 
     def vllm_text(self) -> str:
         el = time.time() - self.t0 + 10
-        lab = f'engine="0",model_name="{self.served_name}"'
         lines: list[str] = []
         for name in self._vllm_families():
             kind = self._kinds.get(name) or ("counter" if name.endswith("_total") else "gauge")
             out = name.replace(":", "_") if self.escaped else name
+            # the API server's instrumentator labels by endpoint, not by model
+            lab = (
+                'handler="/v1/completions",method="POST"'
+                if name.startswith("http_")
+                else f'engine="0",model_name="{self.served_name}"'
+            )
             if name == "http_requests_total":
                 lines.append(
                     f'{out}{{handler="/v1/completions",method="POST",status="2xx"}} {el * 3:.1f}'

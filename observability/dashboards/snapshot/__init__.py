@@ -18,8 +18,9 @@ __all__ = ["SnapshotResult", "TimeRange", "take_snapshot"]
 class SnapshotResult:
     html: Path
     png: Path | None
-    panels: int
-    empty: list[str]  # titles of panels that showed no data
+    panels: int  # panels shown (rows are headings, not panels)
+    empty: list[str]  # titles of panels with no data and no reason to be empty
+    expected_empty: list[tuple[str, str]]  # (title, why) of panels empty as they should be
 
 
 def _page_height(dashboard: Mapping) -> int:
@@ -47,5 +48,6 @@ def take_snapshot(
     if png:
         png_path = out_dir / f"{name}.png"
         screenshot(html_path, png_path, PAGE_WIDTH + 40, _page_height(dashboard))
-    empty = [d.panel["title"] for d in data if d.empty]
-    return SnapshotResult(html_path, png_path, len(data), empty)
+    empty = [d.panel["title"] for d in data if d.unexplained]
+    expected = [(d.panel["title"], d.expected) for d in data if d.empty and d.expected]
+    return SnapshotResult(html_path, png_path, len(data), empty, expected)

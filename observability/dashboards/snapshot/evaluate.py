@@ -6,11 +6,22 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from observability.dashboards.availability import expected_empty
+from observability.dashboards.check import present_families
 from observability.dashboards.exprs import iter_panels, substitute, template_values
 from observability.duration import duration_seconds
 from observability.promapi import Prometheus
 
-__all__ = ["PanelData", "Series", "TimeRange", "evaluate", "format_legend", "rate_interval"]
+__all__ = [
+    "Annotation",
+    "PanelData",
+    "Series",
+    "TimeRange",
+    "annotations",
+    "evaluate",
+    "format_legend",
+    "rate_interval",
+]
 
 POINTS = 120  # per series, about what a half-width Grafana panel requests
 
@@ -33,6 +44,16 @@ class Series:
     values: list[float]
 
 
+@dataclass(frozen=True)
+class Annotation:
+    """One firing span of an alert (the dashboard's ALERTS annotation)."""
+
+    title: str
+    start: float
+    end: float
+    severity: str = ""
+
+
 @dataclass
 class PanelData:
     panel: dict
@@ -40,10 +61,16 @@ class PanelData:
     stat: float | None = None  # stat/gauge: last value of the first series
     queries: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    expected: str | None = None  # empty, and why that is normal here (the panel says so)
+    annotations: list[Annotation] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
         return not self.series and self.stat is None
+
+    @property
+    def unexplained(self) -> bool:
+        return self.empty and self.expected is None
 
 
 def rate_interval(step: float, scrape_interval: str) -> str:
@@ -82,9 +109,13 @@ def evaluate(
     window = rate_interval(tr.step, scrape_interval)
     rng = f"{int(tr.end - tr.start)}s"
     variables = template_values(dashboard, values)
+    present = present_families(prom, tr.start, tr.end)
+    marks = annotations(prom, dashboard, tr, variables)
     out = []
     for panel in iter_panels(dashboard):
         data = PanelData(panel)
+        if panel["type"] == "timeseries":
+            data.annotations = marks
         for target in panel.get("targets", []):
             expr = substitute(target["expr"], variables, rate_interval=window, range_=rng)
             data.queries.append(expr)
@@ -111,5 +142,35 @@ def evaluate(
                     data.series.append(
                         Series(format_legend(legend, s["metric"]), s["metric"], ts, vs)
                     )
+        if data.empty:
+            whys = [expected_empty(t["expr"], present.__contains__) for t in panel["targets"]]
+            if whys and all(whys):
+                note = panel.get("fieldConfig", {}).get("defaults", {}).get("noValue", "")
+                data.expected = note if note and note != "none" else "; ".join(map(str, whys))
         out.append(data)
+    return out
+
+
+def annotations(
+    prom: Prometheus, dashboard: Mapping, tr: TimeRange, variables: Mapping[str, str]
+) -> list[Annotation]:
+    """Firing spans of the dashboard's Prometheus annotations over the range."""
+    out: list[Annotation] = []
+    for ann in dashboard.get("annotations", {}).get("list", []):
+        expr = ann.get("expr")
+        if not expr or not ann.get("enable", True):
+            continue
+        step = max(tr.step, duration_seconds(ann.get("step", "60s")))
+        expr = substitute(expr, variables)
+        for s in prom.query_range(expr, tr.start, tr.end, step):
+            times = [float(t) for t, _ in s["values"]]
+            title = format_legend(ann.get("titleFormat", ""), s["metric"]) or "alert"
+            begin = prev = times[0] if times else None
+            for t in [*times[1:], None]:
+                if t is None or prev is None or t - prev > step * 1.5:
+                    if begin is not None and prev is not None:
+                        sev = s["metric"].get("severity", "")
+                        out.append(Annotation(title, begin, prev + step, sev))
+                    begin = t
+                prev = t
     return out

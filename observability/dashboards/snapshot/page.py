@@ -55,27 +55,72 @@ def _stat(d: PanelData, w: int, h: int) -> str:
     )
 
 
+def _columns(panel: dict) -> tuple[list[str], dict[str, str]]:
+    """(columns in order, header per column) from the panel's filter/organize
+    transformations, as Grafana shows them; without any: every label, then Value."""
+    names: list[str] = []
+    rename: dict[str, str] = {}
+    for t in panel.get("transformations", []):
+        opts = t.get("options", {})
+        if t.get("id") == "filterFieldsByName":
+            names = list(opts.get("include", {}).get("names", []))
+        elif t.get("id") == "organize":
+            rename = dict(opts.get("renameByName", {}))
+            order = opts.get("indexByName", {})
+            names = sorted(names, key=lambda n: order.get(n, len(order)))
+    return names, rename
+
+
+def _links(panel: dict) -> dict[str, str]:
+    """Column -> URL template (Grafana data links set by a byName override)."""
+    out = {}
+    for o in panel.get("fieldConfig", {}).get("overrides", []):
+        if o.get("matcher", {}).get("id") != "byName":
+            continue
+        for prop in o.get("properties", []):
+            if prop.get("id") == "links" and prop.get("value"):
+                out[o["matcher"]["options"]] = prop["value"][0]["url"]
+    return out
+
+
 def _table(d: PanelData) -> str:
     unit = d.panel.get("fieldConfig", {}).get("defaults", {}).get("unit", "short")
     if not d.series:
-        return '<div class="nodata">No data</div>'
-    cols = sorted({k for s in d.series for k in s.labels if k != "__name__"})
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "<th>Value</th>"
+        return _no_data(d)
+    names, rename = _columns(d.panel)
+    if not names:
+        names = [*sorted({k for s in d.series for k in s.labels if k != "__name__"}), "Value"]
+    links = {c: url for c, url in _links(d.panel).items()}
+    head = "".join(f"<th>{html.escape(rename.get(c, c))}</th>" for c in names)
     rows = []
-    for s in sorted(d.series, key=lambda s: [s.labels.get(c, "") for c in cols]):
-        cells = "".join(f"<td>{html.escape(s.labels.get(c, ''))}</td>" for c in cols)
-        rows.append(f"<tr>{cells}<td>{html.escape(fmt(s.values[-1], unit))}</td></tr>")
+    for s in sorted(d.series, key=lambda s: [s.labels.get(c, "") for c in names]):
+        cells = []
+        for c in names:
+            text = fmt(s.values[-1], unit) if c == "Value" else s.labels.get(c, "")
+            cell = html.escape(text)
+            url = links.get(rename.get(c, c)) or links.get(c)
+            if url and text:
+                href = html.escape(url.replace("${__value.raw}", text), quote=True)
+                cell = f'<a href="{href}">{cell}</a>'
+            cells.append(f"<td>{cell}</td>")
+        rows.append(f"<tr>{''.join(cells)}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _body(d: PanelData, w: int, h: int) -> str:
+def _no_data(d: PanelData) -> str:
+    if d.expected:
+        return f'<div class="nodata expected">{html.escape(d.expected)}</div>'
+    return '<div class="nodata unexplained">No data</div>'
+
+
+def _body(d: PanelData, w: int, h: int, tr: TimeRange) -> str:
     kind = d.panel["type"]
     if kind in ("stat", "gauge"):
         return _stat(d, w, h)
     if kind == "table":
         return _table(d)
     if d.empty:
-        return '<div class="nodata">No data</div>'
+        return _no_data(d)
     if kind == "heatmap":
         return heatmap_svg(d, w, h)
     entries = legend_entries(d)
@@ -85,12 +130,12 @@ def _body(d: PanelData, w: int, h: int) -> str:
         f'<span><i style="background:{c}"></i>{html.escape(label)}</span>' for c, label in entries
     )
     return (
-        timeseries_svg(d, w, h - rows * LEGEND_ROW_H - 4)
+        timeseries_svg(d, w, h - rows * LEGEND_ROW_H - 4, (tr.start, tr.end))
         + f'<div class="legend" style="height:{rows * LEGEND_ROW_H}px">{legend}</div>'
     )
 
 
-def _panel(d: PanelData) -> str:
+def _panel(d: PanelData, tr: TimeRange) -> str:
     g = d.panel["gridPos"]
     w, h = _col_px(g["w"]), _row_px(g["h"]) - TITLE_H
     style = f"grid-column:{g['x'] + 1}/span {g['w']};grid-row:{g['y'] + 1}/span {g['h']}"
@@ -99,7 +144,7 @@ def _panel(d: PanelData) -> str:
     queries = html.escape("\n\n".join(d.queries))
     return (
         f'<section class="panel" style="{style}" title="{desc}">'
-        f'<h3>{title}</h3><div class="body">{_body(d, w, h)}</div>'
+        f'<h3>{title}</h3><div class="body">{_body(d, w, h, tr)}</div>'
         f"<details><summary>queries</summary><pre>{queries}</pre></details></section>"
     )
 
@@ -127,7 +172,9 @@ white-space:nowrap;overflow:hidden;text-overflow:ellipsis}}
 .stat{{height:100%;position:relative;color:#fff}}
 .stat .spark{{position:absolute;bottom:0;left:0;right:0;opacity:.9}}
 .stat .value{{position:relative;font-size:30px;font-weight:500;text-align:center;padding-top:10px}}
-.nodata{{color:#8e8e9e;text-align:center;padding-top:40px}}
+.nodata{{color:#8e8e9e;text-align:center;padding:40px 16px 0}}
+.nodata.unexplained{{color:#ff9830}}
+a{{color:#6e9fff}}
 .legend{{display:flex;flex-wrap:wrap;overflow:hidden;font-size:11px;padding:0 8px;gap:0 14px}}
 .legend span{{white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:250px;line-height:{LEGEND_ROW_H}px}}
 .legend i{{display:inline-block;width:10px;height:3px;margin:0 5px 3px 0;vertical-align:middle}}
@@ -151,9 +198,9 @@ def render_page(
     for panel in dashboard["panels"]:
         if panel["type"] == "row":
             parts.append(_row(panel))
-            parts += [_panel(by_id[p["id"]]) for p in panel.get("panels", [])]
+            parts += [_panel(by_id[p["id"]], tr) for p in panel.get("panels", [])]
         elif panel["id"] in by_id:
-            parts.append(_panel(by_id[panel["id"]]))
+            parts.append(_panel(by_id[panel["id"]], tr))
     when = f"{datetime.fromtimestamp(tr.start):%Y-%m-%d %H:%M} to {datetime.fromtimestamp(tr.end):%Y-%m-%d %H:%M}"
     sel = ", ".join(f"{k}={v}" for k, v in sorted((values or {}).items())) or "all"
     title = html.escape(dashboard.get("title", "dashboard"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from datetime import datetime
 
 import matplotlib
@@ -13,7 +14,7 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from observability.dashboards.snapshot.evaluate import PanelData
+from observability.dashboards.snapshot.evaluate import PanelData, Series
 from observability.dashboards.snapshot.units import fmt
 
 __all__ = [
@@ -23,6 +24,8 @@ __all__ = [
     "heatmap_svg",
     "legend_entries",
     "sparkline_svg",
+    "strip_common",
+    "styled_series",
     "timeseries_svg",
 ]
 
@@ -45,7 +48,14 @@ PALETTE = [
     "#890f02",
     "#0a437c",
 ]
-THRESHOLD_COLORS = {"green": "#73bf69", "orange": "#ff9830", "red": "#f2495c", "blue": "#5794f2"}
+THRESHOLD_COLORS = {
+    "green": "#73bf69",
+    "orange": "#ff9830",
+    "red": "#f2495c",
+    "blue": "#5794f2",
+    "purple": "#b877d9",
+    "yellow": "#fade2a",
+}
 DPI = 96
 MAX_SERIES = 16  # more lines than this is unreadable in a half-width panel
 
@@ -75,64 +85,152 @@ def _dates(ts: list[float]) -> list[datetime]:
     return [datetime.fromtimestamp(t) for t in ts]
 
 
-def _axes(width_px: int, height_px: int):
+def _time_format(span_s: float) -> str:
+    """Tick labels that differ at this range: seconds under 10 min, dates over 2 days."""
+    if span_s < 600:
+        return "%H:%M:%S"
+    if span_s <= 2 * 86400:
+        return "%H:%M"
+    return "%m-%d %H:%M"
+
+
+def _axes(width_px: int, height_px: int, span_s: float = 3600):
     fig, ax = plt.subplots(figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
     fig.patch.set_facecolor(BG)
     ax.set_facecolor(BG)
     ax.grid(True, color=GRID, linewidth=0.6)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter(_time_format(span_s)))
     return fig, ax
+
+
+def strip_common(labels: list[str]) -> list[str]:
+    """Drop the words every label shares (a model name on a one-model selection, a
+    `namespace/` prefix), so series differ visibly in a narrow legend; never to nothing."""
+    if len(labels) < 2:
+        return labels
+    split = [lbl.split() for lbl in labels]
+    common = set(split[0]).intersection(*map(set, split[1:]))
+    out = []
+    for words, lbl in zip(split, labels, strict=True):
+        kept = [w for w in words if w not in common]
+        out.append(" ".join(kept) if kept else lbl)
+    return out if len(set(out)) == len(set(labels)) else labels
+
+
+def _override_colors(panel: dict) -> list[tuple[re.Pattern[str], str]]:
+    out = []
+    for o in panel.get("fieldConfig", {}).get("overrides", []):
+        m = o.get("matcher", {})
+        for prop in o.get("properties", []):
+            if prop.get("id") != "color":
+                continue
+            color = prop.get("value", {}).get("fixedColor", "")
+            color = THRESHOLD_COLORS.get(color, color)
+            if m.get("id") == "byRegexp":
+                out.append((re.compile(m["options"]), color))
+            elif m.get("id") == "byName":
+                out.append((re.compile(f"^{re.escape(m['options'])}$"), color))
+    return out
+
+
+def styled_series(data: PanelData) -> list[tuple[Series, str, str]]:
+    """(series, colour, legend label) in plotting order: colours by meaning where the
+    panel overrides them, else the palette; labels without their shared words."""
+    series = sorted(data.series, key=lambda s: s.label)[:MAX_SERIES]
+    rules = _override_colors(data.panel)
+    out, i = [], 0
+    for s, label in zip(series, strip_common([s.label for s in series]), strict=True):
+        color = next((c for rx, c in rules if rx.search(s.label)), None)
+        if color is None:
+            color = PALETTE[i % len(PALETTE)]
+            i += 1
+        out.append((s, color, label))
+    return out
 
 
 def legend_entries(data: PanelData) -> list[tuple[str, str]]:
     """(colour, label) per plotted series, in plotting order; the page draws the legend."""
-    series = sorted(data.series, key=lambda s: s.label)[:MAX_SERIES]
-    return [(PALETTE[i % len(PALETTE)], s.label) for i, s in enumerate(series)]
+    return [(c, label) for _, c, label in styled_series(data)]
 
 
-def timeseries_svg(data: PanelData, width_px: int, height_px: int) -> str:
+def _span(data: PanelData) -> float:
+    times = [t for s in data.series for t in s.times]
+    return (max(times) - min(times)) if times else 3600.0
+
+
+def timeseries_svg(
+    data: PanelData, width_px: int, height_px: int, span: tuple[float, float] | None = None
+) -> str:
     panel = data.panel
     defaults = panel.get("fieldConfig", {}).get("defaults", {})
     unit = defaults.get("unit", "short")
-    fig, ax = _axes(width_px, height_px)
+    lo_t, hi_t = span if span else (None, None)
+    fig, ax = _axes(width_px, height_px, (hi_t - lo_t) if span else _span(data))
     stacked = defaults.get("custom", {}).get("stacking", {}).get("mode") == "normal"
-    series = sorted(data.series, key=lambda s: s.label)[:MAX_SERIES]
-    if stacked and series:
+    styled = styled_series(data)
+    top = 0.0
+    if stacked and styled:
         import numpy as np
 
-        times = sorted({t for s in series for t in s.times})
+        times = sorted({t for s, _, _ in styled for t in s.times})
         grid = np.array(
             [
                 [dict(zip(s.times, s.values, strict=False)).get(t, 0.0) for t in times]
-                for s in series
+                for s, _, _ in styled
             ]
         )
-        ax.stackplot(
-            _dates(times), grid, labels=[s.label for s in series], colors=PALETTE, alpha=0.6
-        )
+        ax.stackplot(_dates(times), grid, colors=[c for _, c, _ in styled], alpha=0.6)
+        top = float(grid.sum(axis=0).max()) if grid.size else 0.0
     else:
-        for i, s in enumerate(series):
-            ax.plot(
-                _dates(s.times), s.values, label=s.label, color=PALETTE[i % len(PALETTE)], lw=1.2
-            )
+        for s, color, _ in styled:
+            ax.plot(_dates(s.times), s.values, color=color, lw=1.2)
+            top = max([top, *s.values])
+    low = defaults.get("min")
+    high = defaults.get("max")
+    # The data sets the scale, as in Grafana: headroom over the highest point, capped by
+    # the panel's max; thresholds are drawn where they fall inside, and named when above.
+    upper = top * 1.15 if top > 0 else 1.0
+    if high is not None:
+        upper = min(upper, high)
+    ax.set_ylim(bottom=low if low is not None else None, top=upper)
     style = defaults.get("custom", {}).get("thresholdsStyle", {}).get("mode")
     if style == "line":
+        above = []
         for step in defaults.get("thresholds", {}).get("steps", [])[1:]:
-            ax.axhline(
-                step["value"],
-                color=THRESHOLD_COLORS.get(step["color"], step["color"]),
-                ls="--",
-                lw=0.9,
+            color = THRESHOLD_COLORS.get(step["color"], step["color"])
+            if step["value"] <= upper:
+                ax.axhline(step["value"], color=color, ls="--", lw=0.9)
+            else:
+                above.append((step["value"], color))
+        if above:
+            text = "  ".join(f"▲ {fmt(v, unit)}" for v, _ in above)
+            ax.text(
+                0.99,
+                0.97,
+                text,
+                transform=ax.transAxes,
+                ha="right",
+                va="top",
+                fontsize=7,
+                color=above[0][1],
             )
-    if "min" in defaults:
-        ax.set_ylim(bottom=defaults["min"])
-    if "max" in defaults:
-        ax.set_ylim(top=defaults["max"])
+    for a in data.annotations:
+        ax.axvspan(
+            datetime.fromtimestamp(a.start),
+            datetime.fromtimestamp(a.end),
+            color=THRESHOLD_COLORS["red"]
+            if a.severity == "critical"
+            else THRESHOLD_COLORS["orange"],
+            alpha=0.12,
+            lw=0,
+        )
+    if span:
+        ax.set_xlim(datetime.fromtimestamp(lo_t), datetime.fromtimestamp(hi_t))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v, unit)))
     ax.yaxis.set_major_locator(MaxNLocator(5))
-    locator = mdates.AutoDateLocator(maxticks=max(3, width_px // 90))
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=max(3, width_px // 110))
     ax.xaxis.set_major_locator(locator)
     fig.tight_layout(pad=0.4)
     return _svg(fig)
@@ -168,9 +266,8 @@ def heatmap_svg(data: PanelData, width_px: int, height_px: int) -> str:
             )
             ax.set_yticks(np.arange(len(labels)) + 0.5, labels)
             idx = np.linspace(0, len(times) - 1, num=min(6, len(times))).astype(int)
-            ax.set_xticks(
-                idx + 0.5, [datetime.fromtimestamp(times[i]).strftime("%H:%M") for i in idx]
-            )
+            tf = _time_format(times[-1] - times[0])
+            ax.set_xticks(idx + 0.5, [datetime.fromtimestamp(times[i]).strftime(tf) for i in idx])
     ax.grid(False)
     fig.tight_layout(pad=0.4)
     return _svg(fig)
