@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from functools import cache
 
-from observability.dashboards.panels import metric_names, recorded_sources
+from observability.dashboards.panels import families_read, recorded_sources
 from observability.metrics.catalog import available_vllm_versions, vllm_catalog
 from observability.metrics.names import VLLM
 
@@ -49,7 +49,7 @@ def exporter_families(expr: str) -> list[str]:
     """Exporter families an expression reads, recordings expanded to their sources."""
     sources = recorded_sources()
     out: list[str] = []
-    for name in metric_names(expr):
+    for name in families_read(expr):
         for fam in sources.get(name, (name,)):
             if fam.startswith(_EXPORTER_PREFIXES) and fam not in out:
                 out.append(fam)
@@ -96,7 +96,7 @@ def no_data_note(exprs: Iterable[str]) -> str:
 
     Empty when every query has a family every supported version exposes."""
     exprs = list(exprs)
-    if exprs and all(not exporter_families(e) and "ALERTS" in metric_names(e) for e in exprs):
+    if exprs and all(not exporter_families(e) and "ALERTS" in families_read(e) for e in exprs):
         return ALERTS_QUIET
     notes = [_query_note(e) for e in exprs]
     if not notes or not all(notes):
@@ -114,7 +114,7 @@ def expected_empty(expr: str, present: Callable[[str], bool]) -> str | None:
     `present(family)` tells whether the Prometheus holds any series of that family."""
     fams = exporter_families(expr)
     if not fams:
-        return ALERTS_QUIET if "ALERTS" in metric_names(expr) else None
+        return ALERTS_QUIET if "ALERTS" in families_read(expr) else None
     if any(present(f) for f in fams) or not lacking_versions(fams):
         return None
     return _query_note(expr)

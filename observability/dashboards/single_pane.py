@@ -18,8 +18,8 @@ from observability.dashboards.panels import (
     thresholds_low,
 )
 from observability.dashboards.queries import QUANTILES, Queries
-from observability.metrics.promql import divide
 from observability.metrics.names import DCGM, VLLM
+from observability.metrics.promql import divide
 
 __all__ = ["build_single_pane", "rows"]
 
