@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import yaml
 
-from observability.alerting.alertmanager import kps_alertmanager_values
 from observability.config import BundleConfig, parse_config
 from observability.lint.kustomize import find_kubectl
 from observability.render import argocd, deploy, render_all, servicemonitors
@@ -104,13 +103,23 @@ def _leaves(d: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[tuple
     return out
 
 
-def test_alertmanager_values_are_embedded(bundle: BundleConfig) -> None:
+def test_alertmanager_values_are_embedded(bundle: BundleConfig, repo_root: Path) -> None:
+    """The cluster's Alertmanager gets the config amtool checks and the inhibition test runs
+    in a real Alertmanager (the committed alerts/alertmanager.yaml), plus the receivers
+    Secret mounted: literal expectations, not the values builder's own output."""
     am = _values(_apps(bundle)["kube-prometheus-stack"])["alertmanager"]
-    for path, value in _leaves(kps_alertmanager_values(bundle)):
-        node: Any = am
-        for p in path:
-            node = node[p]
-        assert node == value, path
+    standalone = yaml.safe_load((repo_root / "alerts/alertmanager.yaml").read_text())
+    assert am["enabled"] is True
+    assert am["config"] == standalone
+    assert am["alertmanagerSpec"]["secrets"] == ["alertmanager-receivers"]
+    assert am["config"]["route"]["receiver"] == "chat"
+    assert {r["name"] for r in am["config"]["receivers"]} >= {
+        "pager",
+        "chat",
+        "ticket",
+        "heartbeat",
+        "null",
+    }
 
 
 def test_cluster_label_becomes_an_external_label(bundle: BundleConfig) -> None:
@@ -221,7 +230,20 @@ def test_each_overlay_builds_into_the_labelled_workload(
     pod = dep["template"]["spec"]
     (c,) = pod["containers"]
     assert c["image"] == f"{bundle.vllm.image}:{bundle.vllm.image_tag}"
-    assert c["args"] == deploy.vllm_args(bundle, profile)
+    assert c["args"] == [
+        "--model",
+        profile.hf_id,
+        "--served-model-name",
+        profile.served_name,
+        "--max-model-len",
+        "8192",
+        "--gpu-memory-utilization",
+        {"deepseek-r1-distill-llama-8b": "0.9", "llama-3-8b-instruct": "0.95"}[key],
+        "--max-num-seqs",
+        "128",
+        "--port",
+        "8000",
+    ]
     assert c["args"][c["args"].index("--served-model-name") + 1] == profile.served_name
     assert c["resources"]["limits"]["nvidia.com/gpu"] == profile.gpus
     env = {e["name"]: e for e in c["env"]}

@@ -162,7 +162,7 @@ def test_application_outside_the_argocd_namespace(tree: Path, bundle: BundleConf
 def test_cli_json_and_exit_codes(tree: Path) -> None:
     runner = CliRunner()
     ok = runner.invoke(app, ["lint", "--config", str(tree / "bundle.yaml")])
-    assert ok.exit_code in (0, 1)  # plug-ins of other parts may judge the copy differently
+    assert ok.exit_code == 0, ok.output  # the untouched copy lints clean
     _edit(tree, "deploy/vllm/base/pdb.yaml", lambda d: d["spec"].update(maxUnavailable=[1]))
     res = runner.invoke(app, ["lint", "--json", "--config", str(tree / "bundle.yaml")])
     assert res.exit_code == 1, res.output
@@ -180,8 +180,8 @@ def test_dropping_a_series_a_panel_or_rule_reads(tree: Path, bundle: BundleConfi
     readers = [p for p in (tree / "dashboards").glob("*.json")] + list(
         (tree / "alerts").glob("*.yaml")
     )
-    if not any("vllm:num_requests_waiting" in p.read_text() for p in readers):
-        pytest.skip("no rendered rule or panel reads vllm:num_requests_waiting yet")
+    # The queue alert and the waiting panels read it; without a reader this test proves nothing.
+    assert any("vllm:num_requests_waiting" in p.read_text() for p in readers)
     _edit(
         tree,
         "servicemonitors/vllm.yaml",
