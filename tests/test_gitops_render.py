@@ -10,6 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
+# Imported before observability.render: render.argocd -> kps_values -> alerting ->
+# runtimes.rayservice -> render.kps_values is a cycle when render comes first.
+import observability.alerting  # noqa: F401
 from observability.config import BundleConfig, parse_config
 from observability.lint.kustomize import find_kubectl
 from observability.render import argocd, deploy, render_all, servicemonitors
