@@ -45,8 +45,8 @@ from observability.dashboards.exprs import (  # noqa: E402
 )
 from observability.local.binaries import find_binary  # noqa: E402
 from observability.local.ports import PortAllocator  # noqa: E402
-from observability.local.process import Supervisor  # noqa: E402
 from observability.local.prometheus import start_prometheus as _start_prometheus  # noqa: E402
+from observability.process import Supervisor  # noqa: E402
 from testkit.rulefill import backfill_recordings, write_rule_files  # noqa: E402
 from testkit.synthetic import SyntheticFleet, backfill_fleets  # noqa: E402
 

@@ -471,7 +471,7 @@ class AlertingConfig(_Model):
         default_factory=lambda: [48, 64, 74, 79, 92, 94, 95, 119, 120],
         description="XIDs that page (fatal/hardware); other XIDs are warnings",
     )
-    # Unset: the job the bundle's ServiceMonitors give their targets (render/k8s.py
+    # Unset: the job the bundle's ServiceMonitors give their targets (kube.py
     # VLLM_JOB / DCGM_JOB). Set only when your own scrape config names the job otherwise.
     vllm_job_regex: str | None = Field(
         None, description="`job` of vLLM scrape targets (regex); unset: `vllm`, as rendered"

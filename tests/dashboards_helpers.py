@@ -194,8 +194,8 @@ def backfilled_prometheus(
     history, then Prometheus restarts), as a Prometheus that ran our rules would."""
     from observability.local.binaries import find_binary
     from observability.local.ports import PortAllocator
-    from observability.local.process import Supervisor
     from observability.local.prometheus import start_prometheus
+    from observability.process import Supervisor
     from testkit.rulefill import backfill_recordings, write_rule_files
     from testkit.synthetic import backfill
 

@@ -16,8 +16,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_serv
 
 from observability.local.binaries import find_binary
 from observability.local.ports import PortAllocator
-from observability.local.process import Supervisor
 from observability.local.prometheus import start_prometheus
+from observability.process import Supervisor
 
 
 @contextmanager

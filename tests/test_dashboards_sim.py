@@ -17,13 +17,13 @@ from sim_helpers import free_range
 from observability.dashboards import build_single_pane
 from observability.dashboards.check import empty_panels
 from observability.local.ports import PortAllocator
-from observability.local.process import Supervisor
 from observability.local.prometheus import start_prometheus
 from observability.local.scrapeconfig import (
     load_service_monitors,
     scrape_configs,
     targets_from_manifest,
 )
+from observability.process import Supervisor
 from observability.sim import SimConfig, SimModel, SimThread
 from testkit.rulefill import write_rule_files
 

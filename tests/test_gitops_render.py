@@ -14,13 +14,14 @@ import yaml
 # runtimes.rayservice -> render.kps_values is a cycle when render comes first.
 import observability.alerting  # noqa: F401
 from observability.config import BundleConfig, parse_config
+from observability.kube import vllm_labels, vllm_service_name
 from observability.lint.kustomize import find_kubectl
-from observability.render import argocd, deploy, render_all, servicemonitors
-from observability.render.k8s import vllm_labels, vllm_service_name
+from observability.render import argocd, deploy, render_all, render_objects, servicemonitors
 
 
 def _apps(cfg: BundleConfig) -> dict[str, dict[str, Any]]:
-    return {a["metadata"]["name"]: a for a in argocd.applications(cfg).values()}
+    tree = render_objects(cfg)
+    return {a["metadata"]["name"]: a for p, a in tree.items() if p.startswith("argocd/apps/")}
 
 
 def _values(app: dict[str, Any]) -> dict[str, Any]:

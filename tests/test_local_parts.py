@@ -17,8 +17,8 @@ import pytest
 
 from observability.local.binaries import MissingBinaryError, find_binary
 from observability.local.ports import PortAllocator, port_is_free, port_is_open
-from observability.local.process import ChildFailedError, Supervisor
 from observability.local.webhook import WebhookSink, fetch_notifications
+from observability.process import ChildFailedError, Supervisor
 
 
 def test_two_allocators_never_share_a_port() -> None:
@@ -62,7 +62,7 @@ def test_children_die_with_a_killed_parent(tmp_path: Path) -> None:
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from observability.local.process import Supervisor\n"
+        "from observability.process import Supervisor\n"
         f"c = Supervisor(Path({str(tmp_path)!r})).start('s', ['sleep', '300'])\n"
         "print(c.pid, flush=True)\n"
         "time.sleep(300)\n"

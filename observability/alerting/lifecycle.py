@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 GROUP = "vllm.lifecycle"
-# The pod/deployment label naming the model key on every reference workload (render/k8s.py
+# The pod/deployment label naming the model key on every reference workload (kube.py
 # vllm_labels); kube-state-metrics exposes it once allowlisted (render/kps_values.py).
 MODEL_POD_LABEL = "app.kubernetes.io/instance"
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 
+from observability import runtimes
 from observability.config import BundleConfig
-from observability.render.k8s import DCGM_JOB, VLLM_JOB
+from observability.kube import DCGM_JOB, VLLM_JOB
 
 __all__ = ["dcgm_job", "dcgm_up", "job_matches", "vllm_up"]
 
@@ -23,7 +24,6 @@ def vllm_up(cfg: BundleConfig) -> str:
     regex = cfg.alerting.vllm_job_regex
     if regex:
         return f'up{{job=~"{regex}"}}'
-    from observability import runtimes  # the registry imports render.k8s, like this module
 
     extra = runtimes.engine_jobs(cfg)
     if extra:

@@ -10,9 +10,9 @@ import typer
 from observability.commands._common import ConfigOption, die, load_bundle
 from observability.local.binaries import MissingBinaryError
 from observability.local.interrupt import interrupt_on_term
-from observability.local.process import ChildFailedError
 from observability.local.stack import LocalStack, StackOptions
 from observability.local.summary import read_summary
+from observability.process import ChildFailedError
 from observability.promapi import PromError
 
 

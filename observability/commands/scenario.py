@@ -12,8 +12,8 @@ import typer
 from observability.commands._common import EXIT_FAILED, ConfigOption, die, load_bundle, print_json
 from observability.local.binaries import MissingBinaryError
 from observability.local.interrupt import interrupt_on_term
-from observability.local.process import ChildFailedError
 from observability.local.stack import STATE_DIR, LocalStack, StackOptions, live_states
+from observability.process import ChildFailedError
 from observability.scenarios import SCENARIOS, StackHandle, format_result, run_scenario
 
 app = typer.Typer(help="Named fault scenarios with measured alert timing.", no_args_is_help=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from observability import runtimes
 from observability.config import BundleConfig
 from observability.lint.findings import Finding
 from observability.lint.kustomize import Build
@@ -238,7 +239,6 @@ def _targets(
         for ns, svc in chart_services:
             out.append((ns, svc.name, svc.labels, set(svc.ports)))
         return out
-    from observability import runtimes
 
     for d in deployed:
         for name, labels, ports in runtimes.pod_templates(d.obj):

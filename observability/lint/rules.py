@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from observability import runtimes
 from observability.alerting.alertmanager import alertmanager_config
 from observability.alerting.rules import component_groups, rule_groups
 from observability.alerting.timing import PROFILES
@@ -63,7 +64,6 @@ BUILTIN_SERIES = {"up", "ALERTS", "ALERTS_FOR_STATE", "scrape_samples_scraped"}
 def _known_series() -> tuple[dict[str, set[str]], set[str]]:
     """(vLLM series per version, every other exporter's series: DCGM, kube-state-metrics,
     Karpenter, and every serving runtime's catalog)."""
-    from observability import runtimes
 
     per_version = {v: vllm_catalog(v).series_names() for v in available_vllm_versions()}
     others = dcgm_catalog().series_names()

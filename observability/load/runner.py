@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from observability.load.report import LoadReport, read_samples, summarize
-from observability.local.process import Supervisor
+from observability.process import Supervisor
 
 __all__ = ["LoadSpec", "Target", "discover_model", "locust_argv", "run_load", "start_load"]
 
@@ -111,7 +111,7 @@ def run_load(spec: LoadSpec, samples: Path | None = None) -> LoadReport:
             sup.stop()
         got = read_samples(samples)
         if not got and child.popen.returncode not in (0, None, -15):
-            from observability.local.process import tail
+            from observability.process import tail
 
             raise RuntimeError(
                 f"locust failed (exit {child.popen.returncode}): {tail(child.log_path)}"

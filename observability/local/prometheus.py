@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from observability.local.binaries import find_binary
-from observability.local.process import Child, Supervisor, http_ok
+from observability.process import Child, Supervisor, http_ok
 
 __all__ = ["start_prometheus"]
 

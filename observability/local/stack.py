@@ -34,7 +34,6 @@ from observability.local import rules as rulefiles
 from observability.local.binaries import Binaries, find_binaries
 from observability.local.pageserver import SnapshotServer
 from observability.local.ports import PortAllocator
-from observability.local.process import Child, Supervisor, http_ok
 from observability.local.prometheus import start_prometheus
 from observability.local.scrapeconfig import (
     load_service_monitors,
@@ -42,6 +41,7 @@ from observability.local.scrapeconfig import (
     targets_from_manifest,
 )
 from observability.local.webhook import WebhookSink
+from observability.process import Child, Supervisor, http_ok
 from observability.promapi import PromError, Prometheus
 
 __all__ = [

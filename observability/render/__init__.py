@@ -5,7 +5,8 @@ from observability.render.registry import (
     apply,
     check,
     render_all,
+    render_objects,
     seed_hand_written,
 )
 
-__all__ = ["RenderResult", "apply", "check", "render_all", "seed_hand_written"]
+__all__ = ["RenderResult", "apply", "check", "render_all", "render_objects", "seed_hand_written"]

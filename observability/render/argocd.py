@@ -18,17 +18,20 @@ unless `argocd-cm` restores one, so the apps that need CRDs from the chart also 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from observability import runtimes
 from observability.config import BundleConfig
-from observability.render.k8s import (
+from observability.kube import (
     ARGOCD_FINALIZER,
     DCGM_APP,
     IN_CLUSTER,
     KPS_APP,
     PART_OF,
+    resources,
 )
-from observability.render.kps_values import kps_values, resources
+from observability.render.kps_values import kps_values
 
 __all__ = [
     "APP_OF_APPS",
@@ -158,24 +161,19 @@ def _dcgm_exporter(cfg: BundleConfig) -> dict[str, Any]:
     )
 
 
-def _rendered_dirs(cfg: BundleConfig) -> set[str]:
-    """Top-level dirs (and deploy/<x>) other stages render for this config.
+def _rendered_dirs(paths: Iterable[str]) -> set[str]:
+    """Top-level dirs (and deploy/<x>) of the files the other stages render.
 
     An Application pointing at a path that does not exist fails to sync, so the app of
     apps lists only what is rendered (alerts, dashboards and deploy/verify come from other
-    stages and may be disabled or not built yet).
+    stages and may be disabled).
     """
-    from observability.render import registry
-
     dirs: set[str] = set()
-    for build in registry._stages():
-        if build is artifacts:
-            continue
-        for path in build(cfg):
-            parts = path.split("/")
-            dirs.add(parts[0])
-            if len(parts) > 2:
-                dirs.add("/".join(parts[:2]))
+    for path in paths:
+        parts = path.split("/")
+        dirs.add(parts[0])
+        if len(parts) > 2:
+            dirs.add("/".join(parts[:2]))
     return dirs
 
 
@@ -196,9 +194,10 @@ def _monitoring_config(cfg: BundleConfig, rendered: set[str]) -> dict[str, Any]:
     )
 
 
-def applications(cfg: BundleConfig) -> dict[str, dict[str, Any]]:
-    """Child Applications keyed by their file name under argocd/apps/."""
-    rendered = _rendered_dirs(cfg) | {"servicemonitors", "deploy/vllm"}
+def applications(cfg: BundleConfig, rendered: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Child Applications keyed by their file name under argocd/apps/; `rendered` is every
+    path the other stages render (`render.registry.render_objects` passes them)."""
+    dirs = _rendered_dirs(rendered) | {"servicemonitors", "deploy/vllm"}
     apps = [
         _kube_prometheus_stack(cfg),
         _dcgm_exporter(cfg),
@@ -211,10 +210,8 @@ def applications(cfg: BundleConfig) -> dict[str, dict[str, Any]]:
             wave=-1,
             source=_git(cfg, VLLM_NAMESPACE_PATH),
         ),
-        _monitoring_config(cfg, rendered),
+        _monitoring_config(cfg, dirs),
     ]
-    from observability import runtimes  # the registry imports render.k8s
-
     for rt in runtimes.runtimes_in_use(cfg):
         apps.extend(rt.applications(cfg))
     for key, _profile in cfg.deployed_models:
@@ -232,7 +229,7 @@ def applications(cfg: BundleConfig) -> dict[str, dict[str, Any]]:
                 else ("SkipDryRunOnMissingResource=true",),
             )
         )
-    if VERIFY_PATH in rendered:
+    if VERIFY_PATH in dirs:
         apps.append(
             _app(
                 cfg,
@@ -253,7 +250,7 @@ def _app_of_apps(cfg: BundleConfig) -> dict[str, Any]:
     return app
 
 
-def artifacts(cfg: BundleConfig) -> dict[str, Any]:
+def artifacts(cfg: BundleConfig, rendered: Iterable[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"argocd/app-of-apps.yaml": _app_of_apps(cfg)}
-    out.update(applications(cfg))
+    out.update(applications(cfg, rendered))
     return out

@@ -8,7 +8,7 @@ from typing import Any
 
 from observability.config import BundleConfig
 from observability.dashboards import build_all
-from observability.render.k8s import GRAFANA_FOLDER_ANNOTATION
+from observability.kube import GRAFANA_FOLDER_ANNOTATION
 
 __all__ = ["FOLDER_ANNOTATION", "SIDECAR_LABEL", "artifacts", "configmap_name"]
 

@@ -13,9 +13,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from observability import runtimes
 from observability.config import BundleConfig, ModelProfile
-from observability.render.k8s import PART_OF, VLLM_CONTAINER, VLLM_NAME, VLLM_PORT_NAME, vllm_labels
-from observability.render.kps_values import resources
+from observability.kube import (
+    PART_OF,
+    VLLM_CONTAINER,
+    VLLM_NAME,
+    VLLM_PORT_NAME,
+    resources,
+    vllm_labels,
+)
 
 __all__ = [
     "artifacts",
@@ -283,7 +290,6 @@ def artifacts(cfg: BundleConfig) -> dict[str, Any]:
         f"{base}/networkpolicy.yaml": _network_policy(cfg),
         f"{base}/pdb.yaml": _pdb(),
     }
-    from observability import runtimes  # the registry imports render.k8s
 
     for key, profile in cfg.models.items():
         rt = runtimes.runtime_of(cfg, key)

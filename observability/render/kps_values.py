@@ -18,19 +18,12 @@ from typing import Any
 
 from observability.alerting.alertmanager import kps_alertmanager_values
 from observability.alerting.lifecycle import MODEL_POD_LABEL
-from observability.config import BundleConfig, ResourceSpec
-from observability.render.k8s import GRAFANA_FOLDER_ANNOTATION, JOB_LABEL, deep_merge
+from observability.config import BundleConfig
+from observability.kube import GRAFANA_FOLDER_ANNOTATION, JOB_LABEL, deep_merge, resources
 
-__all__ = ["kps_values", "ksm_label_allowlist", "resources"]
+__all__ = ["kps_values", "ksm_label_allowlist"]
 
 _KINDS = ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig")
-
-
-def resources(spec: ResourceSpec) -> dict[str, Any]:
-    """Requests, and a memory limit (no CPU limit: throttling hurts scrape latency)."""
-    out: dict[str, Any] = {"requests": {"cpu": spec.cpu, "memory": spec.memory}}
-    out["limits"] = {"memory": spec.memory_limit or spec.memory}
-    return out
 
 
 def ksm_label_allowlist(cfg: BundleConfig) -> list[str]:

@@ -1,8 +1,9 @@
 """The registry of rendered outputs: path -> text, built from one config.
 
-Each stage module exposes `artifacts(cfg) -> dict[path, content]`. `render_all` renders
-everything in memory first (so a failing builder writes nothing), then `apply` writes,
-or `check` compares with the files on disk and lists drift and orphans.
+Each stage module exposes `artifacts(cfg) -> dict[path, content]`; the Argo CD tree
+(`argocd.artifacts(cfg, rendered)`) is built last from what the others rendered.
+`render_all` renders everything in memory first (so a failing builder writes nothing), then
+`apply` writes, or `check` compares with the files on disk and lists drift and orphans.
 """
 
 from __future__ import annotations
@@ -14,15 +15,27 @@ from pathlib import Path
 from typing import Any
 
 from observability.config import BundleConfig
+from observability.render import (
+    alertmanager,
+    alerts,
+    argocd,
+    dashboards,
+    deploy,
+    rbac,
+    runtimes,
+    servicemonitors,
+)
 from observability.render.writer import serialize, write_atomic
 
 __all__ = [
     "GENERATED_DIRS",
     "HAND_WRITTEN",
+    "STAGES",
     "RenderResult",
     "apply",
     "check",
     "render_all",
+    "render_objects",
     "seed_hand_written",
 ]
 
@@ -34,39 +47,37 @@ HAND_WRITTEN = ("alerts/tests/",)
 Builder = Callable[[BundleConfig], dict[str, Any]]
 
 
-def _stages() -> list[Builder]:
-    # Imported here so a stage can import the registry's helpers without a cycle.
-    from observability.render import (
-        alertmanager,
-        alerts,
-        argocd,
-        dashboards,
-        deploy,
-        rbac,
-        runtimes,
-        servicemonitors,
-    )
-
-    return [
-        argocd.artifacts,
-        servicemonitors.artifacts,
-        deploy.artifacts,
-        runtimes.artifacts,
-        rbac.artifacts,
-        alerts.artifacts,
-        alertmanager.artifacts,
-        dashboards.artifacts,
-    ]
+# Every stage but the Argo CD tree, which comes last: its Applications point only at the
+# directories these render (an Application whose path does not exist fails to sync).
+STAGES: tuple[Builder, ...] = (
+    servicemonitors.artifacts,
+    deploy.artifacts,
+    runtimes.artifacts,
+    rbac.artifacts,
+    alerts.artifacts,
+    alertmanager.artifacts,
+    dashboards.artifacts,
+)
 
 
-def render_all(cfg: BundleConfig) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for build in _stages():
+def render_objects(cfg: BundleConfig) -> dict[str, Any]:
+    """Path -> object (dict, list or text) for every rendered file, the Argo CD tree last."""
+    out: dict[str, Any] = {}
+    for build in STAGES:
         for path, content in build(cfg).items():
             if path in out:
                 raise ValueError(f"two builders produce {path}")
-            out[path] = serialize(path, content)
-    return dict(sorted(out.items()))
+            out[path] = content
+    for path, content in argocd.artifacts(cfg, rendered=out).items():
+        if path in out:
+            raise ValueError(f"two builders produce {path}")
+        out[path] = content
+    return out
+
+
+def render_all(cfg: BundleConfig) -> dict[str, str]:
+    """Path -> file text, sorted: what `obsctl render` writes."""
+    return {path: serialize(path, c) for path, c in sorted(render_objects(cfg).items())}
 
 
 @dataclass

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from observability import runtimes
 from observability.config import BundleConfig
-from observability.render.k8s import (
+from observability.kube import (
     DCGM_APP,
     DCGM_JOB,
     DCGM_PORT_NAME,
@@ -108,7 +109,6 @@ def dcgm_service_monitor(cfg: BundleConfig) -> dict[str, Any]:
 
 
 def artifacts(cfg: BundleConfig) -> dict[str, Any]:
-    from observability import runtimes  # the registry imports render.k8s
 
     monitors: dict[str, Any] = {
         "vllm.yaml": vllm_service_monitor(cfg),

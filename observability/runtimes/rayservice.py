@@ -22,9 +22,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
 
+from observability.kube import ARGOCD_FINALIZER, IN_CLUSTER, PART_OF, resources
 from observability.metrics.catalog import Catalog, runtime_catalog
-from observability.render.k8s import ARGOCD_FINALIZER, IN_CLUSTER, PART_OF
-from observability.render.kps_values import resources
 from observability.runtimes.base import Runtime
 from observability.runtimes.mapping import forwarded_families, rename_rules
 

@@ -7,12 +7,15 @@ ServiceMonitor, a rule group or a dashboard uid in a generator moves verify with
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import yaml
 
 from observability.config import BundleConfig
+from observability.render import alerts, servicemonitors
+from observability.render import dashboards as dashboard_files
+from observability.render.registry import render_objects
 
 __all__ = ["applications", "dashboards", "monitors", "rule_groups"]
 
@@ -34,29 +37,33 @@ def _docs(content: Any) -> Iterator[dict[str, Any]]:
             return
 
 
-def _objects(stage: str, cfg: BundleConfig) -> list[tuple[str, dict[str, Any]]]:
-    import importlib
-
-    mod = importlib.import_module(f"observability.render.{stage}")
+def _objects(
+    build: Callable[[BundleConfig], dict[str, Any]], cfg: BundleConfig
+) -> list[tuple[str, dict[str, Any]]]:
     out: list[tuple[str, dict[str, Any]]] = []
-    for path, content in sorted(mod.artifacts(cfg).items()):
+    for path, content in sorted(build(cfg).items()):
         for doc in _docs(content):
             out.append((path, doc))
     return out
 
 
 def applications(cfg: BundleConfig) -> list[dict[str, Any]]:
-    return [d for _, d in _objects("argocd", cfg) if d.get("kind") == "Application"]
+    def argocd_tree(c: BundleConfig) -> dict[str, Any]:
+        return {p: o for p, o in render_objects(c).items() if p.startswith("argocd/")}
+
+    return [d for _, d in _objects(argocd_tree, cfg) if d.get("kind") == "Application"]
 
 
 def monitors(cfg: BundleConfig) -> list[dict[str, Any]]:
-    return [d for _, d in _objects("servicemonitors", cfg) if d.get("kind") in MONITOR_KINDS]
+    return [
+        d for _, d in _objects(servicemonitors.artifacts, cfg) if d.get("kind") in MONITOR_KINDS
+    ]
 
 
 def rule_groups(cfg: BundleConfig) -> list[dict[str, Any]]:
     """[{name, rules: [...], source: PrometheusRule metadata}] of the standard profile."""
     out: list[dict[str, Any]] = []
-    for _, doc in _objects("alerts", cfg):
+    for _, doc in _objects(alerts.artifacts, cfg):
         if doc.get("kind") != "PrometheusRule":
             continue
         meta = doc.get("metadata") or {}
@@ -78,7 +85,7 @@ def dashboards(cfg: BundleConfig) -> dict[str, dict[str, Any]]:
         if isinstance(model, dict) and model.get("uid") and "panels" in model:
             out[str(model["uid"])] = model
 
-    for path, doc in _objects("dashboards", cfg):
+    for path, doc in _objects(dashboard_files.artifacts, cfg):
         if doc.get("kind") == "ConfigMap":
             for key, val in (doc.get("data") or {}).items():
                 if key.endswith(".json"):

@@ -1,4 +1,7 @@
-"""Names, labels and small builders shared by the Kubernetes manifest generators.
+"""Kubernetes names, labels and small manifest builders every stage shares.
+
+The manifest generators (render/, runtimes/), the alert selectors (alerting/), the local
+stack and verify read these, so this module imports no stage but config.
 
 The label contract (docs/gitops.md, the ServiceMonitors, the simulator and verify all rely
 on it): every vLLM Service and pod carries `app.kubernetes.io/name: vllm`,
@@ -8,7 +11,10 @@ the Service is `vllm-<model key>` with the named port `http`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from observability.config import ResourceSpec
 
 __all__ = [
     "ARGOCD_FINALIZER",
@@ -25,6 +31,7 @@ __all__ = [
     "VLLM_NAME",
     "VLLM_PORT_NAME",
     "deep_merge",
+    "resources",
     "vllm_labels",
     "vllm_service_name",
 ]
@@ -71,4 +78,11 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
             out[key] = deep_merge(out[key], value)
         else:
             out[key] = value
+    return out
+
+
+def resources(spec: ResourceSpec) -> dict[str, Any]:
+    """Requests, and a memory limit (no CPU limit: throttling hurts scrape latency)."""
+    out: dict[str, Any] = {"requests": {"cpu": spec.cpu, "memory": spec.memory}}
+    out["limits"] = {"memory": spec.memory_limit or spec.memory}
     return out
