@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from functools import cache
 
-from observability.dashboards.panels import families_read, recorded_sources
+from observability.dashboards.reads import families_read, recorded_sources
 from observability.metrics.catalog import available_vllm_versions, vllm_catalog
 from observability.metrics.names import VLLM
 

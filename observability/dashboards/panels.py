@@ -8,12 +8,12 @@ automatically, so the text can never drift from the queries.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Literal
 
 from grafanalib import core as g
 
-from observability.metrics.promql_ast import metric_names
+from observability.dashboards.availability import no_data_note
+from observability.dashboards.reads import families_read, recorded_sources
 
 __all__ = [
     "COLORS",
@@ -46,34 +46,9 @@ FINISH_REASON_COLORS: tuple[tuple[str, str], ...] = (
 
 DATASOURCE = "${datasource}"
 
-_SUFFIXES = ("_bucket", "_sum", "_count")
-
-
-def families_read(expr: str) -> list[str]:
-    """Family names an expression selects (histogram suffixes stripped), in order."""
-    out: list[str] = []
-    for name in metric_names(expr):
-        for s in _SUFFIXES:
-            if name.endswith(s) and not name.startswith("DCGM_"):
-                name = name.removesuffix(s)
-        if name not in out:
-            out.append(name)
-    return out
-
-
 # Recordings per (namespace, model_name) have no pod label: a panel on them ignores $pod.
 MODEL_LEVEL_PREFIX = "namespace_model_name:"
 POD_NOTE = "per-model recording rules, so the pod filter does not apply"
-
-
-@cache
-def recorded_sources() -> dict[str, tuple[str, ...]]:
-    """Recorded name -> the metrics its rule reads (from the rule expressions themselves)."""
-    from observability.alerting.base import Scope
-    from observability.alerting.recording import dashboard_rules
-
-    sc = Scope("", ("namespace", "model_name"), ("namespace", "pod", "model_name"), ())
-    return {r["record"]: tuple(families_read(r["expr"])) for r in dashboard_rules(sc)}
 
 
 def described_metrics(metrics: list[str], sources: dict[str, tuple[str, ...]]) -> str:
@@ -144,8 +119,6 @@ class PanelSpec:
         """Why this panel may show no data on a supported vLLM ("" when it never should)."""
         if self.no_data is not None:
             return self.no_data
-        from observability.dashboards.availability import no_data_note
-
         return no_data_note(q.expr for q in self.queries)
 
     @property

@@ -1,0 +1,34 @@
+"""What dashboard queries read: metric families (histogram suffixes stripped) and, for a
+recorded series, the families its recording rule reads. Panels, the no-data notes and lint
+share these, so the panel description and its checks agree."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from observability.alerting.base import Scope
+from observability.alerting.recording import dashboard_rules
+from observability.metrics.promql_ast import metric_names
+
+__all__ = ["families_read", "recorded_sources"]
+
+_SUFFIXES = ("_bucket", "_sum", "_count")
+
+
+def families_read(expr: str) -> list[str]:
+    """Family names an expression selects (histogram suffixes stripped), in order."""
+    out: list[str] = []
+    for name in metric_names(expr):
+        for s in _SUFFIXES:
+            if name.endswith(s) and not name.startswith("DCGM_"):
+                name = name.removesuffix(s)
+        if name not in out:
+            out.append(name)
+    return out
+
+
+@cache
+def recorded_sources() -> dict[str, tuple[str, ...]]:
+    """Recorded name -> the metrics its rule reads (from the rule expressions themselves)."""
+    sc = Scope("", ("namespace", "model_name"), ("namespace", "pod", "model_name"), ())
+    return {r["record"]: tuple(families_read(r["expr"])) for r in dashboard_rules(sc)}
