@@ -8,6 +8,9 @@ wheel as a zip, parse (never import) the stat logger source with `ast`, and writ
 `observability/metrics/data/vllm-<X>.json` in the format documented in
 `observability/metrics/catalog.py`. The wheel is deleted afterwards.
 
+    --vendor DIR   also copy every file read into DIR/<wheel>/<path>, listed in DIR/SOURCES
+    --sources DIR  read those vendored files instead of downloading (the pinning test)
+
 What is read:
 - V0 engine (0.7.x, the default engine there): class `Metrics` in `vllm/engine/metrics.py`
   plus the `vllm:cache_config_info` gauge created in `PrometheusStatLogger.info`.
@@ -46,6 +49,43 @@ _PFI = "prometheus-fastapi-instrumentator"
 
 class Unresolved(Exception):
     pass
+
+
+class SourceTree:
+    """The files of a released wheel, read from the wheel itself or from the vendored
+    copy (`tests/fixtures/vllm-sources/<wheel name>/`). `label` is the wheel's file name,
+    which the catalog's `source` fields cite either way. Every path read is recorded, so
+    `--vendor` copies exactly what the extraction used."""
+
+    def __init__(self, label: str, names: set[str], reader: Any) -> None:
+        self.label = label
+        self.names = names
+        self._reader = reader
+        self.read_paths: list[str] = []
+
+    @classmethod
+    def wheel(cls, path: Path) -> SourceTree:
+        zf = zipfile.ZipFile(path)
+        return cls(path.name, set(zf.namelist()), zf.read)
+
+    @classmethod
+    def directory(cls, path: Path) -> SourceTree:
+        names = {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()}
+        return cls(path.name, names, lambda n: (path / n).read_bytes())
+
+    def read(self, name: str) -> bytes:
+        if name not in self.names:
+            raise SystemExit(f"error: {name} is not in {self.label}")
+        if name not in self.read_paths:
+            self.read_paths.append(name)
+        return self._reader(name)
+
+    def peek(self, name: str) -> bytes:
+        """Read without recording (a scan that looks at every file)."""
+        return self._reader(name)
+
+    def parse(self, name: str) -> ast.Module:
+        return ast.parse(self.read(name).decode())
 
 
 def build_buckets(mantissas: list[int], max_value: int) -> list[float]:
@@ -288,24 +328,30 @@ def cache_config_fields(tree: ast.Module) -> list[str]:
     raise SystemExit("error: CacheConfig not found in the wheel source")
 
 
-def instrumentator_requirement(wheel: Path) -> str | None:
+def instrumentator_requirement(src: SourceTree) -> str | None:
     """The instrumentator requirement, if the API server really mounts `Instrumentator(`."""
-    with zipfile.ZipFile(wheel) as zf:
-        servers = [n for n in zf.namelist() if n.startswith("vllm/entrypoints/")]
-        if not any(n.endswith(".py") and b"Instrumentator(" in zf.read(n) for n in servers):
-            return None  # e.g. 0.7.3 depends on the package but never instruments the app
-        meta = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
-        for line in zf.read(meta).decode().splitlines():
-            req = line.removeprefix("Requires-Dist: ").split(";")[0].strip()
-            if line.startswith("Requires-Dist:") and req.replace("_", "-").startswith(_PFI):
-                return req.replace(" ", "")
+    servers = sorted(
+        n for n in src.names if n.startswith("vllm/entrypoints/") and n.endswith(".py")
+    )
+    mounts = [n for n in servers if b"Instrumentator(" in src.peek(n)]
+    api_server = "vllm/entrypoints/openai/api_server.py"
+    if api_server in src.names:
+        src.read(api_server)  # vendored either way: where the mount was (or is absent)
+    if not mounts:
+        return None  # e.g. 0.7.3 depends on the package but never instruments the app
+    for n in mounts:
+        src.read(n)
+    meta = next(n for n in sorted(src.names) if n.endswith(".dist-info/METADATA"))
+    for line in src.read(meta).decode().splitlines():
+        req = line.removeprefix("Requires-Dist: ").split(";")[0].strip()
+        if line.startswith("Requires-Dist:") and req.replace("_", "-").startswith(_PFI):
+            return req.replace(" ", "")
     return None
 
 
-def http_families(pfi_wheel: Path, max_model_len: int) -> list[dict[str, Any]]:
+def http_families(pfi: SourceTree, max_model_len: int) -> list[dict[str, Any]]:
     """HTTP families vLLM's API server gets from `Instrumentator().add()` (= default())."""
-    with zipfile.ZipFile(pfi_wheel) as zf:
-        tree = _read(zf, "prometheus_fastapi_instrumentator/metrics.py")
+    tree = pfi.parse("prometheus_fastapi_instrumentator/metrics.py")
     fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "default")
     ev = Evaluator({}, max_model_len)
     params = fn.args.args[-len(fn.args.defaults) :]
@@ -318,40 +364,35 @@ def http_families(pfi_wheel: Path, max_model_len: int) -> list[dict[str, Any]]:
     walk_metrics(fn.body, ev, [], fams)
     for fam in fams:
         fam.pop("buckets_rule", None)  # the +Inf append; exposition adds +Inf anyway
-        fam["source"] = f"{pfi_wheel.name}: metrics.default()"
+        fam["source"] = f"{pfi.label}: metrics.default()"
     return fams
 
 
-def _read(zf: zipfile.ZipFile, path: str) -> ast.Module:
-    return ast.parse(zf.read(path).decode())
-
-
-def extract(wheel: Path, version: str, max_model_len: int) -> dict[str, Any]:
-    with zipfile.ZipFile(wheel) as zf:
-        names = set(zf.namelist())
-        v0 = version.startswith("0.7.")
-        if v0:
-            path = "vllm/engine/metrics.py"
-            tree = _read(zf, path)
-            env = module_env(tree, max_model_len)
-            funcs = [find_function(tree, "Metrics", "__init__")]
-            info = find_function(tree, "PrometheusStatLogger", "info")
-            labelnames: list[str] = ["model_name"]  # PrometheusStatLogger(labels={model_name})
-        else:
-            path = "vllm/v1/metrics/loggers.py"
-            tree = _read(zf, path)
-            env = module_env(tree, max_model_len)
-            if "vllm/v1/metrics/buckets.py" in names:
-                env.update(module_env(_read(zf, "vllm/v1/metrics/buckets.py"), max_model_len))
-            funcs = [find_function(tree, "PrometheusStatLogger", "__init__")]
-            info = find_function(tree, "PrometheusStatLogger", "log_metrics_info")
-            labelnames = []
-        cfg_path = next(
-            p
-            for p in ("vllm/config/cache.py", "vllm/config.py", "vllm/config/__init__.py")
-            if p in names and b"class CacheConfig" in zf.read(p)
-        )
-        cache_fields = cache_config_fields(_read(zf, cfg_path))
+def extract(src: SourceTree, version: str, max_model_len: int) -> dict[str, Any]:
+    names = src.names
+    v0 = version.startswith("0.7.")
+    if v0:
+        path = "vllm/engine/metrics.py"
+        tree = src.parse(path)
+        env = module_env(tree, max_model_len)
+        funcs = [find_function(tree, "Metrics", "__init__")]
+        info = find_function(tree, "PrometheusStatLogger", "info")
+        labelnames: list[str] = ["model_name"]  # PrometheusStatLogger(labels={model_name})
+    else:
+        path = "vllm/v1/metrics/loggers.py"
+        tree = src.parse(path)
+        env = module_env(tree, max_model_len)
+        if "vllm/v1/metrics/buckets.py" in names:
+            env.update(module_env(src.parse("vllm/v1/metrics/buckets.py"), max_model_len))
+        funcs = [find_function(tree, "PrometheusStatLogger", "__init__")]
+        info = find_function(tree, "PrometheusStatLogger", "log_metrics_info")
+        labelnames = []
+    cfg_path = next(
+        p
+        for p in ("vllm/config/cache.py", "vllm/config.py", "vllm/config/__init__.py")
+        if p in names and b"class CacheConfig" in src.peek(p)
+    )
+    cache_fields = cache_config_fields(src.parse(cfg_path))
 
     families: list[dict[str, Any]] = []
     ev = Evaluator(env, max_model_len)
@@ -378,7 +419,7 @@ def extract(wheel: Path, version: str, max_model_len: int) -> dict[str, Any]:
         "exporter": "vllm",
         "version": version,
         "engine": "V0" if v0 else "V1",
-        "source": f"{wheel.name}: {path} (parsed with ast by scripts/extract_vllm_catalog.py)",
+        "source": f"{src.label}: {path} (parsed with ast by scripts/extract_vllm_catalog.py)",
         "max_model_len": max_model_len,
         "families": unique,
     }
@@ -439,6 +480,68 @@ def download(version: str, dest: Path) -> Path:
     return wheels[0]
 
 
+def build_catalog(
+    src: SourceTree, version: str, max_model_len: int, pfi_for: Any
+) -> tuple[dict[str, Any], list[SourceTree]]:
+    """The catalog of one vLLM version and the source trees it read (vLLM, instrumentator).
+    `pfi_for(requirement)` returns the instrumentator's tree."""
+    catalog = extract(src, version, max_model_len)
+    trees = [src]
+    req = instrumentator_requirement(src)
+    if req:
+        pfi = pfi_for(req)
+        catalog["families"] += http_families(pfi, max_model_len)
+        catalog["http_source"] = f"{req} resolved to {pfi.label}"
+        trees.append(pfi)
+    return catalog, trees
+
+
+SOURCES_HEADER = """\
+# Files of released wheels that scripts/extract_vllm_catalog.py reads to build
+# observability/metrics/data/vllm-<version>.json, copied unmodified from the wheels on
+# PyPI (`pip download vllm==<version> --no-deps`; the instrumentator wheel its
+# requirement resolved to). One line per file:
+# <catalog version> <wheel file> <path inside the wheel> <sha256 of the file>
+# Regenerate: python scripts/extract_vllm_catalog.py 0.7.3 0.10.1 0.33.0 --vendor DIR
+# Check: python scripts/extract_vllm_catalog.py 0.7.3 0.10.1 0.33.0 --sources DIR --out OUT
+"""
+
+
+def read_sources(base: Path) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for line in (base / "SOURCES").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            version, wheel, path, sha = line.split()
+            rows.append((version, wheel, path, sha))
+    return rows
+
+
+def vendored_trees(base: Path, version: str) -> tuple[SourceTree, dict[str, SourceTree]]:
+    rows = [r for r in read_sources(base) if r[0] == version]
+    wheels = list(dict.fromkeys(r[1] for r in rows))
+    vllm = [w for w in wheels if w.startswith(f"vllm-{version}-")]
+    if len(vllm) != 1:
+        raise SystemExit(f"error: SOURCES lists no vLLM {version} wheel under {base}")
+    others = {w: SourceTree.directory(base / w) for w in wheels if w not in vllm}
+    return SourceTree.directory(base / vllm[0]), others
+
+
+def vendor(base: Path, version: str, trees: list[SourceTree]) -> list[str]:
+    """Copy every file the extraction read into base/<wheel>/<path>; SOURCES lines."""
+    import hashlib
+
+    lines = []
+    for tree in trees:
+        for name in tree.read_paths:
+            data = tree.peek(name)
+            dst = base / tree.label / name
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_bytes(data)
+            sha = hashlib.sha256(data).hexdigest()
+            lines.append(f"{version} {tree.label} {name} {sha}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("versions", nargs="*", help="vLLM versions, e.g. 0.7.3 0.33.0")
@@ -446,6 +549,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dcgm-ref", default="4.5.3-4.8.2", help="dcgm-exporter tag of that csv")
     ap.add_argument("--max-model-len", type=int, default=8192)
     ap.add_argument("--wheel-dir", type=Path, help="use wheels already here (no download)")
+    ap.add_argument("--sources", type=Path, help="read the vendored wheel files here (no download)")
+    ap.add_argument("--vendor", type=Path, help="also copy the files read here, with SOURCES")
     ap.add_argument("--out", type=Path, default=OUT_DIR)
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -453,21 +558,35 @@ def main(argv: list[str] | None = None) -> int:
         cat = dcgm_catalog(args.dcgm_csv.read_text(), args.dcgm_ref)
         (args.out / "dcgm-default-counters.json").write_text(json.dumps(cat, indent=1) + "\n")
         print(f"dcgm-default-counters.json: {len(cat['families'])} families")
+    vendored: list[str] = []
     for version in args.versions:
         with tempfile.TemporaryDirectory(prefix="vllm-wheel-") as tmp:
-            if args.wheel_dir:
-                wheel = next(args.wheel_dir.glob(f"vllm-{version}-*.whl"))
+            if args.sources:
+                src, others = vendored_trees(args.sources, version)
+
+                def pfi_for(req: str, others: dict[str, SourceTree] = others) -> SourceTree:
+                    if len(others) != 1:
+                        raise SystemExit(f"error: SOURCES lists no single wheel for {req}")
+                    return next(iter(others.values()))
             else:
-                wheel = download(version, Path(tmp))
-            catalog = extract(wheel, version, args.max_model_len)
-            req = instrumentator_requirement(wheel)
-            if req:
-                pfi = download_spec(req, Path(tmp) / "pfi")
-                catalog["families"] += http_families(pfi, args.max_model_len)
-                catalog["http_source"] = f"{req} resolved to {pfi.name}"
+                if args.wheel_dir:
+                    wheel = next(args.wheel_dir.glob(f"vllm-{version}-*.whl"))
+                else:
+                    wheel = download(version, Path(tmp))
+                src = SourceTree.wheel(wheel)
+
+                def pfi_for(req: str, tmp: str = tmp) -> SourceTree:
+                    return SourceTree.wheel(download_spec(req, Path(tmp) / "pfi"))
+
+            catalog, trees = build_catalog(src, version, args.max_model_len, pfi_for)
+            if args.vendor:
+                vendored += vendor(args.vendor, version, trees)
         target = args.out / f"vllm-{version}.json"
         target.write_text(json.dumps(catalog, indent=1) + "\n")
         print(f"{target.name}: {len(catalog['families'])} families")
+    if args.vendor:
+        (args.vendor / "SOURCES").write_text(SOURCES_HEADER + "\n".join(vendored) + "\n")
+        print(f"{args.vendor / 'SOURCES'}: {len(vendored)} files")
     return 0
 
 

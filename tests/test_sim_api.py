@@ -140,10 +140,12 @@ def test_cancelled_streams_free_everything(sim):
     for _ in range(3):
         with httpx.stream("POST", url, json=body, timeout=10) as resp:
             for i, _line in enumerate(resp.iter_lines()):
+                if i == 2:  # mid-stream, the request holds a slot and KV blocks
+                    text = scrape(port)
+                    assert value(text, "vllm:num_requests_running") >= 1
+                    assert value(text, "vllm:kv_cache_usage_perc") > 0
                 if i > 3:
                     break  # client goes away mid-stream
-    busy = value(scrape(port), "vllm:num_requests_running")
-    assert busy >= 0
     deadline = time.time() + 5
     while time.time() < deadline:
         text = scrape(port)
