@@ -91,6 +91,8 @@ def main() -> int:
                 if t.expected
                 else "  (unexpected)"
                 if t.alert in r.unexpected
+                else "  (muted: fired, never delivered)"
+                if t.webhook_s is None
                 else "  (tolerated)"
             )
             print(

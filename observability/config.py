@@ -186,12 +186,9 @@ class S3Source(_Model):
     `annotations` name the cloud identity, never a key."""
 
     uri: str = Field(description="s3://bucket/prefix/ holding the model files (config, weights)")
-    service_account: K8sName = Field(
-        description="ServiceAccount the pod runs as; rendered with `annotations`"
-    )
     annotations: dict[str, str] = Field(
-        default_factory=dict,
-        description="ServiceAccount annotations, e.g. eks.amazonaws.com/role-arn: arn:aws:iam::...",
+        description="Annotations of the pod's ServiceAccount `vllm-<model key>` naming the "
+        "cloud identity, e.g. eks.amazonaws.com/role-arn: arn:aws:iam::...",
     )
     region: str = Field("", description="AWS region of the bucket (AWS_REGION); empty: SDK default")
     image: str = Field("amazon/aws-cli:2.17.0", description="Pinned image with `aws s3 sync`")
@@ -203,14 +200,14 @@ class S3Source(_Model):
             raise ValueError(f"{v!r} is not an s3://bucket/prefix URI")
         return v
 
-    @field_validator("service_account")
-    @classmethod
-    def _sa(cls, v: str) -> str:
-        return _check_k8s_name(v)
-
     @field_validator("annotations")
     @classmethod
     def _no_secrets(cls, v: dict[str, str]) -> dict[str, str]:
+        if not v:
+            raise ValueError(
+                "name the identity the sync runs as: eks.amazonaws.com/role-arn (IRSA) or "
+                "iam.gke.io/gcp-service-account (workload identity)"
+            )
         for key, value in v.items():
             if _SECRET_HINT_RE.search(key) or re.match(r"^(AKIA|ASIA)[A-Z0-9]{16}$", value):
                 raise ValueError(

@@ -228,10 +228,11 @@ def group(cfg: BundleConfig, t: Timing, sc: Scope) -> dict[str, Any]:
         f"(max by ({sc.by(deploy)}) (\n  {_ksm(KSM.DEPLOYMENT_SPEC_REPLICAS)} - {_ksm(KSM.DEPLOYMENT_READY)}\n) > 0)\n"
         f"* {sc.on(deploy)} group_left (model_name) {DEPLOYMENT_INFO}"
     )
-    # Pending (no Ready condition yet) or not ready within the budget.
+    # Pending (no Ready condition yet), or not ready and not (yet) over budget: exactly
+    # the complement of VLLMPodNotReady's condition, so one takes over from the other in
+    # the same evaluation and the muted symptoms never see a gap.
     starting = _with_model(
-        f"({unsched})\nor (\n  ({not_ready})\n  unless {on_pod}\n  (({since}) > {on_pod} "
-        f"group_left () {BUDGET})\n)",
+        f"({unsched})\nor (\n  ({not_ready})\n  unless {on_pod}\n  ({over_budget})\n)",
         sc,
         pod,
     )
@@ -280,7 +281,7 @@ def group(cfg: BundleConfig, t: Timing, sc: Scope) -> dict[str, Any]:
     rules += _split(
         "VLLMPodNotReady",
         over_budget,
-        _dur(t, "1m"),
+        "",  # the budget is the hold time; VLLMModelPodStarting covers the time before
         "A model pod is not ready past its expected load time.",
         "Pod {{ $labels.pod }} of {{ $labels.model_name }} in namespace "
         "{{ $labels.namespace }} is not ready {{ $value | humanizeDuration }} after its "

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from observability.config import BundleConfig
-from observability.lint import dashboards, rules
+from observability.lint import dashboards, rules, sources
 from observability.lint.crossref import check_crossrefs
 from observability.lint.drops import check_dropped_metrics
 from observability.lint.findings import Finding
@@ -29,6 +29,7 @@ __all__ = ["PLUGINS", "LintReport", "run_lint"]
 PLUGINS: dict[str, Callable[[Path, BundleConfig], list[Finding]]] = {
     "rules": rules.check,
     "dashboards": dashboards.check,
+    "sources": sources.check,
 }
 
 

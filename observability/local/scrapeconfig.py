@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 __all__ = [
+    "KSM_SERVICE_MONITOR",
     "DiscoveredTarget",
     "load_service_monitors",
     "sanitize",
@@ -95,6 +96,27 @@ class DiscoveredTarget:
         return labels
 
 
+# kube-prometheus-stack 88.5.3's kube-state-metrics ServiceMonitor (chart 8.4.0,
+# templates/servicemonitor.yaml with the parent chart's values: honorLabels on the `http`
+# endpoint, jobLabel app.kubernetes.io/name). It is installed by the chart, not rendered by
+# the bundle, so the demo carries this copy to scrape the simulator's kube-state-metrics.
+KSM_SERVICE_MONITOR: dict[str, Any] = {
+    "apiVersion": "monitoring.coreos.com/v1",
+    "kind": "ServiceMonitor",
+    "metadata": {"name": "kube-prometheus-stack-kube-state-metrics", "namespace": "monitoring"},
+    "spec": {
+        "jobLabel": "app.kubernetes.io/name",
+        "selector": {
+            "matchLabels": {
+                "app.kubernetes.io/name": "kube-state-metrics",
+                "app.kubernetes.io/instance": "kube-prometheus-stack",
+            }
+        },
+        "endpoints": [{"port": "http", "honorLabels": True}],
+    },
+}
+
+
 def targets_from_manifest(
     manifest: Mapping[str, Any], part_of: str = "vllm-observability"
 ) -> list[DiscoveredTarget]:
@@ -138,6 +160,22 @@ def targets_from_manifest(
                 pod=n["pod"],
                 container="exporter",
                 node=n["node"],
+                pod_labels=labels,
+            )
+        )
+    ksm = manifest.get("kube_state_metrics")
+    if ksm:
+        labels = dict(KSM_SERVICE_MONITOR["spec"]["selector"]["matchLabels"])
+        out.append(
+            DiscoveredTarget(
+                address=f"127.0.0.1:{ksm['port']}",
+                namespace=ksm["namespace"],
+                service=ksm["service"],
+                service_labels=labels,
+                port_name="http",
+                pod=ksm["pod"],
+                container="kube-state-metrics",
+                node=ksm.get("node", ""),
                 pod_labels=labels,
             )
         )

@@ -36,6 +36,7 @@ from observability.local.pageserver import SnapshotServer
 from observability.local.ports import PortAllocator
 from observability.local.prometheus import start_prometheus
 from observability.local.scrapeconfig import (
+    KSM_SERVICE_MONITOR,
     load_service_monitors,
     scrape_configs,
     targets_from_manifest,
@@ -238,6 +239,7 @@ class LocalStack:
         sim_port = self.ports.block(n_replicas)
         dcgm_port = self.ports.block(n_nodes)
         admin_port = self.ports.one()
+        ksm_port = self.ports.one()
         manifest_file = self._tmp / "manifest.json"
         say(f"starting {n_replicas} simulated vLLM replicas and {n_nodes} DCGM exporters")
         spec = {
@@ -258,6 +260,7 @@ class LocalStack:
             "vllm_version": o.vllm_version,
             "admin_port": admin_port,
             "dcgm_port": dcgm_port,
+            "ksm_port": ksm_port,
             "gpus_per_node": o.gpus_per_node,
             "monitoring_namespace": o.cfg.namespaces.monitoring,
             "seed": o.seed or 0,
@@ -384,7 +387,7 @@ class LocalStack:
                 ]
             },
             "scrape_configs": scrape_configs(
-                monitors,
+                [*monitors, KSM_SERVICE_MONITOR],
                 targets_from_manifest(self.manifest),
                 default_interval=self.scrape_interval,
                 interval_override=FAST["scrape_interval"] if self.opts.profile == "fast" else None,

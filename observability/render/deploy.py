@@ -7,6 +7,15 @@
 - `deploy/vllm/overlays/<model key>/`: one per model in bundle.yaml (deployed or not):
   `-<key>` name suffix (Service `vllm-<key>`), the `app.kubernetes.io/instance: <key>`
   label on objects and selectors, and the model's args and GPU count.
+
+Where the weights come from (`models.<key>.source`):
+- `huggingface`: vLLM downloads `hf_id` into the model cache with the HF token Secret.
+- `s3`: an init container (`model-sync`, pinned aws-cli image) runs `aws s3 sync` of the
+  prefix into the model cache; the pod runs as a ServiceAccount (rendered in the overlay)
+  whose annotation names the cloud identity (IRSA `eks.amazonaws.com/role-arn`, GKE
+  `iam.gke.io/gcp-service-account`): no key is ever rendered. vLLM loads the local copy
+  offline.
+- `pvc`: an existing claim is mounted read-only at /model-store and vLLM loads from it.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from typing import Any
 
 from observability import runtimes
 from observability.config import BundleConfig, ModelProfile
+from observability.duration import duration_seconds
 from observability.kube import (
     PART_OF,
     VLLM_CONTAINER,
@@ -36,7 +46,9 @@ __all__ = [
 
 _HOME = "/home/vllm"
 _CACHE = "/models"
+_STORE = "/model-store"
 _UID = 1000
+SYNC_CONTAINER = "model-sync"
 
 
 def _kustomization(**fields: Any) -> dict[str, Any]:
@@ -66,10 +78,19 @@ def namespace(name: str) -> dict[str, Any]:
     }
 
 
-def vllm_args(cfg: BundleConfig, profile: ModelProfile) -> list[str]:
+def model_path(key: str, profile: ModelProfile) -> str:
+    """What vLLM's --model gets: the Hugging Face id, or the local copy of s3/pvc weights."""
+    if profile.source == "s3":
+        return f"{_CACHE}/{key}"
+    if profile.source == "pvc" and profile.pvc is not None:
+        return f"{_STORE}/{profile.pvc.path}".rstrip("/")
+    return profile.hf_id
+
+
+def vllm_args(cfg: BundleConfig, profile: ModelProfile, key: str | None = None) -> list[str]:
     args = [
         "--model",
-        profile.hf_id,
+        profile.hf_id if key is None else model_path(key, profile),
         "--served-model-name",
         profile.served_name,
         "--max-model-len",
@@ -232,25 +253,93 @@ def _pdb() -> dict[str, Any]:
     }
 
 
-def overlay_patch(cfg: BundleConfig, profile: ModelProfile) -> dict[str, Any]:
-    """Strategic-merge patch: the model's args and GPU count (containers merge by name)."""
+def _startup_failures(profile: ModelProfile, period: int = 10) -> int:
+    """Startup probe attempts covering 1.5x the expected load time, so VLLMPodNotReady
+    (at 1x) says "slow" before the kubelet restarts the container."""
+    return max(30, -(-int(duration_seconds(profile.expected_load_time) * 1.5) // period))
+
+
+_RESTRICTED = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+
+
+def _sync_container(key: str, profile: ModelProfile) -> dict[str, Any]:
+    s3 = profile.s3
+    assert s3 is not None
+    env = [{"name": "HOME", "value": "/tmp"}]
+    if s3.region:
+        env.append({"name": "AWS_REGION", "value": s3.region})
+    return {
+        "name": SYNC_CONTAINER,
+        "image": s3.image,
+        "imagePullPolicy": "IfNotPresent",
+        # Incremental: a restarted pod with a PVC-backed cache copies only what changed.
+        "command": ["aws", "s3", "sync", s3.uri, f"{_CACHE}/{key}", "--no-progress"],
+        "env": env,
+        "resources": {
+            "requests": {"cpu": "1", "memory": "1Gi"},
+            "limits": {"memory": "2Gi"},
+        },
+        "securityContext": dict(_RESTRICTED),
+        "volumeMounts": [
+            {"name": "model-cache", "mountPath": _CACHE},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }
+
+
+def overlay_patch(cfg: BundleConfig, profile: ModelProfile, key: str = "") -> dict[str, Any]:
+    """Strategic-merge patch: the model's args, GPU count, startup budget and weight
+    source (containers, env and volumes merge by name)."""
+    container: dict[str, Any] = {
+        "name": VLLM_CONTAINER,
+        "args": vllm_args(cfg, profile, key or None),
+        "resources": _gpu_resources(cfg, profile.gpus),
+        "startupProbe": _probe(10, _startup_failures(profile)),
+    }
+    pod: dict[str, Any] = {"containers": [container]}
+    if profile.source != "huggingface":
+        container["env"] = [{"name": "HF_HUB_OFFLINE", "value": "1"}]
+    if profile.source == "s3" and profile.s3 is not None:
+        # `vllm` in the overlay: kustomize's nameSuffix makes it vllm-<key>, here and on
+        # the ServiceAccount the overlay renders
+        pod["serviceAccountName"] = VLLM_NAME
+        pod["initContainers"] = [_sync_container(key, profile)]
+    if profile.source == "pvc" and profile.pvc is not None:
+        container["volumeMounts"] = [
+            {"name": "model-store", "mountPath": _STORE, "readOnly": True}
+        ]
+        pod["volumes"] = [
+            {
+                "name": "model-store",
+                "persistentVolumeClaim": {"claimName": profile.pvc.claim_name, "readOnly": True},
+            }
+        ]
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": VLLM_NAME},
-        "spec": {
-            "template": {
-                "spec": {
-                    "containers": [
-                        {
-                            "name": VLLM_CONTAINER,
-                            "args": vllm_args(cfg, profile),
-                            "resources": _gpu_resources(cfg, profile.gpus),
-                        }
-                    ]
-                }
-            }
+        "spec": {"template": {"spec": pod}},
+    }
+
+
+def service_account(profile: ModelProfile) -> dict[str, Any]:
+    """The s3 source's ServiceAccount `vllm-<key>` (after the overlay's nameSuffix): an
+    identity annotation, never a key. The IAM role's trust policy names
+    `system:serviceaccount:<namespace>:vllm-<key>`."""
+    assert profile.s3 is not None
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {
+            "name": VLLM_NAME,
+            "annotations": dict(sorted(profile.s3.annotations.items())),
         },
+        "automountServiceAccountToken": False,
     }
 
 
@@ -268,10 +357,11 @@ def overlay(
         # The runtime's labels (a gateway routes on them): on objects and pods, never in
         # selectors (a selector is immutable once the Deployment exists).
         labels.append({"pairs": dict(pod_labels), "includeTemplates": True})
+    extra = ["serviceaccount.yaml"] if cfg.models[key].source == "s3" else []
     return _kustomization(
         namespace=cfg.model_namespace(key),
         nameSuffix=f"-{key}",
-        resources=["../../base"],
+        resources=["../../base", *extra],
         labels=labels,
         patches=[{"path": "deployment-patch.yaml"}],
     )
@@ -297,5 +387,7 @@ def artifacts(cfg: BundleConfig) -> dict[str, Any]:
             continue  # rendered by its runtime (render/runtimes.py)
         d = f"deploy/vllm/overlays/{key}"
         out[f"{d}/kustomization.yaml"] = overlay(cfg, key, rt.pod_labels(cfg, key))
-        out[f"{d}/deployment-patch.yaml"] = overlay_patch(cfg, profile)
+        out[f"{d}/deployment-patch.yaml"] = overlay_patch(cfg, profile, key)
+        if profile.source == "s3":
+            out[f"{d}/serviceaccount.yaml"] = service_account(profile)
     return out

@@ -21,6 +21,26 @@ class Scenario:
     window_fraction: float = 0.0  # share of the rule's range window the fault must fill
     observe_s: float = 0.0  # benign: how long to watch for false positives
     burst_users: int = 0  # extra back-to-back clients on the targets while the fault lasts
+    # alerts that may fire in Prometheus but Alertmanager must mute (a delivery fails the
+    # scenario): alert -> the inhibiting cause
+    inhibited: dict[str, str] = field(default_factory=dict)
+    # PromQL for seconds the condition itself holds before the rule can fire (a load
+    # budget); `{pod}` is the target pod. Added to the theoretical minimum.
+    hold_query: str = ""
+
+
+# A pod kube-state-metrics explains: the symptoms Alertmanager must mute, and the marker.
+_LIFECYCLE_MUTED = {
+    "VLLMTargetDown": "a pod that is not running exposes no /metrics; its cause mutes it",
+    "VLLMMetricsAbsent": "the model's only pod is the target; its cause mutes it",
+    "VLLMReplicasUnavailable": "one replica short; the pod-level cause mutes it",
+}
+_STARTING = {
+    "VLLMModelPodStarting": "severity none, null receiver: the inhibition source while the pod "
+    "is not ready and no cause alert has taken over",
+}
+# Watch past the 1m `for` of TargetDown/MetricsAbsent (fast profile), so a leak would show.
+_LIFECYCLE_OBSERVE_S = 80.0
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -124,6 +144,54 @@ SCENARIOS: dict[str, Scenario] = {
             "node",
             ("GPUHighTemperature",),
             params={"celsius": 95.0},
+        ),
+        Scenario(
+            "pod-pending-gpu",
+            "a replica's pod is recreated and cannot be scheduled: a batch job took every free GPU",
+            "pod-pending-gpu",
+            "replica",
+            ("VLLMPodUnschedulable",),
+            tolerated=_STARTING,
+            inhibited=_LIFECYCLE_MUTED,
+            observe_s=_LIFECYCLE_OBSERVE_S,
+        ),
+        Scenario(
+            "crash-loop",
+            "a replica's container exits at start and waits in CrashLoopBackOff",
+            "crash-loop",
+            "replica",
+            ("VLLMPodCrashLooping",),
+            params={"reason": "Error"},
+            tolerated=_STARTING,
+            inhibited=_LIFECYCLE_MUTED,
+            observe_s=_LIFECYCLE_OBSERVE_S,
+        ),
+        Scenario(
+            "oom-crash-loop",
+            "a replica's container is OOMKilled while loading and crash-loops",
+            "crash-loop",
+            "replica",
+            ("VLLMPodOOMKilled",),
+            params={"reason": "OOMKilled"},
+            tolerated=_STARTING,
+            inhibited={
+                **_LIFECYCLE_MUTED,
+                "VLLMPodCrashLooping": "the OOM kill is the reason for the crash loop",
+            },
+            # increase() over the restart counter needs the first restart scraped twice
+            window_fraction=0.0,
+            observe_s=_LIFECYCLE_OBSERVE_S,
+        ),
+        Scenario(
+            "slow-start",
+            "a replica restarts and is still loading the model when its expected_load_time ends",
+            "slow-start",
+            "replica",
+            ("VLLMPodNotReady",),
+            tolerated=_STARTING,
+            inhibited=_LIFECYCLE_MUTED,
+            hold_query='max(namespace_pod:vllm_load_budget:seconds{pod="{pod}"})',
+            observe_s=_LIFECYCLE_OBSERVE_S,
         ),
     )
 }

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,9 @@ from observability.sim.api import Replica, add_replica_routes, http_metrics_midd
 from observability.sim.dcgm import CONTENT_TYPE as DCGM_CONTENT_TYPE
 from observability.sim.dcgm import Gpu, Node
 from observability.sim.engine import Engine, EngineConfig
-from observability.sim.faults import Faults
+from observability.sim.faults import LIFECYCLE_FAULTS, Faults
+from observability.sim.ksm import CONTENT_TYPE as KSM_CONTENT_TYPE
+from observability.sim.ksm import KsmNode, KsmPod, KubeState
 from observability.sim.kvcache import KVCache
 from observability.sim.latency import DEFAULT_PROFILE, load_profile
 from observability.sim.metrics import ReplicaMetrics, set_created_series
@@ -50,6 +53,7 @@ class SimConfig:
     vllm_version: str = "latest"
     admin_port: int = 9300
     dcgm_port: int = 9400
+    ksm_port: int = 0  # 0: no fake kube-state-metrics
     gpus_per_node: int = 4
     monitoring_namespace: str = "monitoring"
     seed: int = 0
@@ -98,6 +102,7 @@ class SimCluster:
             return next((n, g) for n, g in gpus if g.engine is None)
 
         port = self.cfg.port
+        gpus_of_model = {m.key: m.gpus for m in self.cfg.models}
         for model in self.cfg.models:
             rs_hash = _suffix(rng, 10)
             for _ in range(self.cfg.replicas):
@@ -152,11 +157,22 @@ class SimCluster:
                     )
                 )
                 port += 1
+        self.ksm = KubeState(
+            [
+                KsmPod(r.pod, r.namespace, r.model_key, r.node, gpus_of_model[r.model_key])
+                for r in self.replicas
+            ],
+            [KsmNode(n.name, len(n.gpus)) for n in self.nodes],
+            self.faults,
+            started_at=time.time(),
+        )
         self.faults.replicas = {r.pod for r in self.replicas}
         self.faults.nodes = {n.name for n in self.nodes}
         self._by_port: dict[int, Any] = {r.port: r for r in self.replicas}
         self.dcgm_ports = {self.cfg.dcgm_port + i: n for i, n in enumerate(self.nodes)}
         self._by_port.update(self.dcgm_ports)
+        if self.cfg.ksm_port:
+            self._by_port[self.cfg.ksm_port] = self.ksm
         self._sites: dict[int, web.TCPSite] = {}
         self._runner: web.AppRunner | None = None
         self._crashed: set[int] = set()
@@ -195,6 +211,19 @@ class SimCluster:
                 for p, n in self.dcgm_ports.items()
             ],
             "vllm_version": self.version,
+            **(
+                {
+                    "kube_state_metrics": {
+                        "port": self.cfg.ksm_port,
+                        "namespace": self.cfg.monitoring_namespace,
+                        "pod": "kube-prometheus-stack-kube-state-metrics-5d9c7b8f4-x2x7q",
+                        "service": "kube-prometheus-stack-kube-state-metrics",
+                        "node": self.nodes[0].name if self.nodes else "",
+                    }
+                }
+                if self.cfg.ksm_port
+                else {}
+            ),
         }
 
     def _role(self, request: web.Request) -> Any:
@@ -211,6 +240,7 @@ class SimCluster:
 
     # --- faults -------------------------------------------------------------------------------
     def _apply_faults(self) -> None:
+        self.ksm.on_faults_changed()
         for r in self.replicas:
             slow = self.faults.get("slow-gpu", r.pod)
             r.engine.slow_factor = slow.params["factor"] if slow else 1.0
@@ -218,7 +248,8 @@ class SimCluster:
             frac = kvp.params["block_fraction"] if kvp else 1.0
             r.engine.kv.limit = max(2, int(r.engine.kv.num_blocks * frac))
             r.engine.set_hung(self.faults.get("engine-hang", r.pod) is not None)
-            crashed = self.faults.get("crash", r.pod) is not None
+            # a pod that is not scheduled, crash-looping or still loading has no listener
+            crashed = any(self.faults.get(f, r.pod) for f in ("crash", *LIFECYCLE_FAULTS))
             if crashed != (r.port in self._crashed):
                 self._spawn(self._crash(r) if crashed else self._restart(r))
 
@@ -262,6 +293,8 @@ class SimCluster:
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         ports = [self.cfg.admin_port, *self.dcgm_ports, *(r.port for r in self.replicas)]
+        if self.cfg.ksm_port:
+            ports.append(self.cfg.ksm_port)
         for i, port in enumerate(ports, 1):
             try:
                 await self._listen(port)
@@ -285,6 +318,12 @@ class SimCluster:
             if request.transport is not None:
                 request.transport.abort()
             raise ConnectionResetError(f"replica {role.pod} is crashed")
+        if isinstance(role, KubeState):
+            if request.path == "/metrics":
+                return web.Response(
+                    body=role.exposition(), headers={"Content-Type": KSM_CONTENT_TYPE}
+                )
+            raise web.HTTPNotFound()
         if isinstance(role, Node):
             if request.path == "/metrics":
                 body = role.exposition()

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FAULTS", "ActiveFault", "FaultError", "FaultSpec", "Faults"]
+__all__ = ["FAULTS", "LIFECYCLE_FAULTS", "ActiveFault", "FaultError", "FaultSpec", "Faults"]
 
 
 class FaultError(ValueError):
@@ -38,10 +38,32 @@ FAULTS: dict[str, FaultSpec] = {
         FaultSpec("crash", "replica", {}, "the replica's port closes"),
         FaultSpec("metrics-disabled", "replica", {}, "vllm:* metrics vanish"),
         FaultSpec("underscore-escaping", "replica", {}, "sample names vllm: -> vllm_"),
+        FaultSpec(
+            "pod-pending-gpu",
+            "replica",
+            {},
+            "pod recreated and unschedulable: no free nvidia.com/gpu (kube-state-metrics)",
+        ),
+        FaultSpec(
+            "crash-loop",
+            "replica",
+            {"reason": (str, "Error"), "restart_every_s": (float, 10.0)},
+            "container exits with reason and waits in CrashLoopBackOff (kube-state-metrics)",
+        ),
+        FaultSpec(
+            "slow-start",
+            "replica",
+            {},
+            "container restarted, still loading the model, not ready (kube-state-metrics)",
+        ),
         FaultSpec("gpu-xid", "node", {"xid": (int, 79)}, "DCGM_FI_DEV_XID_ERRORS = xid"),
         FaultSpec("gpu-overheat", "node", {"celsius": (float, 95.0)}, "GPU temperature"),
     )
 }
+
+
+# Faults that leave the pod without a listening vLLM (not scheduled, crashed, loading).
+LIFECYCLE_FAULTS = ("pod-pending-gpu", "crash-loop", "slow-start")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,185 @@
+"""Lint for `models.<key>.source`: what each model's built overlay must contain.
+
+- every source: `--model` is what the source provides (hf_id, the synced copy, the claim),
+  and no container sets a cloud credential as a literal env value (keys never in git);
+- `s3`: the `model-sync` init container with a pinned image syncs the configured URI, and
+  the pod runs as a ServiceAccount of the same overlay that names a cloud identity
+  (IRSA / GKE or Azure workload identity);
+- `pvc`: the claim is mounted read-only; the bundle does not create it, so for a deployed
+  model a warning says to create it (with the weights) before syncing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from observability.config import BundleConfig, ModelProfile
+from observability.lint.findings import Finding
+from observability.lint.kustomize import _build, find_kubectl
+from observability.render.deploy import SYNC_CONTAINER, model_path
+from observability.kube import VLLM_CONTAINER
+
+__all__ = ["CREDENTIAL_ENV", "IDENTITY_ANNOTATIONS", "check", "check_overlay"]
+
+IDENTITY_ANNOTATIONS = (
+    "eks.amazonaws.com/role-arn",
+    "iam.gke.io/gcp-service-account",
+    "azure.workload.identity/client-id",
+)
+CREDENTIAL_ENV = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "GOOGLE_APPLICATION_CREDENTIALS_JSON",
+    "AZURE_CLIENT_SECRET",
+)
+
+
+def _containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+
+
+def check_overlay(
+    key: str,
+    profile: ModelProfile,
+    objects: list[dict[str, Any]],
+    file: str,
+    deployed: bool = True,
+) -> list[Finding]:
+    """Findings for one model's built overlay (`kubectl kustomize` output)."""
+    out: list[Finding] = []
+    deploys = [o for o in objects if o.get("kind") == "Deployment"]
+    if not deploys:
+        return [Finding("source", file, "builds no Deployment: re-run `obsctl render`")]
+    dep = deploys[0]
+    obj = f"Deployment/{dep['metadata'].get('namespace', '')}/{dep['metadata']['name']}"
+    spec = dep["spec"]["template"]["spec"]
+    for c in _containers(spec):
+        for env in c.get("env") or []:
+            if env.get("name") in CREDENTIAL_ENV and "value" in env:
+                out.append(
+                    Finding(
+                        "source",
+                        file,
+                        f"container {c['name']} sets {env['name']} as a literal value: "
+                        "remove it; credentials come from the ServiceAccount's identity",
+                        obj,
+                        "spec.template.spec.containers.env",
+                    )
+                )
+    vllm = next((c for c in spec.get("containers") or [] if c["name"] == VLLM_CONTAINER), None)
+    args = (vllm or {}).get("args") or []
+    want = model_path(key, profile)
+    got = args[args.index("--model") + 1] if "--model" in args[:-1] else None
+    if got != want:
+        out.append(
+            Finding(
+                "source",
+                file,
+                f"vLLM loads --model {got!r} but source {profile.source} provides {want!r}: "
+                "re-run `obsctl render`",
+                obj,
+                "args",
+            )
+        )
+    if profile.source == "s3" and profile.s3 is not None:
+        out += _s3(profile, spec, objects, file, obj)
+    if profile.source == "pvc" and profile.pvc is not None:
+        out += _pvc(profile, spec, dep["metadata"].get("namespace", ""), file, obj, deployed)
+    return out
+
+
+def _s3(
+    profile: ModelProfile, spec: dict[str, Any], objects: list[dict[str, Any]], file: str, obj: str
+) -> list[Finding]:
+    assert profile.s3 is not None
+    out: list[Finding] = []
+    sync = next((c for c in spec.get("initContainers") or [] if c["name"] == SYNC_CONTAINER), None)
+    if sync is None or profile.s3.uri not in (sync.get("command") or []):
+        out.append(
+            Finding(
+                "source",
+                file,
+                f"no {SYNC_CONTAINER} init container syncing {profile.s3.uri}: "
+                "re-run `obsctl render`",
+                obj,
+                "spec.template.spec.initContainers",
+            )
+        )
+    sa_name = spec.get("serviceAccountName", "")
+    sas = {o["metadata"]["name"]: o for o in objects if o.get("kind") == "ServiceAccount"}
+    sa = sas.get(sa_name)
+    annotations = ((sa or {}).get("metadata") or {}).get("annotations") or {}
+    if sa is None or not set(annotations) & set(IDENTITY_ANNOTATIONS):
+        out.append(
+            Finding(
+                "source",
+                file,
+                f"the pod's ServiceAccount {sa_name or '(default)'} names no cloud identity "
+                f"({', '.join(IDENTITY_ANNOTATIONS)}): the S3 sync would run without "
+                "credentials; set models.<key>.s3.annotations",
+                obj,
+                "spec.template.spec.serviceAccountName",
+            )
+        )
+    return out
+
+
+def _pvc(
+    profile: ModelProfile,
+    spec: dict[str, Any],
+    namespace: str,
+    file: str,
+    obj: str,
+    deployed: bool,
+) -> list[Finding]:
+    assert profile.pvc is not None
+    claim = profile.pvc.claim_name
+    vols = [
+        v
+        for v in spec.get("volumes") or []
+        if (v.get("persistentVolumeClaim") or {}).get("claimName") == claim
+    ]
+    if not vols or not vols[0]["persistentVolumeClaim"].get("readOnly"):
+        return [
+            Finding(
+                "source",
+                file,
+                f"claim {claim} is not mounted read-only: re-run `obsctl render`",
+                obj,
+                "spec.template.spec.volumes",
+            )
+        ]
+    if not deployed:
+        return []
+    return [
+        Finding(
+            "source",
+            file,
+            f"PersistentVolumeClaim {namespace}/{claim} is not created by the bundle: create "
+            f"it with the weights under {profile.pvc.path or '/'} before syncing "
+            "(ReadOnlyMany to share it between replicas)",
+            obj,
+            "spec.template.spec.volumes",
+            severity="warning",
+        )
+    ]
+
+
+def check(root: Path, cfg: BundleConfig) -> list[Finding]:
+    kubectl = find_kubectl()
+    if kubectl is None:
+        return []  # the kustomize check already reports the missing kubectl
+    out: list[Finding] = []
+    for key, profile in cfg.models.items():
+        d = root / "deploy" / "vllm" / "overlays" / key
+        file = f"deploy/vllm/overlays/{key}/kustomization.yaml"
+        if not d.is_dir():
+            out.append(Finding("source", file, "missing: run `obsctl render`"))
+            continue
+        build = _build(kubectl, root, d)
+        if build.error:
+            continue  # reported by the kustomize check
+        out += check_overlay(key, profile, build.objects, file, key in cfg.vllm.deploy)
+    return out
