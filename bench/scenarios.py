@@ -91,7 +91,7 @@ def main() -> int:
                 if t.expected
                 else "  (unexpected)"
                 if t.alert in r.unexpected
-                else "  (muted: fired, never delivered)"
+                else "  (fired, paged nobody)"
                 if t.webhook_s is None
                 else "  (tolerated)"
             )

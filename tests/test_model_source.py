@@ -35,15 +35,11 @@ def _cfg(fn=lambda d: None):
         (lambda d: d["models"][S3]["s3"].update(image="amazon/aws-cli:latest"), "pinned"),
         (lambda d: d["models"][S3]["s3"].update(annotations={}), "name the identity"),
         (
-            lambda d: d["models"][S3]["s3"]["annotations"].update(
-                {"aws-secret-access-key": "x"}
-            ),
+            lambda d: d["models"][S3]["s3"]["annotations"].update({"aws-secret-access-key": "x"}),
             "looks like a credential",
         ),
         (
-            lambda d: d["models"][S3]["s3"]["annotations"].update(
-                {"note": "AKIAIOSFODNN7EXAMPLE"}
-            ),
+            lambda d: d["models"][S3]["s3"]["annotations"].update({"note": "AKIAIOSFODNN7EXAMPLE"}),
             "looks like a credential",
         ),
         (lambda d: d["models"][PVC]["pvc"].update(path="../etc"), "without '..'"),

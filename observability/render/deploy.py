@@ -310,9 +310,7 @@ def overlay_patch(cfg: BundleConfig, profile: ModelProfile, key: str = "") -> di
         pod["serviceAccountName"] = VLLM_NAME
         pod["initContainers"] = [_sync_container(key, profile)]
     if profile.source == "pvc" and profile.pvc is not None:
-        container["volumeMounts"] = [
-            {"name": "model-store", "mountPath": _STORE, "readOnly": True}
-        ]
+        container["volumeMounts"] = [{"name": "model-store", "mountPath": _STORE, "readOnly": True}]
         pod["volumes"] = [
             {
                 "name": "model-store",
