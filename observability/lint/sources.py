@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from observability.config import BundleConfig, ModelProfile
+from observability.kube import VLLM_CONTAINER
 from observability.lint.findings import Finding
 from observability.lint.kustomize import _build, find_kubectl
 from observability.render.deploy import SYNC_CONTAINER, model_path
-from observability.kube import VLLM_CONTAINER
 
 __all__ = ["CREDENTIAL_ENV", "IDENTITY_ANNOTATIONS", "check", "check_overlay"]
 
