@@ -8,7 +8,13 @@ from pathlib import Path
 
 import typer
 
-from observability.commands._common import ConfigOption, die, load_bundle, print_json
+from observability.commands._common import (
+    ConfigOption,
+    TimeoutOption,
+    die,
+    load_bundle,
+    print_json,
+)
 from observability.duration import DurationError, duration_seconds
 
 
@@ -59,6 +65,7 @@ def snapshot(
         [], "--var", help="Pin a variable, e.g. --var model_name=my-model (regex). Repeatable."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    timeout: float = TimeoutOption(10.0, "each Prometheus request"),
     config: Path = ConfigOption,
 ) -> None:
     """Render the single-pane dashboard to one self-contained HTML page (and PNG)."""
@@ -94,6 +101,7 @@ def snapshot(
             png=png,
             scrape_interval=scrape,
             values=_var_values(var),
+            timeout=timeout,
         )
     except (PromError, UnknownVariable) as err:
         die(str(err))

@@ -70,7 +70,14 @@ def verify(
     ),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 on WARN too."),
     as_json: bool = typer.Option(False, "--json", help="Print every check as JSON."),
-    timeout: float = typer.Option(10.0, "--timeout", min=0.5, help="Seconds per check."),
+    timeout: float = typer.Option(
+        10.0,
+        "--timeout",
+        min=0.5,
+        max=3600,
+        help="Seconds per check. An API server (or, with --local, a Prometheus) that refuses "
+        "or does not answer within min(timeout/2, 5) s exits 2.",
+    ),
     total_timeout: float = typer.Option(
         45.0, "--total-timeout", min=1.0, help="Seconds for the whole run."
     ),

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 from collections.abc import Callable
 from typing import Any
 
 import urllib3
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
@@ -38,9 +41,109 @@ def label_selector(labels: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>:?\s*")
+
+
 def _net_error(err: BaseException) -> str:
+    """`NewConnectionError: Failed to establish a new connection: [Errno 111] Connection
+    refused`, without urllib3's `<...HTTPSConnection object at 0x...>` reprs."""
     reason = getattr(err, "reason", None) or err
-    return f"{type(reason).__name__}: {reason}"
+    # NewConnectionError subclasses ConnectTimeoutError in urllib3 2.x: test it first.
+    if not isinstance(reason, urllib3.exceptions.NewConnectionError) and isinstance(
+        reason, urllib3.exceptions.TimeoutError | TimeoutError
+    ):
+        return "timed out"
+    return f"{type(reason).__name__}: {_OBJECT_REPR.sub('', str(reason))}"
+
+
+_KUBECONFIG_FIX = "pass --kubeconfig/--context, or --local with --prometheus-url"
+
+
+def _kubeconfig_paths(kubeconfig: str | None) -> list[str]:
+    if kubeconfig:
+        return [p for p in kubeconfig.split(os.pathsep) if p]
+    env = os.environ.get("KUBECONFIG")
+    if env:
+        return [p for p in env.split(os.pathsep) if p]
+    return [os.path.expanduser("~/.kube/config")]
+
+
+def check_kubeconfig(kubeconfig: str | None, context: str | None) -> None:
+    """What the kubernetes client would trip over, as one line with the fix: a missing or
+    unparsable file, an unknown context, a user whose `exec` credential plugin is not
+    installed (the client only logs that one and then connects without credentials)."""
+    docs: list[tuple[str, dict]] = []
+    for path in _kubeconfig_paths(kubeconfig):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                doc = yaml.safe_load(fh)
+        except FileNotFoundError:
+            if kubeconfig or len(_kubeconfig_paths(kubeconfig)) == 1:
+                raise ClusterUnreachable(
+                    f"kubeconfig {path} does not exist: {_KUBECONFIG_FIX}"
+                ) from None
+            continue
+        except (OSError, UnicodeDecodeError) as err:
+            raise ClusterUnreachable(
+                f"cannot read kubeconfig {path} ({type(err).__name__}: {err}): {_KUBECONFIG_FIX}"
+            ) from None
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(err, "problem", None) or type(err).__name__
+            raise ClusterUnreachable(
+                f"kubeconfig {path} is not valid YAML{where} ({problem}): fix it, or "
+                f"{_KUBECONFIG_FIX}"
+            ) from None
+        if doc is None:
+            doc = {}
+        if not isinstance(doc, dict):
+            raise ClusterUnreachable(
+                f"kubeconfig {path} is a {type(doc).__name__}, not a kubeconfig mapping "
+                f"(clusters, contexts, users): {_KUBECONFIG_FIX}"
+            )
+        docs.append((path, doc))
+
+    def named(key: str) -> dict[str, dict]:
+        out: dict[str, dict] = {}
+        for _path, doc in docs:
+            for item in doc.get(key) or []:
+                if isinstance(item, dict) and isinstance(item.get("name"), str):
+                    out.setdefault(item["name"], item)
+        return out
+
+    where = ", ".join(p for p, _ in docs) or "kubeconfig"
+    wanted = context or next(
+        (d.get("current-context") for _p, d in docs if d.get("current-context")), None
+    )
+    contexts = named("contexts")
+    if not wanted:
+        raise ClusterUnreachable(
+            f"{where} sets no current-context: pass --context NAME (one of: "
+            f"{', '.join(contexts) or 'none defined'})"
+        )
+    if wanted not in contexts:
+        raise ClusterUnreachable(
+            f"{where} has no context {wanted!r} (contexts: {', '.join(contexts) or 'none'}): "
+            "pass --context NAME or run `kubectl config use-context NAME`"
+        )
+    ctx = contexts[wanted].get("context") or {}
+    user_name = ctx.get("user") if isinstance(ctx, dict) else None
+    user = (named("users").get(user_name) or {}).get("user") if user_name else None
+    exec_ = user.get("exec") if isinstance(user, dict) else None
+    if isinstance(exec_, dict):
+        command = exec_.get("command")
+        if not isinstance(command, str) or not command:
+            raise ClusterUnreachable(
+                f"{where}: user {user_name!r} has an exec credential plugin without a "
+                "command: fix users[].user.exec.command"
+            )
+        if shutil.which(command) is None:
+            raise ClusterUnreachable(
+                f"{where}: user {user_name!r} gets credentials from `{command}`, which is not "
+                "installed or not on PATH: install it (e.g. gke-gcloud-auth-plugin, aws, "
+                "kubelogin) or fix users[].user.exec.command"
+            )
 
 
 class ProxyEndpoint:
@@ -122,6 +225,8 @@ class Cluster:
                 and not os.environ.get("KUBECONFIG")
                 and not os.path.exists(os.path.expanduser("~/.kube/config"))
             )
+        if not in_cluster:
+            check_kubeconfig(kubeconfig, context)
         try:
             if in_cluster:
                 config.load_incluster_config(client_configuration=cfg)
@@ -129,11 +234,11 @@ class Cluster:
                 config.load_kube_config(
                     config_file=kubeconfig, context=context, client_configuration=cfg
                 )
-        except (config.ConfigException, OSError, ValueError, TypeError) as err:
+        except Exception as err:  # the client raises anything from YAML to base64 errors
             where = "in-cluster service account" if in_cluster else (kubeconfig or "kubeconfig")
             raise ClusterUnreachable(
-                f"cannot load {where}: {err}: pass --kubeconfig/--context, or use "
-                "--local with --prometheus-url for the local stack"
+                f"cannot load {where} ({type(err).__name__}: {err}): pass "
+                "--kubeconfig/--context, or use --local with --prometheus-url for the local stack"
             ) from None
         cfg.retries = 0  # fail fast: an unreachable API must exit 2 within seconds
         return cls(client.ApiClient(cfg), timeout)
