@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
+from observability import tmpdirs
 from observability.config import BundleConfig, ConfigError, load_config
 
 __all__ = [
@@ -158,6 +159,7 @@ class ContractGroup(TyperGroup):
         _Output.json_written = False
         _quiet_libraries()
         try:
+            tmpdirs.sweep()  # what an obsctl killed with -9 left in $TMPDIR
             rv = super().main(
                 args=argv,
                 prog_name=prog_name or "obsctl",
@@ -185,6 +187,9 @@ class ContractGroup(TyperGroup):
         except (_ClickAbort, typer.Abort, KeyboardInterrupt):
             code = EXIT_INTERRUPTED
             _emit_error("interrupted", code)
+        except tmpdirs.TempDirError as err:
+            code = EXIT_USAGE
+            _emit_error(str(err), code)
         except (_ClickExit, typer.Exit) as err:
             code = err.exit_code  # type: ignore[attr-defined]
         except Exception as err:  # a bug: still one line and exit 2, never a traceback

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from observability import tmpdirs
 from observability.load.report import LoadReport, read_samples, summarize
 from observability.process import Supervisor
 
@@ -96,7 +96,7 @@ def start_load(sup: Supervisor, spec: LoadSpec, samples: Path, name: str = "load
 
 def run_load(spec: LoadSpec, samples: Path | None = None) -> LoadReport:
     """Run to completion (or Ctrl-C) and return the client-side report."""
-    with tempfile.TemporaryDirectory(prefix="obsctl-load-") as tmp:
+    with tmpdirs.temporary_directory(prefix="obsctl-load-") as tmp:
         samples = samples or Path(tmp) / "samples.jsonl"
         sup = Supervisor(Path(tmp) / "logs")
         started = time.time()

@@ -19,7 +19,6 @@ import math
 import os
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 
 import psutil
 
+from observability import tmpdirs
 from observability.config import BundleConfig
 from observability.load.runner import LoadSpec, Target, start_load
 from observability.local import alertmanager as am
@@ -218,7 +218,7 @@ class LocalStack:
     def _start(self, say: Any) -> None:
         o = self.opts
         self.bins = self.bins or find_binaries()
-        self._tmp = Path(tempfile.mkdtemp(prefix="obsctl-demo-"))
+        self._tmp = tmpdirs.mkdtemp(prefix="obsctl-demo-")
         self._sup = Supervisor(self.log_dir)
         models = o.models or demo_models(o.cfg)
         n_replicas = o.replicas * len(models)
