@@ -38,6 +38,7 @@ __all__ = [
     "ConfigOption",
     "ContractGroup",
     "TimeoutOption",
+    "check_url",
     "die",
     "json_mode",
     "load_bundle",
@@ -113,6 +114,25 @@ def die(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Print one line to stderr (and the JSON error document with --json) and exit."""
     _emit_error(message, code)
     raise typer.Exit(code)
+
+
+def check_url(value: str, flag: str, example: str = "http://127.0.0.1:9090") -> str:
+    """An http(s) URL with a host and a valid port, else exit 2 naming the flag."""
+    import httpx
+
+    try:
+        url = httpx.URL(value)
+        ok = (
+            url.scheme in ("http", "https")
+            and bool(url.host)
+            and "://" in value
+            and not any(c.isspace() or not c.isprintable() for c in value)
+        )
+    except (httpx.InvalidURL, ValueError, TypeError):
+        ok = False
+    if not ok:
+        die(f"{flag} {value!r} is not an http(s) URL with a host: pass e.g. {example}")
+    return value.rstrip("/")
 
 
 def load_bundle(path: Path) -> BundleConfig:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import typer
 
-from observability.commands._common import TimeoutOption, die, print_json
+from observability.commands._common import TimeoutOption, check_url, die, print_json
 from observability.load.runner import LoadSpec, Target, discover_model, run_load
 from observability.local.interrupt import interrupt_on_term
 
@@ -41,8 +41,7 @@ def load(
     targets = []
     for u in url:
         u = u.rstrip("/").removesuffix("/v1")
-        if not u.startswith(("http://", "https://")):
-            die(f"--url {u!r} is not an http(s) URL: pass e.g. http://127.0.0.1:8000")
+        u = check_url(u, "--url", "http://127.0.0.1:8000")
         try:
             targets.append(Target(u, model or discover_model(u, timeout=timeout)))
         except (

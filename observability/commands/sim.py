@@ -16,6 +16,7 @@ import typer
 from observability.commands._common import (
     ConfigOption,
     TimeoutOption,
+    check_url,
     die,
     load_bundle,
     print_json,
@@ -181,9 +182,7 @@ def fault_cmd(
     timeout: float = TimeoutOption(5.0, "the sim admin API"),
 ) -> None:
     """Switch a fault on (or off with --clear) in a running `obsctl sim`."""
-    base = admin.rstrip("/")
-    if not base.startswith(("http://", "https://")):
-        die(f"--admin {admin!r} is not an http(s) URL: pass e.g. http://127.0.0.1:9300")
+    base = check_url(admin, "--admin", "http://127.0.0.1:9300")
     try:
         if clear:
             resp = httpx.delete(

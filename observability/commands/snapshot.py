@@ -11,6 +11,7 @@ import typer
 from observability.commands._common import (
     ConfigOption,
     TimeoutOption,
+    check_url,
     die,
     load_bundle,
     print_json,
@@ -75,8 +76,7 @@ def snapshot(
     from observability.dashboards.snapshot.png import ChromiumMissing
     from observability.promapi import PromError
 
-    if not prometheus_url.startswith(("http://", "https://")):
-        die(f"--prometheus-url {prometheus_url!r} must start with http:// or https://")
+    prometheus_url = check_url(prometheus_url, "--prometheus-url")
     if not _is_duration(range_):
         die(f"--range {range_!r} is not a duration (use e.g. 30m, 6h, 1d)")
     cfg = load_bundle(config)

@@ -8,7 +8,14 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from observability.commands._common import EXIT_USAGE, ConfigOption, die, load_bundle, print_json
+from observability.commands._common import (
+    EXIT_USAGE,
+    ConfigOption,
+    check_url,
+    die,
+    load_bundle,
+    print_json,
+)
 from observability.local.stack import STATE_DIR, read_state
 from observability.verify import ClusterUnreachable, Options, check_ids, run_verify
 from observability.verify.report import exit_code, print_table, to_json
@@ -97,6 +104,11 @@ def verify(
         prometheus_url, alertmanager_url = _local_urls(
             config.resolve().parent, prometheus_url, alertmanager_url
         )
+    prometheus_url = prometheus_url and check_url(prometheus_url, "--prometheus-url")
+    alertmanager_url = alertmanager_url and check_url(
+        alertmanager_url, "--alertmanager-url", "http://127.0.0.1:9093"
+    )
+    grafana_url = grafana_url and check_url(grafana_url, "--grafana-url", "http://127.0.0.1:3000")
     http_timeout = max(0.5, min(5.0, timeout / 2))
     options = Options(
         prometheus_url=prometheus_url,

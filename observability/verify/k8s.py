@@ -10,6 +10,7 @@ so no port-forward is needed and RBAC needs only `get` on `services/proxy`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -200,11 +201,25 @@ class Cluster:
     def __init__(self, api: client.ApiClient, timeout: float = 5.0) -> None:
         self.api = api
         self.timeout = timeout
-        self.core = client.CoreV1Api(api)
-        self.apps = client.AppsV1Api(api)
-        self.crs = client.CustomObjectsApi(api)
-        self.ext = client.ApiextensionsV1Api(api)
         self.host = api.configuration.host
+
+    # The generated API classes import hundreds of model modules (seconds on a busy
+    # machine): built on first use, so an unreachable cluster exits 2 without that cost.
+    @functools.cached_property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    @functools.cached_property
+    def apps(self) -> client.AppsV1Api:
+        return client.AppsV1Api(self.api)
+
+    @functools.cached_property
+    def crs(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.api)
+
+    @functools.cached_property
+    def ext(self) -> client.ApiextensionsV1Api:
+        return client.ApiextensionsV1Api(self.api)
 
     # -- connecting -----------------------------------------------------------------
     @classmethod
