@@ -101,17 +101,26 @@ def print_json(data: Any) -> None:
     _Output.json_written = True
 
 
-def _emit_error(message: str, code: int) -> None:
-    """One line on stderr; with --json also the error document on stdout (unless the
-    command already wrote its one document)."""
-    line = one_line(message)
-    typer.secho(f"error: {line}", err=True, fg=typer.colors.RED)
+def _emit_error(message: str | Sequence[str], code: int) -> None:
+    """One `error:` line per problem on stderr; with --json also the error document on
+    stdout (unless the command already wrote its one document): `error` is the one line,
+    or with several problems (a bundle.yaml with many mistakes) their count and all of
+    them, which `errors` lists one by one."""
+    lines = [one_line(m) for m in ([message] if isinstance(message, str) else message)]
+    lines = lines or ["unknown error"]
+    for line in lines:
+        typer.secho(f"error: {line}", err=True, fg=typer.colors.RED)
     if _Output.json and not _Output.json_written:
-        print_json({"error": line, "exit_code": code})
+        doc: dict[str, Any] = {"error": lines[0], "exit_code": code}
+        if len(lines) > 1:
+            doc["error"] = f"{len(lines)} problems: " + "; ".join(lines)
+            doc["errors"] = lines
+        print_json(doc)
 
 
-def die(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    """Print one line to stderr (and the JSON error document with --json) and exit."""
+def die(message: str | Sequence[str], code: int = EXIT_USAGE) -> NoReturn:
+    """Print one line per problem to stderr (and the JSON error document with --json)
+    and exit."""
     _emit_error(message, code)
     raise typer.Exit(code)
 
@@ -140,9 +149,7 @@ def load_bundle(path: Path) -> BundleConfig:
     try:
         return load_config(path)
     except ConfigError as err:
-        for line in err.lines[:-1]:
-            typer.secho(f"error: {line}", err=True, fg=typer.colors.RED)
-        die(err.lines[-1])
+        die(err.lines)
 
 
 def _quiet_libraries() -> None:
