@@ -32,3 +32,15 @@ def render_tree(repo_root: Path, tmp: Path, data: dict[str, Any]) -> tuple[Path,
     cfg = parse_config(data)
     apply(render_all(cfg), tree)
     return tree, cfg
+
+
+def keda_data(repo_root: Path) -> dict[str, Any]:
+    """runtimes_data with KEDA enabled (the vLLM model gets a ScaledObject)."""
+    data = runtimes_data(repo_root)
+    data["autoscaling"] = {"keda": {"enabled": True}}
+    data["models"][VLLM_KEY]["autoscaling"] = {
+        "min_replicas": 1,
+        "max_replicas": 4,
+        "waiting_per_replica": 8,
+    }
+    return data

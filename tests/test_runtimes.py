@@ -16,12 +16,12 @@ from observability.config import ConfigError, load_config, parse_config
 from observability.lint.runner import run_lint
 from observability.metrics.catalog import runtime_catalog
 from observability.render.registry import check, render_all
-from tests.runtimes_helpers import RAY_KEY, VLLM_KEY, render_tree, runtimes_data
+from tests.runtimes_helpers import RAY_KEY, VLLM_KEY, keda_data, render_tree, runtimes_data
 
 
 @pytest.fixture(scope="module")
 def rendered(repo_root: Path, tmp_path_factory: pytest.TempPathFactory):
-    return render_tree(repo_root, tmp_path_factory.mktemp("runtimes"), runtimes_data(repo_root))
+    return render_tree(repo_root, tmp_path_factory.mktemp("runtimes"), keda_data(repo_root))
 
 
 def _load(tree: Path, rel: str) -> dict:
@@ -160,3 +160,28 @@ def test_lint_finds_a_pod_monitor_that_selects_no_ray_pod(rendered, tmp_path: Pa
     errors = run_lint(broken, cfg, plugins=()).errors
     hits = [f for f in errors if f.check == "crossref" and f.field == "spec.selector"]
     assert len(hits) == 1 and "matches no pod" in hits[0].message, [f.line() for f in errors]
+
+
+def test_keda_scaled_object_app_and_alerts(rendered) -> None:
+    tree, cfg = rendered
+    d = f"deploy/vllm/overlays/{VLLM_KEY}"
+    so = _load(tree, f"{d}/scaledobject.yaml")
+    assert so["kind"] == "ScaledObject"
+    assert "scaledobject.yaml" in _load(tree, f"{d}/kustomization.yaml")["resources"]
+    assert so["spec"]["cooldownPeriod"] == 300
+    # No ScaledObject for the RayService model: its CRD has no scale subresource.
+    assert not list(tree.glob(f"deploy/rayservice/{RAY_KEY}/scaledobject.yaml"))
+    keda = _load(tree, "argocd/apps/keda.yaml")
+    assert (keda["spec"]["source"]["chart"], keda["spec"]["source"]["targetRevision"]) == (
+        "keda",
+        "2.17.2",
+    )
+    app_ = _load(tree, f"argocd/apps/vllm-{VLLM_KEY}.yaml")
+    assert app_["spec"]["ignoreDifferences"][0]["jsonPointers"] == ["/spec/replicas"]
+    (group,) = [g for g in rule_groups(cfg) if g["name"] == "vllm.autoscaling"]
+    alerts = [r for r in group["rules"] if "alert" in r]
+    assert {r["alert"] for r in alerts} == {"VLLMAutoscalerAtMax", "KEDAScalerErrors"}
+    at_max = next(r for r in alerts if r["alert"] == "VLLMAutoscalerAtMax")
+    assert 'horizontalpodautoscaler="keda-hpa-vllm-deepseek-r1-distill-llama-8b"' in at_max["expr"]
+    assert "> 32" in at_max["expr"]  # max_replicas 4 x waiting_per_replica 8
+    assert at_max["labels"]["model_name"] == "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"

@@ -36,6 +36,7 @@ from observability.metrics.catalog import (
     dcgm_catalog,
     karpenter_catalog,
     ksm_catalog,
+    runtime_catalog,
     vllm_catalog,
 )
 from observability.metrics.names import SIGNALS, VLLM
@@ -69,6 +70,7 @@ def _known_series() -> tuple[dict[str, set[str]], set[str]]:
     others |= ksm_catalog().series_names() | karpenter_catalog().series_names()
     for cat in runtimes.catalogs():
         others |= cat.series_names()
+    others |= runtime_catalog("keda-2.17.2.json").series_names()
     return per_version, others
 
 

@@ -52,6 +52,8 @@ __all__ = [
     "StackOptions",
     "live_states",
     "read_state",
+    "with_runtime",
+    "with_runtime_monitors",
 ]
 
 # Where stacks write their state, relative to the checkout: `.obsctl/demo-<pid>.json`.
@@ -79,6 +81,32 @@ class StackOptions:
     state_dir: Path | None = None  # None = repo_root/.obsctl
     ready_timeout_s: float = 30.0
     seed: int | None = None
+
+
+def with_runtime_monitors(
+    cfg: BundleConfig, monitors: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The committed monitors plus any the config's runtimes render that are not committed
+    (a demo run with `--runtime rayservice` on a bundle whose models all run vLLM)."""
+    from observability.render.servicemonitors import artifacts
+
+    have = {(m.get("kind"), m.get("metadata", {}).get("name")) for m in monitors}
+    extra = [
+        obj
+        for path, obj in artifacts(cfg).items()
+        if isinstance(obj, dict)
+        and obj.get("kind") in ("ServiceMonitor", "PodMonitor")
+        and (obj["kind"], obj["metadata"]["name"]) not in have
+    ]
+    return [*monitors, *extra]
+
+
+def with_runtime(cfg: BundleConfig, runtime: str) -> BundleConfig:
+    """`cfg` with the demo's first model served by `runtime` (obsctl demo --runtime)."""
+    first = demo_models(cfg)[0][0]
+    models = dict(cfg.models)
+    models[first] = models[first].model_copy(update={"runtime": runtime})
+    return cfg.model_copy(update={"models": models})
 
 
 def demo_models(cfg: BundleConfig) -> tuple[tuple[str, str], ...]:
@@ -228,7 +256,9 @@ class LocalStack:
         self.rule_groups = rulefiles.groups_for(o.cfg, o.profile)
         rule_file = self._tmp / "rules.yaml"
         rulefiles.write_rule_file(self.rule_groups, rule_file, self.bins.promtool)
-        monitors = load_service_monitors(o.repo_root / "servicemonitors")
+        monitors = with_runtime_monitors(
+            o.cfg, load_service_monitors(o.repo_root / "servicemonitors")
+        )
         if not monitors:
             raise RuntimeError("servicemonitors/ holds no ServiceMonitor: run `obsctl render`")
 
@@ -238,6 +268,8 @@ class LocalStack:
 
         sim_port = self.ports.block(n_replicas)
         dcgm_port = self.ports.block(n_nodes)
+        n_heads = sum(1 for key, _ in models if o.cfg.models[key].runtime == "rayservice")
+        head_port = self.ports.block(n_heads) if n_heads else 0
         admin_port = self.ports.one()
         ksm_port = self.ports.one()
         manifest_file = self._tmp / "manifest.json"
@@ -252,6 +284,7 @@ class LocalStack:
                     "gpu_memory_utilization": o.cfg.models[key].gpu_memory_utilization,
                     "max_num_seqs": o.cfg.models[key].max_num_seqs,
                     "gpus": o.cfg.models[key].gpus,
+                    "runtime": o.cfg.models[key].runtime,
                 }
                 for key, ns in models
             ],
@@ -261,6 +294,7 @@ class LocalStack:
             "admin_port": admin_port,
             "dcgm_port": dcgm_port,
             "ksm_port": ksm_port,
+            "head_port": head_port,
             "gpus_per_node": o.gpus_per_node,
             "monitoring_namespace": o.cfg.namespaces.monitoring,
             "seed": o.seed or 0,
@@ -332,6 +366,7 @@ class LocalStack:
                 {**r, "url": f"http://127.0.0.1:{r['port']}"} for r in self.manifest["replicas"]
             ],
             "nodes": self.manifest.get("nodes", []),
+            "ray_heads": self.manifest.get("ray_heads", []),
             "pids": {},
             "ports": [],
             "tmp_dir": str(self._tmp),
@@ -401,7 +436,11 @@ class LocalStack:
     def wait_targets_up(self, timeout: float) -> float:
         assert self._sup is not None
         start = time.monotonic()
-        expected = len(self.state["replicas"]) + len(self.state["nodes"])
+        expected = (
+            len(self.state["replicas"])
+            + len(self.state["nodes"])
+            + len(self.state.get("ray_heads", []))
+        )
         while True:
             dead = [c.name for c in self._sup.dead()]
             if dead:

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from observability.metrics.catalog import vllm_catalog
+from observability.runtimes import get as get_runtime
 from observability.sim.admin import add_admin_routes
 from observability.sim.api import Replica, add_replica_routes, http_metrics_middleware
 from observability.sim.dcgm import CONTENT_TYPE as DCGM_CONTENT_TYPE
@@ -30,6 +31,7 @@ from observability.sim.ksm import KsmNode, KsmPod, KubeState
 from observability.sim.kvcache import KVCache
 from observability.sim.latency import DEFAULT_PROFILE, load_profile
 from observability.sim.metrics import ReplicaMetrics, set_created_series
+from observability.sim.ray import RayHead, RayServeStats
 
 __all__ = ["SimCluster", "SimConfig", "SimModel", "SimThread"]
 
@@ -43,6 +45,7 @@ class SimModel:
     gpu_memory_utilization: float = 0.9
     max_num_seqs: int = 128
     gpus: int = 1
+    runtime: str = "vllm"  # models.<key>.runtime: how the replica's metrics are exposed
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class SimConfig:
     admin_port: int = 9300
     dcgm_port: int = 9400
     ksm_port: int = 0  # 0: no fake kube-state-metrics
+    head_port: int = 9500  # first port of the Ray head pods (one per rayservice model)
     gpus_per_node: int = 4
     monitoring_namespace: str = "monitoring"
     seed: int = 0
@@ -103,10 +107,28 @@ class SimCluster:
 
         port = self.cfg.port
         gpus_of_model = {m.key: m.gpus for m in self.cfg.models}
+        self.heads: list[RayHead] = []
         for model in self.cfg.models:
             rs_hash = _suffix(rng, 10)
+            rt = get_runtime(model.runtime)
+            ray = rt.sim_mode == "ray"
+            model_catalog = vllm_catalog(rt.vllm_version) if rt.vllm_version else catalog
+            if ray:
+                cluster = f"vllm-{model.key}-raycluster-{_suffix(rng, 5)}"
+                self.heads.append(
+                    RayHead(
+                        f"{cluster}-head-{_suffix(rng, 5)}",
+                        model.namespace,
+                        model.key,
+                        self.cfg.head_port + len(self.heads),
+                    )
+                )
             for _ in range(self.cfg.replicas):
-                pod = f"vllm-{model.key}-{rs_hash}-{_suffix(rng, 5)}"
+                pod = (
+                    f"{cluster}-gpu-group-worker-{_suffix(rng, 5)}"
+                    if ray
+                    else f"vllm-{model.key}-{rs_hash}-{_suffix(rng, 5)}"
+                )
                 kv = KVCache(
                     profile.num_gpu_blocks(model.gpu_memory_utilization, model.gpus),
                     profile.block_size,
@@ -123,7 +145,7 @@ class SimCluster:
                     "cpu_offload_gb": "0",
                     "calculate_kv_scales": "False",
                 }
-                metrics = ReplicaMetrics(catalog, model.served_name, info)
+                metrics = ReplicaMetrics(model_catalog, model.served_name, info)
                 engine = Engine(
                     profile,
                     kv,
@@ -149,13 +171,17 @@ class SimCluster:
                         model.served_name,
                         port,
                         node.name,
-                        catalog.version,
+                        model_catalog.version,
                         engine,
                         metrics,
                         self.faults,
                         model.max_model_len,
+                        runtime=model.runtime,
+                        serve=RayServeStats(_suffix(rng, 8)) if ray else None,
                     )
                 )
+                if ray:
+                    self.heads[-1].replicas.append((self.replicas[-1].serve, True))
                 port += 1
         self.ksm = KubeState(
             [
@@ -173,6 +199,7 @@ class SimCluster:
         self._by_port.update(self.dcgm_ports)
         if self.cfg.ksm_port:
             self._by_port[self.cfg.ksm_port] = self.ksm
+        self._by_port.update({h.port: h for h in self.heads})
         self._sites: dict[int, web.TCPSite] = {}
         self._runner: web.AppRunner | None = None
         self._crashed: set[int] = set()
@@ -197,8 +224,19 @@ class SimCluster:
                     "port": r.port,
                     "node": r.node,
                     "gpus": gpus_of.get(r.pod, []),
+                    "runtime": r.runtime,
                 }
                 for r in self.replicas
+            ],
+            "ray_heads": [
+                {
+                    "pod": h.pod,
+                    "namespace": h.namespace,
+                    "model_key": h.model_key,
+                    "port": h.port,
+                    "node": "cpu-node-0",
+                }
+                for h in self.heads
             ],
             "nodes": [
                 {
@@ -292,7 +330,12 @@ class SimCluster:
         add_admin_routes(app, self._is_admin, self.manifest, self.faults)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        ports = [self.cfg.admin_port, *self.dcgm_ports, *(r.port for r in self.replicas)]
+        ports = [
+            self.cfg.admin_port,
+            *self.dcgm_ports,
+            *(h.port for h in self.heads),
+            *(r.port for r in self.replicas),
+        ]
         if self.cfg.ksm_port:
             ports.append(self.cfg.ksm_port)
         for i, port in enumerate(ports, 1):
@@ -327,6 +370,16 @@ class SimCluster:
         if isinstance(role, Node):
             if request.path == "/metrics":
                 body = role.exposition()
+                return web.Response(body=body, headers={"Content-Type": DCGM_CONTENT_TYPE})
+            raise web.HTTPNotFound()
+        if isinstance(role, RayHead):
+            if request.path == "/metrics":
+                healthy = {
+                    r.serve.replica_id: r.port not in self._crashed
+                    for r in self.replicas
+                    if r.serve is not None
+                }
+                body = role.exposition(healthy)
                 return web.Response(body=body, headers={"Content-Type": DCGM_CONTENT_TYPE})
             raise web.HTTPNotFound()
         if role is None and not self._is_admin(request):
