@@ -4,6 +4,7 @@ mapping rules, and fault scenarios fire the same alerts as on a plain vLLM Deplo
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -60,9 +61,14 @@ def test_rayservice_scenarios_fire_through_the_pod_monitor(
         assert "-gpu-group-worker-" in ray_pod
         jobs = {t["labels"]["job"] for t in stack.targets()}
         assert "monitoring/ray-vllm" in jobs
+        raw: list = []
+        mapped: list = []
+        deadline = time.monotonic() + 15  # a scrape, then a rule evaluation (1 s each)
         with Prometheus(stack.prometheus_url) as prom:
-            raw = prom.query(f'ray_vllm:num_requests_running{{pod="{ray_pod}"}}')
-            mapped = prom.query(f'vllm:num_requests_running{{pod="{ray_pod}"}}')
+            while not (raw and mapped) and time.monotonic() < deadline:
+                time.sleep(0.5)
+                raw = prom.query(f'ray_vllm:num_requests_running{{pod="{ray_pod}"}}')
+                mapped = prom.query(f'vllm:num_requests_running{{pod="{ray_pod}"}}')
         assert raw and mapped
         assert mapped[0]["metric"]["job"] == "monitoring/ray-vllm"
         handle = StackHandle.from_state(stack.state)

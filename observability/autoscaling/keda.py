@@ -19,8 +19,8 @@ import math
 from typing import Any
 
 from observability.config import BundleConfig
+from observability.kube import ARGOCD_FINALIZER, IN_CLUSTER, PART_OF, VLLM_NAME
 from observability.metrics.names import VLLM
-from observability.render.k8s import ARGOCD_FINALIZER, IN_CLUSTER, PART_OF, VLLM_NAME
 
 __all__ = [
     "HPA_PREFIX",

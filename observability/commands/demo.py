@@ -15,7 +15,7 @@ from observability.local.interrupt import interrupt_on_term
 from observability.local.stack import LocalStack, StackOptions, with_runtime
 from observability.local.summary import read_summary
 from observability.process import ChildFailedError
-from observability.promapi import Prometheus, PromError
+from observability.promapi import PromError, Prometheus
 
 
 def print_urls(stack: LocalStack) -> None:

@@ -212,7 +212,6 @@ def applications(cfg: BundleConfig, rendered: Iterable[str]) -> dict[str, dict[s
         ),
         _monitoring_config(cfg, dirs),
     ]
-    from observability import runtimes  # the registry imports render.k8s
     from observability.autoscaling import keda_application, scalable_models
 
     for rt in runtimes.runtimes_in_use(cfg):
