@@ -73,9 +73,9 @@ def test_desired_replicas_rise_with_the_queue_and_return(
         stack.start()
         baseline = _desired(stack.prometheus_url, cfg, key)
         assert baseline == 1
-        replicas = [r for r in stack.state["replicas"] if r["model_key"] == key]
+        replicas = [r for r in stack.running.replicas if r.model_key == key]
         peak = baseline
-        with Burst([(r["url"], r["model"]) for r in replicas], 64):
+        with Burst([(r.url, r.model) for r in replicas], 64):
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and peak < 3:
                 time.sleep(1)

@@ -57,7 +57,7 @@ def test_rayservice_scenarios_fire_through_the_pod_monitor(
     stack = LocalStack(opts)
     try:
         stack.start()
-        ray_pod = stack.state["replicas"][0]["pod"]
+        ray_pod = stack.running.replicas[0].pod
         assert "-gpu-group-worker-" in ray_pod
         jobs = {t["labels"]["job"] for t in stack.targets()}
         assert "monitoring/ray-vllm" in jobs

@@ -19,18 +19,18 @@ from observability.promapi import PromError, Prometheus
 
 
 def print_urls(stack: LocalStack) -> None:
-    s = stack.state
-    typer.echo(f"Prometheus        {s['prometheus_url']}  (UI: /graph, alerts: /alerts)")
-    typer.echo(f"Alertmanager API  {s['alertmanager_url']}/api/v2/alerts")
-    typer.echo(f"Webhook sink      {s['webhook_url']}/notifications")
-    typer.echo(f"Simulator admin   {s['sim_admin_url']}/faults")
-    for r in s["replicas"]:
-        typer.echo(f"vLLM {r['namespace']}/{r['pod']:<28} {r['url']}  ({r['model']})")
-    for n in s["nodes"]:
-        typer.echo(f"DCGM {n['node']:<33} http://127.0.0.1:{n['dcgm_port']}/metrics")
-    if s.get("snapshot_url"):
+    s = stack.running
+    typer.echo(f"Prometheus        {s.prometheus_url}  (UI: /graph, alerts: /alerts)")
+    typer.echo(f"Alertmanager API  {s.alertmanager_url}/api/v2/alerts")
+    typer.echo(f"Webhook sink      {s.webhook_url}/notifications")
+    typer.echo(f"Simulator admin   {s.sim_admin_url}/faults")
+    for r in s.replicas:
+        typer.echo(f"vLLM {r.namespace}/{r.pod:<28} {r.url}  ({r.model})")
+    for n in s.nodes:
+        typer.echo(f"DCGM {n.node:<33} http://127.0.0.1:{n.dcgm_port}/metrics")
+    if s.snapshot_url:
         typer.echo(
-            f"Snapshot page     {s['snapshot_url']}  (the single pane, last 15m, reloads "
+            f"Snapshot page     {s.snapshot_url}  (the single pane, last 15m, reloads "
             "every 15 s; ?range=1h)"
         )
     typer.echo(f"State file        {stack.state_file}")
@@ -44,7 +44,7 @@ def keda_desired(stack: LocalStack, cfg: BundleConfig) -> list[Desired]:
 
     keys = [
         k
-        for k in dict.fromkeys(r["model_key"] for r in stack.state["replicas"])
+        for k in dict.fromkeys(r.model_key for r in stack.running.replicas)
         if runtimes.runtime_of(cfg, k).uses_vllm_deployment
     ]
     with Prometheus(stack.prometheus_url, timeout=3.0) as prom:

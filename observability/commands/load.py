@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.error
 from pathlib import Path
 
 import httpx
@@ -45,7 +44,6 @@ def load(
         try:
             targets.append(Target(u, model or discover_model(u, timeout=timeout)))
         except (
-            urllib.error.URLError,
             httpx.HTTPError,
             OSError,
             ValueError,

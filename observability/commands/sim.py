@@ -44,18 +44,8 @@ def sim_config_from_bundle(
             raise ValueError(
                 f"--models: {key!r} is not in bundle.yaml models ({', '.join(cfg.models)})"
             )
-        m = cfg.models[key]
-        out.append(
-            SimModel(
-                key,
-                m.served_name,
-                ns or namespace or cfg.model_namespace(key),
-                m.max_model_len,
-                m.gpu_memory_utilization,
-                m.max_num_seqs,
-                m.gpus,
-            )
-        )
+        ns = ns or namespace or cfg.model_namespace(key)
+        out.append(SimModel.from_profile(key, cfg.models[key], ns))
     return SimConfig(models=tuple(out), monitoring_namespace=cfg.namespaces.monitoring, **kwargs)
 
 

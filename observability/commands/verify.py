@@ -16,7 +16,7 @@ from observability.commands._common import (
     load_bundle,
     print_json,
 )
-from observability.local.stack import STATE_DIR, read_state
+from observability.local.state import STATE_DIR, read_state
 from observability.verify import ClusterUnreachable, Options, check_ids, run_verify
 from observability.verify.report import exit_code, print_table, to_json
 
@@ -35,7 +35,7 @@ def _local_urls(root: Path, prom: str | None, am: str | None) -> tuple[str, str 
             "--local needs --prometheus-url (and --alertmanager-url), or a running "
             "`obsctl demo` (no live demo state file found)"
         )
-    return state["prometheus_url"], am or state.get("alertmanager_url")
+    return state.prometheus_url, am or state.alertmanager_url
 
 
 def verify(

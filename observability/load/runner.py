@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from observability import tmpdirs
 from observability.load.report import LoadReport, read_samples, summarize
@@ -42,8 +43,9 @@ class LoadSpec:
 
 def discover_model(url: str, timeout: float = 5.0) -> str:
     """The first served model name at `url` (/v1/models)."""
-    with urllib.request.urlopen(f"{url.rstrip('/')}/v1/models", timeout=timeout) as r:
-        data = json.loads(r.read())
+    resp = httpx.get(f"{url.rstrip('/')}/v1/models", timeout=timeout)
+    resp.raise_for_status()
+    data = resp.json()
     models = [m["id"] for m in data.get("data", [])]
     if not models:
         raise ValueError(f"{url}/v1/models lists no model: pass --model")

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -33,6 +33,9 @@ from observability.sim.latency import DEFAULT_PROFILE, load_profile
 from observability.sim.metrics import ReplicaMetrics, set_created_series
 from observability.sim.ray import RayHead, RayServeStats
 
+if TYPE_CHECKING:
+    from observability.config import ModelProfile
+
 __all__ = ["SimCluster", "SimConfig", "SimModel", "SimThread"]
 
 
@@ -46,6 +49,20 @@ class SimModel:
     max_num_seqs: int = 128
     gpus: int = 1
     runtime: str = "vllm"  # models.<key>.runtime: how the replica's metrics are exposed
+
+    @classmethod
+    def from_profile(cls, key: str, profile: ModelProfile, namespace: str) -> SimModel:
+        """The one place a bundle.yaml model profile becomes simulator settings."""
+        return cls(
+            key=key,
+            served_name=profile.served_name,
+            namespace=namespace,
+            max_model_len=profile.max_model_len,
+            gpu_memory_utilization=profile.gpu_memory_utilization,
+            max_num_seqs=profile.max_num_seqs,
+            gpus=profile.gpus,
+            runtime=profile.runtime,
+        )
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from observability.promapi import PromError, Response
 from observability.verify.context import VerifyContext
-from observability.verify.endpoints import Response
 from observability.verify.model import Check, CheckFailed, Outcome, Status
 
 __all__ = ["CHECKS"]
@@ -150,8 +150,8 @@ def _panels(ctx: VerifyContext) -> Outcome:
     def has_data(expr: str) -> bool | str:
         try:
             return bool(prom.query(expr))
-        except CheckFailed as err:
-            return err.outcome.evidence
+        except PromError as err:
+            return err.evidence
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         answers = list(pool.map(lambda q: has_data(q[3]), queries))
@@ -210,7 +210,7 @@ def _exists(ctx: VerifyContext, name: str) -> bool:
                     f'count({{__name__=~"{name}(_bucket|_total|_sum|_count)?"}})'
                 )
             )
-        except CheckFailed:
+        except PromError:
             return False
 
     return ctx.once(f"p.exists.{name}", q)

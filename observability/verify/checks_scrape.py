@@ -239,7 +239,7 @@ def _series(ctx: VerifyContext) -> Outcome:
 
 
 def _vllm_names(ctx: VerifyContext) -> list[str]:
-    return ctx.once("p.vllmnames", lambda: ctx.prometheus().metric_names("vllm[:_].+"))
+    return ctx.once("p.vllmnames", lambda: ctx.prometheus().current_names("vllm[:_].+"))
 
 
 def _escaping(ctx: VerifyContext) -> Outcome:

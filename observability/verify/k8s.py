@@ -23,10 +23,10 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from observability.verify.endpoints import Response
+from observability.promapi import PromError, Response
 from observability.verify.model import CheckFailed
 
-__all__ = ["Cluster", "ClusterUnreachable", "ProxyEndpoint", "label_selector"]
+__all__ = ["Cluster", "ClusterUnreachable", "ProxyTransport", "label_selector"]
 
 RBAC_FIX = (
     "apply deploy/verify/ (read-only ClusterRole for verify) and run as that "
@@ -147,8 +147,9 @@ def check_kubeconfig(kubeconfig: str | None, context: str | None) -> None:
             )
 
 
-class ProxyEndpoint:
-    """A Service port reached through the API server's service proxy."""
+class ProxyTransport:
+    """A Service port reached through the API server's service proxy: a `promapi.Transport`
+    on the kubeconfig's authenticated client (token, client certificate or exec plugin)."""
 
     def __init__(
         self,
@@ -161,21 +162,38 @@ class ProxyEndpoint:
         self._api = api
         self._base = f"/api/v1/namespaces/{namespace}/services/{scheme}:{name}:{port}/proxy"
         self.label = f"service {namespace}/{name}:{port} (API server proxy)"
+        self.query_method = "GET"  # verify's RBAC grants `get` on services/proxy, not `create`
 
     def get(
         self,
         path: str,
-        params: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+        timeout: float = 5.0,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        return self.request("GET", path, params, timeout, headers)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
         timeout: float = 5.0,
         headers: dict[str, str] | None = None,
     ) -> Response:
         # The API server strips Authorization after authenticating us, so credentials for
         # the backend cannot travel this way (see docs/verify.md: use --grafana-url).
+        form = method == "POST"
         req = self._api.param_serialize(
-            "GET",
+            method,
             self._base + path,
-            query_params=list((params or {}).items()),
-            header_params={"Accept": "application/json, text/plain, */*", **(headers or {})},
+            query_params=[] if form else list((params or {}).items()),
+            post_params=list((params or {}).items()) if form else None,
+            header_params={
+                "Accept": "application/json, text/plain, */*",
+                **({"Content-Type": "application/x-www-form-urlencoded"} if form else {}),
+                **(headers or {}),
+            },
             auth_settings=["BearerToken"],
         )
         where = f"{self.label}{path}"
@@ -183,14 +201,15 @@ class ProxyEndpoint:
             resp = self._api.call_api(*req, _request_timeout=(min(3.0, timeout), timeout))
             resp.read()
         except (urllib3.exceptions.TimeoutError, urllib3.exceptions.ReadTimeoutError):
-            raise CheckFailed(
+            raise PromError(
                 f"{where} did not answer within {timeout:g}s",
                 "the pod behind the Service hangs or is overloaded: check its logs and limits",
             ) from None
         except (urllib3.exceptions.HTTPError, OSError) as err:
-            raise CheckFailed(
+            raise PromError(
                 f"{where} unreachable: {_net_error(err)}",
                 "the Kubernetes API server stopped answering mid-run: check connectivity",
+                unreachable=True,
             ) from None
         return Response(resp.status, resp.data or b"", where)
 
@@ -391,8 +410,8 @@ class Cluster:
 
     def proxy(
         self, namespace: str, name: str, port: str | int, scheme: str = "http"
-    ) -> ProxyEndpoint:
-        return ProxyEndpoint(self.api, namespace, name, port, scheme)
+    ) -> ProxyTransport:
+        return ProxyTransport(self.api, namespace, name, port, scheme)
 
     def close(self) -> None:
         self.api.close()

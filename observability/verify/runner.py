@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from observability.promapi import PromError
 from observability.verify.model import Check, CheckFailed, Outcome, Result, Status
 
 __all__ = ["DEFAULT_CHECK_TIMEOUT", "DEFAULT_TOTAL_TIMEOUT", "run_checks", "select_checks"]
@@ -49,6 +50,8 @@ def _execute(check: Check, ctx: Any) -> Outcome:
         out = check.run(ctx)
     except CheckFailed as err:
         return err.outcome
+    except PromError as err:  # an API call failed: the check fails with its evidence and fix
+        return Outcome.fail(err.evidence, err.fix)
     except Exception as err:  # a bug or an unexpected answer must not hide the other checks
         tb = traceback.extract_tb(err.__traceback__)[-1]
         where = f"{tb.filename.rsplit('/', 1)[-1]}:{tb.lineno}"
