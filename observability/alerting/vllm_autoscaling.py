@@ -14,6 +14,7 @@ from typing import Any
 
 from observability.alerting.base import Scope, alert
 from observability.alerting.timing import Timing
+from observability.autoscaling.keda import hpa_name, scalable_models, waiting_query
 from observability.config import BundleConfig
 
 __all__ = ["GROUP", "group"]
@@ -22,8 +23,6 @@ GROUP = "vllm.autoscaling"
 
 
 def _at_max(cfg: BundleConfig, key: str) -> str:
-    from observability.autoscaling.keda import hpa_name, waiting_query  # cycle via render
-
     ns = cfg.model_namespace(key)
     sel = f'{{namespace="{ns}", horizontalpodautoscaler="{hpa_name(key)}"}}'
     scale = cfg.models[key].autoscaling
@@ -36,8 +35,6 @@ def _at_max(cfg: BundleConfig, key: str) -> str:
 
 
 def group(cfg: BundleConfig, t: Timing, sc: Scope) -> dict[str, Any]:
-    from observability.autoscaling.keda import scalable_models  # cycle via render
-
     keys = scalable_models(cfg)
     if not keys:
         return {"name": GROUP, "rules": []}
