@@ -17,7 +17,7 @@ from typing import Any
 
 from observability.config import BundleConfig, RemoteWrite
 
-__all__ = ["bundle_series", "keep_regex", "remote_write_spec"]
+__all__ = ["bundle_series", "keep_regex", "local_remote_write", "remote_write_spec"]
 
 # Read by the single pane's alert panels and by people in Grafana's explore view.
 _ALWAYS = ("ALERTS",)
@@ -88,11 +88,13 @@ def remote_write_spec(cfg: BundleConfig) -> list[dict[str, Any]]:
     return [_entry(rw, cfg) for rw in cfg.prometheus.remote_write]
 
 
-def prometheus_config_remote_write(cfg: BundleConfig, url_override: str | None = None) -> list:
-    """The same queues as Prometheus' own `remote_write` config (the local demo runs this)."""
+def local_remote_write(cfg: BundleConfig, url: str) -> list[dict[str, Any]]:
+    """Prometheus' own `remote_write` for the local demo: the bundle's queues (settings and
+    keep list as rendered) pointed at `url`, or one default queue when none is configured."""
+    queues = cfg.prometheus.remote_write or [RemoteWrite(name="central", url=url)]
     out: list[dict[str, Any]] = []
-    for rw in cfg.prometheus.remote_write:
-        entry: dict[str, Any] = {"name": rw.name, "url": url_override or rw.url}
+    for rw in queues:
+        entry: dict[str, Any] = {"name": rw.name, "url": url}
         q = rw.queue
         queue = {
             "capacity": q.capacity,
