@@ -10,6 +10,7 @@ from typing import Any
 from observability.promapi import PromError, Response
 from observability.verify.context import VerifyContext
 from observability.verify.model import Check, CheckFailed, Outcome, Status
+from observability.verify.queries import family_exists
 
 __all__ = ["CHECKS"]
 
@@ -205,11 +206,7 @@ def _panels(ctx: VerifyContext) -> Outcome:
 def _exists(ctx: VerifyContext, name: str) -> bool:
     def q() -> bool:
         try:
-            return bool(
-                ctx.prometheus().query(
-                    f'count({{__name__=~"{name}(_bucket|_total|_sum|_count)?"}})'
-                )
-            )
+            return bool(ctx.prometheus().query(family_exists(ctx.cfg, name)))
         except PromError:
             return False
 
