@@ -371,10 +371,6 @@ class QueueConfig(_Model):
     min_backoff: Duration | None = None
     max_backoff: Duration | None = None
 
-    _d = field_validator("batch_send_deadline", "min_backoff", "max_backoff")(
-        classmethod(lambda cls, v: v if v is None else _check_duration(v))
-    )
-
     @model_validator(mode="after")
     def _shards(self) -> QueueConfig:
         if self.min_shards and self.max_shards and self.min_shards > self.max_shards:

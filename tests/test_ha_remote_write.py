@@ -16,7 +16,8 @@ from observability.cli import app
 from observability.config import ConfigError, load_config, parse_config
 from observability.dashboards.finalize import template_variables
 from observability.dashboards.queries import Queries
-from observability.metrics.promql_ast import cluster_problems, keeps_label, metric_names
+from observability.metrics.promql_ast import metric_names
+from observability.metrics.promql_labels import cluster_problems, keeps_label
 from observability.render.kps_values import kps_values
 from observability.render.remote_write import bundle_series
 

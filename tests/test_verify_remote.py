@@ -116,9 +116,24 @@ def test_shards_at_maximum_fail(cfg: BundleConfig, fake: FakeRemotePrometheus) -
     assert evidence == "shards at maximum: central@127.0.0.1:31891"
 
 
-def test_no_remote_write_anywhere_skips(bundle: BundleConfig, fake: FakeRemotePrometheus) -> None:
+def test_no_remote_write_anywhere_passes(bundle: BundleConfig, fake: FakeRemotePrometheus) -> None:
     fake.config.pop("remote_write")
     fake.config["global"]["external_labels"] = {}
     out = _run(bundle, fake)
-    assert out["prometheus.remote_write"][0] == Status.SKIP
-    assert out["prometheus.external_labels"][0] == Status.SKIP
+    assert out["prometheus.remote_write"] == (
+        Status.PASS,
+        "no remote_write in bundle.yaml, none in the running Prometheus",
+    )
+    assert out["prometheus.external_labels"][0] == Status.PASS
+
+
+def test_remote_write_running_but_not_in_bundle_fails(
+    bundle: BundleConfig, fake: FakeRemotePrometheus
+) -> None:
+    """A queue the bundle does not declare is still judged (here: failing samples)."""
+    fake.answer("samples_failed_total", [{"metric": QUEUE, "value": [1796136629.5, "7"]}])
+    status, evidence = _run(cluster_config(bundle, "cluster-a"), fake)["prometheus.remote_write"]
+    assert (status, evidence) == (
+        Status.FAIL,
+        "samples failed in the last 10m: central@127.0.0.1:31891 7",
+    )

@@ -11,9 +11,9 @@ import typer
 from observability.commands._common import die
 from observability.config import BundleConfig
 from observability.local.binaries import MissingBinaryError
+from observability.local.interrupt import interrupt_on_term
 from observability.local.multicluster import MultiClusterStack, MultiOptions
-from observability.local.process import ChildFailedError
-from observability.local.signals import interrupt_on_term
+from observability.process import ChildFailedError
 from observability.promapi import PromError
 
 

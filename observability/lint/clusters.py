@@ -17,7 +17,8 @@ from pathlib import Path
 
 from observability.config import BundleConfig
 from observability.lint.findings import Finding
-from observability.metrics.promql_ast import PromqlSyntaxError, cluster_problems
+from observability.metrics.promql_ast import PromQLError
+from observability.metrics.promql_labels import cluster_problems
 
 __all__ = ["CHECK", "check", "check_config"]
 
@@ -39,7 +40,7 @@ def _findings(
 ) -> list[Finding]:
     try:
         problems = cluster_problems(expr, label, require_matcher=require_matcher)
-    except PromqlSyntaxError as err:
+    except PromQLError as err:
         return [Finding(CHECK, file, f"does not parse: {err}", obj)]
     return [
         Finding(CHECK, file, f"{p}: keep {label} in every `by` and join (`on(...)`)", obj, "expr")
@@ -50,7 +51,7 @@ def _findings(
 def check_config(cfg: BundleConfig) -> list[Finding]:
     from observability.alerting.rules import rule_groups
     from observability.dashboards import build_all
-    from observability.dashboards.exprs import panel_queries, substitute
+    from observability.dashboards.exprs import panel_queries
     from observability.verify.queries import all_queries
 
     probe = _probe(cfg)
@@ -65,7 +66,7 @@ def check_config(cfg: BundleConfig) -> list[Finding]:
             out += _findings(
                 f"dashboards/{file}",
                 f"{pq.title} ({pq.ref})",
-                substitute(pq.expr),
+                pq.expr,
                 label,
                 require_matcher=True,
             )

@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from observability.local.binaries import MissingBinaryError
-from observability.local.process import Child, Supervisor, http_ok
+from observability.process import Child, Supervisor, http_ok
 
 __all__ = ["VM_INSTALL_HINT", "CentralStore", "find_victoria_metrics"]
 

@@ -27,7 +27,7 @@ def bundle_series(cfg: BundleConfig) -> list[str]:
     """Sorted series names the bundle's rules and dashboards read or record."""
     from observability.alerting.rules import rule_groups
     from observability.dashboards import build_all
-    from observability.dashboards.exprs import panel_queries, substitute
+    from observability.dashboards.exprs import panel_queries
     from observability.metrics.promql_ast import metric_names
 
     names: set[str] = set(_ALWAYS)
@@ -38,7 +38,7 @@ def bundle_series(cfg: BundleConfig) -> list[str]:
                 names.add(rule["record"])
     for dash in build_all(cfg).values():
         for q in panel_queries(dash):
-            names.update(metric_names(substitute(q.expr)))
+            names.update(metric_names(q.expr))
     return sorted(names)
 
 

@@ -65,7 +65,7 @@ def _external_labels(ctx: VerifyContext) -> Outcome:
     if problems:
         return Outcome.fail("; ".join(problems), "; ".join(fixes))
     if not labels:
-        return Outcome.skip("no external labels, none needed (one cluster, no remote write)")
+        return Outcome.ok("no external labels, none needed (no cluster label, no remote write)")
     shown = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
     return Outcome.ok(f"external labels {shown}")
 
@@ -79,7 +79,7 @@ def _remote_write(ctx: VerifyContext) -> Outcome:
     want = ctx.cfg.prometheus.remote_write
     running = running_config(ctx).get("remote_write") or []
     if not want and not running:
-        return Outcome.skip("no remote_write in bundle.yaml or in the running Prometheus")
+        return Outcome.ok("no remote_write in bundle.yaml, none in the running Prometheus")
     running_names = {r.get("name") for r in running if isinstance(r, dict)}
     missing = [rw.name for rw in want if rw.name not in running_names]
     if missing:
