@@ -21,14 +21,14 @@ def _print_urls(multi: MultiClusterStack) -> None:
     assert multi.store is not None
     typer.echo(f"Central store     {multi.store.url}  (VictoriaMetrics; Prometheus query API)")
     for s in multi.stacks:
-        st = s.state
-        typer.echo(f"{st['cluster']}:")
-        for url in st["prometheus_urls"]:
+        st = s.running
+        typer.echo(f"{st.cluster}:")
+        for url in st.prometheus_urls:
             typer.echo(f"  Prometheus      {url}")
-        typer.echo(f"  Alertmanager    {st['alertmanager_url']}/api/v2/alerts")
-        typer.echo(f"  Webhook sink    {st['webhook_url']}/notifications")
-        typer.echo(f"  Simulator admin {st['sim_admin_url']}/faults")
-        typer.echo(f"  Snapshot page   {st['snapshot_url']}")
+        typer.echo(f"  Alertmanager    {st.alertmanager_url}/api/v2/alerts")
+        typer.echo(f"  Webhook sink    {st.webhook_url}/notifications")
+        typer.echo(f"  Simulator admin {st.sim_admin_url}/faults")
+        typer.echo(f"  Snapshot page   {st.snapshot_url}")
 
 
 def run_clusters(

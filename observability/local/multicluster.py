@@ -210,7 +210,7 @@ class MultiClusterStack:
         """Largest remote-write lag (s) over every Prometheus of every cluster."""
         worst = 0.0
         for s in self.stacks:
-            for url in s.state["prometheus_urls"]:
+            for url in s.running.prometheus_urls:
                 with Prometheus(url, timeout=5.0) as prom:
                     rows = prom.query(LAG)
                 worst = max([worst, *(float(r["value"][1]) for r in rows)])
@@ -249,7 +249,7 @@ class MultiClusterStack:
         self._apart(proof, say)
         victim = self.stacks[-1]
         t_fault = time.time()
-        node = victim.state["nodes"][0]["node"]
+        node = victim.running.nodes[0].node
         say(f"{victim.opts.cluster_name}: injecting {FAULT} on {node}")
         httpx.post(
             f"{victim.admin_url}/faults",
@@ -267,7 +267,7 @@ class MultiClusterStack:
     def _wait_all_clusters(self, timeout: float) -> None:
         """Until every cluster's vLLM targets are in the central store (a fresh cluster's
         first remote-write batch takes a few seconds)."""
-        want = {s.opts.cluster_name: len(s.state["replicas"]) for s in self.stacks}
+        want = {s.opts.cluster_name: len(s.running.replicas) for s in self.stacks}
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             with contextlib.suppress(PromError, httpx.HTTPError, OSError):
@@ -292,10 +292,10 @@ class MultiClusterStack:
             proof.clusters[name] = {
                 "vllm_targets_up": targets.get(name, 0.0),
                 "vllm_up_series_in_store": series.get(name, 0),
-                "vllm_replicas": len(s.state["replicas"]),
-                "gpus": len(s.state["nodes"]) * self.opts.gpus_per_node,
+                "vllm_replicas": len(s.running.replicas),
+                "gpus": len(s.running.nodes) * self.opts.gpus_per_node,
                 "generation_tokens_per_s": round(tokens.get(name, 0.0), 2),
-                "prometheus_replicas": len(s.state["prometheus_urls"]),
+                "prometheus_replicas": len(s.running.prometheus_urls),
             }
         proof.apart_ok = set(want) <= set(targets) and not unlabelled
         # One `up` series per target, not one per Prometheus replica: deduplicated.
@@ -330,7 +330,7 @@ class MultiClusterStack:
         window = end - (t_stop - margin)
         results = []
         for s in self.stacks:
-            pod = s.state["replicas"][0]["pod"]
+            pod = s.running.replicas[0].pod
             sel = f'up{{job="vllm", pod="{pod}"}}'
             with Prometheus(s.prometheus_url, timeout=10.0) as prom:
                 src = _samples(prom.query(f"{sel}[{int(window)}s]", end))
@@ -382,7 +382,7 @@ class MultiClusterStack:
         deadline = time.time() + for_s + 60
         hit = None
         while time.time() < deadline and hit is None:
-            for n in fetch_notifications(victim.state["webhook_url"], since=t0):
+            for n in fetch_notifications(victim.running.webhook_url, since=t0):
                 for a in n.alerts:
                     labels = a.get("labels", {})
                     if labels.get("alertname") == FAULT_ALERT and a.get("status") == "firing":
@@ -391,7 +391,7 @@ class MultiClusterStack:
         stray = [
             s.opts.cluster_name
             for s in others
-            for n in fetch_notifications(s.state["webhook_url"], since=t0)
+            for n in fetch_notifications(s.running.webhook_url, since=t0)
             if FAULT_ALERT in n.alertnames()
         ]
         central = self.central(f'ALERTS{{alertname="{FAULT_ALERT}", alertstate="firing"}}')
