@@ -365,6 +365,20 @@ class PrometheusConfig(_Model):
             raise ValueError(f"{v!r} is not a Kubernetes quantity (e.g. 50Gi)")
         return v
 
+    @field_validator("scrape_interval")
+    @classmethod
+    def _samples_per_window(cls, v: str) -> str:
+        # The dashboard recordings rate() over this window: two samples are needed.
+        from observability.alerting.recording import DASHBOARD_WINDOW
+
+        if 2 * duration_seconds(v) > duration_seconds(DASHBOARD_WINDOW):
+            raise ValueError(
+                f"{v} leaves fewer than 2 samples in the dashboard recordings' "
+                f"{DASHBOARD_WINDOW} rate window, so they would record nothing: scrape every "
+                f"{duration_seconds(DASHBOARD_WINDOW) / 2:g}s or faster"
+            )
+        return v
+
     @model_validator(mode="after")
     def _cluster_name_with_label(self) -> PrometheusConfig:
         if self.cluster_label and not self.cluster_name:
