@@ -8,6 +8,7 @@ any valid bucket edge, GPU settings and Secret names. CI runs the `ci` hypothesi
 
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 from pathlib import Path
@@ -37,5 +38,21 @@ def test_the_strategy_draws_only_valid_bundles(data):
     assert set(cfg.vllm.deploy) <= set(cfg.models)
 
 
-def test_the_committed_bundle_passes_the_property(tmp_path):
-    assert check_tree(BASE, tmp_path) == []
+def _deploying(*keys: str) -> dict:
+    data = copy.deepcopy(BASE)
+    data["vllm"]["deploy"] = list(keys)
+    return data
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        BASE,
+        _deploying(),  # monitor-only: nothing deployed
+        _deploying("llama-3-8b-instruct"),  # a model with its own namespace, alone
+        _deploying("deepseek-r1-distill-llama-8b", "llama-3-8b-instruct"),
+    ],
+    ids=["committed", "none-deployed", "own-namespace-alone", "two-models"],
+)
+def test_the_reported_layouts_pass_the_property(tmp_path, data):
+    assert check_tree(data, tmp_path) == []

@@ -19,10 +19,10 @@ from typing import Any
 
 from observability import runtimes
 from observability.config import BundleConfig
+from observability.kube import VLLM_NAME
 from observability.lint.findings import Finding
 from observability.lint.kustomize import Build
 from observability.lint.manifests import Manifest, obj_id
-from observability.render.k8s import VLLM_NAME
 
 __all__ = ["Deployed", "check_crossrefs", "deployed_objects"]
 
