@@ -26,6 +26,7 @@ from observability.config_errors import KeyProblem, format_errors, load_yaml_wit
 from observability.duration import Duration, duration_seconds
 from observability.metrics.buckets import edge_problem
 from observability.metrics.names import VLLM, Signal
+from observability.metrics.promql import DASHBOARD_WINDOW
 
 __all__ = [
     "DEFAULT_BUNDLE_PATH",
@@ -369,8 +370,6 @@ class PrometheusConfig(_Model):
     @classmethod
     def _samples_per_window(cls, v: str) -> str:
         # The dashboard recordings rate() over this window: two samples are needed.
-        from observability.alerting.recording import DASHBOARD_WINDOW
-
         if 2 * duration_seconds(v) > duration_seconds(DASHBOARD_WINDOW):
             raise ValueError(
                 f"{v} leaves fewer than 2 samples in the dashboard recordings' "
