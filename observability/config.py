@@ -26,6 +26,7 @@ from observability.config_errors import KeyProblem, format_errors, load_yaml_wit
 from observability.duration import Duration, duration_seconds
 from observability.metrics.buckets import edge_problem
 from observability.metrics.names import VLLM, Signal
+from observability.metrics.promql import DASHBOARD_WINDOW
 
 __all__ = [
     "DEFAULT_BUNDLE_PATH",
@@ -456,6 +457,18 @@ class PrometheusConfig(_Model):
     def _label_name(cls, v: str) -> str:
         if v and not re.match(r"^[a-zA-Z_][a-zA-Z0-9_]*$", v):
             raise ValueError(f"{v!r} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+        return v
+
+    @field_validator("scrape_interval")
+    @classmethod
+    def _samples_per_window(cls, v: str) -> str:
+        # The dashboard recordings rate() over this window: two samples are needed.
+        if 2 * duration_seconds(v) > duration_seconds(DASHBOARD_WINDOW):
+            raise ValueError(
+                f"{v} leaves fewer than 2 samples in the dashboard recordings' "
+                f"{DASHBOARD_WINDOW} rate window, so they would record nothing: scrape every "
+                f"{duration_seconds(DASHBOARD_WINDOW) / 2:g}s or faster"
+            )
         return v
 
     @model_validator(mode="after")

@@ -13,12 +13,13 @@ port name that exists; Applications live in the Argo CD namespace.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from observability import runtimes
 from observability.config import BundleConfig
+from observability.kube import VLLM_NAME
 from observability.lint.findings import Finding
 from observability.lint.kustomize import Build
 from observability.lint.manifests import Manifest, obj_id
@@ -329,5 +330,18 @@ def check_crossrefs(
                 )
             )
         if d.kind in ("ServiceMonitor", "PodMonitor"):
-            findings.extend(_check_monitor(d, deployed, chart_services))
+            found = _check_monitor(d, deployed, chart_services)
+            name = (d.obj.get("metadata") or {}).get("name")
+            if not cfg.vllm.deploy and name == VLLM_NAME and d.kind == "ServiceMonitor":
+                # Monitor-only bundle: the vLLM Services come from outside this repo.
+                found = [
+                    replace(
+                        f,
+                        severity="warning",
+                        message=f"{f.message} (vllm.deploy is empty: label the vLLM Services "
+                        "you deploy yourself to match)",
+                    )
+                    for f in found
+                ]
+            findings.extend(found)
     return findings

@@ -160,6 +160,7 @@ class ProxyTransport:
         scheme: str = "http",
     ) -> None:
         self._api = api
+        self.namespace, self.service, self.port = namespace, name, port
         self._base = f"/api/v1/namespaces/{namespace}/services/{scheme}:{name}:{port}/proxy"
         self.label = f"service {namespace}/{name}:{port} (API server proxy)"
         self.query_method = "GET"  # verify's RBAC grants `get` on services/proxy, not `create`
