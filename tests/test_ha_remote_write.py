@@ -152,16 +152,16 @@ def test_config_errors_name_the_key(change, message: str) -> None:
     assert "\n" not in str(err.value)
 
 
-def test_cluster_variable_is_cluster_whatever_the_label(bundle) -> None:
+def test_cluster_variable_follows_the_label(bundle) -> None:
     prom = bundle.prometheus.model_copy(
         update={"cluster_label": "k8s_cluster", "cluster_name": "x"}
     )
     cfg = bundle.model_copy(update={"prometheus": prom})
     var = template_variables(cfg)[1].to_json_data()
-    assert var["name"] == "cluster"
+    assert var["name"] == "k8s_cluster"
     assert var["query"] == "label_values(vllm:num_requests_running, k8s_cluster)"
     assert Queries(cfg).firing_alerts() == (
-        'count(ALERTS{k8s_cluster=~"$cluster", alertstate="firing", '
+        'count(ALERTS{k8s_cluster=~"$k8s_cluster", alertstate="firing", '
         'alertname=~"(VLLM|GPU|DCGM).*"}) or vector(0)'
     )
 

@@ -69,19 +69,14 @@ def template_variables(cfg: BundleConfig) -> list[g.Template]:
         )
     ]
     scope: list[str] = []
-    # (variable, label): the cluster variable is always `$cluster` (what every panel
-    # matcher reads, queries.py), whatever label name cluster_label gives it. It exists
-    # only when cluster_label is set: without it no series carries a cluster to choose.
-    names = ([("cluster", cluster)] if cluster else []) + [
-        (n, n) for n in ("namespace", "model_name", "pod")
-    ]
-    for name, label in names:
+    names = ([cluster] if cluster else []) + ["namespace", "model_name", "pod"]
+    for name in names:
         sel = f"{_VALUES_FROM}{{{', '.join(scope)}}}" if scope else _VALUES_FROM
         out.append(
             g.Template(
                 name=name,
                 label=name,
-                query=f"label_values({sel}, {label})",
+                query=f"label_values({sel}, {name})",
                 dataSource="${datasource}",
                 type="query",
                 includeAll=True,
@@ -92,7 +87,7 @@ def template_variables(cfg: BundleConfig) -> list[g.Template]:
                 default="$__all",
             )
         )
-        scope.append(f'{label}=~"${name}"')
+        scope.append(f'{name}=~"${name}"')
     return out
 
 

@@ -153,7 +153,7 @@ def _check_vars(file: str, dash: dict, cfg: BundleConfig) -> list[Finding]:
     if not ds or ds.get("type") != "datasource" or ds.get("query") != "prometheus":
         out.append(_finding(file, "needs a `datasource` variable of type datasource (prometheus)"))
     cluster = cfg.prometheus.cluster_label
-    wanted = (["cluster"] if cluster else []) + list(REQUIRED_VARS)
+    wanted = ([cluster] if cluster else []) + list(REQUIRED_VARS)
     for name in wanted:
         v = variables.get(name)
         if not v or not v.get("multi") or not v.get("includeAll"):
