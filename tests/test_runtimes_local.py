@@ -16,7 +16,7 @@ from observability.local.stack import LocalStack, StackOptions, with_runtime
 from observability.local.webhook import fetch_notifications
 from observability.metrics.catalog import runtime_catalog, vllm_catalog
 from observability.promapi import Prometheus
-from observability.scenarios import SCENARIOS, StackHandle, run_scenario
+from observability.scenarios import SCENARIOS, run_scenario
 from observability.sim.aibrix import CONTROLLER, GATEWAY, AibrixComponent
 from observability.sim.metrics import ReplicaMetrics
 from observability.sim.ray import RayHead, RayServeStats, ray_worker_exposition
@@ -74,7 +74,7 @@ def test_rayservice_scenarios_fire_through_the_pod_monitor(
                 mapped = prom.query(f'vllm:num_requests_running{{pod="{ray_pod}"}}')
         assert raw and mapped
         assert mapped[0]["metric"]["job"] == "monitoring/ray-vllm"
-        handle = StackHandle.from_state(stack.state)
+        handle = stack.running
         for name in ("replica-crash",):
             res = run_scenario(SCENARIOS[name], handle, settle_s=30)
             assert res.targets == [ray_pod]
