@@ -305,6 +305,18 @@ class ModelProfile(_Model):
         return v
 
     @model_validator(mode="after")
+    def _aibrix_name(self) -> ModelProfile:
+        if self.runtime == "aibrix" and (
+            not _K8S_NAME_RE.match(self.served_name) or len(self.served_name) > 63
+        ):
+            raise ValueError(
+                f"runtime aibrix routes on model.aibrix.ai/name, which must equal the served "
+                f"name and a Service name: {self.served_name!r} is not one; set served_name "
+                "to lower-case letters, digits and '-' (e.g. deepseek-r1-distill-llama-8b)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _source_block(self) -> ModelProfile:
         for kind in ("s3", "pvc"):
             block = getattr(self, kind)

@@ -7,14 +7,17 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from observability.config import BundleConfig
 from observability.local.stack import LocalStack, StackOptions, with_runtime
+from observability.local.webhook import fetch_notifications
 from observability.metrics.catalog import runtime_catalog, vllm_catalog
 from observability.promapi import Prometheus
-from observability.scenarios import SCENARIOS, StackHandle, run_scenario
+from observability.scenarios import SCENARIOS, run_scenario
+from observability.sim.aibrix import CONTROLLER, GATEWAY, AibrixComponent
 from observability.sim.metrics import ReplicaMetrics
 from observability.sim.ray import RayHead, RayServeStats, ray_worker_exposition
 
@@ -71,7 +74,7 @@ def test_rayservice_scenarios_fire_through_the_pod_monitor(
                 mapped = prom.query(f'vllm:num_requests_running{{pod="{ray_pod}"}}')
         assert raw and mapped
         assert mapped[0]["metric"]["job"] == "monitoring/ray-vllm"
-        handle = StackHandle.from_state(stack.state)
+        handle = stack.running
         for name in ("replica-crash",):
             res = run_scenario(SCENARIOS[name], handle, settle_s=30)
             assert res.targets == [ray_pod]
@@ -79,5 +82,57 @@ def test_rayservice_scenarios_fire_through_the_pod_monitor(
             for t in res.alerts:
                 if t.expected:
                     print(f"rayservice {name}: {t.alert} webhook after {t.webhook_s:.1f}s")
+    finally:
+        stack.stop()
+
+
+def test_aibrix_gateway_exposition_is_catalogued() -> None:
+    gw = AibrixComponent.make(GATEWAY, "aibrix-system", 1, 0)
+    gw.observe("m", 200)
+    gw.observe("m", 500)
+    ctl = AibrixComponent.make(CONTROLLER, "aibrix-system", 2, 0)
+    cat = runtime_catalog("aibrix-0.7.0.json")
+    for comp in (gw, ctl):
+        for name, labels in _series(comp.exposition().decode()).items():
+            fam = cat.family(name)
+            assert fam is not None, name
+            assert labels <= set(fam.labels), (name, labels - set(fam.labels))
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(240)
+def test_aibrix_gateway_down_fires_through_its_service_monitor(
+    bundle: BundleConfig, repo_root: Path, tmp_path: Path
+) -> None:
+    cfg = with_runtime(bundle, "aibrix")
+    opts = StackOptions(
+        cfg=cfg, repo_root=repo_root, profile="fast", replicas=1, state_file=tmp_path / "s.json"
+    )
+    stack = LocalStack(opts)
+    try:
+        stack.start()
+        jobs = {t["labels"]["job"] for t in stack.targets()}
+        assert {"aibrix-gateway-plugins", "aibrix-controller-manager-metrics-service"} <= jobs
+        gateway = next(c for c in stack.running.aibrix if c.component == GATEWAY)
+        served = stack.running.replicas[0].model
+        deadline = time.monotonic() + 20
+        seen: list = []
+        with Prometheus(stack.prometheus_url) as prom:
+            while not seen and time.monotonic() < deadline:
+                time.sleep(0.5)
+                seen = prom.query(f'gateway_request_model_success_total{{model="{served}"}}')
+        assert seen, "the gateway counts the aibrix model's requests"
+        t0 = time.time()
+        httpx.post(
+            f"{stack.admin_url}/faults", json={"fault": "crash", "target": gateway.pod}
+        ).raise_for_status()
+        fired = None
+        while fired is None and time.time() - t0 < 120:
+            time.sleep(0.5)
+            for n in fetch_notifications(stack.running.webhook_url, since=t0):
+                if "AIBrixComponentDown" in n.alertnames():
+                    fired = n.received_at - t0
+        assert fired is not None, "AIBrixComponentDown never reached the webhook"
+        print(f"aibrix gateway-down: AIBrixComponentDown webhook after {fired:.1f}s")
     finally:
         stack.stop()

@@ -159,6 +159,23 @@ def targets_from_manifest(
                 pod_labels=labels,
             )
         )
+    from observability.runtimes.aibrix import COMPONENTS as AIBRIX
+
+    for c in manifest.get("aibrix", []):
+        svc, labels, port_name = AIBRIX[c["component"]]
+        out.append(
+            DiscoveredTarget(
+                address=f"127.0.0.1:{c['port']}",
+                namespace=c["namespace"],
+                service=svc,
+                service_labels=labels,
+                port_name=port_name,
+                pod=c["pod"],
+                container=c["component"],
+                node="cpu-node-0",
+                pod_labels=labels,
+            )
+        )
     for h in manifest.get("ray_heads", []):
         cluster = h["pod"].rsplit("-head-", 1)[0]
         labels = {

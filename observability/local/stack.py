@@ -43,6 +43,7 @@ from observability.local.simproc import write_spec
 from observability.local.state import (
     STATE_DIR,
     STATE_GLOB,
+    AibrixInfo,
     NodeInfo,
     RayHeadInfo,
     ReplicaInfo,
@@ -119,7 +120,11 @@ def with_runtime(cfg: BundleConfig, runtime: str) -> BundleConfig:
     """`cfg` with the demo's first model served by `runtime` (obsctl demo --runtime)."""
     first = demo_models(cfg)[0][0]
     models = dict(cfg.models)
-    models[first] = models[first].model_copy(update={"runtime": runtime})
+    update: dict[str, Any] = {"runtime": runtime}
+    if runtime == "aibrix":
+        # AIBrix routes on model.aibrix.ai/name = Service name = served name.
+        update["served_name"] = first
+    models[first] = models[first].model_copy(update=update)
     return cfg.model_copy(update={"models": models})
 
 
@@ -270,6 +275,7 @@ class LocalStack:
         n_replicas = o.replicas * len(models)
         n_nodes = math.ceil(n_replicas / max(o.gpus_per_node, 1))
         n_heads = sum(1 for key, _ in models if o.cfg.models[key].runtime == "rayservice")
+        aibrix = any(o.cfg.models[key].runtime == "aibrix" for key, _ in models)
         return SimConfig(
             models=tuple(SimModel.from_profile(k, o.cfg.models[k], ns) for k, ns in models),
             replicas=o.replicas,
@@ -278,6 +284,8 @@ class LocalStack:
             admin_port=self.ports.one(),
             dcgm_port=self.ports.block(n_nodes),
             head_port=self.ports.block(n_heads) if n_heads else 0,
+            aibrix_port=self.ports.block(2) if aibrix else 0,
+            aibrix_namespace=o.cfg.runtimes.aibrix.system_namespace,
             gpus_per_node=o.gpus_per_node,
             monitoring_namespace=o.cfg.namespaces.monitoring,
             ksm_port=self.ports.one(),
@@ -378,6 +386,7 @@ class LocalStack:
             ),
             nodes=tuple(NodeInfo(**n) for n in self.manifest.get("nodes", [])),
             ray_heads=tuple(RayHeadInfo(**h) for h in self.manifest.get("ray_heads", [])),
+            aibrix=tuple(AibrixInfo(**c) for c in self.manifest.get("aibrix", [])),
             tmp_dir=str(self._tmp),
             load_samples=str(self._tmp / "load-samples.jsonl"),
         )
@@ -463,7 +472,7 @@ class LocalStack:
         assert self._sup is not None
         start = time.monotonic()
         s = self.running
-        expected = len(s.replicas) + len(s.nodes) + len(s.ray_heads)
+        expected = len(s.replicas) + len(s.nodes) + len(s.ray_heads) + len(s.aibrix)
         while True:
             dead = [c.name for c in self._sup.dead()]
             if dead:

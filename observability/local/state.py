@@ -21,6 +21,7 @@ from observability.duration import duration_seconds
 __all__ = [
     "STATE_DIR",
     "STATE_GLOB",
+    "AibrixInfo",
     "GpuRef",
     "NodeInfo",
     "RayHeadInfo",
@@ -81,6 +82,15 @@ class RayHeadInfo(_Frozen):
     node: str
 
 
+class AibrixInfo(_Frozen):
+    """A simulated AIBrix control-plane pod (gateway plugins or controller manager)."""
+
+    component: str
+    pod: str
+    namespace: str
+    port: int
+
+
 class StackState(_Frozen):
     pid: int
     started_at: float
@@ -100,6 +110,7 @@ class StackState(_Frozen):
     replicas: tuple[ReplicaInfo, ...]
     nodes: tuple[NodeInfo, ...]
     ray_heads: tuple[RayHeadInfo, ...] = ()
+    aibrix: tuple[AibrixInfo, ...] = ()
     pids: dict[str, int] = {}
     ports: tuple[int, ...] = ()
     tmp_dir: str = ""

@@ -50,6 +50,7 @@ class Replica:
     inflight: set[Request] = field(default_factory=set)
     runtime: str = "vllm"
     serve: RayServeStats | None = None  # Ray Serve's view of the replica (rayservice)
+    gateway: Any = None  # the AIBrix gateway plugins in front of it (aibrix)
 
     @property
     def v0(self) -> bool:
@@ -171,6 +172,8 @@ def http_metrics_middleware(lookup: Callable[[web.Request], Replica | None]):
         path = route.canonical if route is not None else request.path
         if replica is not None and replica.serve is not None and path.startswith("/v1/"):
             replica.serve.observe(response.status)
+        if replica is not None and replica.gateway is not None and path.startswith("/v1/"):
+            replica.gateway.observe(replica.model, response.status)
         if replica is not None and path not in _HTTP_EXCLUDED:
             replica.metrics.http(
                 path,

@@ -21,6 +21,7 @@ from aiohttp import web
 from observability.metrics.catalog import vllm_catalog
 from observability.runtimes import get as get_runtime
 from observability.sim.admin import add_admin_routes
+from observability.sim.aibrix import CONTROLLER, GATEWAY, AibrixComponent
 from observability.sim.api import Replica, add_replica_routes, http_metrics_middleware
 from observability.sim.dcgm import CONTENT_TYPE as DCGM_CONTENT_TYPE
 from observability.sim.dcgm import Gpu, Node
@@ -75,6 +76,10 @@ class SimConfig:
     dcgm_port: int = 9400
     ksm_port: int = 0  # 0: no fake kube-state-metrics
     head_port: int = 9500  # first port of the Ray head pods (one per rayservice model)
+    aibrix_port: int = (
+        0  # first of two ports (gateway plugins, controller) when an aibrix model runs
+    )
+    aibrix_namespace: str = "aibrix-system"
     gpus_per_node: int = 4
     monitoring_namespace: str = "monitoring"
     seed: int = 0
@@ -209,7 +214,19 @@ class SimCluster:
             self.faults,
             started_at=time.time(),
         )
-        self.faults.replicas = {r.pod for r in self.replicas}
+        self.aibrix: list[AibrixComponent] = []
+        if any(get_runtime(m.runtime).name == "aibrix" for m in self.cfg.models):
+            base = self.cfg.aibrix_port or self.cfg.head_port + 100
+            self.aibrix = [
+                AibrixComponent.make(c, self.cfg.aibrix_namespace, base + i, self.cfg.seed)
+                for i, c in enumerate((GATEWAY, CONTROLLER))
+            ]
+        for r in self.replicas:
+            if get_runtime(r.runtime).name == "aibrix":
+                r.gateway = self.aibrix[0]
+        self.faults.replicas = {r.pod for r in self.replicas} | {
+            c.pod for c in (*self.aibrix, *self.heads)
+        }
         self.faults.nodes = {n.name for n in self.nodes}
         self._by_port: dict[int, Any] = {r.port: r for r in self.replicas}
         self.dcgm_ports = {self.cfg.dcgm_port + i: n for i, n in enumerate(self.nodes)}
@@ -217,6 +234,7 @@ class SimCluster:
         if self.cfg.ksm_port:
             self._by_port[self.cfg.ksm_port] = self.ksm
         self._by_port.update({h.port: h for h in self.heads})
+        self._by_port.update({c.port: c for c in self.aibrix})
         self._sites: dict[int, web.TCPSite] = {}
         self._runner: web.AppRunner | None = None
         self._crashed: set[int] = set()
@@ -244,6 +262,10 @@ class SimCluster:
                     "runtime": r.runtime,
                 }
                 for r in self.replicas
+            ],
+            "aibrix": [
+                {"component": c.component, "pod": c.pod, "namespace": c.namespace, "port": c.port}
+                for c in self.aibrix
             ],
             "ray_heads": [
                 {
@@ -307,6 +329,10 @@ class SimCluster:
             crashed = any(self.faults.get(f, r.pod) for f in ("crash", *LIFECYCLE_FAULTS))
             if crashed != (r.port in self._crashed):
                 self._spawn(self._crash(r) if crashed else self._restart(r))
+        for c in (*self.aibrix, *self.heads):
+            crashed = self.faults.get("crash", c.pod) is not None
+            if crashed != (c.port in self._crashed):
+                self._spawn(self._crash_port(c.port) if crashed else self._restart_port(c.port))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -328,6 +354,23 @@ class SimCluster:
             sock = transport.get_extra_info("sockname") if transport is not None else None
             if transport is not None and sock and sock[1] == r.port:
                 transport.abort()  # RST, like the kernel closing a dead process's sockets
+
+    async def _crash_port(self, port: int) -> None:
+        """A control-plane pod (Ray head, AIBrix component) dies: no listener, RST."""
+        self._crashed.add(port)
+        site = self._sites.pop(port, None)
+        if site is not None:
+            await site.stop()
+        server = self._runner.server if self._runner is not None else None
+        for conn in list(server.connections if server is not None else ()):
+            transport = conn.transport
+            sock = transport.get_extra_info("sockname") if transport is not None else None
+            if transport is not None and sock and sock[1] == port:
+                transport.abort()
+
+    async def _restart_port(self, port: int) -> None:
+        self._crashed.discard(port)
+        await self._listen(port)
 
     async def _restart(self, r: Replica) -> None:
         self._crashed.discard(r.port)
@@ -351,6 +394,7 @@ class SimCluster:
             self.cfg.admin_port,
             *self.dcgm_ports,
             *(h.port for h in self.heads),
+            *(c.port for c in self.aibrix),
             *(r.port for r in self.replicas),
         ]
         if self.cfg.ksm_port:
@@ -388,6 +432,16 @@ class SimCluster:
             if request.path == "/metrics":
                 body = role.exposition()
                 return web.Response(body=body, headers={"Content-Type": DCGM_CONTENT_TYPE})
+            raise web.HTTPNotFound()
+        if isinstance(role, (RayHead, AibrixComponent)) and role.port in self._crashed:
+            if request.transport is not None:
+                request.transport.abort()
+            raise ConnectionResetError(f"{role.pod} is crashed")
+        if isinstance(role, AibrixComponent):
+            if request.path == "/metrics":
+                return web.Response(
+                    body=role.exposition(), headers={"Content-Type": DCGM_CONTENT_TYPE}
+                )
             raise web.HTTPNotFound()
         if isinstance(role, RayHead):
             if request.path == "/metrics":
