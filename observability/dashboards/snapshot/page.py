@@ -113,6 +113,13 @@ def _no_data(d: PanelData) -> str:
     return '<div class="nodata unexplained">No data</div>'
 
 
+def _swatch(color: str, dash: str) -> str:
+    if dash == "-":
+        return f"background:{color}"
+    border = "dashed" if dash in ("--", "-.") else "dotted"
+    return f"background:none;border-top:2px {border} {color};height:0"
+
+
 def _body(d: PanelData, w: int, h: int, tr: TimeRange) -> str:
     kind = d.panel["type"]
     if kind in ("stat", "gauge"):
@@ -127,7 +134,8 @@ def _body(d: PanelData, w: int, h: int, tr: TimeRange) -> str:
     per_row = max(1, w // 260)
     rows = min(3, -(-len(entries) // per_row))
     legend = "".join(
-        f'<span><i style="background:{c}"></i>{html.escape(label)}</span>' for c, label in entries
+        f'<span><i style="{_swatch(c, dash)}"></i>{html.escape(label)}</span>'
+        for c, dash, label in entries
     )
     return (
         timeseries_svg(d, w, h - rows * LEGEND_ROW_H - 4, (tr.start, tr.end))

@@ -57,6 +57,7 @@ THRESHOLD_COLORS = {
     "yellow": "#fade2a",
 }
 DPI = 96
+_DASHES = ("-", "--", ":", "-.")
 MAX_SERIES = 16  # more lines than this is unreadable in a half-width panel
 
 plt.rcParams.update(
@@ -116,7 +117,11 @@ def strip_common(labels: list[str]) -> list[str]:
     for words, lbl in zip(split, labels, strict=True):
         kept = [w for w in words if w not in common]
         out.append(" ".join(kept) if kept else lbl)
-    return out if len(set(out)) == len(set(labels)) else labels
+    if len(set(out)) != len(set(labels)):
+        return labels
+    # `org/Model-Name` -> `Model-Name` where that keeps the series apart
+    short = [" ".join(w.rsplit("/", 1)[-1] for w in lbl.split()) for lbl in out]
+    return short if len(set(short)) == len(set(out)) else out
 
 
 def _override_colors(panel: dict) -> list[tuple[re.Pattern[str], str]]:
@@ -150,9 +155,15 @@ def styled_series(data: PanelData) -> list[tuple[Series, str, str]]:
     return out
 
 
-def legend_entries(data: PanelData) -> list[tuple[str, str]]:
-    """(colour, label) per plotted series, in plotting order; the page draws the legend."""
-    return [(c, label) for _, c, label in styled_series(data)]
+def legend_entries(data: PanelData) -> list[tuple[str, str, str]]:
+    """(colour, dash pattern, label) per plotted series, in plotting order; the page draws
+    the legend (a repeated meaning colour gets the next dash pattern, as on the chart)."""
+    seen: dict[str, int] = {}
+    out = []
+    for _, c, label in styled_series(data):
+        out.append((c, _DASHES[seen.get(c, 0) % len(_DASHES)], label))
+        seen[c] = seen.get(c, 0) + 1
+    return out
 
 
 def _span(data: PanelData) -> float:
@@ -184,8 +195,12 @@ def timeseries_svg(
         ax.stackplot(_dates(times), grid, colors=[c for _, c, _ in styled], alpha=0.6)
         top = float(grid.sum(axis=0).max()) if grid.size else 0.0
     else:
+        seen: dict[str, int] = {}
         for s, color, _ in styled:
-            ax.plot(_dates(s.times), s.values, color=color, lw=1.2)
+            # series sharing a meaning colour (abort of two models) differ by dash pattern
+            style = _DASHES[seen.get(color, 0) % len(_DASHES)]
+            seen[color] = seen.get(color, 0) + 1
+            ax.plot(_dates(s.times), s.values, color=color, lw=1.2, ls=style)
             top = max([top, *s.values])
     low = defaults.get("min")
     high = defaults.get("max")
