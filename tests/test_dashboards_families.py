@@ -207,3 +207,21 @@ def test_tick_labels_differ_on_a_short_range():
     svg = timeseries_svg(data, 600, 200, (data.series[0].times[0], data.series[0].times[-1]))
     ticks = re.findall(r">(\d\d:\d\d(?::\d\d)?)<", svg)
     assert ticks and len(ticks) == len(set(ticks)), ticks
+
+
+def test_y_axis_top_follows_the_data_not_the_thresholds():
+    from observability.dashboards.snapshot.plot import y_top
+
+    assert y_top(0.02, [1.0, 2.5], None) == pytest.approx(0.023)
+    assert y_top(0.0, [0.01, 0.05], None) == pytest.approx(0.0115)  # idle: up to the line
+    assert y_top(0.0, [], None) == 1.0
+    assert y_top(0.95, [0.9, 0.98], 1.0) == 1.0  # capped by the panel's max
+
+
+def test_long_legend_labels_keep_their_distinguishing_tail():
+    from observability.dashboards.snapshot.page import middle_ellipsis
+
+    a = middle_ellipsis("vllm-deepseek-r1-distill-llama-8b-q7rclvtq89-mtpxj", 40)
+    b = middle_ellipsis("vllm-deepseek-r1-distill-llama-8b-q7rclvtq89-mg7fz", 40)
+    assert a == "vllm-deepseek-r1-di…8b-q7rclvtq89-mtpxj" and a != b
+    assert middle_ellipsis("short", 40) == "short"

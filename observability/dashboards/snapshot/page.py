@@ -18,7 +18,7 @@ from observability.dashboards.snapshot.plot import (
 )
 from observability.dashboards.snapshot.units import fmt
 
-__all__ = ["PAGE_WIDTH", "render_page"]
+__all__ = ["PAGE_WIDTH", "middle_ellipsis", "render_page"]
 
 PAGE_WIDTH = 1680  # px of grid content
 COLS, ROW_H, GAP = 24, 30, 8
@@ -113,6 +113,17 @@ def _no_data(d: PanelData) -> str:
     return '<div class="nodata unexplained">No data</div>'
 
 
+LEGEND_CHARS = 40  # what a 250 px legend entry holds at 11 px
+
+
+def middle_ellipsis(label: str, limit: int) -> str:
+    """Cut long labels in the middle: pod names differ in their tail (hash suffix)."""
+    if len(label) <= limit:
+        return label
+    keep = (limit - 1) // 2
+    return f"{label[:keep]}…{label[-keep:]}"
+
+
 def _swatch(color: str, dash: str) -> str:
     if dash == "-":
         return f"background:{color}"
@@ -129,12 +140,13 @@ def _body(d: PanelData, w: int, h: int, tr: TimeRange) -> str:
     if d.empty:
         return _no_data(d)
     if kind == "heatmap":
-        return heatmap_svg(d, w, h)
+        return heatmap_svg(d, w, h, (tr.start, tr.end))
     entries = legend_entries(d)
     per_row = max(1, w // 260)
     rows = min(3, -(-len(entries) // per_row))
     legend = "".join(
-        f'<span><i style="{_swatch(c, dash)}"></i>{html.escape(label)}</span>'
+        f'<span title="{html.escape(label)}"><i style="{_swatch(c, dash)}"></i>'
+        f"{html.escape(middle_ellipsis(label, LEGEND_CHARS))}</span>"
         for c, dash, label in entries
     )
     return (

@@ -27,6 +27,7 @@ __all__ = [
     "strip_common",
     "styled_series",
     "timeseries_svg",
+    "y_top",
 ]
 
 BG = "#181b1f"
@@ -171,6 +172,19 @@ def _span(data: PanelData) -> float:
     return (max(times) - min(times)) if times else 3600.0
 
 
+def y_top(data_max: float, thresholds: list[float], panel_max: float | None) -> float:
+    """The y-axis top: the data sets the scale, as in Grafana (15% headroom, capped by the
+    panel's max). All-zero data shows up to the lowest threshold, so "0, far below the
+    line" reads at a glance; thresholds above the top are named, not drawn."""
+    if data_max > 0:
+        upper = data_max * 1.15
+    elif thresholds:
+        upper = min(thresholds) * 1.15
+    else:
+        upper = 1.0
+    return min(upper, panel_max) if panel_max is not None else upper
+
+
 def timeseries_svg(
     data: PanelData, width_px: int, height_px: int, span: tuple[float, float] | None = None
 ) -> str:
@@ -204,16 +218,13 @@ def timeseries_svg(
             top = max([top, *s.values])
     low = defaults.get("min")
     high = defaults.get("max")
-    # The data sets the scale, as in Grafana: headroom over the highest point, capped by
-    # the panel's max; thresholds are drawn where they fall inside, and named when above.
-    upper = top * 1.15 if top > 0 else 1.0
-    if high is not None:
-        upper = min(upper, high)
+    steps = defaults.get("thresholds", {}).get("steps", [])[1:]
+    lines = defaults.get("custom", {}).get("thresholdsStyle", {}).get("mode") == "line"
+    upper = y_top(top, [st["value"] for st in steps] if lines else [], high)
     ax.set_ylim(bottom=low if low is not None else None, top=upper)
-    style = defaults.get("custom", {}).get("thresholdsStyle", {}).get("mode")
-    if style == "line":
+    if lines:
         above = []
-        for step in defaults.get("thresholds", {}).get("steps", [])[1:]:
+        for step in steps:
             color = THRESHOLD_COLORS.get(step["color"], step["color"])
             if step["value"] <= upper:
                 ax.axhline(step["value"], color=color, ls="--", lw=0.9)
@@ -251,7 +262,9 @@ def timeseries_svg(
     return _svg(fig)
 
 
-def heatmap_svg(data: PanelData, width_px: int, height_px: int) -> str:
+def heatmap_svg(
+    data: PanelData, width_px: int, height_px: int, span: tuple[float, float] | None = None
+) -> str:
     """Grafana-style bucket heatmap: per-bucket rate from cumulative `le` series."""
     import numpy as np
 
@@ -281,7 +294,7 @@ def heatmap_svg(data: PanelData, width_px: int, height_px: int) -> str:
             )
             ax.set_yticks(np.arange(len(labels)) + 0.5, labels)
             idx = np.linspace(0, len(times) - 1, num=min(6, len(times))).astype(int)
-            tf = _time_format(times[-1] - times[0])
+            tf = _time_format(span[1] - span[0] if span else times[-1] - times[0])
             ax.set_xticks(idx + 0.5, [datetime.fromtimestamp(times[i]).strftime(tf) for i in idx])
     ax.grid(False)
     fig.tight_layout(pad=0.4)
