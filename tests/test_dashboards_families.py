@@ -225,3 +225,19 @@ def test_long_legend_labels_keep_their_distinguishing_tail():
     b = middle_ellipsis("vllm-deepseek-r1-distill-llama-8b-q7rclvtq89-mg7fz", 40)
     assert a == "vllm-deepseek-r1-di…8b-q7rclvtq89-mtpxj" and a != b
     assert middle_ellipsis("short", 40) == "short"
+
+
+def test_heatmap_spans_the_range_with_distinct_ticks():
+    from observability.dashboards.snapshot.plot import heatmap_svg
+
+    t0 = 1_700_000_000
+    times = [t0 + 600 + 15 * i for i in range(10)]  # 2.5 min of data in a 15 min range
+    series = [
+        Series(le, {"le": le}, times, [v * (i + 1) for i in range(10)])
+        for le, v in (("0.01", 1.0), ("0.02", 3.0), ("+Inf", 4.0))
+    ]
+    panel = {"type": "heatmap", "fieldConfig": {"defaults": {"unit": "s"}}}
+    svg = heatmap_svg(PanelData(panel, series), 800, 200, (t0, t0 + 900))
+    ticks = re.findall(r">(\d\d:\d\d(?::\d\d)?)<", svg)
+    assert len(ticks) >= 3 and len(ticks) == len(set(ticks)), ticks
+    assert "10 ms" in svg and "20 ms" in svg  # bucket rows named by their upper edge

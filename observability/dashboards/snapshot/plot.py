@@ -274,10 +274,12 @@ def heatmap_svg(
         le = s.labels.get("le")
         if le is not None:
             by_le[float(le)] = dict(zip(s.times, s.values, strict=False))
-    fig, ax = _axes(width_px, height_px)
+    times_all = sorted({t for d in by_le.values() for t in d})
+    lo_t, hi_t = span if span else (times_all[0], times_all[-1]) if times_all else (0.0, 1.0)
+    fig, ax = _axes(width_px, height_px, hi_t - lo_t)
     if by_le:
         edges = sorted(by_le)
-        times = sorted({t for d in by_le.values() for t in d})
+        times = times_all
         cum = np.array([[by_le[e].get(t, 0.0) for t in times] for e in edges])
         per_bucket = np.clip(np.diff(np.vstack([np.zeros(len(times)), cum]), axis=0), 0, None)
         keep = per_bucket.sum(axis=1) > 0  # only rows that ever had observations
@@ -285,17 +287,13 @@ def heatmap_svg(
             lo, hi = int(np.argmax(keep)), len(keep) - int(np.argmax(keep[::-1]))
             rows = per_bucket[lo:hi]
             labels = [fmt(e, unit) if math.isfinite(e) else "+Inf" for e in edges[lo:hi]]
-            ax.pcolormesh(
-                np.arange(len(times) + 1),
-                np.arange(len(labels) + 1),
-                rows,
-                cmap="Oranges",
-                shading="flat",
-            )
+            # cells on the real time axis: a column per sample, as wide as the step
+            step = (times[1] - times[0]) if len(times) > 1 else 15.0
+            x = mdates.date2num(_dates([*times, times[-1] + step]))
+            ax.pcolormesh(x, np.arange(len(labels) + 1), rows, cmap="Oranges", shading="flat")
             ax.set_yticks(np.arange(len(labels)) + 0.5, labels)
-            idx = np.linspace(0, len(times) - 1, num=min(6, len(times))).astype(int)
-            tf = _time_format(span[1] - span[0] if span else times[-1] - times[0])
-            ax.set_xticks(idx + 0.5, [datetime.fromtimestamp(times[i]).strftime(tf) for i in idx])
+    ax.set_xlim(datetime.fromtimestamp(lo_t), datetime.fromtimestamp(hi_t))
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=max(3, width_px // 110)))
     ax.grid(False)
     fig.tight_layout(pad=0.4)
     return _svg(fig)
