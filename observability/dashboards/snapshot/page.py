@@ -88,6 +88,8 @@ def _table(d: PanelData) -> str:
     if not d.series:
         return _no_data(d)
     names, rename = _columns(d.panel)
+    # as Grafana: a listed column no row has (no series carries that label) is not shown
+    names = [c for c in names if c == "Value" or any(c in s.labels for s in d.series)]
     if not names:
         names = [*sorted({k for s in d.series for k in s.labels if k != "__name__"}), "Value"]
     links = {c: url for c, url in _links(d.panel).items()}
