@@ -16,9 +16,9 @@ from observability.runtimes.rayservice import RayServiceRuntime
 from observability.runtimes.vllm import VllmRuntime
 
 if TYPE_CHECKING:
-    from observability.alerting.base import Scope
     from observability.alerting.timing import Timing
     from observability.metrics.catalog import Catalog
+    from observability.rulebase import Scope
 
 __all__ = [
     "REGISTRY",
