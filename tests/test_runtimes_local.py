@@ -74,6 +74,9 @@ def test_rayservice_scenarios_fire_through_the_pod_monitor(
                 mapped = prom.query(f'vllm:num_requests_running{{pod="{ray_pod}"}}')
         assert raw and mapped
         assert mapped[0]["metric"]["job"] == "monitoring/ray-vllm"
+        with Prometheus(stack.prometheus_url) as prom:  # the Ray Serve row's series
+            assert prom.query("ray_serve_num_http_requests_total")
+            assert prom.query("ray_serve_deployment_replica_healthy == 1")
         handle = stack.running
         for name in ("replica-crash",):
             res = run_scenario(SCENARIOS[name], handle, settle_s=30)
