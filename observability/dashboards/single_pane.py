@@ -18,6 +18,7 @@ from observability.dashboards.panels import (
     thresholds_low,
 )
 from observability.dashboards.queries import QUANTILES, Queries
+from observability.dashboards.runtimes import runtime_rows
 from observability.metrics.names import DCGM, VLLM
 from observability.metrics.promql import divide
 
@@ -647,6 +648,7 @@ def rows(cfg: BundleConfig) -> list[tuple[str, list[PanelSpec]]]:
         ("Errors", errors(q, cfg)),
         ("GPU (DCGM)", gpu(q, cfg)),
         ("Cost", cost(q, cfg)),
+        *runtime_rows(cfg),
     ]
 
 
