@@ -212,8 +212,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     M(
         "scope-lint-accepts-equality",
         "observability/lint/scope.py",
-        "if m.name != variable or m.op != pp.MatchOp.Re:",
-        "if m.name != variable:",
+        'and m.op == "=~"\n',
+        "",
         DASHBOARDS,
     ),
     # -- verify ----------------------------------------------------------------------------
@@ -353,10 +353,12 @@ MUTATIONS: tuple[Mutation, ...] = (
     M(
         "catalog-073-ttft-edge-edited",
         "observability/metrics/data/vllm-0.7.3.json",
-        '"name": "vllm:time_to_first_token_seconds",',
-        '"name": "vllm:time_to_first_token_seconds",\n   "edited": true,',
+        '    7.5,\n    10.0\n   ],\n   "condition": null,\n   "default": true\n  },\n  {\n'
+        '   "name": "vllm:time_per_output_token_seconds",',
+        '    7.5,\n    20.0\n   ],\n   "condition": null,\n   "default": true\n  },\n  {\n'
+        '   "name": "vllm:time_per_output_token_seconds",',
         CATALOG,
-        "a hand edit in the 0.7.3 catalog JSON",
+        "a bucket edge edited in the 0.7.3 catalog JSON (TTFT 10.0 -> 20.0)",
     ),
     M(
         "servicemonitor-port-renamed",
