@@ -27,6 +27,7 @@ from typing import Any
 
 import psutil
 
+from observability import runtimes
 from observability.config import BundleConfig
 from observability.load.runner import LoadSpec, Target, start_load
 from observability.local import alertmanager as am
@@ -44,6 +45,9 @@ from observability.local.scrapeconfig import (
 from observability.local.webhook import WebhookSink
 from observability.process import Child, Supervisor, http_ok
 from observability.promapi import PromError, Prometheus
+
+# Runtimes the simulator has an exposition for (sim/cluster.py SimModel.runtime).
+SIM_RUNTIMES = frozenset({"vllm", "tgi"})
 
 __all__ = [
     "FAST",
@@ -84,14 +88,20 @@ class StackOptions:
 def demo_models(cfg: BundleConfig) -> tuple[tuple[str, str], ...]:
     """Two models, each in the namespace bundle.yaml gives it: the first deployed model and
     another one of the registry, preferring one in a different namespace (one model only
-    if the registry has one). The rendered ServiceMonitor selects every model namespace,
-    so the demo scrapes them with no change to it."""
+    if the registry has one); plus the registry's first model of each other runtime the
+    simulator can serve (TGI), so every exposition the bundle maps shows on the pane. The
+    rendered ServiceMonitor selects every model namespace, so the demo scrapes them with
+    no change to it."""
     first = cfg.vllm.deploy[0] if cfg.vllm.deploy else next(iter(cfg.models))
     out = [(first, cfg.model_namespace(first))]
-    others = [k for k in cfg.models if k != first]
+    others = [k for k in cfg.models if k != first and cfg.models[k].runtime == "vllm"]
     others.sort(key=lambda k: cfg.model_namespace(k) == out[0][1])  # stable: other ns first
     if others:
         out.append((others[0], cfg.model_namespace(others[0])))
+    for runtime in sorted(SIM_RUNTIMES - {"vllm"}):
+        key = next((k for k, m in cfg.models.items() if m.runtime == runtime), None)
+        if key is not None and all(k != key for k, _ in out):
+            out.append((key, cfg.model_namespace(key)))
     return tuple(out)
 
 
@@ -252,6 +262,7 @@ class LocalStack:
                     "gpu_memory_utilization": o.cfg.models[key].gpu_memory_utilization,
                     "max_num_seqs": o.cfg.models[key].max_num_seqs,
                     "gpus": o.cfg.models[key].gpus,
+                    "runtime": o.cfg.models[key].runtime,
                 }
                 for key, ns in models
             ],
@@ -387,12 +398,25 @@ class LocalStack:
                 ]
             },
             "scrape_configs": scrape_configs(
-                [*monitors, KSM_SERVICE_MONITOR],
+                [*monitors, KSM_SERVICE_MONITOR, *self._runtime_monitors(monitors)],
                 targets_from_manifest(self.manifest),
                 default_interval=self.scrape_interval,
                 interval_override=FAST["scrape_interval"] if self.opts.profile == "fast" else None,
             ),
         }
+
+    def _runtime_monitors(self, loaded: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Monitors of the demo models' runtimes that servicemonitors/ does not hold
+        (a registered model no deployment uses yet renders none)."""
+        names = {m.get("metadata", {}).get("name") for m in loaded}
+        out = []
+        for key in {r["model_key"] for r in self.manifest["replicas"]}:
+            rt = runtimes.runtime_of(self.opts.cfg, key)
+            for mon in rt.demo_monitors(self.opts.cfg).values():
+                if mon["metadata"]["name"] not in names:
+                    names.add(mon["metadata"]["name"])
+                    out.append(mon)
+        return out
 
     def targets(self) -> list[dict[str, Any]]:
         with Prometheus(self.prometheus_url, timeout=3.0) as prom:

@@ -50,6 +50,11 @@ class Runtime:
         """servicemonitors/<file> -> monitor object, rendered when a model uses the runtime."""
         return {}
 
+    def demo_monitors(self, cfg: BundleConfig) -> dict[str, dict[str, Any]]:
+        """Monitors the local demo scrapes a registered (not deployed) model of this runtime
+        with; by default the rendered ones."""
+        return self.monitors(cfg)
+
     def workload(self, cfg: BundleConfig, key: str) -> dict[str, Any]:
         """Rendered files (path -> object or list of objects) of one model's workload."""
         return {}

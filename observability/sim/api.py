@@ -23,6 +23,7 @@ from aiohttp import web
 from observability.sim.engine import Engine, Request
 from observability.sim.faults import Faults
 from observability.sim.metrics import CONTENT_TYPE, ReplicaMetrics
+from observability.sim.tgi import TgiMetrics
 
 __all__ = ["Replica", "add_replica_routes"]
 
@@ -41,7 +42,7 @@ class Replica:
     node: str
     version: str
     engine: Engine
-    metrics: ReplicaMetrics
+    metrics: ReplicaMetrics | TgiMetrics
     faults: Faults
     max_model_len: int
     rng_seed: int = 0

@@ -63,6 +63,7 @@ class KsmPod:
     node: str
     gpus: int
     container: str = "vllm"
+    deployment: str = ""  # default vllm-<model key>
     started_at: float = field(default_factory=time.time)
     restarts: int = 0
     last_terminated: str | None = None
@@ -72,9 +73,8 @@ class KsmPod:
         h = hashlib.sha1(f"{self.namespace}/{self.name}".encode()).hexdigest()
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
-    @property
-    def deployment(self) -> str:
-        return f"vllm-{self.model_key}"
+    def __post_init__(self) -> None:
+        self.deployment = self.deployment or f"vllm-{self.model_key}"
 
 
 @dataclass
@@ -173,7 +173,7 @@ class KubeState:
             st = self.state(pod)
             base = _labels(namespace=pod.namespace, pod=pod.name, uid=pod.uid)
             ctr = f'{base},container="{pod.container}"'
-            add(KSM.POD_LABELS, f'{base},{name_l}="vllm",{inst}="{pod.model_key}"', 1)
+            add(KSM.POD_LABELS, f'{base},{name_l}="{pod.container}",{inst}="{pod.model_key}"', 1)
             for phase in _PHASES:
                 add(KSM.POD_PHASE, f'{base},phase="{phase}"', 1 if phase == st["phase"] else 0)
             key = (pod.namespace, pod.deployment)
@@ -221,10 +221,11 @@ class KubeState:
                     f'{base},container="trainer",node="{n}",resource="{GPU_RESOURCE}",unit="integer"',
                     gpus,
                 )
+        keys = {(p.namespace, p.deployment): (p.model_key, p.container) for p in self.pods}
         for (ns, deploy), n in desired.items():
             base = _labels(namespace=ns, deployment=deploy)
-            key_l = deploy.removeprefix("vllm-")
-            add(KSM.DEPLOYMENT_LABELS, f'{base},{name_l}="vllm",{inst}="{key_l}"', 1)
+            key_l, app = keys[(ns, deploy)]
+            add(KSM.DEPLOYMENT_LABELS, f'{base},{name_l}="{app}",{inst}="{key_l}"', 1)
             add(KSM.DEPLOYMENT_SPEC_REPLICAS, base, n)
             add(KSM.DEPLOYMENT_READY, base, ready_by_deploy[(ns, deploy)])
         pool = ksm_label(self.node_pool_label)
