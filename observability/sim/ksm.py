@@ -104,6 +104,7 @@ class KubeState:
         self.node_pool_label = node_pool_label
         self.clock = clock
         self._fault_since: dict[tuple[str, str], float] = {}
+        self._restart_every: dict[str, float] = {}  # pod -> crash-loop restart period
 
     # -- fault bookkeeping -------------------------------------------------------------
     def on_faults_changed(self) -> None:
@@ -115,20 +116,24 @@ class KubeState:
                 active = self.faults.get(fault, pod.name) is not None
                 if active and key not in self._fault_since:
                     self._fault_since[key] = now
+                    if fault == "crash-loop":
+                        crash = self.faults.get(fault, pod.name)
+                        assert crash is not None
+                        self._restart_every[pod.name] = float(crash.params["restart_every_s"])
                     if fault == "slow-start":
                         pod.restarts += 1
                         pod.last_terminated = "Completed"
                         pod.started_at = now
                 elif not active and key in self._fault_since:
-                    del self._fault_since[key]
                     # back to a running, ready container started now
                     pod.started_at = now
                     if fault == "crash-loop":
                         pod.restarts += self._crash_restarts(pod, key, now)
+                    del self._fault_since[key]
 
     def _crash_restarts(self, pod: KsmPod, key: tuple[str, str], now: float) -> int:
-        fault = self.faults.get("crash-loop", pod.name)
-        every = float(fault.params["restart_every_s"]) if fault else 10.0
+        """Restarts since the crash loop began: one at once, then one per period."""
+        every = self._restart_every.get(pod.name, 10.0)
         since = self._fault_since.get(key, now)
         return 1 + int((now - since) // max(every, 1.0))
 
