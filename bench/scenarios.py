@@ -15,8 +15,9 @@ import argparse
 import json
 import sys
 import time
-import urllib.request
 from pathlib import Path
+
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -24,22 +25,21 @@ sys.path.insert(0, str(ROOT))
 from observability.config import load_config  # noqa: E402
 from observability.local.stack import LocalStack, StackOptions  # noqa: E402
 from observability.local.summary import query  # noqa: E402
-from observability.scenarios import SCENARIOS, StackHandle, format_result, run_scenario  # noqa: E402
+from observability.scenarios import SCENARIOS, format_result, run_scenario  # noqa: E402
 
 
 def raw_samples(url: str) -> int:
-    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as r:
-        text = r.read().decode()
+    text = httpx.get(f"{url}/metrics", timeout=5).text
     return sum(1 for line in text.splitlines() if line and not line.startswith("#"))
 
 
 def series_ratio(stack: LocalStack) -> list[dict[str, object]]:
     rows = []
-    for rep in stack.state["replicas"]:
-        expr = f'count({{pod="{rep["pod"]}", job="vllm", __name__!~"up|scrape_.+"}})'
+    for rep in stack.running.replicas:
+        expr = f'count({{pod="{rep.pod}", job="vllm", __name__!~"up|scrape_.+"}})'
         ingested = int(float(query(stack.prometheus_url, expr)[0]["value"][1]))
-        raw = raw_samples(rep["url"])
-        rows.append({"pod": rep["pod"], "raw": raw, "ingested": ingested, "ratio": ingested / raw})
+        raw = raw_samples(rep.url)
+        rows.append({"pod": rep.pod, "raw": raw, "ingested": ingested, "ratio": ingested / raw})
     return rows
 
 
@@ -65,7 +65,7 @@ def main() -> int:
             if not series:
                 time.sleep(3)  # a few scrapes with load, so every family has its series
                 series = series_ratio(stack)
-            handle = StackHandle.from_state(stack.state)
+            handle = stack.running
             res = run_scenario(
                 SCENARIOS[name], handle, say=lambda m: print(f"- {m}", file=sys.stderr)
             )

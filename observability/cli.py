@@ -15,6 +15,7 @@ from observability.commands import (
     snapshot,
     verify,
 )
+from observability.commands._common import ContractGroup
 
 app = typer.Typer(
     name="obsctl",
@@ -22,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=ContractGroup,
 )
 
 app.command("render", help="Render manifests, rules and dashboards from bundle.yaml.")(

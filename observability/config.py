@@ -26,6 +26,7 @@ from observability.config_errors import KeyProblem, format_errors, load_yaml_wit
 from observability.duration import Duration, duration_seconds
 from observability.metrics.buckets import edge_problem
 from observability.metrics.names import VLLM, Signal
+from observability.metrics.promql import DASHBOARD_WINDOW
 
 __all__ = [
     "DEFAULT_BUNDLE_PATH",
@@ -304,6 +305,18 @@ class ModelProfile(_Model):
         return v
 
     @model_validator(mode="after")
+    def _aibrix_name(self) -> ModelProfile:
+        if self.runtime == "aibrix" and (
+            not _K8S_NAME_RE.match(self.served_name) or len(self.served_name) > 63
+        ):
+            raise ValueError(
+                f"runtime aibrix routes on model.aibrix.ai/name, which must equal the served "
+                f"name and a Service name: {self.served_name!r} is not one; set served_name "
+                "to lower-case letters, digits and '-' (e.g. deepseek-r1-distill-llama-8b)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _source_block(self) -> ModelProfile:
         for kind in ("s3", "pvc"):
             block = getattr(self, kind)
@@ -363,6 +376,18 @@ class PrometheusConfig(_Model):
     def _quantity(cls, v: str) -> str:
         if not _QUANTITY_RE.match(v):
             raise ValueError(f"{v!r} is not a Kubernetes quantity (e.g. 50Gi)")
+        return v
+
+    @field_validator("scrape_interval")
+    @classmethod
+    def _samples_per_window(cls, v: str) -> str:
+        # The dashboard recordings rate() over this window: two samples are needed.
+        if 2 * duration_seconds(v) > duration_seconds(DASHBOARD_WINDOW):
+            raise ValueError(
+                f"{v} leaves fewer than 2 samples in the dashboard recordings' "
+                f"{DASHBOARD_WINDOW} rate window, so they would record nothing: scrape every "
+                f"{duration_seconds(DASHBOARD_WINDOW) / 2:g}s or faster"
+            )
         return v
 
     @model_validator(mode="after")

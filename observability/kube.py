@@ -21,6 +21,7 @@ __all__ = [
     "DCGM_APP",
     "DCGM_JOB",
     "DCGM_PORT_NAME",
+    "GRAFANA_DATASOURCE_UID",
     "GRAFANA_FOLDER_ANNOTATION",
     "IN_CLUSTER",
     "JOB_LABEL",
@@ -55,6 +56,9 @@ DCGM_JOB = DCGM_APP  # the chart's Service: app.kubernetes.io/name = chart name
 GRAFANA_FOLDER_ANNOTATION = "grafana_folder"
 ARGOCD_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 IN_CLUSTER = "https://kubernetes.default.svc"
+# The uid the kube-prometheus-stack values give Grafana's Prometheus datasource; verify
+# looks it up and `obsctl dashboards push` binds dashboards to it.
+GRAFANA_DATASOURCE_UID = "prometheus"
 
 
 def vllm_service_name(model_key: str) -> str:

@@ -16,12 +16,11 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import psutil
 
 __all__ = ["Child", "ChildFailedError", "Supervisor", "http_ok", "tail"]
@@ -56,9 +55,8 @@ def tail(path: Path, lines: int = 8) -> str:
 
 def http_ok(url: str, timeout: float = 1.0) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return 200 <= resp.status < 300
-    except (urllib.error.URLError, OSError, ValueError):
+        return httpx.get(url, timeout=timeout).is_success
+    except (httpx.HTTPError, ValueError):
         return False
 
 

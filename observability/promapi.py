@@ -1,29 +1,200 @@
-"""The one Prometheus HTTP API client of the snapshot, data checks, demo and scenarios.
+"""The one client of the Prometheus and Alertmanager HTTP APIs.
 
-(`obsctl verify` has its own, behind an Endpoint that can be the Kubernetes API server's
-service proxy; it raises check failures with fixes rather than PromError.)
+Snapshot, data checks, the demo summary, the scenarios and `obsctl verify` all use
+`Prometheus` / `Alertmanager`. What carries the requests is a `Transport`:
+
+- `HttpTransport(url)`: a direct URL (the local stack, a port-forward, `--prometheus-url`),
+  on httpx, with separate connect and read timeouts;
+- verify's `ProxyTransport` (verify/k8s.py): a Service reached through the Kubernetes API
+  server's service proxy, with the kubeconfig's credentials.
+
+Every failure (refused, timed out, HTTP error, not JSON, API error) is one `PromError`
+carrying `evidence` (what failed, where) and `fix`; verify turns it into a FAIL check,
+commands into one line and exit 2.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
-__all__ = ["PromError", "Prometheus"]
+__all__ = [
+    "Alertmanager",
+    "HttpTransport",
+    "PromError",
+    "Prometheus",
+    "Response",
+    "Transport",
+]
 
 
 class PromError(Exception):
-    """One line: what failed against which Prometheus, and the fix."""
+    """One failed API call: `evidence` (what, where) and `fix`; str() is both on one line."""
+
+    def __init__(self, evidence: str, fix: str = "", unreachable: bool = False) -> None:
+        super().__init__(f"{evidence}: {fix}" if fix else evidence)
+        self.evidence = evidence
+        self.fix = fix
+        self.unreachable = unreachable  # nothing answered (refused, DNS, TLS), not an error reply
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes
+    where: str  # the URL (or proxy path) asked, for evidence
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            snippet = self.body[:120].decode("utf-8", "replace").strip()
+            raise PromError(
+                f"{self.where} answered HTTP {self.status} with non-JSON: {snippet!r}",
+                "the URL points at something else (wrong port or path prefix?)",
+            ) from None
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+class Transport(Protocol):
+    label: str  # the base URL, or "service ns/name:port (API server proxy)"
+    # How queries travel: POST (a form body, no URL length limit) where the transport
+    # allows it; GET through the API server proxy, where verify holds only `get`.
+    query_method: str
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        timeout: float = 5.0,
+        headers: dict[str, str] | None = None,
+    ) -> Response: ...
+
+    def get(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        timeout: float = 5.0,
+        headers: dict[str, str] | None = None,
+    ) -> Response: ...
+
+
+class HttpTransport:
+    """A direct base URL, on httpx: connect bounded separately from the read."""
+
+    def __init__(
+        self, base_url: str, headers: dict[str, str] | None = None, name: str = "the server"
+    ) -> None:
+        self.base = base_url.rstrip("/")
+        self.label = self.base
+        self.name = name
+        self.query_method = "POST"
+        self._headers = headers or {}
+        self._client = httpx.Client(follow_redirects=True)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        timeout: float = 5.0,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        url = self.base + path
+        # Queries go as a POST form (a long PromQL expression never hits a URL limit).
+        form = method == "POST"
+        try:
+            r = self._client.request(
+                method,
+                url,
+                params=None if form else params,
+                data=params if form else None,
+                timeout=httpx.Timeout(timeout, connect=min(3.0, timeout)),
+                headers={**self._headers, **(headers or {})},
+            )
+        except httpx.TimeoutException:
+            raise PromError(
+                f"{url} did not answer within {timeout:g}s",
+                "the process is hung or overloaded: check its logs and resource limits",
+            ) from None
+        except httpx.HTTPError as err:
+            raise PromError(
+                f"cannot reach {self.name}: {url} unreachable ({type(err).__name__}: {err})",
+                "check the URL and that the component runs (kubectl get pods)",
+                unreachable=True,
+            ) from None
+        return Response(r.status_code, r.content, url)
+
+    def get(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        timeout: float = 5.0,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        return self.request("GET", path, params, timeout, headers)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _ok(resp: Response, what: str) -> Response:
+    if resp.status in (401, 403):
+        raise PromError(
+            f"{resp.where} refused {what} with HTTP {resp.status}",
+            "grant the verify ServiceAccount `get` on services/proxy (deploy/verify/), "
+            "or pass an explicit URL",
+        )
+    if resp.status in (502, 503):
+        raise PromError(
+            f"{resp.where} answered HTTP {resp.status} for {what}: {resp.text()[:160].strip()}",
+            "the Service has no ready endpoint: check the pods behind it (kubectl get pods)",
+        )
+    if resp.status >= 400 and resp.status != 422 and resp.status != 400:
+        raise PromError(
+            f"{resp.where} answered HTTP {resp.status} for {what}: {resp.text()[:160].strip()}",
+            "check the URL, port and path prefix (e.g. --web.route-prefix)",
+        )
+    return resp
+
+
+def _ready(transport: Transport, timeout: float, fix: str) -> str:
+    """`/-/ready` of Prometheus or Alertmanager: its text, or PromError with `fix`."""
+    resp = transport.request("GET", "/-/ready", None, timeout)
+    if resp.status != 200:
+        raise PromError(
+            f"{resp.where} answered HTTP {resp.status}: {resp.text()[:120].strip()}", fix
+        )
+    return resp.text().strip()
+
+
+def _transport(target: Transport | str, name: str) -> Transport:
+    return HttpTransport(target, name=name) if isinstance(target, str) else target
 
 
 class Prometheus:
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
-        self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+    """`Prometheus("http://127.0.0.1:9090")` or `Prometheus(transport)`."""
+
+    def __init__(self, target: Transport | str, timeout: float = 30.0) -> None:
+        self.transport = _transport(target, "Prometheus")
+        self.url = self.transport.label
+        self.timeout = timeout
+
+    @property
+    def label(self) -> str:
+        return self.transport.label
 
     def close(self) -> None:
-        self._http.close()
+        close = getattr(self.transport, "close", None)
+        if close is not None:
+            close()
 
     def __enter__(self) -> Prometheus:
         return self
@@ -31,38 +202,43 @@ class Prometheus:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _get(self, path: str, params: dict[str, Any]) -> Any:
-        try:
-            resp = self._http.post(path, data=params)
-        except httpx.HTTPError as err:
+    def _data(self, method: str, path: str, params: dict[str, Any] | None = None) -> Any:
+        resp = _ok(self.transport.request(method, path, params, self.timeout), path)
+        body = resp.json()
+        if not isinstance(body, dict) or body.get("status") != "success":
+            err = (
+                f"{body.get('errorType')}: {body.get('error')}" if isinstance(body, dict) else body
+            )
             raise PromError(
-                f"cannot reach Prometheus at {self.url} ({type(err).__name__}: {err}): "
-                "check --prometheus-url"
-            ) from None
-        try:
-            body = resp.json()
-        except ValueError:
-            raise PromError(
-                f"{self.url}{path} answered HTTP {resp.status_code} without JSON: is this "
-                "the Prometheus base URL?"
-            ) from None
-        if body.get("status") != "success":
-            raise PromError(f"query failed: {body.get('errorType')}: {body.get('error')}")
-        return body["data"]
+                f"{resp.where}: Prometheus API error for {path}: {err}",
+                "check the query and the Prometheus version (2.x or newer)",
+            )
+        return body.get("data")
 
-    def query(self, expr: str, time: float | None = None) -> list[dict]:
+    # -- queries ------------------------------------------------------------------------
+    def query(self, expr: str, time: float | None = None) -> list[dict[str, Any]]:
+        """Instant result as [{metric, value}]; a scalar or string is one row, no labels."""
         params: dict[str, Any] = {"query": expr}
         if time is not None:
             params["time"] = time
-        data = self._get("/api/v1/query", params)
-        if data["resultType"] == "scalar":
+        data = self._data(self.transport.query_method, "/api/v1/query", params)
+        if data.get("resultType") in ("scalar", "string"):
             return [{"metric": {}, "value": data["result"]}]
-        return data["result"]
+        return list(data.get("result") or [])
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict]:
         params = {"query": expr, "start": start, "end": end, "step": step}
-        return self._get("/api/v1/query_range", params)["result"]
+        data = self._data(self.transport.query_method, "/api/v1/query_range", params)
+        return list(data.get("result") or [])
 
+    def current_names(self, name_regex: str) -> list[str]:
+        """Names of the *current* series matching a regex. An instant query, not the
+        label-values API: that one also lists names that went stale hours ago, which would
+        hide a fix (or a regression) behind history."""
+        rows = self.query(f'count by (__name__) ({{__name__=~"{name_regex}"}})')
+        return sorted({r["metric"].get("__name__", "") for r in rows} - {""})
+
+    # -- listings (GET) -----------------------------------------------------------------
     def label_values(
         self, label: str, match: str, start: float | None = None, end: float | None = None
     ) -> list[str]:
@@ -72,30 +248,78 @@ class Prometheus:
             params["start"] = start
         if end is not None:
             params["end"] = end
-        return self._get_data(f"/api/v1/label/{label}/values", params)
+        return list(self._data("GET", f"/api/v1/label/{label}/values", params) or [])
+
+    def targets(self) -> list[dict[str, Any]]:
+        data = self._data("GET", "/api/v1/targets", {"state": "active"})
+        return list(data.get("activeTargets") or [])
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return list(self._data("GET", "/api/v1/alerts").get("alerts") or [])
+
+    def rule_groups(self) -> list[dict[str, Any]]:
+        return list(self._data("GET", "/api/v1/rules").get("groups") or [])
+
+    def alertmanagers(self) -> list[dict[str, Any]]:
+        data = self._data("GET", "/api/v1/alertmanagers")
+        return list(data.get("activeAlertmanagers") or [])
+
+    def build_version(self) -> str:
+        try:
+            return str(self._data("GET", "/api/v1/status/buildinfo").get("version", "?"))
+        except PromError:
+            return "?"
+
+    def ready(self) -> str:
+        return _ready(
+            self.transport,
+            self.timeout,
+            "Prometheus is starting (WAL replay) or unhealthy: check its logs",
+        )
 
     def check_ready(self) -> None:
+        """PromError unless a trivial query answers."""
         self.query("vector(1)")
 
-    def _get_data(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        """GET for the read-only listing endpoints (targets, alerts, rules)."""
+    def notification_counters(self) -> dict[str, float]:
+        """sent/errors/dropped totals from Prometheus' own /metrics (why alerts are missing)."""
+        resp = self.transport.request("GET", "/metrics", None, self.timeout)
+        out = {"sent": 0.0, "errors": 0.0, "dropped": 0.0}
+        if resp.status != 200:
+            return out
         try:
-            resp = self._http.get(path, params=params)
-            body = resp.json()
-        except (httpx.HTTPError, ValueError) as err:
-            raise PromError(
-                f"cannot read {self.url}{path} ({type(err).__name__}: {err}): "
-                "check --prometheus-url"
-            ) from None
-        if body.get("status") != "success":
-            raise PromError(f"{path} failed: {body.get('errorType')}: {body.get('error')}")
-        return body["data"]
+            families = list(text_string_to_metric_families(resp.text()))
+        except ValueError:
+            return out
+        for fam in families:
+            for key in out:
+                if fam.name == f"prometheus_notifications_{key}":
+                    out[key] += sum(s.value for s in fam.samples if s.name.endswith("_total"))
+        return out
 
-    def targets(self) -> list[dict]:
-        return self._get_data("/api/v1/targets", {"state": "active"})["activeTargets"]
 
-    def alerts(self) -> list[dict]:
-        return self._get_data("/api/v1/alerts")["alerts"]
+class Alertmanager:
+    def __init__(self, target: Transport | str, timeout: float = 5.0) -> None:
+        self.transport = _transport(target, "Alertmanager")
+        self.timeout = timeout
 
-    def rule_groups(self) -> list[dict]:
-        return self._get_data("/api/v1/rules")["groups"]
+    @property
+    def label(self) -> str:
+        return self.transport.label
+
+    def ready(self) -> str:
+        return _ready(
+            self.transport,
+            self.timeout,
+            "Alertmanager is not ready: check its logs (config errors show there)",
+        )
+
+    def status(self) -> dict[str, Any]:
+        """`/api/v2/status`: config.original (YAML text), versionInfo, cluster."""
+        resp = self.transport.request("GET", "/api/v2/status", None, self.timeout)
+        return _ok(resp, "/api/v2/status").json()
+
+    def alerts(self, alertname: str | None = None) -> list[dict[str, Any]]:
+        params = {"filter": f'alertname="{alertname}"'} if alertname else None
+        resp = self.transport.request("GET", "/api/v2/alerts", params, self.timeout)
+        return list(_ok(resp, "/api/v2/alerts").json() or [])

@@ -13,12 +13,21 @@ from observability.render.registry import apply, render_all
 
 RAY_KEY = "llama-3-8b-instruct"
 VLLM_KEY = "deepseek-r1-distill-llama-8b"
+AIBRIX_KEY = "qwen2-5-7b-instruct"
 
 
 def runtimes_data(repo_root: Path) -> dict[str, Any]:
-    """The committed bundle.yaml with the second model on a RayService, both deployed."""
+    """The committed bundle.yaml with one model per runtime, all deployed: the first on the
+    vLLM Deployment, the second on a RayService, a third on AIBrix."""
     data = yaml.safe_load((repo_root / "bundle.yaml").read_text(encoding="utf-8"))
-    data["vllm"]["deploy"] = [VLLM_KEY, RAY_KEY]
+    data["models"][AIBRIX_KEY] = {
+        **data["models"][VLLM_KEY],
+        "hf_id": "Qwen/Qwen2.5-7B-Instruct",
+        "served_name": AIBRIX_KEY,  # AIBrix: label = Service name = served name
+        "runtime": "aibrix",
+    }
+    data["models"][AIBRIX_KEY].pop("namespace", None)
+    data["vllm"]["deploy"] = [VLLM_KEY, RAY_KEY, AIBRIX_KEY]
     data["models"][RAY_KEY]["runtime"] = "rayservice"
     # the registry's TGI example would add its own mapping; these tests are about Ray's
     data["models"].pop("mistral-7b-instruct-tgi", None)
@@ -34,3 +43,15 @@ def render_tree(repo_root: Path, tmp: Path, data: dict[str, Any]) -> tuple[Path,
     cfg = parse_config(data)
     apply(render_all(cfg), tree)
     return tree, cfg
+
+
+def keda_data(repo_root: Path) -> dict[str, Any]:
+    """runtimes_data with KEDA enabled (the vLLM model gets a ScaledObject)."""
+    data = runtimes_data(repo_root)
+    data["autoscaling"] = {"keda": {"enabled": True}}
+    data["models"][VLLM_KEY]["autoscaling"] = {
+        "min_replicas": 1,
+        "max_replicas": 4,
+        "waiting_per_replica": 8,
+    }
+    return data

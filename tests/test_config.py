@@ -175,3 +175,8 @@ def test_ordering_problems_are_all_reported():
         "alerting.gpu_temperature_critical_celsius",
         "alerting.kv_cache_critical_ratio",
     ]
+
+
+def test_scrape_interval_too_slow_for_the_dashboard_window_is_rejected_at_load():
+    with pytest.raises(ConfigError, match=r"'prometheus\.scrape_interval': 1m leaves fewer than 2"):
+        parse_config(_mutated(lambda d: d["prometheus"].update(scrape_interval="1m")))

@@ -25,7 +25,7 @@ from observability.local.summary import query
 from observability.local.webhook import fetch_notifications
 from observability.metrics.names import VLLM
 from observability.metrics.promql import Promql
-from observability.scenarios import SCENARIOS, StackHandle, run_scenario
+from observability.scenarios import SCENARIOS, run_scenario
 
 pytestmark = pytest.mark.e2e
 
@@ -65,7 +65,7 @@ def test_fault_scenarios_page_exactly_the_expected_alerts(
     try:
         stack.start()
         assert (tmp_path / "state.json").is_file()
-        handle = StackHandle.from_state(stack.state)
+        handle = stack.running
         results = [run_scenario(SCENARIOS[n], handle, settle_s=30) for n in names_run]
         for res in results:
             expected = set(res.expected)
@@ -75,7 +75,7 @@ def test_fault_scenarios_page_exactly_the_expected_alerts(
             assert res.ok, res
         names = {
             a
-            for n in fetch_notifications(stack.state["webhook_url"], since=started)
+            for n in fetch_notifications(stack.running.webhook_url, since=started)
             for a in n.alertnames()
         }
         # only the expected alerts and the follow-ons each scenario names with a reason
@@ -103,7 +103,7 @@ def test_client_percentiles_match_server_histograms(
     stack = _stack(bundle, repo_root, tmp_path, load=False, replicas=1)
     try:
         stack.start()
-        targets = tuple(Target(r["url"], r["model"]) for r in stack.state["replicas"])
+        targets = tuple(Target(r.url, r.model) for r in stack.running.replicas)
         report = run_load(LoadSpec(targets, users=6, rate=4.0, duration_s=20))
         assert report.requests >= 20 and report.errors == 0, report
         time.sleep(3)  # a few more scrapes so the last requests are in Prometheus

@@ -16,12 +16,19 @@ from observability.config import ConfigError, load_config, parse_config
 from observability.lint.runner import run_lint
 from observability.metrics.catalog import runtime_catalog
 from observability.render.registry import check, render_all
-from tests.runtimes_helpers import RAY_KEY, VLLM_KEY, render_tree, runtimes_data
+from tests.runtimes_helpers import (
+    AIBRIX_KEY,
+    RAY_KEY,
+    VLLM_KEY,
+    keda_data,
+    render_tree,
+    runtimes_data,
+)
 
 
 @pytest.fixture(scope="module")
 def rendered(repo_root: Path, tmp_path_factory: pytest.TempPathFactory):
-    return render_tree(repo_root, tmp_path_factory.mktemp("runtimes"), runtimes_data(repo_root))
+    return render_tree(repo_root, tmp_path_factory.mktemp("runtimes"), keda_data(repo_root))
 
 
 def _load(tree: Path, rel: str) -> dict:
@@ -115,7 +122,7 @@ def test_pod_monitor_scrapes_head_and_workers_on_8080(rendered) -> None:
 def test_mapping_records_every_signal_ray_forwards(rendered) -> None:
     _tree, cfg = rendered
     (group,) = [g for g in rule_groups(cfg) if g["name"] == "vllm.runtimes"]
-    rules = {r["record"]: r["expr"] for r in group["rules"]}
+    rules = {r["record"]: r["expr"] for r in group["rules"] if "record" in r}
     assert rules["vllm:num_requests_waiting"] == "ray_vllm:num_requests_waiting"
     assert rules["vllm:num_preemptions_total"] == "ray_vllm:num_preemptions_total"
     for suffix in ("_bucket", "_sum", "_count"):
@@ -164,3 +171,63 @@ def test_lint_finds_a_pod_monitor_that_selects_no_ray_pod(rendered, tmp_path: Pa
     errors = run_lint(broken, cfg, plugins=()).errors
     hits = [f for f in errors if f.check == "crossref" and f.field == "spec.selector"]
     assert len(hits) == 1 and "matches no pod" in hits[0].message, [f.line() for f in errors]
+
+
+def test_keda_scaled_object_app_and_alerts(rendered) -> None:
+    tree, cfg = rendered
+    d = f"deploy/vllm/overlays/{VLLM_KEY}"
+    so = _load(tree, f"{d}/scaledobject.yaml")
+    assert so["kind"] == "ScaledObject"
+    assert "scaledobject.yaml" in _load(tree, f"{d}/kustomization.yaml")["resources"]
+    assert so["spec"]["cooldownPeriod"] == 300
+    # No ScaledObject for the RayService model: its CRD has no scale subresource.
+    assert not list(tree.glob(f"deploy/rayservice/{RAY_KEY}/scaledobject.yaml"))
+    keda = _load(tree, "argocd/apps/keda.yaml")
+    assert (keda["spec"]["source"]["chart"], keda["spec"]["source"]["targetRevision"]) == (
+        "keda",
+        "2.17.2",
+    )
+    app_ = _load(tree, f"argocd/apps/vllm-{VLLM_KEY}.yaml")
+    assert app_["spec"]["ignoreDifferences"][0]["jsonPointers"] == ["/spec/replicas"]
+    (group,) = [g for g in rule_groups(cfg) if g["name"] == "vllm.autoscaling"]
+    alerts = [r for r in group["rules"] if "alert" in r]
+    assert {r["alert"] for r in alerts} == {"VLLMAutoscalerAtMax", "KEDAScalerErrors"}
+    at_max = next(r for r in alerts if r["alert"] == "VLLMAutoscalerAtMax")
+    assert 'horizontalpodautoscaler="keda-hpa-vllm-deepseek-r1-distill-llama-8b"' in at_max["expr"]
+    assert "> 32" in at_max["expr"]  # max_replicas 4 x waiting_per_replica 8
+    assert at_max["labels"]["model_name"] == "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"
+
+
+def test_aibrix_labels_service_and_monitors(rendered) -> None:
+    tree, cfg = rendered
+    kust = _load(tree, f"deploy/vllm/overlays/{AIBRIX_KEY}/kustomization.yaml")
+    pairs = kust["labels"][1]["pairs"]
+    assert pairs == {
+        "model.aibrix.ai/name": AIBRIX_KEY,
+        "model.aibrix.ai/port": "8000",
+        "model.aibrix.ai/engine": "vllm",
+        "model.aibrix.ai/metric-port": "8000",
+    }
+    assert kust["labels"][1].get("includeSelectors") is not True  # selectors are immutable
+    svc = _load(tree, f"deploy/aibrix/{AIBRIX_KEY}/service.yaml")
+    assert svc["metadata"]["name"] == AIBRIX_KEY  # AIBrix routes to the Service of that name
+    app_ = _load(tree, f"argocd/apps/vllm-{AIBRIX_KEY}.yaml")
+    assert app_["spec"]["source"]["path"] == f"deploy/aibrix/{AIBRIX_KEY}"
+    gw = _load(tree, "servicemonitors/aibrix-gateway-plugins.yaml")
+    assert gw["spec"]["selector"]["matchLabels"] == {"app": "gateway-plugins"}
+    assert gw["spec"]["namespaceSelector"] == {"matchNames": ["aibrix-system"]}
+    assert gw["spec"]["endpoints"][0]["port"] == "metrics"
+    ctl = _load(tree, "servicemonitors/aibrix-controller-manager.yaml")
+    assert ctl["spec"]["endpoints"][0]["port"] == "http"
+    (group,) = [g for g in rule_groups(cfg) if g["name"] == "vllm.runtimes"]
+    down = [r for r in group["rules"] if r.get("alert") == "AIBrixComponentDown"]
+    assert {r["labels"]["component"] for r in down} == {"gateway-plugins", "controller-manager"}
+    assert any('up{job="aibrix-gateway-plugins"} == 0' in r["expr"] for r in down)
+
+
+def test_aibrix_needs_a_served_name_that_is_a_service_name(repo_root: Path) -> None:
+    data = runtimes_data(repo_root)
+    data["models"][AIBRIX_KEY]["served_name"] = "Qwen/Qwen2.5-7B-Instruct"
+    with pytest.raises(ConfigError) as err:
+        parse_config(data)
+    assert "model.aibrix.ai/name" in str(err.value) and "\n" not in str(err.value)

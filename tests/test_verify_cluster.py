@@ -267,15 +267,28 @@ def test_vllm_unreachable_through_proxy_is_a_warning_naming_the_networkpolicy(h:
 def test_local_mode_finds_the_running_demo_stack(h: Harness, tmp_path, repo_root) -> None:
     import os
     import shutil
+    import time
+
+    from observability.local.state import StackState
 
     shutil.copy(repo_root / "bundle.yaml", tmp_path / "bundle.yaml")
     (tmp_path / ".obsctl").mkdir()
-    state = {
-        "pid": os.getpid(),
-        "prometheus_url": h.prom.prom_url,
-        "alertmanager_url": h.prom.am_url,
-    }
-    (tmp_path / ".obsctl" / "demo-state.json").write_text(json.dumps(state))
+    state = StackState(
+        pid=os.getpid(),
+        started_at=time.time(),
+        profile="standard",
+        vllm_version="0.7.3",
+        prometheus_url=h.prom.prom_url,
+        alertmanager_url=h.prom.am_url,
+        webhook_url="http://127.0.0.1:1",
+        sim_admin_url="http://127.0.0.1:1",
+        scrape_interval="15s",
+        evaluation_interval="15s",
+        group_wait_s=30.0,
+        replicas=(),
+        nodes=(),
+    )
+    state.write(tmp_path / ".obsctl" / "demo-state.json")
     res = CliRunner().invoke(
         app, ["verify", "--local", "-c", str(tmp_path / "bundle.yaml"), "--only", "alerting"]
     )

@@ -50,6 +50,25 @@ def test_total_bound_stops_the_run() -> None:
     assert all(r.status is Status.SKIP for r in res[1:])
 
 
+def test_total_bound_with_waiting_dependents_reports_every_check() -> None:
+    def warns(ctx: object) -> Outcome:
+        return Outcome.warn("degraded", "look")
+
+    checks = [
+        Check("w", "x", "t", warns),
+        Check("after-warn", "x", "t", _sleep(0), needs=("w",)),
+        Check("slow", "x", "t", _sleep(30)),
+        Check("needs-slow", "x", "t", _sleep(0), needs=("slow",)),
+    ]
+    t0 = time.monotonic()
+    res = {r.id: r for r in run_checks(checks, None, check_timeout=20, total_timeout=0.5)}
+    assert time.monotonic() - t0 < 1.5
+    assert res["after-warn"].status is Status.PASS  # a WARN dependency does not skip
+    assert res["slow"].status is Status.FAIL and "0.5s bound" in res["slow"].evidence
+    assert res["needs-slow"].status is Status.SKIP
+    assert "not started: the run hit its 0.5s bound" in res["needs-slow"].evidence
+
+
 def test_failed_dependency_skips_dependents_and_crash_is_reported() -> None:
     def boom(ctx: object) -> Outcome:
         raise KeyError("x")

@@ -76,6 +76,10 @@ _WAITING_CAUSES = f"CrashLoopBackOff|{_CANNOT_START}"
 _POD = "pod {{ $labels.pod }} of {{ $labels.model_name }} in namespace {{ $labels.namespace }}"
 
 
+# An always-empty vector: what the per-model recordings hold when vllm.deploy is empty.
+_NOTHING = "absent(vector(1))"
+
+
 def _q(text: str) -> str:
     """A PromQL string literal (JSON escaping is a valid PromQL double-quoted string)."""
     return json.dumps(text)
@@ -99,7 +103,7 @@ def _per_model(cfg: BundleConfig, sc: Scope, keys: tuple[str, ...], labels_metri
         parts.append(
             f'label_replace(group by ({by}) ({sel}), "model_name", {_q(m.served_name)}, "", "")'
         )
-    return "\nor\n".join(parts)
+    return "\nor\n".join(parts) or _NOTHING
 
 
 def _budget(cfg: BundleConfig, t: Timing, sc: Scope, pod: tuple[str, ...]) -> str:
@@ -115,7 +119,7 @@ def _budget(cfg: BundleConfig, t: Timing, sc: Scope, pod: tuple[str, ...]) -> st
             f'label_replace(group by ({by}) ({sel}) * {seconds}, "model_name", '
             f'{_q(m.served_name)}, "", "")'
         )
-    return "\nor\n".join(parts)
+    return "\nor\n".join(parts) or _NOTHING
 
 
 def _with_model(expr: str, sc: Scope, pod: tuple[str, ...]) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 
 from observability.alerting.base import Scope, le_text, record
 from observability.metrics.names import VLLM, Signal
-from observability.metrics.promql import divide
+from observability.metrics.promql import DASHBOARD_WINDOW, divide
 
 __all__ = [
     "BUCKET_RATE1M",
@@ -67,7 +67,6 @@ PREEMPTIONS_RATE5M = "namespace_model:vllm_num_preemptions:rate5m"
 ERROR_RATIO_RATE5M = "namespace_model:vllm_request_errors:ratio_rate5m"
 
 
-DASHBOARD_WINDOW = "1m"
 _M = "namespace_model_name"
 _P = "namespace_pod_model_name"
 

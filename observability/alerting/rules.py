@@ -19,6 +19,7 @@ from observability.alerting import (
     gpu,
     lifecycle,
     slo,
+    vllm_autoscaling,
     vllm_availability,
     vllm_latency,
     vllm_recording,
@@ -50,6 +51,8 @@ COMPONENTS: dict[str, GroupBuilder] = {
     "vllm-slo": slo.group,
     "vllm-saturation": vllm_saturation.group,
     "vllm-availability": vllm_availability.group,
+    # Empty (and not rendered) unless autoscaling.keda.enabled.
+    "vllm-autoscaling": vllm_autoscaling.group,
     "vllm-lifecycle": lifecycle.group,
     "vllm-meta": watchdog.group,
     "gpu-dcgm": gpu.group,

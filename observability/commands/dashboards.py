@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from observability.commands._common import ConfigOption, die, load_bundle, print_json
+from observability.commands._common import ConfigOption, check_url, die, load_bundle, print_json
+from observability.kube import GRAFANA_DATASOURCE_UID
 
 app = typer.Typer(help="Grafana dashboards: push to a running Grafana.", no_args_is_help=True)
 
@@ -24,7 +25,9 @@ def push(
         "", "--password", envvar="GRAFANA_PASSWORD", help="Basic-auth password."
     ),
     datasource_uid: str = typer.Option(
-        "prometheus", "--datasource-uid", help="uid of the Prometheus datasource to bind."
+        GRAFANA_DATASOURCE_UID,
+        "--datasource-uid",
+        help="uid of the Prometheus datasource to bind.",
     ),
     folder: str = typer.Option("", "--folder", help="Folder title (default: dashboards.folder)."),
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds per HTTP request."),
@@ -37,8 +40,7 @@ def push(
 
     if not url:
         die("no Grafana URL: pass --url or set GRAFANA_URL (e.g. http://localhost:3000)")
-    if not url.startswith(("http://", "https://")):
-        die(f"--url {url!r} must start with http:// or https://")
+    url = check_url(url, "--url", "http://localhost:3000")
     if not token and not user:
         die("no credentials: pass --token (GRAFANA_TOKEN) or --user/--password")
     cfg = load_bundle(config)

@@ -7,31 +7,48 @@ from pathlib import Path
 
 import typer
 
+from observability.autoscaling.evaluate import Desired, desired_now
 from observability.commands._common import ConfigOption, die, load_bundle
+from observability.config import RUNTIMES, BundleConfig
 from observability.local.binaries import MissingBinaryError
 from observability.local.interrupt import interrupt_on_term
-from observability.local.stack import LocalStack, StackOptions
+from observability.local.stack import LocalStack, StackOptions, with_runtime
 from observability.local.summary import read_summary
 from observability.process import ChildFailedError
-from observability.promapi import PromError
+from observability.promapi import PromError, Prometheus
 
 
 def print_urls(stack: LocalStack) -> None:
-    s = stack.state
-    typer.echo(f"Prometheus        {s['prometheus_url']}  (UI: /graph, alerts: /alerts)")
-    typer.echo(f"Alertmanager API  {s['alertmanager_url']}/api/v2/alerts")
-    typer.echo(f"Webhook sink      {s['webhook_url']}/notifications")
-    typer.echo(f"Simulator admin   {s['sim_admin_url']}/faults")
-    for r in s["replicas"]:
-        typer.echo(f"vLLM {r['namespace']}/{r['pod']:<28} {r['url']}  ({r['model']})")
-    for n in s["nodes"]:
-        typer.echo(f"DCGM {n['node']:<33} http://127.0.0.1:{n['dcgm_port']}/metrics")
-    if s.get("snapshot_url"):
+    s = stack.running
+    typer.echo(f"Prometheus        {s.prometheus_url}  (UI: /graph, alerts: /alerts)")
+    typer.echo(f"Alertmanager API  {s.alertmanager_url}/api/v2/alerts")
+    typer.echo(f"Webhook sink      {s.webhook_url}/notifications")
+    typer.echo(f"Simulator admin   {s.sim_admin_url}/faults")
+    for r in s.replicas:
+        typer.echo(f"vLLM {r.namespace}/{r.pod:<28} {r.url}  ({r.model})")
+    for n in s.nodes:
+        typer.echo(f"DCGM {n.node:<33} http://127.0.0.1:{n.dcgm_port}/metrics")
+    if s.snapshot_url:
         typer.echo(
-            f"Snapshot page     {s['snapshot_url']}  (the single pane, last 15m, reloads "
+            f"Snapshot page     {s.snapshot_url}  (the single pane, last 15m, reloads "
             "every 15 s; ?range=1h)"
         )
     typer.echo(f"State file        {stack.state_file}")
+
+
+def keda_desired(stack: LocalStack, cfg: BundleConfig) -> list[Desired]:
+    """The ScaledObject query of each Deployment-served demo model, evaluated here."""
+    if not cfg.autoscaling.keda.enabled:
+        return []
+    from observability import runtimes
+
+    keys = [
+        k
+        for k in dict.fromkeys(r.model_key for r in stack.running.replicas)
+        if runtimes.runtime_of(cfg, k).uses_vllm_deployment
+    ]
+    with Prometheus(stack.prometheus_url, timeout=3.0) as prom:
+        return desired_now(prom, cfg, keys)
 
 
 def demo(
@@ -48,6 +65,18 @@ def demo(
     users: int = typer.Option(6, "--users", min=0, help="Load users (0 = no load)."),
     rate: float = typer.Option(3.0, "--rate", min=0, help="Requests/s over all users."),
     interval: float = typer.Option(5.0, "--interval", min=1, help="Seconds between summaries."),
+    runtime: str = typer.Option(
+        "",
+        "--runtime",
+        help="Serve the first demo model through this runtime (vllm, rayservice, aibrix): "
+        "its exporter's names, scraped through its rendered monitor and mapping rules.",
+    ),
+    keda: bool = typer.Option(
+        False,
+        "--keda",
+        help="Show the replicas KEDA would ask for (its ScaledObject query, evaluated here) "
+        "even when autoscaling.keda.enabled is false.",
+    ),
     config: Path = ConfigOption,
 ) -> None:
     """Run Prometheus, Alertmanager, simulated vLLM replicas and GPUs, a webhook sink and
@@ -55,6 +84,17 @@ def demo(
     if profile not in ("standard", "fast"):
         die(f"unknown --profile {profile!r}: use standard or fast")
     cfg = load_bundle(config)
+    if runtime:
+        from observability import runtimes
+
+        if runtime not in RUNTIMES or runtime not in runtimes.REGISTRY:
+            die(f"unknown --runtime {runtime!r}: use one of {', '.join(runtimes.REGISTRY)}")
+        cfg = with_runtime(cfg, runtime)
+    if keda:
+        auto = cfg.autoscaling.model_copy(
+            update={"keda": cfg.autoscaling.keda.model_copy(update={"enabled": True})}
+        )
+        cfg = cfg.model_copy(update={"autoscaling": auto})
     opts = StackOptions(
         cfg=cfg,
         repo_root=config.resolve().parent,
@@ -81,6 +121,8 @@ def demo(
                     typer.echo(
                         f"[{time.strftime('%H:%M:%S')}] {read_summary(stack.prometheus_url).line()}"
                     )
+                    for d in keda_desired(stack, cfg):
+                        typer.echo(f"           {d.line()}")
                 except (OSError, PromError) as err:
                     typer.echo(f"[{time.strftime('%H:%M:%S')}] Prometheus not answering: {err}")
                 left = duration - (time.monotonic() - started) if duration else interval

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import urllib.error
 from pathlib import Path
 
+import httpx
 import typer
 
-from observability.commands._common import die, print_json
+from observability.commands._common import TimeoutOption, check_url, die, print_json
 from observability.load.runner import LoadSpec, Target, discover_model, run_load
 from observability.local.interrupt import interrupt_on_term
 
@@ -31,6 +31,7 @@ def load(
     api: str = typer.Option("completions", "--api", help="completions or chat."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Also write the JSON report here."),
+    timeout: float = TimeoutOption(5.0, "each server's /v1/models"),
 ) -> None:
     """Short/medium/long generations (50/150/300 tokens, weighted 10:5:2) with Locust;
     prints requests/s, tokens/s, TTFT and inter-token p50/p95/p99 and errors."""
@@ -39,11 +40,17 @@ def load(
     targets = []
     for u in url:
         u = u.rstrip("/").removesuffix("/v1")
-        if not u.startswith(("http://", "https://")):
-            die(f"--url {u!r} is not an http(s) URL: pass e.g. http://127.0.0.1:8000")
+        u = check_url(u, "--url", "http://127.0.0.1:8000")
         try:
-            targets.append(Target(u, model or discover_model(u)))
-        except (urllib.error.URLError, OSError, ValueError, json.JSONDecodeError) as err:
+            targets.append(Target(u, model or discover_model(u, timeout=timeout)))
+        except (
+            httpx.HTTPError,
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+        ) as err:
             die(f"{u}/v1/models did not answer ({err}): is the server up? or pass --model")
     spec = LoadSpec(
         tuple(targets), users=users, rate=rate, duration_s=duration, stream=stream, api=api

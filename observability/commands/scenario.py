@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.error
 from pathlib import Path
 
+import httpx
 import typer
 
 from observability.commands._common import EXIT_FAILED, ConfigOption, die, load_bundle, print_json
@@ -14,7 +13,8 @@ from observability.local.binaries import MissingBinaryError
 from observability.local.interrupt import interrupt_on_term
 from observability.local.stack import STATE_DIR, LocalStack, StackOptions, live_states
 from observability.process import ChildFailedError
-from observability.scenarios import SCENARIOS, StackHandle, format_result, run_scenario
+from observability.promapi import PromError
+from observability.scenarios import SCENARIOS, format_result, run_scenario
 
 app = typer.Typer(help="Named fault scenarios with measured alert timing.", no_args_is_help=True)
 
@@ -65,18 +65,17 @@ def run(
     cfg = load_bundle(config)
     repo_root = config.resolve().parent
     running = [] if fresh else live_states(repo_root / STATE_DIR)
-    matching = [s for s in running if s.get("profile") == profile]  # newest first
+    matching = [s for s in running if s.profile == profile]  # newest first
     state = matching[0] if matching else None
     if len(matching) > 1:
         typer.echo(
             f"{len(matching)} {profile} demos are running; using the newest (pid "
-            f"{state['pid']}, {state['state_file']})",
+            f"{state.pid}, {state.state_file})",
             err=True,
         )
     elif running and state is None and not as_json:
         typer.echo(
-            f"the running demo uses profile {running[0].get('profile')}; starting a fresh "
-            f"{profile} stack"
+            f"the running demo uses profile {running[0].profile}; starting a fresh {profile} stack"
         )
     stack: LocalStack | None = None
     results = []
@@ -96,11 +95,10 @@ def run(
                     )
                 )
                 stack.start(progress=say)
-                state = stack.state
-            handle = StackHandle.from_state(state)
+                state = stack.running
             for name in chosen:
                 say(f"scenario {name}")
-                res = run_scenario(SCENARIOS[name], handle, timeout_s=timeout or None, say=say)
+                res = run_scenario(SCENARIOS[name], state, timeout_s=timeout or None, say=say)
                 results.append(res)
                 if not as_json:
                     typer.echo("\n".join(format_result(res)))
@@ -108,7 +106,7 @@ def run(
             die("interrupted", EXIT_FAILED)
         except (MissingBinaryError, ChildFailedError, RuntimeError) as err:
             die(str(err))
-        except (urllib.error.URLError, OSError, json.JSONDecodeError) as err:
+        except (httpx.HTTPError, PromError, OSError, ValueError) as err:
             die(f"the local stack did not answer: {err}")
         finally:
             if stack is not None:

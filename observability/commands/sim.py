@@ -13,7 +13,14 @@ from typing import Any
 import httpx
 import typer
 
-from observability.commands._common import ConfigOption, die, load_bundle, print_json
+from observability.commands._common import (
+    ConfigOption,
+    TimeoutOption,
+    check_url,
+    die,
+    load_bundle,
+    print_json,
+)
 from observability.config import BundleConfig
 from observability.metrics.catalog import available_vllm_versions
 from observability.sim.cluster import SimCluster, SimConfig, SimModel
@@ -37,18 +44,8 @@ def sim_config_from_bundle(
             raise ValueError(
                 f"--models: {key!r} is not in bundle.yaml models ({', '.join(cfg.models)})"
             )
-        m = cfg.models[key]
-        out.append(
-            SimModel(
-                key,
-                m.served_name,
-                ns or namespace or cfg.model_namespace(key),
-                m.max_model_len,
-                m.gpu_memory_utilization,
-                m.max_num_seqs,
-                m.gpus,
-            )
-        )
+        ns = ns or namespace or cfg.model_namespace(key)
+        out.append(SimModel.from_profile(key, cfg.models[key], ns))
     return SimConfig(models=tuple(out), monitoring_namespace=cfg.namespaces.monitoring, **kwargs)
 
 
@@ -172,26 +169,33 @@ def fault_cmd(
     clear: bool = typer.Option(False, "--clear", help="Remove NAME, or every fault."),
     admin: str = typer.Option("http://127.0.0.1:9300", "--admin", help="Sim admin URL."),
     as_json: bool = typer.Option(False, "--json", help="Print the active faults as JSON."),
+    timeout: float = TimeoutOption(5.0, "the sim admin API"),
 ) -> None:
     """Switch a fault on (or off with --clear) in a running `obsctl sim`."""
-    base = admin.rstrip("/")
+    base = check_url(admin, "--admin", "http://127.0.0.1:9300")
     try:
         if clear:
-            resp = httpx.delete(f"{base}/faults/{name}" if name else f"{base}/faults", timeout=5)
+            resp = httpx.delete(
+                f"{base}/faults/{name}" if name else f"{base}/faults", timeout=timeout
+            )
         else:
             if not name:
                 die("give a fault NAME (or --clear)")
             params = dict(p.partition("=")[::2] for p in param)
             body = {"fault": name, "target": target, "params": params}
-            resp = httpx.post(f"{base}/faults", json=body, timeout=5)
-    except httpx.HTTPError as err:
+            resp = httpx.post(f"{base}/faults", json=body, timeout=timeout)
+    except (httpx.HTTPError, httpx.InvalidURL) as err:
         die(
             f"sim admin API at {base} unreachable ({type(err).__name__}): start `obsctl sim` "
             "or pass --admin URL"
         )
-    data = resp.json()
-    if resp.status_code != 200:
-        die(data.get("error", resp.text))
+    try:
+        data = resp.json()
+    except ValueError:
+        die(f"{base} answered HTTP {resp.status_code} without JSON: is --admin the sim admin URL?")
+    if resp.status_code != 200 or not isinstance(data, dict) or "active" not in data:
+        error = data.get("error") if isinstance(data, dict) else None
+        die(str(error or f"{base} answered HTTP {resp.status_code}: {resp.text[:200]}"))
     if as_json:
         print_json(data)
     else:

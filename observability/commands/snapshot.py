@@ -8,7 +8,14 @@ from pathlib import Path
 
 import typer
 
-from observability.commands._common import ConfigOption, die, load_bundle, print_json
+from observability.commands._common import (
+    ConfigOption,
+    TimeoutOption,
+    check_url,
+    die,
+    load_bundle,
+    print_json,
+)
 from observability.duration import DurationError, duration_seconds
 
 
@@ -59,6 +66,7 @@ def snapshot(
         [], "--var", help="Pin a variable, e.g. --var model_name=my-model (regex). Repeatable."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    timeout: float = TimeoutOption(10.0, "each Prometheus request"),
     config: Path = ConfigOption,
 ) -> None:
     """Render the single-pane dashboard to one self-contained HTML page (and PNG)."""
@@ -68,8 +76,7 @@ def snapshot(
     from observability.dashboards.snapshot.png import ChromiumMissing
     from observability.promapi import PromError
 
-    if not prometheus_url.startswith(("http://", "https://")):
-        die(f"--prometheus-url {prometheus_url!r} must start with http:// or https://")
+    prometheus_url = check_url(prometheus_url, "--prometheus-url")
     if not _is_duration(range_):
         die(f"--range {range_!r} is not a duration (use e.g. 30m, 6h, 1d)")
     cfg = load_bundle(config)
@@ -94,6 +101,7 @@ def snapshot(
             png=png,
             scrape_interval=scrape,
             values=_var_values(var),
+            timeout=timeout,
         )
     except (PromError, UnknownVariable) as err:
         die(str(err))

@@ -8,8 +8,15 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from observability.commands._common import EXIT_USAGE, ConfigOption, die, load_bundle, print_json
-from observability.local.stack import STATE_DIR, read_state
+from observability.commands._common import (
+    EXIT_USAGE,
+    ConfigOption,
+    check_url,
+    die,
+    load_bundle,
+    print_json,
+)
+from observability.local.state import STATE_DIR, read_state
 from observability.verify import ClusterUnreachable, Options, check_ids, run_verify
 from observability.verify.report import exit_code, print_table, to_json
 
@@ -28,7 +35,7 @@ def _local_urls(root: Path, prom: str | None, am: str | None) -> tuple[str, str 
             "--local needs --prometheus-url (and --alertmanager-url), or a running "
             "`obsctl demo` (no live demo state file found)"
         )
-    return state["prometheus_url"], am or state.get("alertmanager_url")
+    return state.prometheus_url, am or state.alertmanager_url
 
 
 def verify(
@@ -70,7 +77,14 @@ def verify(
     ),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 on WARN too."),
     as_json: bool = typer.Option(False, "--json", help="Print every check as JSON."),
-    timeout: float = typer.Option(10.0, "--timeout", min=0.5, help="Seconds per check."),
+    timeout: float = typer.Option(
+        10.0,
+        "--timeout",
+        min=0.5,
+        max=3600,
+        help="Seconds per check. An API server (or, with --local, a Prometheus) that refuses "
+        "or does not answer within min(timeout/2, 5) s exits 2.",
+    ),
     total_timeout: float = typer.Option(
         45.0, "--total-timeout", min=1.0, help="Seconds for the whole run."
     ),
@@ -90,6 +104,11 @@ def verify(
         prometheus_url, alertmanager_url = _local_urls(
             config.resolve().parent, prometheus_url, alertmanager_url
         )
+    prometheus_url = prometheus_url and check_url(prometheus_url, "--prometheus-url")
+    alertmanager_url = alertmanager_url and check_url(
+        alertmanager_url, "--alertmanager-url", "http://127.0.0.1:9093"
+    )
+    grafana_url = grafana_url and check_url(grafana_url, "--grafana-url", "http://127.0.0.1:3000")
     http_timeout = max(0.5, min(5.0, timeout / 2))
     options = Options(
         prometheus_url=prometheus_url,

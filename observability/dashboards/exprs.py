@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from observability import tmpdirs
 from observability.config import duration_seconds
 
 __all__ = [
@@ -157,7 +157,7 @@ def promtool_parse_errors(exprs: Mapping[str, str], promtool: str = "promtool") 
         raise FileNotFoundError("promtool not found: install Prometheus (Debian: prometheus)")
     errors: dict[str, str] = {}
     pending = dict(exprs)
-    with tempfile.TemporaryDirectory(prefix="obsctl-parse-") as tmp:
+    with tmpdirs.temporary_directory(prefix="obsctl-parse-") as tmp:
         path = Path(tmp) / "rules.yaml"
         while pending:
             keys = list(pending)

@@ -17,6 +17,8 @@ import niquests
 from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
+from observability.kube import GRAFANA_DATASOURCE_UID
+
 __all__ = ["GrafanaAuth", "PushError", "PushResult", "folder_uid", "push_dashboards"]
 
 Status = Literal["created", "updated", "unchanged"]
@@ -96,7 +98,7 @@ def push_dashboards(
     auth: GrafanaAuth,
     dashboards: Mapping[str, dict],
     folder: str,
-    datasource_uid: str = "prometheus",
+    datasource_uid: str = GRAFANA_DATASOURCE_UID,
     timeout: float = 10.0,
 ) -> list[PushResult]:
     """Push every dashboard; raise PushError (one line) on the first blocking problem."""

@@ -44,7 +44,7 @@ class Queries:
         return self.cfg.prometheus.cluster_label
 
     def _matchers(self, *labels: str) -> str:
-        parts = [f'{self.cluster}=~"$cluster"'] if self.cluster else []
+        parts = [f'{self.cluster}=~"${self.cluster}"'] if self.cluster else []
         parts += [f'{lbl}=~"${lbl}"' for lbl in labels]
         return ", ".join(parts)
 

@@ -13,12 +13,13 @@ port name that exists; Applications live in the Argo CD namespace.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from observability import runtimes
 from observability.config import BundleConfig
+from observability.kube import VLLM_NAME
 from observability.lint.findings import Finding
 from observability.lint.kustomize import Build
 from observability.lint.manifests import Manifest, obj_id
@@ -226,7 +227,10 @@ def _fmt_selector(sel: dict[str, Any]) -> str:
 
 
 def _targets(
-    deployed: list[Deployed], chart_services: list[tuple[str, ChartService]], kind: str
+    deployed: list[Deployed],
+    chart_services: list[tuple[str, ChartService]],
+    kind: str,
+    external: list[tuple[str, str, dict[str, str], set[str]]] | None = None,
 ) -> list[tuple[str, str, dict[str, str], set[str]]]:
     """(namespace, name, labels, port names) of Services or pod templates."""
     out = []
@@ -238,6 +242,7 @@ def _targets(
                 out.append((d.namespace, name, d.labels, {p for p in ports if p}))
         for ns, svc in chart_services:
             out.append((ns, svc.name, svc.labels, set(svc.ports)))
+        out.extend(external or [])  # installed by a runtime's own manifests (AIBrix)
         return out
 
     for d in deployed:
@@ -254,7 +259,10 @@ def _targets(
 
 
 def _check_monitor(
-    mon: Deployed, deployed: list[Deployed], chart_services: list[tuple[str, ChartService]]
+    mon: Deployed,
+    deployed: list[Deployed],
+    chart_services: list[tuple[str, ChartService]],
+    external: list[tuple[str, str, dict[str, str], set[str]]] | None = None,
 ) -> list[Finding]:
     spec = mon.obj.get("spec") or {}
     is_sm = mon.kind == "ServiceMonitor"
@@ -264,7 +272,7 @@ def _check_monitor(
     namespaces = _namespaces_of(mon)
     candidates = [
         t
-        for t in _targets(deployed, chart_services, "Service" if is_sm else "pod")
+        for t in _targets(deployed, chart_services, "Service" if is_sm else "pod", external)
         if namespaces is None or t[0] in namespaces
     ]
     matched = [t for t in candidates if _selects(selector, t[2])]
@@ -302,7 +310,10 @@ def _check_monitor(
 def check_crossrefs(
     root: Path, cfg: BundleConfig, raw: list[Manifest], builds: dict[str, Build]
 ) -> list[Finding]:
+    from observability import runtimes
+
     deployed, findings, created_ns, chart_services = deployed_objects(root, cfg, raw, builds)
+    external = runtimes.external_services(cfg)
     known_ns = created_ns | _PREEXISTING_NS | {cfg.namespaces.argocd}
     for m in (m for m in raw if m.kind == "Application"):
         dest = str(((m.obj.get("spec") or {}).get("destination") or {}).get("namespace") or "")
@@ -329,5 +340,18 @@ def check_crossrefs(
                 )
             )
         if d.kind in ("ServiceMonitor", "PodMonitor"):
-            findings.extend(_check_monitor(d, deployed, chart_services))
+            found = _check_monitor(d, deployed, chart_services, external)
+            name = (d.obj.get("metadata") or {}).get("name")
+            if not cfg.vllm.deploy and name == VLLM_NAME and d.kind == "ServiceMonitor":
+                # Monitor-only bundle: the vLLM Services come from outside this repo.
+                found = [
+                    replace(
+                        f,
+                        severity="warning",
+                        message=f"{f.message} (vllm.deploy is empty: label the vLLM Services "
+                        "you deploy yourself to match)",
+                    )
+                    for f in found
+                ]
+            findings.extend(found)
     return findings

@@ -18,14 +18,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from observability import runtimes
+from observability import runtimes, tmpdirs
 from observability.alerting.alertmanager import alertmanager_config
 from observability.alerting.rules import component_groups, rule_groups
 from observability.alerting.timing import PROFILES
@@ -37,6 +36,7 @@ from observability.metrics.catalog import (
     dcgm_catalog,
     karpenter_catalog,
     ksm_catalog,
+    runtime_catalog,
     vllm_catalog,
 )
 from observability.metrics.names import SIGNALS, VLLM
@@ -70,6 +70,7 @@ def _known_series() -> tuple[dict[str, set[str]], set[str]]:
     others |= ksm_catalog().series_names() | karpenter_catalog().series_names()
     for cat in runtimes.catalogs():
         others |= cat.series_names()
+    others |= runtime_catalog("keda-2.17.2.json").series_names()
     return per_version, others
 
 
@@ -165,7 +166,7 @@ def prepare_test_tree(root: Path, work: Path, cfg: BundleConfig | None = None) -
 
 
 def run_promtool_tests(root: Path, cfg: BundleConfig | None = None) -> tuple[int, str]:
-    with tempfile.TemporaryDirectory(prefix="obsctl-rules-") as tmp:
+    with tmpdirs.temporary_directory(prefix="obsctl-rules-") as tmp:
         try:
             tests = prepare_test_tree(root, Path(tmp), cfg)
         except BracketError as err:
@@ -270,7 +271,7 @@ def check(root: Path, cfg: BundleConfig) -> list[Finding]:
     recorded |= {r["record"] for g in rule_groups(cfg, "fast") for r in g["rules"] if "record" in r}
     pairs = [(r.get("alert") or r["record"], r["expr"]) for g in groups for r in g["rules"]]
     findings += contract_findings(pairs, recorded, "alerts/")
-    with tempfile.TemporaryDirectory(prefix="obsctl-lint-") as tmp:
+    with tmpdirs.temporary_directory(prefix="obsctl-lint-") as tmp:
         findings += _check_rules(cfg, Path(tmp))
         findings += _check_alertmanager(cfg, Path(tmp))
     if (root / REFERENCE_BUNDLE).is_file():

@@ -36,6 +36,7 @@ SCHEMA_VERSIONS = {
     "monitoring.coreos.com": "prometheus-operator 0.93.1 (kube-prometheus-stack 88.5.3)",
     "argoproj.io": "Argo CD v3.5.1",
     "ray.io": "KubeRay v1.4.2",
+    "keda.sh": "KEDA v2.17.2",
 }
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
+from observability import tmpdirs
 from observability.load.report import LoadReport, read_samples, summarize
 from observability.process import Supervisor
 
@@ -42,8 +43,9 @@ class LoadSpec:
 
 def discover_model(url: str, timeout: float = 5.0) -> str:
     """The first served model name at `url` (/v1/models)."""
-    with urllib.request.urlopen(f"{url.rstrip('/')}/v1/models", timeout=timeout) as r:
-        data = json.loads(r.read())
+    resp = httpx.get(f"{url.rstrip('/')}/v1/models", timeout=timeout)
+    resp.raise_for_status()
+    data = resp.json()
     models = [m["id"] for m in data.get("data", [])]
     if not models:
         raise ValueError(f"{url}/v1/models lists no model: pass --model")
@@ -96,7 +98,7 @@ def start_load(sup: Supervisor, spec: LoadSpec, samples: Path, name: str = "load
 
 def run_load(spec: LoadSpec, samples: Path | None = None) -> LoadReport:
     """Run to completion (or Ctrl-C) and return the client-side report."""
-    with tempfile.TemporaryDirectory(prefix="obsctl-load-") as tmp:
+    with tmpdirs.temporary_directory(prefix="obsctl-load-") as tmp:
         samples = samples or Path(tmp) / "samples.jsonl"
         sup = Supervisor(Path(tmp) / "logs")
         started = time.time()

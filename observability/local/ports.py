@@ -1,10 +1,12 @@
 """Free TCP ports on 127.0.0.1 that no other demo (or anything else) is using.
 
 Two demos started at once must not pick the same port between "probe" and "bind". A
-port is handed out only while we hold an exclusive lock file for it in a shared temp
-directory, and the lock stays held until the stack stops, so a concurrent
-`obsctl demo` (or test) skips it. Blocks of consecutive ports are available for the
-simulator, which takes `P, P+1, ...`.
+port is handed out only while we hold an exclusive flock on `<port>.lock` in the user's
+private temp dir (observability.tmpdirs: 0700, so another user never trips over our
+files) and the lock stays held until the stack stops, so a concurrent `obsctl demo` (or
+test) skips it. Releasing removes the file; a process killed with `kill -9` leaves files
+nobody holds a flock on, which the next allocator (tmpdirs.sweep) removes. Blocks of
+consecutive ports are available for the simulator, which takes `P, P+1, ...`.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ import fcntl
 import os
 import random
 import socket
-import tempfile
 from pathlib import Path
+
+from observability import tmpdirs
 
 __all__ = ["PortAllocator", "port_is_free", "port_is_open"]
 
-_LOCK_DIR = Path(tempfile.gettempdir()) / "obsctl-ports"
 # Above the usual service ports and below the Linux ephemeral range (32768+), so a port
 # we pick is not taken a moment later by an outgoing connection.
 _LOW, _HIGH = 20000, 32000
@@ -47,30 +49,50 @@ class PortAllocator:
 
     def __init__(self, seed: int | None = None) -> None:
         self._rand = random.Random(seed if seed is not None else os.getpid() ^ id(self))
-        self._held: dict[int, int] = {}  # port -> lock fd
-        _LOCK_DIR.mkdir(parents=True, exist_ok=True)
+        self._held: dict[int, tuple[int, Path]] = {}  # port -> (lock fd, lock path)
+        tmpdirs.sweep()
 
     @property
     def ports(self) -> list[int]:
         return sorted(self._held)
 
     def _lock(self, port: int) -> bool:
-        path = _LOCK_DIR / f"{port}.lock"
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return False
-        self._held[port] = fd
-        return True
+        for _ in range(3):
+            path = tmpdirs.ports_dir() / f"{port}.lock"
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+            except FileNotFoundError:  # the empty dir was swept meanwhile: recreate
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                return False
+            try:
+                same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:  # its holder released (unlinked) it between our open and flock
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            self._held[port] = (fd, path)
+            return True
+        return False
 
     def _unlock(self, port: int) -> None:
-        fd = self._held.pop(port, None)
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+        held = self._held.pop(port, None)
+        if held is None:
+            return
+        fd, path = held
+        # Unlink while still holding the flock, so nobody locks a file about to vanish
+        # (and _lock re-checks the inode for the one who opened it just before).
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
     def block(self, count: int) -> int:
         """Reserve `count` consecutive free ports; return the first."""
@@ -95,6 +117,7 @@ class PortAllocator:
     def release(self) -> None:
         for port in list(self._held):
             self._unlock(port)
+        tmpdirs.sweep()
 
     def __enter__(self) -> PortAllocator:
         return self

@@ -125,8 +125,22 @@ def targets_from_manifest(
     The Service/pod labels are the ones the bundle's reference deployment and the
     dcgm-exporter chart put on their objects (contracts.md, GitOps section).
     """
+    from observability.runtimes.rayservice import (
+        METRICS_PORT_NAME,
+        kuberay_pod_labels,
+        ray_pod_labels,
+    )
+
     out: list[DiscoveredTarget] = []
     for r in manifest.get("replicas", []):
+        if r.get("runtime") == "rayservice":
+            cluster = r["pod"].split("-gpu-group-", 1)[0]
+            labels = {
+                **kuberay_pod_labels(cluster, "worker", "gpu-group"),
+                **ray_pod_labels(r["model_key"]),
+            }
+            out.append(_ray_target(r, labels, METRICS_PORT_NAME, "ray-worker"))
+            continue
         labels = {
             # vllm, or the runtime's workload name (tgi): the Services' jobLabel value
             "app.kubernetes.io/name": r.get("container", "vllm"),
@@ -146,6 +160,30 @@ def targets_from_manifest(
                 pod_labels=labels,
             )
         )
+    from observability.runtimes.aibrix import COMPONENTS as AIBRIX
+
+    for c in manifest.get("aibrix", []):
+        svc, labels, port_name = AIBRIX[c["component"]]
+        out.append(
+            DiscoveredTarget(
+                address=f"127.0.0.1:{c['port']}",
+                namespace=c["namespace"],
+                service=svc,
+                service_labels=labels,
+                port_name=port_name,
+                pod=c["pod"],
+                container=c["component"],
+                node="cpu-node-0",
+                pod_labels=labels,
+            )
+        )
+    for h in manifest.get("ray_heads", []):
+        cluster = h["pod"].rsplit("-head-", 1)[0]
+        labels = {
+            **kuberay_pod_labels(cluster, "head", "headgroup"),
+            **ray_pod_labels(h["model_key"]),
+        }
+        out.append(_ray_target(h, labels, METRICS_PORT_NAME, "ray-head"))
     for n in manifest.get("nodes", []):
         labels = {
             "app.kubernetes.io/name": n.get("service", "dcgm-exporter"),
@@ -183,12 +221,32 @@ def targets_from_manifest(
     return out
 
 
+def _ray_target(
+    entry: Mapping[str, Any], labels: dict[str, str], port_name: str, container: str
+) -> DiscoveredTarget:
+    """A Ray pod as pod discovery reports it: no Service, only pod labels and ports."""
+    return DiscoveredTarget(
+        address=f"127.0.0.1:{entry['port']}",
+        namespace=entry["namespace"],
+        service="",
+        service_labels={},
+        port_name=port_name,
+        pod=entry["pod"],
+        container=container,
+        node=entry.get("node", ""),
+        pod_labels=labels,
+    )
+
+
+MONITOR_KINDS = ("ServiceMonitor", "PodMonitor")
+
+
 def load_service_monitors(directory: Path) -> list[dict[str, Any]]:
-    """Every ServiceMonitor object in `directory/*.yaml` (multi-document files allowed)."""
+    """Every ServiceMonitor and PodMonitor in `directory/*.yaml` (multi-document files)."""
     monitors: list[dict[str, Any]] = []
     for path in sorted(directory.glob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
-            if isinstance(doc, dict) and doc.get("kind") == "ServiceMonitor":
+            if isinstance(doc, dict) and doc.get("kind") in MONITOR_KINDS:
                 monitors.append(doc)
     return monitors
 
@@ -341,6 +399,72 @@ def _operator_rules(
     return rules
 
 
+def _pod_selector_rules(selector: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A PodMonitor's selector: the same rules on pod labels instead of Service labels."""
+    rules = _selector_rules(selector)
+    for r in rules:
+        r["source_labels"] = [
+            x.replace("__meta_kubernetes_service_label", "__meta_kubernetes_pod_label")
+            for x in r["source_labels"]
+        ]
+    return rules
+
+
+def _pod_monitor_rules(
+    monitor: Mapping[str, Any], endpoint: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """prometheus-operator's generatePodMonitorConfig: pod role, keep the named container
+    port, namespace/container/pod labels, job `<namespace>/<name>` unless jobLabel."""
+    meta, spec = monitor.get("metadata", {}), monitor.get("spec", {})
+    rules = _pod_selector_rules(spec.get("selector") or {})
+    if "port" in endpoint:
+        rules.append(
+            {
+                "action": "keep",
+                "source_labels": ["__meta_kubernetes_pod_container_port_name"],
+                "regex": endpoint["port"],
+            }
+        )
+    rules += [
+        {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+        {"source_labels": ["__meta_kubernetes_pod_container_name"], "target_label": "container"},
+        {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+        {
+            "action": "drop",
+            "source_labels": ["__meta_kubernetes_pod_phase"],
+            "regex": "(Failed|Succeeded)",
+        },
+    ]
+    for label in spec.get("podTargetLabels") or []:
+        rules.append(
+            {
+                "source_labels": [f"__meta_kubernetes_pod_label_{sanitize(label)}"],
+                "target_label": sanitize(label),
+                "regex": "(.+)",
+                "replacement": "${1}",
+            }
+        )
+    rules.append(
+        {
+            "target_label": "job",
+            "replacement": f"{meta.get('namespace', 'default')}/{meta['name']}",
+        }
+    )
+    if spec.get("jobLabel"):
+        rules.append(
+            {
+                "source_labels": [f"__meta_kubernetes_pod_label_{sanitize(spec['jobLabel'])}"],
+                "target_label": "job",
+                "regex": "(.+)",
+                "replacement": "${1}",
+            }
+        )
+    if endpoint.get("port"):
+        rules.append({"target_label": "endpoint", "replacement": endpoint["port"]})
+    rules += [_relabel(r) for r in endpoint.get("relabelings") or []]
+    return rules
+
+
 def scrape_configs(
     monitors: Iterable[Mapping[str, Any]],
     targets: Iterable[DiscoveredTarget],
@@ -358,10 +482,13 @@ def scrape_configs(
         meta, spec = mon.get("metadata", {}), mon.get("spec", {})
         allowed = _namespaces(mon)
         selected = [t for t in targets if allowed is None or t.namespace in allowed]
-        for i, ep in enumerate(spec.get("endpoints") or []):
+        pod_monitor = mon.get("kind") == "PodMonitor"
+        endpoints = spec.get("podMetricsEndpoints" if pod_monitor else "endpoints") or []
+        prefix = "podMonitor" if pod_monitor else "serviceMonitor"
+        for i, ep in enumerate(endpoints):
             interval = interval_override or ep.get("interval") or default_interval
             job: dict[str, Any] = {
-                "job_name": f"serviceMonitor/{meta.get('namespace', 'default')}/{meta['name']}/{i}",
+                "job_name": f"{prefix}/{meta.get('namespace', 'default')}/{meta['name']}/{i}",
                 "honor_labels": bool(ep.get("honorLabels", False)),
                 "honor_timestamps": bool(ep.get("honorTimestamps", True)),
                 "scrape_interval": interval,
@@ -374,7 +501,9 @@ def scrape_configs(
                     }
                     for t in selected
                 ],
-                "relabel_configs": _operator_rules(mon, ep),
+                "relabel_configs": (
+                    _pod_monitor_rules(mon, ep) if pod_monitor else _operator_rules(mon, ep)
+                ),
             }
             timeout = ep.get("scrapeTimeout")
             if timeout and not interval_override:

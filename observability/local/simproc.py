@@ -1,8 +1,8 @@
 """Subprocess entry point that runs the simulators for the local stack.
 
-`python -m observability.local.simproc SPEC.json` builds a `SimConfig` from the JSON spec
-(the sim's programmatic API, see docs/sim.md), starts the cluster on this process's loop,
-writes the manifest to `spec["manifest_out"]` once every port listens, and runs until
+`python -m observability.local.simproc SPEC.json` reads the `SimConfig` that `write_spec`
+stored (the sim's programmatic API, see docs/sim.md), starts the cluster on this process's
+loop, writes the manifest to `spec["manifest_out"]` once every port listens, and runs until
 SIGTERM/SIGINT. A separate process keeps the simulators' CPU work off the demo's own
 process and lets the supervisor kill them like any other child.
 """
@@ -10,6 +10,7 @@ process and lets the supervisor kill them like any other child.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import signal
 import sys
@@ -18,13 +19,20 @@ from typing import Any
 
 from observability.sim import SimCluster, SimConfig, SimModel
 
-__all__ = ["main", "sim_config"]
+__all__ = ["main", "sim_config", "write_spec"]
+
+
+def write_spec(path: Path, sim: SimConfig, manifest_out: Path) -> None:
+    """The spec file this module's `main` reads: the SimConfig and where the manifest goes."""
+    spec = {**dataclasses.asdict(sim), "manifest_out": str(manifest_out)}
+    path.write_text(json.dumps(spec, indent=2), encoding="utf-8")
 
 
 def sim_config(spec: dict[str, Any]) -> SimConfig:
     models = tuple(SimModel(**m) for m in spec["models"])
-    kw = {k: v for k, v in spec.items() if k not in ("models", "manifest_out")}
-    return SimConfig(models=models, **kw)
+    faults = tuple((n, t, tuple(map(tuple, params))) for n, t, params in spec.get("faults", ()))
+    kw = {k: v for k, v in spec.items() if k not in ("models", "faults", "manifest_out")}
+    return SimConfig(models=models, faults=faults, **kw)  # type: ignore[arg-type]
 
 
 async def _run(spec: dict[str, Any]) -> None:

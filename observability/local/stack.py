@@ -19,15 +19,12 @@ import math
 import os
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
-from observability import runtimes
+from observability import tmpdirs
 from observability.config import BundleConfig
 from observability.load.runner import LoadSpec, Target, start_load
 from observability.local import alertmanager as am
@@ -42,26 +39,36 @@ from observability.local.scrapeconfig import (
     scrape_configs,
     targets_from_manifest,
 )
+from observability.local.simproc import write_spec
+from observability.local.state import (
+    STATE_DIR,
+    STATE_GLOB,
+    AibrixInfo,
+    NodeInfo,
+    RayHeadInfo,
+    ReplicaInfo,
+    StackState,
+    live_states,
+    read_state,
+)
 from observability.local.webhook import WebhookSink
 from observability.process import Child, Supervisor, http_ok
 from observability.promapi import PromError, Prometheus
-
-# Runtimes the simulator has an exposition for (sim/cluster.py SimModel.runtime).
-SIM_RUNTIMES = frozenset({"vllm", "tgi"})
+from observability.sim import SimConfig, SimModel
 
 __all__ = [
     "FAST",
     "STATE_DIR",
     "LocalStack",
     "StackOptions",
+    "StackState",
+    "demo_models",
     "live_states",
     "read_state",
+    "with_runtime",
+    "with_runtime_monitors",
 ]
 
-# Where stacks write their state, relative to the checkout: `.obsctl/demo-<pid>.json`.
-# Readers consider every `demo-*.json` there (the pre-per-stack `demo-state.json` too).
-STATE_DIR = Path(".obsctl")
-_STATE_GLOB = "demo-*.json"
 _stack_numbers = itertools.count(1)  # several stacks in one process: demo-<pid>-<n>.json
 # Fast profile: scrape and evaluate every second so a scenario runs in tens of seconds.
 FAST = {"scrape_interval": "1s", "evaluation_interval": "1s"}
@@ -85,76 +92,66 @@ class StackOptions:
     seed: int | None = None
 
 
+# Runtimes whose registered model the demo runs as an extra model (its own exposition).
+EXTRA_RUNTIMES = ("tgi",)
+
+
+def with_runtime_monitors(
+    cfg: BundleConfig, monitors: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The committed monitors plus any the config's runtimes render that are not committed
+    (a demo run with `--runtime rayservice` on a bundle whose models all run vLLM)."""
+    from observability.render.servicemonitors import artifacts
+
+    have = {(m.get("kind"), m.get("metadata", {}).get("name")) for m in monitors}
+    extra = [
+        obj
+        for path, obj in artifacts(cfg).items()
+        if isinstance(obj, dict)
+        and obj.get("kind") in ("ServiceMonitor", "PodMonitor")
+        and (obj["kind"], obj["metadata"]["name"]) not in have
+    ]
+    # a registered (not deployed) model's runtime renders no monitor; the demo runs it
+    from observability import runtimes
+
+    for rt in runtimes.runtimes_in_use(cfg):
+        for obj in rt.demo_monitors(cfg).values():
+            key = (obj["kind"], obj["metadata"]["name"])
+            if key not in have and all((o["kind"], o["metadata"]["name"]) != key for o in extra):
+                extra.append(obj)
+    return [*monitors, *extra]
+
+
+def with_runtime(cfg: BundleConfig, runtime: str) -> BundleConfig:
+    """`cfg` with the demo's first model served by `runtime` (obsctl demo --runtime)."""
+    first = demo_models(cfg)[0][0]
+    models = dict(cfg.models)
+    update: dict[str, Any] = {"runtime": runtime}
+    if runtime == "aibrix":
+        # AIBrix routes on model.aibrix.ai/name = Service name = served name.
+        update["served_name"] = first
+    models[first] = models[first].model_copy(update=update)
+    return cfg.model_copy(update={"models": models})
+
+
 def demo_models(cfg: BundleConfig) -> tuple[tuple[str, str], ...]:
     """Two models, each in the namespace bundle.yaml gives it: the first deployed model and
     another one of the registry, preferring one in a different namespace (one model only
     if the registry has one); plus the registry's first model of each other runtime the
-    simulator can serve (TGI), so every exposition the bundle maps shows on the pane. The
-    rendered ServiceMonitor selects every model namespace, so the demo scrapes them with
-    no change to it."""
+    simulator serves on its own (TGI), so every exposition the bundle maps shows on the
+    pane. The rendered ServiceMonitor selects every model namespace, so the demo scrapes
+    them with no change to it."""
     first = cfg.vllm.deploy[0] if cfg.vllm.deploy else next(iter(cfg.models))
     out = [(first, cfg.model_namespace(first))]
-    others = [k for k in cfg.models if k != first and cfg.models[k].runtime == "vllm"]
+    others = [k for k in cfg.models if k != first and cfg.models[k].runtime not in EXTRA_RUNTIMES]
     others.sort(key=lambda k: cfg.model_namespace(k) == out[0][1])  # stable: other ns first
     if others:
         out.append((others[0], cfg.model_namespace(others[0])))
-    for runtime in sorted(SIM_RUNTIMES - {"vllm"}):
+    for runtime in EXTRA_RUNTIMES:
         key = next((k for k, m in cfg.models.items() if m.runtime == runtime), None)
         if key is not None and all(k != key for k, _ in out):
             out.append((key, cfg.model_namespace(key)))
     return tuple(out)
-
-
-def _owner_alive(state: dict[str, Any]) -> bool:
-    """The writing process still runs (and is not a later process that reused its pid)."""
-    try:
-        proc = psutil.Process(int(state["pid"]))
-        created = proc.create_time()
-    except (psutil.Error, KeyError, TypeError, ValueError):
-        return False
-    started = state.get("started_at")
-    # A reused pid belongs to a process created after the demo wrote its state.
-    return not isinstance(started, (int, float)) or created <= started + 1.0
-
-
-def _read_one(path: Path) -> dict[str, Any] | None:
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    if not isinstance(state, dict) or not _owner_alive(state):
-        return None
-    return {**state, "state_file": str(path)}
-
-
-def live_states(state_dir: Path) -> list[dict[str, Any]]:
-    """Every live demo's state in `state_dir` (owner process alive), newest first; each
-    carries `state_file`, the file it came from."""
-    found = [s for p in sorted(state_dir.glob(_STATE_GLOB)) if (s := _read_one(p))]
-    return sorted(found, key=lambda s: float(s.get("started_at") or 0), reverse=True)
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def read_state(path: Path, warn: Any = _stderr) -> dict[str, Any] | None:
-    """The running stack's state, or None when there is none (or its owner is gone).
-
-    `path` is one stack's state file, or a state directory (`STATE_DIR` of a checkout):
-    then every `demo-*.json` there is considered and the newest live one wins; `warn` gets
-    one line naming the others when several demos run."""
-    if path.is_dir():
-        states = live_states(path)
-        if len(states) > 1 and warn is not None:
-            others = ", ".join(f"pid {s['pid']}" for s in states[1:])
-            warn(
-                f"{len(states)} obsctl demo stacks are running; using the newest (pid "
-                f"{states[0]['pid']}, Prometheus {states[0].get('prometheus_url')}), not "
-                f"{others}: stop the others or pass the URLs explicitly"
-            )
-        return states[0] if states else None
-    return _read_one(path)
 
 
 @dataclass
@@ -162,7 +159,7 @@ class LocalStack:
     opts: StackOptions
     bins: Binaries | None = None
     ports: PortAllocator = field(default_factory=PortAllocator)
-    state: dict[str, Any] = field(default_factory=dict)
+    state: StackState | None = None  # set once every part runs
     webhook: WebhookSink | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
     rule_groups: list[dict[str, Any]] = field(default_factory=list)
@@ -199,16 +196,23 @@ class LocalStack:
         return self.opts.state_dir or self.opts.repo_root / STATE_DIR
 
     @property
+    def running(self) -> StackState:
+        """The state of the started stack (after `start`)."""
+        if self.state is None:
+            raise RuntimeError("the local stack is not started")
+        return self.state
+
+    @property
     def prometheus_url(self) -> str:
-        return self.state["prometheus_url"]
+        return self.running.prometheus_url
 
     @property
     def alertmanager_url(self) -> str:
-        return self.state["alertmanager_url"]
+        return self.running.alertmanager_url
 
     @property
     def admin_url(self) -> str:
-        return self.state["sim_admin_url"]
+        return self.running.sim_admin_url
 
     @property
     def log_dir(self) -> Path:
@@ -228,84 +232,122 @@ class LocalStack:
     def _start(self, say: Any) -> None:
         o = self.opts
         self.bins = self.bins or find_binaries()
-        self._tmp = Path(tempfile.mkdtemp(prefix="obsctl-demo-"))
+        self._tmp = tmpdirs.mkdtemp(prefix="obsctl-demo-")
         self._sup = Supervisor(self.log_dir)
+        # Config first: a bad rule or route fails before any process starts.
+        rule_file, monitors = self._write_rules(), self._service_monitors()
+        self.webhook = WebhookSink(port=self.ports.one()).start()
+        self._write_alertmanager_config(self.webhook.url)
+        sim = self._start_simulators(say)
+        say("starting Alertmanager and Prometheus")
+        am_url = self._start_alertmanager()
+        prom_url = self._start_prometheus(monitors, rule_file, am_url)
+        self._sup.wait_ready(
+            self._children["alertmanager"], lambda: http_ok(f"{am_url}/-/ready"), 20
+        )
+        # The live snapshot page renders in its own thread, never in the caller's loop.
+        self.page = SnapshotServer(
+            prom_url, o.cfg, self.scrape_interval, port=self.ports.one()
+        ).start()
+        self.state = self._initial_state(sim, prom_url, am_url)
+        if o.load:
+            self.start_load()
+        self.state = self.running.model_copy(
+            update={"pids": self._sup.pids(), "ports": tuple(self.ports.ports)}
+        )
+        self._write_state()
+        say("waiting for every scrape target to be up")
+        self.wait_targets_up(o.ready_timeout_s)
+
+    # -- the steps of _start ------------------------------------------------------------
+    def _write_rules(self) -> Path:
+        assert self._tmp is not None and self.bins is not None
+        self.rule_groups = rulefiles.groups_for(self.opts.cfg, self.opts.profile)
+        rule_file = self._tmp / "rules.yaml"
+        rulefiles.write_rule_file(self.rule_groups, rule_file, self.bins.promtool)
+        return rule_file
+
+    def _service_monitors(self) -> list[dict[str, Any]]:
+        monitors = with_runtime_monitors(
+            self.opts.cfg, load_service_monitors(self.opts.repo_root / "servicemonitors")
+        )
+        if not monitors:
+            raise RuntimeError("servicemonitors/ holds no ServiceMonitor: run `obsctl render`")
+        return monitors
+
+    def _write_alertmanager_config(self, webhook_url: str) -> None:
+        assert self._tmp is not None and self.bins is not None
+        self.am_config = am.local_config(self.opts.cfg, webhook_url, self.opts.profile)
+        am.write_config(self.am_config, self._tmp / "alertmanager.yml", self.bins.amtool)
+
+    def _sim_config(self) -> SimConfig:
+        o = self.opts
         models = o.models or demo_models(o.cfg)
         n_replicas = o.replicas * len(models)
         n_nodes = math.ceil(n_replicas / max(o.gpus_per_node, 1))
-
-        # Config first: a bad rule or route fails before any process starts.
-        self.rule_groups = rulefiles.groups_for(o.cfg, o.profile)
-        rule_file = self._tmp / "rules.yaml"
-        rulefiles.write_rule_file(self.rule_groups, rule_file, self.bins.promtool)
-        monitors = load_service_monitors(o.repo_root / "servicemonitors")
-        if not monitors:
-            raise RuntimeError("servicemonitors/ holds no ServiceMonitor: run `obsctl render`")
-
-        self.webhook = WebhookSink(port=self.ports.one()).start()
-        self.am_config = am.local_config(o.cfg, self.webhook.url, o.profile)
-        am.write_config(self.am_config, self._tmp / "alertmanager.yml", self.bins.amtool)
-
-        sim_port = self.ports.block(n_replicas)
-        dcgm_port = self.ports.block(n_nodes)
-        admin_port = self.ports.one()
-        ksm_port = self.ports.one()
-        manifest_file = self._tmp / "manifest.json"
-        say(f"starting {n_replicas} simulated vLLM replicas and {n_nodes} DCGM exporters")
-        spec = {
-            "models": [
-                {
-                    "key": key,
-                    "served_name": o.cfg.models[key].served_name,
-                    "namespace": ns,
-                    "max_model_len": o.cfg.models[key].max_model_len,
-                    "gpu_memory_utilization": o.cfg.models[key].gpu_memory_utilization,
-                    "max_num_seqs": o.cfg.models[key].max_num_seqs,
-                    "gpus": o.cfg.models[key].gpus,
-                    "runtime": o.cfg.models[key].runtime,
-                }
-                for key, ns in models
-            ],
-            "replicas": o.replicas,
-            "port": sim_port,
-            "vllm_version": o.vllm_version,
-            "admin_port": admin_port,
-            "dcgm_port": dcgm_port,
-            "ksm_port": ksm_port,
-            "gpus_per_node": o.gpus_per_node,
-            "monitoring_namespace": o.cfg.namespaces.monitoring,
-            "seed": o.seed or 0,
-            "manifest_out": str(manifest_file),
-        }
-        (self._tmp / "sim.json").write_text(json.dumps(spec, indent=2), encoding="utf-8")
-        sim = self._sup.start(
-            "sim",
-            [sys.executable, "-m", "observability.local.simproc", str(self._tmp / "sim.json")],
-            cwd=o.repo_root,
+        n_heads = sum(1 for key, _ in models if o.cfg.models[key].runtime == "rayservice")
+        aibrix = any(o.cfg.models[key].runtime == "aibrix" for key, _ in models)
+        return SimConfig(
+            models=tuple(SimModel.from_profile(k, o.cfg.models[k], ns) for k, ns in models),
+            replicas=o.replicas,
+            port=self.ports.block(n_replicas),
+            vllm_version=o.vllm_version,
+            admin_port=self.ports.one(),
+            dcgm_port=self.ports.block(n_nodes),
+            head_port=self.ports.block(n_heads) if n_heads else 0,
+            aibrix_port=self.ports.block(2) if aibrix else 0,
+            aibrix_namespace=o.cfg.runtimes.aibrix.system_namespace,
+            gpus_per_node=o.gpus_per_node,
+            monitoring_namespace=o.cfg.namespaces.monitoring,
+            ksm_port=self.ports.one(),
+            seed=o.seed or 0,
         )
-        self._children["sim"] = sim
-        self._sup.wait_ready(sim, manifest_file.is_file, timeout=o.ready_timeout_s)
-        self.manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
 
-        am_port, prom_port = self.ports.one(), self.ports.one()
-        say("starting Alertmanager and Prometheus")
-        alertmanager = self._sup.start(
+    def _start_simulators(self, say: Any) -> SimConfig:
+        """The simulators in their own process; returns their config once every port
+        listens (the process writes its manifest then)."""
+        assert self._tmp is not None and self._sup is not None
+        sim = self._sim_config()
+        n_replicas = sim.replicas * len(sim.models)
+        n_nodes = math.ceil(n_replicas / max(sim.gpus_per_node, 1))
+        say(f"starting {n_replicas} simulated vLLM replicas and {n_nodes} DCGM exporters")
+        spec, manifest_file = self._tmp / "sim.json", self._tmp / "manifest.json"
+        write_spec(spec, sim, manifest_file)
+        child = self._sup.start(
+            "sim",
+            [sys.executable, "-m", "observability.local.simproc", str(spec)],
+            cwd=self.opts.repo_root,
+        )
+        self._children["sim"] = child
+        self._sup.wait_ready(child, manifest_file.is_file, timeout=self.opts.ready_timeout_s)
+        self.manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+        return sim
+
+    def _start_alertmanager(self) -> str:
+        assert self._tmp is not None and self._sup is not None and self.bins is not None
+        port = self.ports.one()
+        self._children["alertmanager"] = self._sup.start(
             "alertmanager",
             [
                 str(self.bins.alertmanager),
                 f"--config.file={self._tmp / 'alertmanager.yml'}",
                 f"--storage.path={self._tmp / 'alertmanager-data'}",
-                f"--web.listen-address=127.0.0.1:{am_port}",
+                f"--web.listen-address=127.0.0.1:{port}",
                 "--cluster.listen-address=",
                 "--log.level=warn",
             ],
         )
-        self._children["alertmanager"] = alertmanager
+        return f"http://127.0.0.1:{port}"
+
+    def _start_prometheus(
+        self, monitors: list[dict[str, Any]], rule_file: Path, am_url: str
+    ) -> str:
+        assert self._tmp is not None and self._sup is not None and self.bins is not None
         prometheus, prom_url = start_prometheus(
             self._sup,
-            self._prometheus_config(monitors, rule_file, am_port),
+            self._prometheus_config(monitors, rule_file, am_url.removeprefix("http://")),
             self._tmp,
-            prom_port,
+            self.ports.one(),
             binary=self.bins.prometheus,
             data_dir="prometheus-data",
             extra_args=[
@@ -315,59 +357,50 @@ class LocalStack:
                 # Hidden in 2.42 (accepted): the scrape manager takes the first target set
                 # within 1 s of discovery's (fixed 5 s) first update, not up to 5 s later.
                 "--scrape.discovery-reload-interval=1s",
-                *(["--rules.alert.resend-delay=1s"] if o.profile == "fast" else []),
+                *(["--rules.alert.resend-delay=1s"] if self.opts.profile == "fast" else []),
             ],
         )
         self._children["prometheus"] = prometheus
-        am_url = f"http://127.0.0.1:{am_port}"
-        self._sup.wait_ready(alertmanager, lambda: http_ok(f"{am_url}/-/ready"), 20)
-        # The live snapshot page renders in its own thread, never in the caller's loop.
-        self.page = SnapshotServer(
-            prom_url, o.cfg, self.scrape_interval, port=self.ports.one()
-        ).start()
+        return prom_url
 
-        self.state = {
-            "pid": os.getpid(),
-            "started_at": time.time(),
-            "profile": o.profile,
-            "vllm_version": self.manifest.get("vllm_version", o.vllm_version),
-            "prometheus_url": prom_url,
-            "alertmanager_url": am_url,
-            "webhook_url": self.webhook.url,
-            "sim_admin_url": f"http://127.0.0.1:{admin_port}",
-            "snapshot_url": self.page.url,
-            "scrape_interval": self.scrape_interval,
-            "evaluation_interval": self.evaluation_interval,
-            "group_wait": am.group_wait_s(self.am_config),
-            "replicas": [
-                {**r, "url": f"http://127.0.0.1:{r['port']}"} for r in self.manifest["replicas"]
-            ],
-            "nodes": self.manifest.get("nodes", []),
-            "pids": {},
-            "ports": [],
-            "tmp_dir": str(self._tmp),
-            "load_samples": str(self._tmp / "load-samples.jsonl"),
-        }
-        if o.load:
-            self.start_load()
-        self.state["pids"] = self._sup.pids()
-        self.state["ports"] = self.ports.ports
-        self._write_state()
-        say("waiting for every scrape target to be up")
-        self.wait_targets_up(o.ready_timeout_s)
+    def _initial_state(self, sim: SimConfig, prom_url: str, am_url: str) -> StackState:
+        assert self._tmp is not None and self.webhook is not None and self.page is not None
+        return StackState(
+            pid=os.getpid(),
+            started_at=time.time(),
+            profile=self.opts.profile,
+            vllm_version=self.manifest.get("vllm_version", self.opts.vllm_version),
+            prometheus_url=prom_url,
+            alertmanager_url=am_url,
+            webhook_url=self.webhook.url,
+            sim_admin_url=f"http://127.0.0.1:{sim.admin_port}",
+            snapshot_url=self.page.url,
+            scrape_interval=self.scrape_interval,
+            evaluation_interval=self.evaluation_interval,
+            group_wait_s=am.group_wait_s(self.am_config),
+            replicas=tuple(
+                ReplicaInfo(**r, url=f"http://127.0.0.1:{r['port']}")
+                for r in self.manifest["replicas"]
+            ),
+            nodes=tuple(NodeInfo(**n) for n in self.manifest.get("nodes", [])),
+            ray_heads=tuple(RayHeadInfo(**h) for h in self.manifest.get("ray_heads", [])),
+            aibrix=tuple(AibrixInfo(**c) for c in self.manifest.get("aibrix", [])),
+            tmp_dir=str(self._tmp),
+            load_samples=str(self._tmp / "load-samples.jsonl"),
+        )
 
     def start_load(self, users: int | None = None, rate: float | None = None) -> Child:
         assert self._sup is not None
         self.stop_load()
         spec = LoadSpec(
-            targets=tuple(Target(r["url"], r["model"]) for r in self.state["replicas"]),
+            targets=tuple(Target(r.url, r.model) for r in self.running.replicas),
             users=users or self.opts.users,
             rate=self.opts.rate if rate is None else rate,
             duration_s=None,
         )
-        child = start_load(self._sup, spec, Path(self.state["load_samples"]))
+        child = start_load(self._sup, spec, Path(self.running.load_samples))
         self._children["load"] = child
-        self.state["pids"] = self._sup.pids()
+        self.state = self.running.model_copy(update={"pids": self._sup.pids()})
         return child
 
     def stop_load(self) -> None:
@@ -379,7 +412,7 @@ class LocalStack:
         self._sup.children.remove(child)
 
     def _prometheus_config(
-        self, monitors: list[dict[str, Any]], rule_file: Path, am_port: int
+        self, monitors: list[dict[str, Any]], rule_file: Path, am_address: str
     ) -> dict[str, Any]:
         cfg = self.opts.cfg
         external = {"prometheus": f"{cfg.namespaces.monitoring}/kube-prometheus-stack-prometheus"}
@@ -394,29 +427,16 @@ class LocalStack:
             "rule_files": [str(rule_file)],
             "alerting": {
                 "alertmanagers": [
-                    {"api_version": "v2", "static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}
+                    {"api_version": "v2", "static_configs": [{"targets": [am_address]}]}
                 ]
             },
             "scrape_configs": scrape_configs(
-                [*monitors, KSM_SERVICE_MONITOR, *self._runtime_monitors(monitors)],
+                [*monitors, KSM_SERVICE_MONITOR],
                 targets_from_manifest(self.manifest),
                 default_interval=self.scrape_interval,
                 interval_override=FAST["scrape_interval"] if self.opts.profile == "fast" else None,
             ),
         }
-
-    def _runtime_monitors(self, loaded: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Monitors of the demo models' runtimes that servicemonitors/ does not hold
-        (a registered model no deployment uses yet renders none)."""
-        names = {m.get("metadata", {}).get("name") for m in loaded}
-        out = []
-        for key in {r["model_key"] for r in self.manifest["replicas"]}:
-            rt = runtimes.runtime_of(self.opts.cfg, key)
-            for mon in rt.demo_monitors(self.opts.cfg).values():
-                if mon["metadata"]["name"] not in names:
-                    names.add(mon["metadata"]["name"])
-                    out.append(mon)
-        return out
 
     def targets(self) -> list[dict[str, Any]]:
         with Prometheus(self.prometheus_url, timeout=3.0) as prom:
@@ -425,7 +445,8 @@ class LocalStack:
     def wait_targets_up(self, timeout: float) -> float:
         assert self._sup is not None
         start = time.monotonic()
-        expected = len(self.state["replicas"]) + len(self.state["nodes"])
+        s = self.running
+        expected = len(s.replicas) + len(s.nodes) + len(s.ray_heads) + len(s.aibrix)
         while True:
             dead = [c.name for c in self._sup.dead()]
             if dead:
@@ -456,9 +477,9 @@ class LocalStack:
         if self.opts.state_file is not None:
             return self.opts.state_file
         state_dir = self._state_dir
-        for stale in state_dir.glob(_STATE_GLOB):
+        for stale in state_dir.glob(STATE_GLOB):
             with contextlib.suppress(OSError):  # another demo may remove it first
-                if _read_one(stale) is None and stale.stat().st_mtime < time.time() - 5:
+                if read_state(stale) is None and stale.stat().st_mtime < time.time() - 5:
                     stale.unlink()  # its owner is gone (or the file is unreadable)
         n = next(_stack_numbers)
         suffix = "" if n == 1 else f"-{n}"
@@ -466,10 +487,7 @@ class LocalStack:
 
     def _write_state(self) -> None:
         path = self._state_written or self._claim_state_file()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.state, indent=2, sort_keys=True), encoding="utf-8")
-        tmp.replace(path)
+        self.running.write(path)
         self._state_written = path
 
     def stop(self) -> None:

@@ -12,10 +12,11 @@ import json
 import threading
 import time
 import urllib.parse
-import urllib.request
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import httpx
 
 __all__ = ["Notification", "WebhookSink", "fetch_notifications"]
 
@@ -130,5 +131,6 @@ class WebhookSink:
 
 def fetch_notifications(url: str, since: float = 0.0, timeout: float = 5.0) -> list[Notification]:
     """Read a (possibly other process's) sink over HTTP."""
-    with urllib.request.urlopen(f"{url}/notifications?since={since}", timeout=timeout) as r:
-        return [Notification(**n) for n in json.loads(r.read())]
+    resp = httpx.get(f"{url}/notifications", params={"since": since}, timeout=timeout)
+    resp.raise_for_status()
+    return [Notification(**n) for n in resp.json()]

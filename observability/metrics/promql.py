@@ -14,7 +14,11 @@ from dataclasses import dataclass, field
 
 from observability.metrics.names import Signal
 
-__all__ = ["Promql", "divide", "join_labels"]
+__all__ = ["DASHBOARD_WINDOW", "Promql", "divide", "join_labels"]
+
+# Rate window of the dashboard recordings (alerting/recording.py); config checks that the
+# scrape interval leaves two samples in it.
+DASHBOARD_WINDOW = "1m"
 
 
 def join_labels(labels: Sequence[str]) -> str:

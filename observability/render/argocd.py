@@ -212,8 +212,13 @@ def applications(cfg: BundleConfig, rendered: Iterable[str]) -> dict[str, dict[s
         ),
         _monitoring_config(cfg, dirs),
     ]
+    from observability.autoscaling import keda_application, scalable_models
+
     for rt in runtimes.runtimes_in_use(cfg):
         apps.extend(rt.applications(cfg))
+    if cfg.autoscaling.keda.enabled and cfg.autoscaling.keda.install:
+        apps.append(keda_application(cfg))
+    scaled = set(scalable_models(cfg))
     for key, _profile in cfg.deployed_models:
         rt = runtimes.runtime_of(cfg, key)
         apps.append(
@@ -229,6 +234,15 @@ def applications(cfg: BundleConfig, rendered: Iterable[str]) -> dict[str, dict[s
                 else ("SkipDryRunOnMissingResource=true",),
             )
         )
+        if key in scaled:
+            # The HPA KEDA creates owns spec.replicas: self-heal must not reset it.
+            apps[-1]["spec"]["ignoreDifferences"] = [
+                {"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}
+            ]
+            apps[-1]["spec"]["syncPolicy"]["syncOptions"] += [
+                "RespectIgnoreDifferences=true",
+                "SkipDryRunOnMissingResource=true",
+            ]
     if VERIFY_PATH in dirs:
         apps.append(
             _app(

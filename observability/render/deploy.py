@@ -378,6 +378,7 @@ def artifacts(cfg: BundleConfig) -> dict[str, Any]:
         f"{base}/networkpolicy.yaml": _network_policy(cfg),
         f"{base}/pdb.yaml": _pdb(),
     }
+    from observability.autoscaling import scalable_models, scaled_object
 
     for key, profile in cfg.models.items():
         rt = runtimes.runtime_of(cfg, key)
@@ -388,4 +389,7 @@ def artifacts(cfg: BundleConfig) -> dict[str, Any]:
         out[f"{d}/deployment-patch.yaml"] = overlay_patch(cfg, profile, key)
         if profile.source == "s3":
             out[f"{d}/serviceaccount.yaml"] = service_account(profile)
+        if key in scalable_models(cfg):
+            out[f"{d}/scaledobject.yaml"] = scaled_object(cfg, key)
+            out[f"{d}/kustomization.yaml"]["resources"].append("scaledobject.yaml")
     return out

@@ -19,7 +19,13 @@ from typing import Any
 from observability.alerting.alertmanager import kps_alertmanager_values
 from observability.alerting.lifecycle import MODEL_POD_LABEL
 from observability.config import BundleConfig
-from observability.kube import GRAFANA_FOLDER_ANNOTATION, JOB_LABEL, deep_merge, resources
+from observability.kube import (
+    GRAFANA_DATASOURCE_UID,
+    GRAFANA_FOLDER_ANNOTATION,
+    JOB_LABEL,
+    deep_merge,
+    resources,
+)
 
 __all__ = ["kps_values", "ksm_label_allowlist"]
 
@@ -80,7 +86,7 @@ def _grafana(cfg: BundleConfig) -> dict[str, Any]:
                 "defaultDatasourceEnabled": True,
                 "isDefaultDatasource": True,
                 "name": "Prometheus",
-                "uid": "prometheus",
+                "uid": GRAFANA_DATASOURCE_UID,
             },
         },
     }

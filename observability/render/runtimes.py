@@ -14,7 +14,5 @@ __all__ = ["artifacts"]
 def artifacts(cfg: BundleConfig) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in cfg.models:
-        rt = runtimes.runtime_of(cfg, key)
-        if not rt.uses_vllm_deployment:
-            out.update(rt.workload(cfg, key))
+        out.update(runtimes.runtime_of(cfg, key).workload(cfg, key))
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from observability.config import BundleConfig, ConfigError
+from observability.runtimes.aibrix import AibrixRuntime
 from observability.runtimes.base import Runtime
 from observability.runtimes.rayservice import RayServiceRuntime
 from observability.runtimes.tgi import TgiRuntime
@@ -26,6 +27,7 @@ __all__ = [
     "alert_rules",
     "catalogs",
     "engine_jobs",
+    "external_services",
     "get",
     "mapping_rules",
     "pod_templates",
@@ -34,7 +36,7 @@ __all__ = [
 ]
 
 REGISTRY: dict[str, Runtime] = {
-    r.name: r for r in (VllmRuntime(), RayServiceRuntime(), TgiRuntime())
+    r.name: r for r in (VllmRuntime(), RayServiceRuntime(), AibrixRuntime(), TgiRuntime())
 }
 
 
@@ -88,6 +90,12 @@ def pod_templates(obj: dict[str, Any]) -> list[tuple[str, dict[str, str], set[st
         if kind in r.pod_kinds:
             return list(r.pod_kinds[kind](obj))
     return []
+
+
+def external_services(cfg: BundleConfig) -> list[tuple[str, str, dict[str, str], set[str]]]:
+    """(namespace, name, labels, port names) of Services a runtime's monitors scrape that
+    something other than this bundle installs (lint's selector cross-check)."""
+    return [s for r in runtimes_in_use(cfg) for s in r.external_services(cfg)]
 
 
 def catalogs() -> list[Catalog]:

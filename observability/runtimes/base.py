@@ -55,6 +55,13 @@ class Runtime:
         with; by default the rendered ones."""
         return self.monitors(cfg)
 
+    def external_services(
+        self, cfg: BundleConfig
+    ) -> list[tuple[str, str, dict[str, str], set[str]]]:
+        """Services its monitors scrape that the runtime's own installer creates:
+        (namespace, name, labels, port names)."""
+        return []
+
     def workload(self, cfg: BundleConfig, key: str) -> dict[str, Any]:
         """Rendered files (path -> object or list of objects) of one model's workload."""
         return {}

@@ -4,7 +4,6 @@ from observability.scenarios.catalog import SCENARIOS, Scenario
 from observability.scenarios.run import (
     AlertTiming,
     ScenarioResult,
-    StackHandle,
     active_alerts,
     clear_faults,
     fault_targets,
@@ -18,7 +17,6 @@ __all__ = [
     "AlertTiming",
     "Scenario",
     "ScenarioResult",
-    "StackHandle",
     "active_alerts",
     "clear_faults",
     "fault_targets",

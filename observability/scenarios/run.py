@@ -15,15 +15,15 @@ alert outside `expected` + `tolerated` (Watchdog aside) fired.
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from observability.duration import duration_seconds
+import httpx
+
 from observability.load.burst import Burst
+from observability.local.state import StackState
 from observability.local.webhook import fetch_notifications
 from observability.metrics.promql_ast import metric_names, ranges_s
 from observability.promapi import Prometheus
@@ -32,7 +32,6 @@ from observability.scenarios.catalog import Scenario
 __all__ = [
     "AlertTiming",
     "ScenarioResult",
-    "StackHandle",
     "active_alerts",
     "clear_faults",
     "fault_targets",
@@ -42,35 +41,6 @@ __all__ = [
 ]
 
 WATCHDOG = "Watchdog"
-
-
-@dataclass(frozen=True)
-class StackHandle:
-    """What a scenario needs from a running stack (from LocalStack.state or the state file)."""
-
-    prometheus_url: str
-    alertmanager_url: str
-    webhook_url: str
-    admin_url: str
-    replicas: list[dict[str, Any]]
-    nodes: list[dict[str, Any]]
-    scrape_interval_s: float
-    evaluation_interval_s: float
-    group_wait_s: float
-
-    @classmethod
-    def from_state(cls, s: dict[str, Any]) -> StackHandle:
-        return cls(
-            prometheus_url=s["prometheus_url"],
-            alertmanager_url=s["alertmanager_url"],
-            webhook_url=s["webhook_url"],
-            admin_url=s["sim_admin_url"],
-            replicas=s["replicas"],
-            nodes=s["nodes"],
-            scrape_interval_s=duration_seconds(s["scrape_interval"]),
-            evaluation_interval_s=duration_seconds(s["evaluation_interval"]),
-            group_wait_s=float(s["group_wait"]),
-        )
 
 
 @dataclass
@@ -102,13 +72,10 @@ class ScenarioResult:
 
 # -- HTTP helpers ----------------------------------------------------------------------
 def _request(url: str, method: str = "GET", body: Any = None, timeout: float = 5.0) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        raw = r.read()
-    return json.loads(raw) if raw else None
+    """The simulator's admin API (JSON in, JSON out)."""
+    resp = httpx.request(method, url, json=body, timeout=timeout)
+    resp.raise_for_status()
+    return resp.json() if resp.content else None
 
 
 def active_alerts(prom_url: str) -> list[dict[str, Any]]:
@@ -146,7 +113,7 @@ def max_range_s(query: str, recording: dict[str, list[str]], depth: int = 0) -> 
     return max(found, default=0.0)
 
 
-def hold_seconds(scenario: Scenario, stack: StackHandle, targets: list[str]) -> float:
+def hold_seconds(scenario: Scenario, stack: StackState, targets: list[str]) -> float:
     """Seconds the fault's condition must hold by itself (a load budget), from Prometheus."""
     if not scenario.hold_query or not targets:
         return 0.0
@@ -156,7 +123,7 @@ def hold_seconds(scenario: Scenario, stack: StackHandle, targets: list[str]) -> 
 
 
 def theoretical_min(
-    alert: str, scenario: Scenario, stack: StackHandle, rules: Any, hold_s: float = 0.0
+    alert: str, scenario: Scenario, stack: StackState, rules: Any, hold_s: float = 0.0
 ) -> float | None:
     alerts, recording, interval = rules
     rule = alerts.get(alert)
@@ -173,33 +140,33 @@ def theoretical_min(
     )
 
 
-def _burst(scenario: Scenario, stack: StackHandle, targets: list[str]) -> Burst:
-    urls = [(r["url"], r["model"]) for r in stack.replicas if r["pod"] in targets]
+def _burst(scenario: Scenario, stack: StackState, targets: list[str]) -> Burst:
+    urls = [(r.url, r.model) for r in stack.replicas if r.pod in targets]
     return Burst(urls, scenario.burst_users if urls else 0).__enter__()
 
 
 # -- targets -----------------------------------------------------------------------------
-def fault_targets(scenario: Scenario, stack: StackHandle) -> list[str]:
+def fault_targets(scenario: Scenario, stack: StackState) -> list[str]:
     if scenario.fault is None:
         return []
     if scenario.target == "node":
-        return [stack.nodes[0]["node"]]
-    models = list(dict.fromkeys(r["model_key"] for r in stack.replicas))
+        return [stack.nodes[0].node]
+    models = list(dict.fromkeys(r.model_key for r in stack.replicas))
     if scenario.target == "replica":
-        return [stack.replicas[0]["pod"]]
+        return [stack.replicas[0].pod]
     key = models[1] if scenario.target == "second-model" and len(models) > 1 else models[0]
-    return [r["pod"] for r in stack.replicas if r["model_key"] == key]
+    return [r.pod for r in stack.replicas if r.model_key == key]
 
 
-def clear_faults(stack: StackHandle) -> None:
-    _request(f"{stack.admin_url}/faults", method="DELETE")
+def clear_faults(stack: StackState) -> None:
+    _request(f"{stack.sim_admin_url}/faults", method="DELETE")
 
 
 def _firing(alerts: list[dict[str, Any]], state: str = "firing") -> set[str]:
     return {a["labels"]["alertname"] for a in alerts if a["state"] == state} - {WATCHDOG}
 
 
-def wait_quiet(stack: StackHandle, timeout: float, say: Callable[[str], None]) -> set[str]:
+def wait_quiet(stack: StackState, timeout: float, say: Callable[[str], None]) -> set[str]:
     """Wait until nothing but the Watchdog fires; return what is left. (Pending alerts
     with an hour-long `for`, such as GPUUnderutilized, would never clear in time.)"""
     end = time.monotonic() + timeout
@@ -214,11 +181,11 @@ def wait_quiet(stack: StackHandle, timeout: float, say: Callable[[str], None]) -
     return left
 
 
-def wait_traffic(stack: StackHandle, pods: list[str], timeout: float = 30.0) -> None:
+def wait_traffic(stack: StackState, pods: list[str], timeout: float = 30.0) -> None:
     """Wait until each targeted replica produced tokens in the last 10 s, so the fault
     hits a replica in steady state (on a fresh stack the load needs a few seconds; a
     replica that never had traffic would make "no tokens in the window" true at once)."""
-    wanted = {r["pod"] for r in stack.replicas} & set(pods)
+    wanted = {r.pod for r in stack.replicas} & set(pods)
     expr = "sum by (pod) (increase(vllm:generation_tokens_total[10s])) > 0"
     end = time.monotonic() + timeout
     while wanted and time.monotonic() < end:
@@ -231,7 +198,7 @@ def wait_traffic(stack: StackHandle, pods: list[str], timeout: float = 30.0) -> 
 
 def run_scenario(
     scenario: Scenario,
-    stack: StackHandle,
+    stack: StackState,
     timeout_s: float | None = None,
     settle_s: float = 60.0,
     say: Callable[[str], None] = lambda _m: None,
@@ -250,7 +217,7 @@ def run_scenario(
     for target in targets:
         say(f"injecting {scenario.fault} on {target}")
         _request(
-            f"{stack.admin_url}/faults",
+            f"{stack.sim_admin_url}/faults",
             method="POST",
             body={"fault": scenario.fault, "target": target, "params": scenario.params},
         )

@@ -23,6 +23,7 @@ from aiohttp import web
 from observability.sim.engine import Engine, Request
 from observability.sim.faults import Faults
 from observability.sim.metrics import CONTENT_TYPE, ReplicaMetrics
+from observability.sim.ray import RayServeStats, ray_worker_exposition
 from observability.sim.tgi import TgiMetrics
 
 __all__ = ["Replica", "add_replica_routes"]
@@ -48,6 +49,9 @@ class Replica:
     rng_seed: int = 0
     counter: int = 0
     inflight: set[Request] = field(default_factory=set)
+    runtime: str = "vllm"
+    serve: RayServeStats | None = None  # Ray Serve's view of the replica (rayservice)
+    gateway: Any = None  # the AIBrix gateway plugins in front of it (aibrix)
 
     @property
     def v0(self) -> bool:
@@ -133,6 +137,9 @@ def add_replica_routes(app: web.Application, lookup: Callable[[web.Request], Rep
             vllm_disabled=r.faults.get("metrics-disabled", r.pod) is not None,
             underscore=r.faults.get("underscore-escaping", r.pod) is not None,
         )
+        if r.serve is not None:  # a Ray node's metrics agent, not vLLM's API server
+            r.serve.ongoing = len(r.inflight)
+            body = ray_worker_exposition(body.decode(), r.pod, r.serve)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     async def completions(request: web.Request) -> web.StreamResponse:
@@ -164,6 +171,10 @@ def http_metrics_middleware(lookup: Callable[[web.Request], Replica | None]):
         replica = lookup(request)
         route = request.match_info.route.resource
         path = route.canonical if route is not None else request.path
+        if replica is not None and replica.serve is not None and path.startswith("/v1/"):
+            replica.serve.observe(response.status)
+        if replica is not None and replica.gateway is not None and path.startswith("/v1/"):
+            replica.gateway.observe(replica.model, response.status)
         if replica is not None and path not in _HTTP_EXCLUDED:
             replica.metrics.http(
                 path,

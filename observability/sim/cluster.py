@@ -14,12 +14,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from observability.metrics.catalog import vllm_catalog
+from observability.runtimes import get as get_runtime
 from observability.sim.admin import add_admin_routes
+from observability.sim.aibrix import CONTROLLER, GATEWAY, AibrixComponent
 from observability.sim.api import Replica, add_replica_routes, http_metrics_middleware
 from observability.sim.dcgm import CONTENT_TYPE as DCGM_CONTENT_TYPE
 from observability.sim.dcgm import Gpu, Node
@@ -30,7 +32,11 @@ from observability.sim.ksm import KsmNode, KsmPod, KubeState
 from observability.sim.kvcache import KVCache
 from observability.sim.latency import DEFAULT_PROFILE, load_profile
 from observability.sim.metrics import ReplicaMetrics, set_created_series
+from observability.sim.ray import RayHead, RayServeStats
 from observability.sim.tgi import TgiMetrics
+
+if TYPE_CHECKING:
+    from observability.config import ModelProfile
 
 __all__ = ["SimCluster", "SimConfig", "SimModel", "SimThread"]
 
@@ -44,12 +50,27 @@ class SimModel:
     gpu_memory_utilization: float = 0.9
     max_num_seqs: int = 128
     gpus: int = 1
-    runtime: str = "vllm"  # vllm: vLLM's exposition; tgi: TGI's (sim/tgi.py)
+    runtime: str = "vllm"  # models.<key>.runtime: how the replica's metrics are exposed
 
     @property
     def workload(self) -> str:
-        """Deployment/Service name stem and container name of the model's pods."""
+        """Deployment/Service name stem and container name of the model's pods (TGI's
+        workload is `tgi-<key>`, every other runtime's pods are vLLM's)."""
         return "tgi" if self.runtime == "tgi" else "vllm"
+
+    @classmethod
+    def from_profile(cls, key: str, profile: ModelProfile, namespace: str) -> SimModel:
+        """The one place a bundle.yaml model profile becomes simulator settings."""
+        return cls(
+            key=key,
+            served_name=profile.served_name,
+            namespace=namespace,
+            max_model_len=profile.max_model_len,
+            gpu_memory_utilization=profile.gpu_memory_utilization,
+            max_num_seqs=profile.max_num_seqs,
+            gpus=profile.gpus,
+            runtime=profile.runtime,
+        )
 
 
 @dataclass(frozen=True)
@@ -61,6 +82,11 @@ class SimConfig:
     admin_port: int = 9300
     dcgm_port: int = 9400
     ksm_port: int = 0  # 0: no fake kube-state-metrics
+    head_port: int = 9500  # first port of the Ray head pods (one per rayservice model)
+    aibrix_port: int = (
+        0  # first of two ports (gateway plugins, controller) when an aibrix model runs
+    )
+    aibrix_namespace: str = "aibrix-system"
     gpus_per_node: int = 4
     monitoring_namespace: str = "monitoring"
     seed: int = 0
@@ -110,10 +136,28 @@ class SimCluster:
 
         port = self.cfg.port
         models = {m.key: m for m in self.cfg.models}
+        self.heads: list[RayHead] = []
         for model in self.cfg.models:
             rs_hash = _suffix(rng, 10)
+            rt = get_runtime(model.runtime)
+            ray = rt.sim_mode == "ray"
+            model_catalog = vllm_catalog(rt.vllm_version) if rt.vllm_version else catalog
+            if ray:
+                cluster = f"vllm-{model.key}-raycluster-{_suffix(rng, 5)}"
+                self.heads.append(
+                    RayHead(
+                        f"{cluster}-head-{_suffix(rng, 5)}",
+                        model.namespace,
+                        model.key,
+                        self.cfg.head_port + len(self.heads),
+                    )
+                )
             for _ in range(self.cfg.replicas):
-                pod = f"{model.workload}-{model.key}-{rs_hash}-{_suffix(rng, 5)}"
+                pod = (
+                    f"{cluster}-gpu-group-worker-{_suffix(rng, 5)}"
+                    if ray
+                    else f"{model.workload}-{model.key}-{rs_hash}-{_suffix(rng, 5)}"
+                )
                 kv = KVCache(
                     profile.num_gpu_blocks(model.gpu_memory_utilization, model.gpus),
                     profile.block_size,
@@ -133,7 +177,7 @@ class SimCluster:
                 metrics: Any = (
                     TgiMetrics(model.max_model_len, model.max_model_len - 1)
                     if model.runtime == "tgi"
-                    else ReplicaMetrics(catalog, model.served_name, info)
+                    else ReplicaMetrics(model_catalog, model.served_name, info)
                 )
                 engine = Engine(
                     profile,
@@ -164,13 +208,17 @@ class SimCluster:
                         model.served_name,
                         port,
                         node.name,
-                        catalog.version,
+                        model_catalog.version,
                         engine,
                         metrics,
                         self.faults,
                         model.max_model_len,
+                        runtime=model.runtime,
+                        serve=RayServeStats(_suffix(rng, 8)) if ray else None,
                     )
                 )
+                if ray:
+                    self.heads[-1].replicas.append((self.replicas[-1].serve, True))
                 port += 1
         self.ksm = KubeState(
             [
@@ -189,13 +237,27 @@ class SimCluster:
             self.faults,
             started_at=time.time(),
         )
-        self.faults.replicas = {r.pod for r in self.replicas}
+        self.aibrix: list[AibrixComponent] = []
+        if any(get_runtime(m.runtime).name == "aibrix" for m in self.cfg.models):
+            base = self.cfg.aibrix_port or self.cfg.head_port + 100
+            self.aibrix = [
+                AibrixComponent.make(c, self.cfg.aibrix_namespace, base + i, self.cfg.seed)
+                for i, c in enumerate((GATEWAY, CONTROLLER))
+            ]
+        for r in self.replicas:
+            if get_runtime(r.runtime).name == "aibrix":
+                r.gateway = self.aibrix[0]
+        self.faults.replicas = {r.pod for r in self.replicas} | {
+            c.pod for c in (*self.aibrix, *self.heads)
+        }
         self.faults.nodes = {n.name for n in self.nodes}
         self._by_port: dict[int, Any] = {r.port: r for r in self.replicas}
         self.dcgm_ports = {self.cfg.dcgm_port + i: n for i, n in enumerate(self.nodes)}
         self._by_port.update(self.dcgm_ports)
         if self.cfg.ksm_port:
             self._by_port[self.cfg.ksm_port] = self.ksm
+        self._by_port.update({h.port: h for h in self.heads})
+        self._by_port.update({c.port: c for c in self.aibrix})
         self._sites: dict[int, web.TCPSite] = {}
         self._runner: web.AppRunner | None = None
         self._crashed: set[int] = set()
@@ -215,14 +277,28 @@ class SimCluster:
                     "namespace": r.namespace,
                     "service": f"{self._model(r).workload}-{r.model_key}",
                     "container": self._model(r).workload,
-                    "runtime": self._model(r).runtime,
                     "model": r.model,
                     "model_key": r.model_key,
                     "port": r.port,
                     "node": r.node,
                     "gpus": gpus_of.get(r.pod, []),
+                    "runtime": r.runtime,
                 }
                 for r in self.replicas
+            ],
+            "aibrix": [
+                {"component": c.component, "pod": c.pod, "namespace": c.namespace, "port": c.port}
+                for c in self.aibrix
+            ],
+            "ray_heads": [
+                {
+                    "pod": h.pod,
+                    "namespace": h.namespace,
+                    "model_key": h.model_key,
+                    "port": h.port,
+                    "node": "cpu-node-0",
+                }
+                for h in self.heads
             ],
             "nodes": [
                 {
@@ -279,6 +355,10 @@ class SimCluster:
             crashed = any(self.faults.get(f, r.pod) for f in ("crash", *LIFECYCLE_FAULTS))
             if crashed != (r.port in self._crashed):
                 self._spawn(self._crash(r) if crashed else self._restart(r))
+        for c in (*self.aibrix, *self.heads):
+            crashed = self.faults.get("crash", c.pod) is not None
+            if crashed != (c.port in self._crashed):
+                self._spawn(self._crash_port(c.port) if crashed else self._restart_port(c.port))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -301,6 +381,23 @@ class SimCluster:
             if transport is not None and sock and sock[1] == r.port:
                 transport.abort()  # RST, like the kernel closing a dead process's sockets
 
+    async def _crash_port(self, port: int) -> None:
+        """A control-plane pod (Ray head, AIBrix component) dies: no listener, RST."""
+        self._crashed.add(port)
+        site = self._sites.pop(port, None)
+        if site is not None:
+            await site.stop()
+        server = self._runner.server if self._runner is not None else None
+        for conn in list(server.connections if server is not None else ()):
+            transport = conn.transport
+            sock = transport.get_extra_info("sockname") if transport is not None else None
+            if transport is not None and sock and sock[1] == port:
+                transport.abort()
+
+    async def _restart_port(self, port: int) -> None:
+        self._crashed.discard(port)
+        await self._listen(port)
+
     async def _restart(self, r: Replica) -> None:
         self._crashed.discard(r.port)
         await self._listen(r.port)
@@ -319,7 +416,13 @@ class SimCluster:
         add_admin_routes(app, self._is_admin, self.manifest, self.faults)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        ports = [self.cfg.admin_port, *self.dcgm_ports, *(r.port for r in self.replicas)]
+        ports = [
+            self.cfg.admin_port,
+            *self.dcgm_ports,
+            *(h.port for h in self.heads),
+            *(c.port for c in self.aibrix),
+            *(r.port for r in self.replicas),
+        ]
         if self.cfg.ksm_port:
             ports.append(self.cfg.ksm_port)
         for i, port in enumerate(ports, 1):
@@ -354,6 +457,26 @@ class SimCluster:
         if isinstance(role, Node):
             if request.path == "/metrics":
                 body = role.exposition()
+                return web.Response(body=body, headers={"Content-Type": DCGM_CONTENT_TYPE})
+            raise web.HTTPNotFound()
+        if isinstance(role, (RayHead, AibrixComponent)) and role.port in self._crashed:
+            if request.transport is not None:
+                request.transport.abort()
+            raise ConnectionResetError(f"{role.pod} is crashed")
+        if isinstance(role, AibrixComponent):
+            if request.path == "/metrics":
+                return web.Response(
+                    body=role.exposition(), headers={"Content-Type": DCGM_CONTENT_TYPE}
+                )
+            raise web.HTTPNotFound()
+        if isinstance(role, RayHead):
+            if request.path == "/metrics":
+                healthy = {
+                    r.serve.replica_id: r.port not in self._crashed
+                    for r in self.replicas
+                    if r.serve is not None
+                }
+                body = role.exposition(healthy)
                 return web.Response(body=body, headers={"Content-Type": DCGM_CONTENT_TYPE})
             raise web.HTTPNotFound()
         if role is None and not self._is_admin(request):

@@ -7,11 +7,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from observability.config import BundleConfig
+from observability.promapi import HttpTransport, PromError
 from observability.verify.checks import ALL_CHECKS
 from observability.verify.context import Options, VerifyContext
-from observability.verify.endpoints import DirectEndpoint
 from observability.verify.k8s import Cluster, ClusterUnreachable
-from observability.verify.model import CheckFailed, Result
+from observability.verify.model import Result
 from observability.verify.runner import (
     DEFAULT_CHECK_TIMEOUT,
     DEFAULT_TOTAL_TIMEOUT,
@@ -30,17 +30,17 @@ class VerifyRun:
 
 
 def _preflight_local(options: Options) -> None:
-    """--local has no API server: an unreachable Prometheus is the exit-2 case instead.
-    Only a refused/unresolvable connection counts; a Prometheus that hangs is a FAIL."""
+    """--local has no API server: an unreachable Prometheus is the exit-2 case instead,
+    refused and hung alike (the CLI contract), each within the HTTP timeout."""
     if not options.prometheus_url:
         raise ClusterUnreachable("--local needs --prometheus-url")
-    ep = DirectEndpoint(options.prometheus_url)
+    ep = HttpTransport(options.prometheus_url, name="Prometheus")
     try:
-        ep.get("/-/ready", timeout=min(3.0, options.http_timeout))
-    except CheckFailed as err:
-        if "unreachable" in err.outcome.evidence:
+        ep.get("/-/ready", timeout=options.http_timeout)
+    except PromError as err:
+        if err.evidence:
             raise ClusterUnreachable(
-                f"{err.outcome.evidence}: start `obsctl demo` or fix --prometheus-url"
+                f"{err.evidence}: start `obsctl demo` or fix --prometheus-url"
             ) from None
     finally:
         ep.close()

@@ -9,8 +9,9 @@ from typing import Any
 
 import yaml
 
+from observability.promapi import PromError
 from observability.verify.context import VerifyContext
-from observability.verify.model import Check, CheckFailed, Outcome
+from observability.verify.model import Check, Outcome
 
 __all__ = ["CHECKS"]
 
@@ -50,7 +51,7 @@ def _watchdog(ctx: VerifyContext) -> Outcome:
         try:
             ams = ", ".join(a.get("url", "?") for a in prom.alertmanagers()) or "none"
             n = prom.notification_counters()
-        except CheckFailed:
+        except PromError:
             ams, n = "?", {}
         sent = ", ".join(f"{k}={v:g}" for k, v in n.items())
         age = _age_seconds(in_prom[0].get("activeAt", ""))

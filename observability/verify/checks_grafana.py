@@ -7,13 +7,14 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from observability.kube import GRAFANA_DATASOURCE_UID
+from observability.promapi import PromError, Response
 from observability.verify.context import VerifyContext
-from observability.verify.endpoints import Response
+from observability.verify.k8s import ProxyTransport
 from observability.verify.model import Check, CheckFailed, Outcome, Status
 
 __all__ = ["CHECKS"]
 
-DATASOURCE_UID = "prometheus"  # fixed in the KPS values (contracts: Grafana datasource uid)
 PROXY_AUTH_FIX = (
     "the API server strips the Authorization header on its service proxy, so Grafana's "
     "authenticated API cannot be read that way: run `kubectl -n {ns} port-forward svc/{svc} "
@@ -30,9 +31,9 @@ def _get(ctx: VerifyContext, path: str) -> tuple[Response, bool]:
 def _auth_problem(ctx: VerifyContext, resp: Response, via_proxy: bool) -> Outcome | None:
     if resp.status not in (401, 403):
         return None
-    if via_proxy:
-        ep, _, _ = ctx.grafana()
-        svc = ep.label.split("/", 1)[-1].split(":", 1)[0]
+    ep, _, _ = ctx.grafana()
+    if via_proxy and isinstance(ep, ProxyTransport):
+        svc = ep.service
         return Outcome.skip(
             f"{resp.where}: HTTP {resp.status} through the API server proxy",
             PROXY_AUTH_FIX.format(
@@ -63,20 +64,20 @@ def _ready(ctx: VerifyContext) -> Outcome:
 
 
 def _datasource(ctx: VerifyContext) -> Outcome:
-    resp, proxy = _get(ctx, f"/api/datasources/uid/{DATASOURCE_UID}")
+    resp, proxy = _get(ctx, f"/api/datasources/uid/{GRAFANA_DATASOURCE_UID}")
     if (bad := _auth_problem(ctx, resp, proxy)) is not None:
         return bad
     if resp.status == 404:
         return Outcome.fail(
-            f"no Grafana datasource with uid {DATASOURCE_UID!r}: every bundle panel shows "
+            f"no Grafana datasource with uid {GRAFANA_DATASOURCE_UID!r}: every bundle panel shows "
             "'datasource not found'",
             "set grafana.sidecar.datasources.defaultDatasourceEnabled: true and "
-            f"uid: {DATASOURCE_UID} in the kube-prometheus-stack values (the GitOps app does)",
+            f"uid: {GRAFANA_DATASOURCE_UID} in the kube-prometheus-stack values (the GitOps app does)",
         )
     if resp.status != 200:
         return Outcome.fail(f"{resp.where} answered HTTP {resp.status}", "check Grafana logs")
     ds = resp.json()
-    health, _ = _get(ctx, f"/api/datasources/uid/{DATASOURCE_UID}/health")
+    health, _ = _get(ctx, f"/api/datasources/uid/{GRAFANA_DATASOURCE_UID}/health")
     if health.status != 200:
         msg = health.json().get("message", "") if health.body.startswith(b"{") else ""
         return Outcome.fail(
@@ -84,7 +85,9 @@ def _datasource(ctx: VerifyContext) -> Outcome:
             f"HTTP {health.status} {msg}".strip(),
             "Grafana cannot reach Prometheus at that URL: check the Service name and port",
         )
-    return Outcome.ok(f"datasource {ds.get('name')} uid={DATASOURCE_UID} -> {ds.get('url')} works")
+    return Outcome.ok(
+        f"datasource {ds.get('name')} uid={GRAFANA_DATASOURCE_UID} -> {ds.get('url')} works"
+    )
 
 
 def _dashboards(ctx: VerifyContext) -> Outcome:
@@ -150,8 +153,8 @@ def _panels(ctx: VerifyContext) -> Outcome:
     def has_data(expr: str) -> bool | str:
         try:
             return bool(prom.query(expr))
-        except CheckFailed as err:
-            return err.outcome.evidence
+        except PromError as err:
+            return err.evidence
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         answers = list(pool.map(lambda q: has_data(q[3]), queries))
@@ -210,7 +213,7 @@ def _exists(ctx: VerifyContext, name: str) -> bool:
                     f'count({{__name__=~"{name}(_bucket|_total|_sum|_count)?"}})'
                 )
             )
-        except CheckFailed:
+        except PromError:
             return False
 
     return ctx.once(f"p.exists.{name}", q)

@@ -3,6 +3,8 @@ names not escaped (`vllm_` for `vllm:`), and which vLLM metric generation is run
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from observability.metrics.names import DCGM, VLLM
@@ -31,7 +33,79 @@ def _meta(obj: dict[str, Any]) -> tuple[str, str]:
     return m.get("namespace") or "", m.get("name") or ""
 
 
+# (problem, fix) for one monitor, or None when it is fine at that step.
+Problem = tuple[str, str] | None
+
+
+def _label_problem(prom: dict[str, Any], kind: str, ref: str, live: dict[str, Any]) -> Problem:
+    """The Prometheus object's `<kind>Selector` does not match the monitor's labels."""
+    field, (pns, pname) = SELECTOR_FIELD[kind], _meta(prom)
+    sel = (prom.get("spec") or {}).get(f"{field}Selector")
+    why = explain_mismatch(sel, (live.get("metadata") or {}).get("labels") or {})
+    if not why:
+        return None
+    return (
+        f"{ref} not selected by Prometheus {pns}/{pname}: {field}Selector "
+        f"{fmt_selector(sel)} but {'; '.join(why)}",
+        f"set prometheus.prometheusSpec.{field}SelectorNilUsesHelmValues: false in the "
+        f"kube-prometheus-stack values (selects all), or label {ref} to match "
+        f"{fmt_selector(sel)}",
+    )
+
+
+def _namespace_problem(
+    prom: dict[str, Any], kind: str, ref: str, ns: str, ns_labels: Callable[[str], dict]
+) -> Problem:
+    """The monitor's namespace is outside the Prometheus object's `<kind>NamespaceSelector`."""
+    field, (pns, pname) = SELECTOR_FIELD[kind], _meta(prom)
+    nsel = (prom.get("spec") or {}).get(f"{field}NamespaceSelector")
+    if nsel is None:  # no selector: the operator only looks in Prometheus' own namespace
+        if ns == pns:
+            return None
+        return (
+            f"{ref} is in namespace {ns} but Prometheus {pns}/{pname} has no "
+            f"{field}NamespaceSelector, so it only looks in {pns}",
+            f"set prometheus.prometheusSpec.{field}NamespaceSelector: {{}}",
+        )
+    why = explain_mismatch(nsel, ns_labels(ns))
+    if not why:
+        return None
+    return (
+        f"{ref}: namespace {ns} not selected by {field}NamespaceSelector "
+        f"{fmt_selector(nsel)}: {'; '.join(why)}",
+        f"label namespace {ns} to match, or set {field}NamespaceSelector: {{}}",
+    )
+
+
+def _target_problem(cl: Any, ref: str, ns: str, live: dict[str, Any]) -> Problem:
+    """A selected ServiceMonitor matches no Service, or no Service port it scrapes."""
+    mspec = live.get("spec") or {}
+    nssel = mspec.get("namespaceSelector") or {}
+    where = nssel.get("matchNames") or ([ns] if not nssel.get("any") else [])
+    if not where:
+        return None  # any namespace: nothing to list cheaply
+    svc_sel = (mspec.get("selector") or {}).get("matchLabels") or {}
+    found = [svc for w in where for svc in cl.services(w, svc_sel)]
+    if not found:
+        return (
+            f"{ref} is selected but matches no Service in {', '.join(where)} "
+            f"with labels {fmt_selector(mspec.get('selector'))}",
+            "check the Service labels of the workload it should scrape",
+        )
+    ports = {p.get("name") for svc in found for p in svc["spec"].get("ports") or []}
+    wanted = {e.get("port") for e in mspec.get("endpoints") or [] if e.get("port")}
+    if wanted and not wanted & ports:
+        return (
+            f"{ref} scrapes port {sorted(wanted)} but the Services name their "
+            f"ports {sorted(p for p in ports if p)}",
+            "name the Service port as the ServiceMonitor endpoint expects",
+        )
+    return None
+
+
 def _selected(ctx: VerifyContext) -> Outcome:
+    """Every monitor the bundle renders exists, is selected by the Prometheus object (labels
+    and namespace), and (ServiceMonitors) selects a Service with the port it scrapes."""
     cl = ctx.need_cluster()
     prom = ctx.prometheus_cr()
     if prom is None:
@@ -39,92 +113,43 @@ def _selected(ctx: VerifyContext) -> Outcome:
             f"no Prometheus object in {ctx.ns.monitoring}",
             "sync the kube-prometheus-stack Application",
         )
-    pns, pname = _meta(prom)
-    spec = prom.get("spec") or {}
     monitors = ctx.expected_monitors()
     if not monitors:
         return Outcome.warn(
             "the bundle renders no ServiceMonitor/PodMonitor", "run `obsctl render`"
         )
-    problems: list[str] = []
-    fixes: list[str] = []
+
+    @functools.cache
+    def ns_labels(ns: str) -> dict[str, str]:
+        return ((cl.namespace(ns) or {}).get("metadata") or {}).get("labels") or {}
+
+    problems: list[tuple[str, str]] = []
     ok: list[str] = []
-    ns_labels: dict[str, dict[str, str]] = {}
     for want in monitors:
         kind = want["kind"]
         ns, name = _meta(want)
         ns = ns or ctx.ns.monitoring
         ref = f"{kind} {ns}/{name}"
         live = cl.custom("monitoring.coreos.com", "v1", ns, PLURAL[kind], name)
-        if live is None:
-            problems.append(f"{ref} does not exist")
-            fixes.append("sync the monitoring-config Application (argocd app sync ...)")
-            continue
-        labels = (live.get("metadata") or {}).get("labels") or {}
-        field = SELECTOR_FIELD[kind]
-        sel = spec.get(f"{field}Selector")
-        why = explain_mismatch(sel, labels)
-        if why:
-            problems.append(
-                f"{ref} not selected by Prometheus {pns}/{pname}: {field}Selector "
-                f"{fmt_selector(sel)} but {'; '.join(why)}"
+        problem = (
+            (
+                f"{ref} does not exist",
+                "sync the monitoring-config Application (argocd app sync ...)",
             )
-            fixes.append(
-                f"set prometheus.prometheusSpec.{field}SelectorNilUsesHelmValues: false in the "
-                f"kube-prometheus-stack values (selects all), or label {ref} to match "
-                f"{fmt_selector(sel)}"
-            )
-            continue
-        nsel = spec.get(f"{field}NamespaceSelector")
-        if nsel is None:
-            if ns != pns:
-                problems.append(
-                    f"{ref} is in namespace {ns} but Prometheus {pns}/{pname} has no "
-                    f"{field}NamespaceSelector, so it only looks in {pns}"
-                )
-                fixes.append(f"set prometheus.prometheusSpec.{field}NamespaceSelector: {{}}")
-                continue
+            if live is None
+            else _label_problem(prom, kind, ref, live)
+            or _namespace_problem(prom, kind, ref, ns, ns_labels)
+            or (_target_problem(cl, ref, ns, live) if kind == "ServiceMonitor" else None)
+        )
+        if problem:
+            problems.append(problem)
         else:
-            if ns not in ns_labels:
-                ns_obj = cl.namespace(ns) or {}
-                ns_labels[ns] = (ns_obj.get("metadata") or {}).get("labels") or {}
-            nwhy = explain_mismatch(nsel, ns_labels[ns])
-            if nwhy:
-                problems.append(
-                    f"{ref}: namespace {ns} not selected by {field}NamespaceSelector "
-                    f"{fmt_selector(nsel)}: {'; '.join(nwhy)}"
-                )
-                fixes.append(
-                    f"label namespace {ns} to match, or set {field}NamespaceSelector: {{}}"
-                )
-                continue
-        # The monitor is selected; does it select anything itself?
-        if kind == "ServiceMonitor":
-            mspec = live.get("spec") or {}
-            nssel = mspec.get("namespaceSelector") or {}
-            where = nssel.get("matchNames") or ([ns] if not nssel.get("any") else [])
-            if where:
-                svc_sel = (mspec.get("selector") or {}).get("matchLabels") or {}
-                found = [s for w in where for s in cl.services(w, svc_sel)]
-                if not found:
-                    problems.append(
-                        f"{ref} is selected but matches no Service in {', '.join(where)} "
-                        f"with labels {fmt_selector(mspec.get('selector'))}"
-                    )
-                    fixes.append("check the Service labels of the workload it should scrape")
-                    continue
-                ports = {p.get("name") for s in found for p in s["spec"].get("ports") or []}
-                wanted = {e.get("port") for e in mspec.get("endpoints") or [] if e.get("port")}
-                if wanted and not wanted & ports:
-                    problems.append(
-                        f"{ref} scrapes port {sorted(wanted)} but the Services name their "
-                        f"ports {sorted(p for p in ports if p)}"
-                    )
-                    fixes.append("name the Service port as the ServiceMonitor endpoint expects")
-                    continue
-        ok.append(ref)
+            ok.append(ref)
     if problems:
-        return Outcome.fail("; ".join(problems), "; ".join(dict.fromkeys(fixes)))
+        return Outcome.fail(
+            "; ".join(p for p, _ in problems), "; ".join(dict.fromkeys(f for _, f in problems))
+        )
+    pns, pname = _meta(prom)
     return Outcome.ok(f"selected by Prometheus {pns}/{pname}: " + ", ".join(ok))
 
 
@@ -239,7 +264,7 @@ def _series(ctx: VerifyContext) -> Outcome:
 
 
 def _vllm_names(ctx: VerifyContext) -> list[str]:
-    return ctx.once("p.vllmnames", lambda: ctx.prometheus().metric_names("vllm[:_].+"))
+    return ctx.once("p.vllmnames", lambda: ctx.prometheus().current_names("vllm[:_].+"))
 
 
 def _escaping(ctx: VerifyContext) -> Outcome:

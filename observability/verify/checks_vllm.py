@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from observability.promapi import PromError
 from observability.verify.context import VerifyContext
 from observability.verify.model import Check, CheckFailed, Outcome
 
@@ -82,8 +83,8 @@ def _api(ctx: VerifyContext) -> Outcome:
         ep = cl.proxy(ns, svc, "http")
         try:
             health = ep.get("/health", timeout=ctx.opts.http_timeout)
-        except CheckFailed as err:
-            return _unreachable(ctx, svc, err.outcome.evidence)
+        except PromError as err:
+            return _unreachable(ctx, svc, err.evidence)
         if health.status in (502, 503) and b'"kind":"Status"' in health.body.replace(b" ", b""):
             return _unreachable(ctx, svc, f"{health.where}: {health.text()[:160]}")
         if health.status != 200:

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from observability.config import BundleConfig
+from observability.promapi import Alertmanager, HttpTransport, Prometheus
+from observability.promapi import Transport as Endpoint
 from observability.verify import bundle as bundle_facts
-from observability.verify.endpoints import DirectEndpoint, Endpoint
 from observability.verify.k8s import Cluster
 from observability.verify.model import CheckFailed, Status
-from observability.verify.promapi import AlertmanagerAPI, PrometheusAPI
 
 __all__ = ["Options", "VerifyContext"]
 
@@ -124,23 +124,23 @@ class VerifyContext:
 
         return self.once(f"svc.{key}", find)
 
-    def prometheus(self) -> PrometheusAPI:
-        def make() -> PrometheusAPI:
+    def prometheus(self) -> Prometheus:
+        def make() -> Prometheus:
             if self.opts.prometheus_url:
-                ep: Endpoint = DirectEndpoint(self.opts.prometheus_url)
+                ep: Endpoint = HttpTransport(self.opts.prometheus_url, name="Prometheus")
             else:
                 ep = self._service("prometheus", PROMETHEUS_SVC, "Prometheus")
-            return PrometheusAPI(ep, self.opts.http_timeout)
+            return Prometheus(ep, self.opts.http_timeout)
 
         return self.once("api.prom", make)
 
-    def alertmanager(self) -> AlertmanagerAPI:
-        def make() -> AlertmanagerAPI:
+    def alertmanager(self) -> Alertmanager:
+        def make() -> Alertmanager:
             if self.opts.alertmanager_url:
-                ep: Endpoint = DirectEndpoint(self.opts.alertmanager_url)
+                ep: Endpoint = HttpTransport(self.opts.alertmanager_url, name="Alertmanager")
             else:
                 ep = self._service("alertmanager", ALERTMANAGER_SVC, "Alertmanager")
-            return AlertmanagerAPI(ep, self.opts.http_timeout)
+            return Alertmanager(ep, self.opts.http_timeout)
 
         return self.once("api.am", make)
 
@@ -165,7 +165,7 @@ class VerifyContext:
                     token = base64.b64encode(f"{user}:{pw}".encode()).decode()
                     headers["Authorization"] = f"Basic {token}"
             if self.opts.grafana_url:
-                return DirectEndpoint(self.opts.grafana_url), headers, False
+                return HttpTransport(self.opts.grafana_url, name="Grafana"), headers, False
             return self._service("grafana", GRAFANA_SVC, "Grafana"), headers, True
 
         return self.once("api.grafana", make)

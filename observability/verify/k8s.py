@@ -10,19 +10,23 @@ so no port-forward is needed and RBAC needs only `get` on `services/proxy`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
+import shutil
 from collections.abc import Callable
 from typing import Any
 
 import urllib3
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from observability.verify.endpoints import Response
+from observability.promapi import PromError, Response
 from observability.verify.model import CheckFailed
 
-__all__ = ["Cluster", "ClusterUnreachable", "ProxyEndpoint", "label_selector"]
+__all__ = ["Cluster", "ClusterUnreachable", "ProxyTransport", "label_selector"]
 
 RBAC_FIX = (
     "apply deploy/verify/ (read-only ClusterRole for verify) and run as that "
@@ -38,13 +42,114 @@ def label_selector(labels: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>:?\s*")
+
+
 def _net_error(err: BaseException) -> str:
+    """`NewConnectionError: Failed to establish a new connection: [Errno 111] Connection
+    refused`, without urllib3's `<...HTTPSConnection object at 0x...>` reprs."""
     reason = getattr(err, "reason", None) or err
-    return f"{type(reason).__name__}: {reason}"
+    # NewConnectionError subclasses ConnectTimeoutError in urllib3 2.x: test it first.
+    if not isinstance(reason, urllib3.exceptions.NewConnectionError) and isinstance(
+        reason, urllib3.exceptions.TimeoutError | TimeoutError
+    ):
+        return "timed out"
+    return f"{type(reason).__name__}: {_OBJECT_REPR.sub('', str(reason))}"
 
 
-class ProxyEndpoint:
-    """A Service port reached through the API server's service proxy."""
+_KUBECONFIG_FIX = "pass --kubeconfig/--context, or --local with --prometheus-url"
+
+
+def _kubeconfig_paths(kubeconfig: str | None) -> list[str]:
+    if kubeconfig:
+        return [p for p in kubeconfig.split(os.pathsep) if p]
+    env = os.environ.get("KUBECONFIG")
+    if env:
+        return [p for p in env.split(os.pathsep) if p]
+    return [os.path.expanduser("~/.kube/config")]
+
+
+def check_kubeconfig(kubeconfig: str | None, context: str | None) -> None:
+    """What the kubernetes client would trip over, as one line with the fix: a missing or
+    unparsable file, an unknown context, a user whose `exec` credential plugin is not
+    installed (the client only logs that one and then connects without credentials)."""
+    docs: list[tuple[str, dict]] = []
+    for path in _kubeconfig_paths(kubeconfig):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                doc = yaml.safe_load(fh)
+        except FileNotFoundError:
+            if kubeconfig or len(_kubeconfig_paths(kubeconfig)) == 1:
+                raise ClusterUnreachable(
+                    f"kubeconfig {path} does not exist: {_KUBECONFIG_FIX}"
+                ) from None
+            continue
+        except (OSError, UnicodeDecodeError) as err:
+            raise ClusterUnreachable(
+                f"cannot read kubeconfig {path} ({type(err).__name__}: {err}): {_KUBECONFIG_FIX}"
+            ) from None
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(err, "problem", None) or type(err).__name__
+            raise ClusterUnreachable(
+                f"kubeconfig {path} is not valid YAML{where} ({problem}): fix it, or "
+                f"{_KUBECONFIG_FIX}"
+            ) from None
+        if doc is None:
+            doc = {}
+        if not isinstance(doc, dict):
+            raise ClusterUnreachable(
+                f"kubeconfig {path} is a {type(doc).__name__}, not a kubeconfig mapping "
+                f"(clusters, contexts, users): {_KUBECONFIG_FIX}"
+            )
+        docs.append((path, doc))
+
+    def named(key: str) -> dict[str, dict]:
+        out: dict[str, dict] = {}
+        for _path, doc in docs:
+            for item in doc.get(key) or []:
+                if isinstance(item, dict) and isinstance(item.get("name"), str):
+                    out.setdefault(item["name"], item)
+        return out
+
+    where = ", ".join(p for p, _ in docs) or "kubeconfig"
+    wanted = context or next(
+        (d.get("current-context") for _p, d in docs if d.get("current-context")), None
+    )
+    contexts = named("contexts")
+    if not wanted:
+        raise ClusterUnreachable(
+            f"{where} sets no current-context: pass --context NAME (one of: "
+            f"{', '.join(contexts) or 'none defined'})"
+        )
+    if wanted not in contexts:
+        raise ClusterUnreachable(
+            f"{where} has no context {wanted!r} (contexts: {', '.join(contexts) or 'none'}): "
+            "pass --context NAME or run `kubectl config use-context NAME`"
+        )
+    ctx = contexts[wanted].get("context") or {}
+    user_name = ctx.get("user") if isinstance(ctx, dict) else None
+    user = (named("users").get(user_name) or {}).get("user") if user_name else None
+    exec_ = user.get("exec") if isinstance(user, dict) else None
+    if isinstance(exec_, dict):
+        command = exec_.get("command")
+        if not isinstance(command, str) or not command:
+            raise ClusterUnreachable(
+                f"{where}: user {user_name!r} has an exec credential plugin without a "
+                "command: fix users[].user.exec.command"
+            )
+        if shutil.which(command) is None:
+            raise ClusterUnreachable(
+                f"{where}: user {user_name!r} gets credentials from `{command}`, which is not "
+                "installed or not on PATH: install it (e.g. gke-gcloud-auth-plugin, aws, "
+                "kubelogin) or fix users[].user.exec.command"
+            )
+
+
+class ProxyTransport:
+    """A Service port reached through the API server's service proxy: a `promapi.Transport`
+    on the kubeconfig's authenticated client (token, client certificate or exec plugin)."""
 
     def __init__(
         self,
@@ -55,23 +160,41 @@ class ProxyEndpoint:
         scheme: str = "http",
     ) -> None:
         self._api = api
+        self.namespace, self.service, self.port = namespace, name, port
         self._base = f"/api/v1/namespaces/{namespace}/services/{scheme}:{name}:{port}/proxy"
         self.label = f"service {namespace}/{name}:{port} (API server proxy)"
+        self.query_method = "GET"  # verify's RBAC grants `get` on services/proxy, not `create`
 
     def get(
         self,
         path: str,
-        params: dict[str, str] | None = None,
+        params: dict[str, Any] | None = None,
+        timeout: float = 5.0,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        return self.request("GET", path, params, timeout, headers)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
         timeout: float = 5.0,
         headers: dict[str, str] | None = None,
     ) -> Response:
         # The API server strips Authorization after authenticating us, so credentials for
         # the backend cannot travel this way (see docs/verify.md: use --grafana-url).
+        form = method == "POST"
         req = self._api.param_serialize(
-            "GET",
+            method,
             self._base + path,
-            query_params=list((params or {}).items()),
-            header_params={"Accept": "application/json, text/plain, */*", **(headers or {})},
+            query_params=[] if form else list((params or {}).items()),
+            post_params=list((params or {}).items()) if form else None,
+            header_params={
+                "Accept": "application/json, text/plain, */*",
+                **({"Content-Type": "application/x-www-form-urlencoded"} if form else {}),
+                **(headers or {}),
+            },
             auth_settings=["BearerToken"],
         )
         where = f"{self.label}{path}"
@@ -79,14 +202,15 @@ class ProxyEndpoint:
             resp = self._api.call_api(*req, _request_timeout=(min(3.0, timeout), timeout))
             resp.read()
         except (urllib3.exceptions.TimeoutError, urllib3.exceptions.ReadTimeoutError):
-            raise CheckFailed(
+            raise PromError(
                 f"{where} did not answer within {timeout:g}s",
                 "the pod behind the Service hangs or is overloaded: check its logs and limits",
             ) from None
         except (urllib3.exceptions.HTTPError, OSError) as err:
-            raise CheckFailed(
+            raise PromError(
                 f"{where} unreachable: {_net_error(err)}",
                 "the Kubernetes API server stopped answering mid-run: check connectivity",
+                unreachable=True,
             ) from None
         return Response(resp.status, resp.data or b"", where)
 
@@ -97,11 +221,25 @@ class Cluster:
     def __init__(self, api: client.ApiClient, timeout: float = 5.0) -> None:
         self.api = api
         self.timeout = timeout
-        self.core = client.CoreV1Api(api)
-        self.apps = client.AppsV1Api(api)
-        self.crs = client.CustomObjectsApi(api)
-        self.ext = client.ApiextensionsV1Api(api)
         self.host = api.configuration.host
+
+    # The generated API classes import hundreds of model modules (seconds on a busy
+    # machine): built on first use, so an unreachable cluster exits 2 without that cost.
+    @functools.cached_property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    @functools.cached_property
+    def apps(self) -> client.AppsV1Api:
+        return client.AppsV1Api(self.api)
+
+    @functools.cached_property
+    def crs(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.api)
+
+    @functools.cached_property
+    def ext(self) -> client.ApiextensionsV1Api:
+        return client.ApiextensionsV1Api(self.api)
 
     # -- connecting -----------------------------------------------------------------
     @classmethod
@@ -122,6 +260,8 @@ class Cluster:
                 and not os.environ.get("KUBECONFIG")
                 and not os.path.exists(os.path.expanduser("~/.kube/config"))
             )
+        if not in_cluster:
+            check_kubeconfig(kubeconfig, context)
         try:
             if in_cluster:
                 config.load_incluster_config(client_configuration=cfg)
@@ -129,11 +269,11 @@ class Cluster:
                 config.load_kube_config(
                     config_file=kubeconfig, context=context, client_configuration=cfg
                 )
-        except (config.ConfigException, OSError, ValueError, TypeError) as err:
+        except Exception as err:  # the client raises anything from YAML to base64 errors
             where = "in-cluster service account" if in_cluster else (kubeconfig or "kubeconfig")
             raise ClusterUnreachable(
-                f"cannot load {where}: {err}: pass --kubeconfig/--context, or use "
-                "--local with --prometheus-url for the local stack"
+                f"cannot load {where} ({type(err).__name__}: {err}): pass "
+                "--kubeconfig/--context, or use --local with --prometheus-url for the local stack"
             ) from None
         cfg.retries = 0  # fail fast: an unreachable API must exit 2 within seconds
         return cls(client.ApiClient(cfg), timeout)
@@ -271,8 +411,8 @@ class Cluster:
 
     def proxy(
         self, namespace: str, name: str, port: str | int, scheme: str = "http"
-    ) -> ProxyEndpoint:
-        return ProxyEndpoint(self.api, namespace, name, port, scheme)
+    ) -> ProxyTransport:
+        return ProxyTransport(self.api, namespace, name, port, scheme)
 
     def close(self) -> None:
         self.api.close()

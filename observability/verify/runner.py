@@ -14,8 +14,10 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
+from graphlib import TopologicalSorter
 from typing import Any
 
+from observability.promapi import PromError
 from observability.verify.model import Check, CheckFailed, Outcome, Result, Status
 
 __all__ = ["DEFAULT_CHECK_TIMEOUT", "DEFAULT_TOTAL_TIMEOUT", "run_checks", "select_checks"]
@@ -49,6 +51,8 @@ def _execute(check: Check, ctx: Any) -> Outcome:
         out = check.run(ctx)
     except CheckFailed as err:
         return err.outcome
+    except PromError as err:  # an API call failed: the check fails with its evidence and fix
+        return Outcome.fail(err.evidence, err.fix)
     except Exception as err:  # a bug or an unexpected answer must not hide the other checks
         tb = traceback.extract_tb(err.__traceback__)[-1]
         where = f"{tb.filename.rsplit('/', 1)[-1]}:{tb.lineno}"
@@ -61,6 +65,14 @@ def _execute(check: Check, ctx: Any) -> Outcome:
     return out
 
 
+def _timed_out(limit: float) -> Outcome:
+    return Outcome.fail(
+        f"no answer within {limit:g}s (check timeout)",
+        "the component behind this check hangs: see the evidence of the checks before "
+        "it; raise --timeout only for a slow API server",
+    )
+
+
 def run_checks(
     checks: Sequence[Check],
     ctx: Any,
@@ -70,90 +82,74 @@ def run_checks(
     total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
     on_result: Callable[[Result], None] | None = None,
 ) -> list[Result]:
-    """Run `checks` and return one Result per check, in the order given."""
-    start = time.monotonic()
-    deadline = start + total_timeout
-    selected = {c.id for c in checks}
+    """Run `checks` and return one Result per check, in the order given.
+
+    `graphlib.TopologicalSorter` over `needs` decides what may start: a check starts (in
+    its own daemon thread, at most `workers` at a time) once every check it needs has a
+    result; recording a result, finished or timed out, releases its dependents."""
+    by_id = {c.id: c for c in checks}
+    graph = TopologicalSorter({c.id: [d for d in c.needs if d in by_id] for c in checks})
+    graph.prepare()  # CycleError on a dependency cycle: a bug in the check list
+    deadline = time.monotonic() + total_timeout
     results: dict[str, Result] = {}
-    pending = list(checks)
-    running: dict[str, tuple[Check, float]] = {}  # id -> (check, started)
-    done_q: queue.Queue[tuple[str, Outcome, float]] = queue.Queue()
+    ready: list[Check] = []
+    running: dict[str, float] = {}  # id -> start time (monotonic)
+    finished: queue.Queue[tuple[str, Outcome, float]] = queue.Queue()
 
-    def record(c: Check, out: Outcome, seconds: float) -> None:
-        res = Result(c.id, c.layer, c.title, out.status, out.evidence, out.fix, seconds)
-        results[c.id] = res
+    def record(c: Check, out: Outcome, seconds: float, release: bool = True) -> None:
+        results[c.id] = Result(c.id, c.layer, c.title, out.status, out.evidence, out.fix, seconds)
         if on_result:
-            on_result(res)
+            on_result(results[c.id])
+        if release:  # its dependents may start
+            graph.done(c.id)
 
-    def launch(c: Check) -> None:
-        t0 = time.monotonic()
+    def start(c: Check) -> None:
+        t0 = running[c.id] = time.monotonic()
 
         def body() -> None:
-            out = _execute(c, ctx)
-            done_q.put((c.id, out, time.monotonic() - t0))
+            finished.put((c.id, _execute(c, ctx), time.monotonic() - t0))
 
-        running[c.id] = (c, t0)
         threading.Thread(target=body, name=f"verify-{c.id}", daemon=True).start()
 
-    while pending or running:
-        # Start every check whose dependencies are settled, up to `workers` at once.
-        for c in list(pending):
-            if len(running) >= max(1, workers):
-                break
-            deps = [d for d in c.needs if d in selected]
-            if any(d not in results for d in deps):
-                continue
-            pending.remove(c)
-            bad = [d for d in deps if results[d].status in (Status.FAIL, Status.SKIP)]
+    def limit(cid: str) -> float:
+        return by_id[cid].timeout or check_timeout
+
+    while graph.is_active() and time.monotonic() < deadline:
+        ready += [by_id[cid] for cid in graph.get_ready()]
+        while ready and len(running) < max(1, workers):
+            c = ready.pop(0)
+            bad = [d for d in c.needs if d in results and results[d].status in _BLOCKING]
             if bad:
                 record(c, Outcome.skip(f"skipped: {', '.join(bad)} did not pass"), 0.0)
-                continue
-            launch(c)
+            else:
+                start(c)
         if not running:
-            if pending and not any(
-                all(d in results for d in c.needs if d in selected) for c in pending
-            ):  # a dependency cycle would spin forever; should never happen
-                for c in pending:
-                    record(c, Outcome.skip("skipped: unresolvable dependency"), 0.0)
-                pending.clear()
             continue
-        now = time.monotonic()
-        limits = [t0 + (c.timeout or check_timeout) for c, t0 in running.values()]
-        wait = max(0.0, min([*limits, deadline]) - now)
+        wake = min([t0 + limit(cid) for cid, t0 in running.items()] + [deadline])
         try:
-            cid, out, secs = done_q.get(timeout=wait)
-            if cid in running:
-                c, _ = running.pop(cid)
-                record(c, out, secs)
-            continue
+            cid, out, seconds = finished.get(timeout=max(0.0, wake - time.monotonic()))
         except queue.Empty:
-            pass
-        now = time.monotonic()
-        for cid, (c, t0) in list(running.items()):
-            limit = c.timeout or check_timeout
-            if now >= t0 + limit:
-                running.pop(cid)
-                record(
-                    c,
-                    Outcome.fail(
-                        f"no answer within {limit:g}s (check timeout)",
-                        "the component behind this check hangs: see the evidence of the "
-                        "checks before it; raise --timeout only for a slow API server",
-                    ),
-                    now - t0,
-                )
-        if now >= deadline:
-            for cid, (c, t0) in list(running.items()):
-                running.pop(cid)
-                record(
-                    c,
-                    Outcome.fail(
-                        f"still running when the whole run hit its {total_timeout:g}s bound",
-                        "raise --total-timeout, or --skip the slow check",
-                    ),
-                    now - t0,
-                )
-            for c in pending:
-                record(c, Outcome.skip(f"not started: the run hit its {total_timeout:g}s bound"), 0)
-            pending.clear()
+            now = time.monotonic()
+            for cid, t0 in list(running.items()):
+                if now >= t0 + limit(cid):
+                    del running[cid]
+                    record(by_id[cid], _timed_out(limit(cid)), now - t0)
+            continue
+        if running.pop(cid, None) is not None:  # else it was already recorded as timed out
+            record(by_id[cid], out, seconds)
+
+    now = time.monotonic()
+    for cid, t0 in running.items():
+        out = Outcome.fail(
+            f"still running when the whole run hit its {total_timeout:g}s bound",
+            "raise --total-timeout, or --skip the slow check",
+        )
+        record(by_id[cid], out, now - t0, release=False)
+    for c in checks:
+        if c.id not in results:
+            out = Outcome.skip(f"not started: the run hit its {total_timeout:g}s bound")
+            record(c, out, 0.0, release=False)
     return [results[c.id] for c in checks]
+
+
+_BLOCKING = (Status.FAIL, Status.SKIP)  # a dependency with this result skips its dependents

@@ -115,6 +115,9 @@ class Exporter(_Server):
     down_pods: set[str] = field(default_factory=set)
     dropped: set[str] = field(default_factory=set)
     duplicate: bool = False
+    escaped_pods: set[str] = field(default_factory=set)  # these pods escape vllm: to vllm_
+    old_pods: set[str] = field(default_factory=set)  # these pods run the old generation
+    xid: int = 0  # DCGM_FI_DEV_XID_ERRORS of every GPU (0: none)
 
     def __post_init__(self) -> None:
         self.t0 = time.time()
@@ -122,22 +125,24 @@ class Exporter(_Server):
         _Server.__init__(self)
 
     # -- exposition ------------------------------------------------------------------------
-    def _vllm_families(self) -> list[str]:
+    def _vllm_families(self, generation: str = "") -> list[str]:
         keep: list[str] = []
         for s in SIGNALS.values():
             new, old = s.v1, s.v0
-            name = new if self.generation == "new" else old
+            name = new if (generation or self.generation) == "new" else old
             if name:
                 keep.append(name)
         extra = [n for n in self.names if n not in self._kinds]
         return [n for n in dict.fromkeys(keep + extra) if n not in self.dropped]
 
-    def vllm_text(self) -> str:
+    def vllm_text(self, pod: str = "") -> str:
         el = time.time() - self.t0 + 10
+        escaped = self.escaped or pod in self.escaped_pods
+        generation = "old" if pod in self.old_pods else ""
         lines: list[str] = []
-        for name in self._vllm_families():
+        for name in self._vllm_families(generation):
             kind = self._kinds.get(name) or ("counter" if name.endswith("_total") else "gauge")
-            out = name.replace(":", "_") if self.escaped else name
+            out = name.replace(":", "_") if escaped else name
             # the API server's instrumentator labels by endpoint, not by model
             lab = (
                 'handler="/v1/completions",method="POST"'
@@ -178,7 +183,7 @@ class Exporter(_Server):
             DCGM.POWER_USAGE: 182.5,
             DCGM.GPU_TEMP: 58,
             DCGM.MEMORY_TEMP: 61,
-            DCGM.XID_ERRORS: 0,
+            DCGM.XID_ERRORS: self.xid,
             DCGM.SM_CLOCK: 1710,
             DCGM.MEM_CLOCK: 6251,
             DCGM.TENSOR_ACTIVE: 0.31,
@@ -205,7 +210,7 @@ class Exporter(_Server):
         if path == "/metrics":
             if q.get("pod") in self.down_pods:
                 return 500, "engine dead\n"
-            return 200, self.vllm_text()
+            return 200, self.vllm_text(q.get("pod", ""))
         if path == "/dcgm":
             return 200, self.dcgm_text(q.get("node", "node"))
         if path == "/health":
@@ -234,11 +239,12 @@ class FakeGrafana(_Server):
         self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         self.anonymous = anonymous
         self.datasource = True
+        self.database = "ok"  # what /api/health reports for the database
         super().__init__()
 
     def handle(self, path: str, q: dict[str, str], headers: Any) -> tuple[int, Any]:
         if path == "/api/health":
-            return 200, {"commit": "0f2b7d4", "database": "ok", "version": "12.2.1"}
+            return 200, {"commit": "0f2b7d4", "database": self.database, "version": "12.2.1"}
         if not self.anonymous and headers.get("Authorization") != self.auth:
             return 401, {"message": "Unauthorized"}
         if path.startswith("/api/datasources/uid/"):
@@ -377,6 +383,49 @@ class PromStack:
             wait_until(lambda: http_get(self.am2_url + "/-/ready"), 20, "second alertmanager")
         return self.am2_url
 
+    def start_alertmanager(self, config: dict[str, Any]) -> str:
+        """Another Alertmanager with `config` (Prometheus does not send to it)."""
+        from verify_fakes.kube import wait_until
+
+        port = free_port()
+        name = f"am-{port}"
+        (self.tmp / f"{name}.yml").write_text(yaml.safe_dump(config))
+        exe = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+        assert exe, "prometheus-alertmanager is not installed"
+        (self.tmp / name).mkdir()
+        self.procs.append(
+            subprocess.Popen(
+                [
+                    exe,
+                    f"--config.file={self.tmp / f'{name}.yml'}",
+                    f"--storage.path={self.tmp / name}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                    "--cluster.listen-address=",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=(self.tmp / f"{name}.log").open("wb"),
+            )
+        )
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: http_get(url + "/-/ready"), 20, f"alertmanager {name}")
+        return url
+
+    def set_rule_groups(self, groups: list[dict[str, Any]]) -> None:
+        """Rewrite the rule file and reload Prometheus (SIGHUP), as the operator would
+        after a PrometheusRule change; returns once /api/v1/rules shows the new set."""
+        from verify_fakes.kube import wait_until
+
+        (self.tmp / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
+        prom = self.procs[1]
+        prom.send_signal(signal.SIGHUP)
+        want = sorted(g["name"] for g in groups)
+
+        def loaded() -> bool:
+            body = json.loads(http_get(self.prom_url + "/api/v1/rules"))
+            return sorted(g["name"] for g in body["data"]["groups"]) == want
+
+        wait_until(loaded, 20, "rules reloaded")
+
     def query(self, expr: str) -> list[dict[str, Any]]:
         from urllib.parse import quote
 
@@ -394,3 +443,12 @@ class PromStack:
                 p.kill()
                 p.wait()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class BrokenPrometheus(_Server):
+    """Answers /-/ready but rejects every query (an overloaded or misconfigured server)."""
+
+    def handle(self, path: str, q: dict[str, str], headers: Any) -> tuple[int, Any]:
+        if path in ("/-/ready", "/-/healthy"):
+            return 200, "Prometheus Server is Ready.\n"
+        return 503, {"status": "error", "errorType": "unavailable", "error": "query queue full"}

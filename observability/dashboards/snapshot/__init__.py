@@ -36,11 +36,13 @@ def take_snapshot(
     png: bool = False,
     scrape_interval: str = "15s",
     values: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
 ) -> SnapshotResult:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with Prometheus(prometheus_url) as prom:
+    """`timeout`: seconds per Prometheus request (a hung or refused one raises PromError)."""
+    with Prometheus(prometheus_url, timeout=timeout) as prom:
         prom.check_ready()
         data = evaluate(prom, dashboard, tr, scrape_interval, values)
+    out_dir.mkdir(parents=True, exist_ok=True)
     name = dashboard.get("uid", "dashboard")
     html_path = out_dir / f"{name}.html"
     html_path.write_text(render_page(dashboard, data, tr, prometheus_url, values), encoding="utf-8")

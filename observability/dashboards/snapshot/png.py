@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
+
+from observability import tmpdirs
 
 __all__ = ["ChromiumMissing", "find_chromium", "screenshot"]
 
@@ -30,7 +31,7 @@ def screenshot(
     html_path: Path, png_path: Path, width: int, height: int, timeout: float = 60
 ) -> None:
     exe = find_chromium()
-    with tempfile.TemporaryDirectory(prefix="obsctl-chromium-") as profile:
+    with tmpdirs.temporary_directory(prefix="obsctl-chromium-") as profile:
         cmd = [
             exe,
             "--headless",

@@ -1,0 +1,166 @@
+"""A replica and its head as a KubeRay RayService exposes them (runtime `rayservice`).
+
+Ray nodes do not serve vLLM's `/metrics`: each node's metrics agent exports what the
+processes on it recorded through `ray.util.metrics` (catalog ray-2.49.2.json, which cites
+the sources). So a worker pod's endpoint turns the replica's vLLM exposition into Ray's:
+
+- every `vllm:` family is renamed `ray_vllm:` (OpenCensusProxyCollector adds `ray_`);
+- counters get the deprecated gauge twin under the bare name (RAY_EXPORT_COUNTER_AS_GAUGE);
+- every sample gets the core worker's global tags (Component, NodeAddress, SessionName,
+  Version, WorkerId); no `_created` series and no HTTP/process families (Ray Serve, not
+  vLLM's API server, answers HTTP);
+- Ray Serve's replica metrics are added (requests, errors, ongoing queries).
+
+The head pod's endpoint carries what the Serve proxy and controller record there: HTTP
+requests by status, errors, ongoing requests and each replica's health.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+__all__ = ["RAY_VERSION", "RayHead", "RayServeStats", "ray_worker_exposition"]
+
+RAY_VERSION = "2.49.2"
+APPLICATION = "llm"
+DEPLOYMENT = "LLMServer:llm"  # what build_openai_app names the model's deployment
+ROUTE = "/v1/chat/completions"
+
+
+def _esc(v: str) -> str:
+    return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _labels(pairs: dict[str, str]) -> str:
+    return ",".join(f'{k}="{_esc(v)}"' for k, v in pairs.items())
+
+
+def global_tags(pod: str, worker: bool = True) -> dict[str, str]:
+    digest = hashlib.sha1(pod.encode()).hexdigest()
+    return {
+        "Component": "core_worker",
+        "NodeAddress": f"10.0.{int(digest[:2], 16)}.{int(digest[2:4], 16)}",
+        "SessionName": "session_2026-12-01_00-00-00_000000_1",
+        "Version": RAY_VERSION,
+        "WorkerId": (digest * 2)[:56] if worker else "",
+    }
+
+
+@dataclass
+class RayServeStats:
+    """What Serve records for one replica (worker side) and its proxy (head side)."""
+
+    replica_id: str
+    requests: dict[str, int] = field(default_factory=dict)  # status code -> count
+    errors: int = 0
+    ongoing: int = 0
+
+    def observe(self, status: int) -> None:
+        code = str(status)
+        self.requests[code] = self.requests.get(code, 0) + 1
+        if status >= 500:
+            self.errors += 1
+
+
+def _family(out: list[str], name: str, kind: str, text: str) -> None:
+    out.append(f"# HELP {name} {text}")
+    out.append(f"# TYPE {name} {kind}")
+
+
+def _rename_vllm(text: str, tags: dict[str, str]) -> list[str]:
+    """vLLM text exposition -> Ray's: prefix, global tags, counter twins, no _created.
+    prometheus_client writes each family's samples right after its HELP/TYPE lines."""
+    extra = _labels(tags)
+    families: list[tuple[str, str, str, list[tuple[str, str, str]]]] = []
+    helps: dict[str, str] = {}
+    current: list[tuple[str, str, str]] | None = None
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            _, _, name, rest = line.split(" ", 3)
+            helps[name] = rest
+            current = None
+        elif line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ", 3)
+            current = [] if name.startswith("vllm:") else None
+            if current is not None:
+                families.append((name, kind, helps.get(name, ""), current))
+        elif current is not None and line and not line.startswith("#"):
+            series, _, value = line.rpartition(" ")
+            base = series.split("{", 1)[0]
+            if base.endswith("_created"):
+                continue
+            labels = series[len(base) :].strip("{}")
+            current.append((base, f"{labels},{extra}" if labels else extra, value))
+    out: list[str] = []
+    for name, kind, text_, rows in families:
+        _family(out, "ray_" + name, kind, text_)
+        out += [f"ray_{b}{{{m}}} {v}" for b, m, v in rows]
+        if kind == "counter":
+            bare = "ray_" + name.removesuffix("_total")
+            _family(out, bare, "gauge", f"(DEPRECATED, use {bare}_total metric instead) {text_}")
+            out += [f"{bare}{{{m}}} {v}" for b, m, v in rows if b.endswith("_total")]
+    return out
+
+
+def ray_worker_exposition(vllm_text: str, pod: str, stats: RayServeStats) -> bytes:
+    tags = global_tags(pod)
+    out = _rename_vllm(vllm_text, tags)
+    serve = {"deployment": DEPLOYMENT, "replica": stats.replica_id, "application": APPLICATION}
+    lab = _labels({"route": ROUTE, **serve, **tags})
+    total = sum(stats.requests.values())
+    for name, value, text in (
+        ("ray_serve_deployment_request_counter", total, "The number of queries that have been processed in this replica."),
+        ("ray_serve_deployment_error_counter", stats.errors, "The number of exceptions that have occurred in this replica."),
+    ):  # fmt: skip
+        _family(out, name, "counter", text)
+        out.append(f"{name}_total{{{lab}}} {float(value)}")
+        _family(out, name, "gauge", f"(DEPRECATED, use {name}_total metric instead) {text}")
+        out.append(f"{name}{{{lab}}} {float(value)}")
+    _family(out, "ray_serve_replica_processing_queries", "gauge", "The current number of queries being processed.")  # fmt: skip
+    out.append(f"ray_serve_replica_processing_queries{{{_labels({**serve, **tags})}}} {float(stats.ongoing)}")  # fmt: skip
+    return ("\n".join(out) + "\n").encode()
+
+
+@dataclass
+class RayHead:
+    """The head pod of one model's RayService: Serve's proxy and controller."""
+
+    pod: str
+    namespace: str
+    model_key: str
+    port: int
+    replicas: list[tuple[RayServeStats, bool]] = field(default_factory=list)
+
+    def exposition(self, healthy: dict[str, bool]) -> bytes:
+        tags = global_tags(self.pod)
+        out: list[str] = []
+        by_status: dict[str, int] = {}
+        errors = ongoing = 0
+        for stats, _ in self.replicas:
+            for code, n in stats.requests.items():
+                by_status[code] = by_status.get(code, 0) + n
+            errors += stats.errors
+            ongoing += stats.ongoing
+        name = "ray_serve_num_http_requests"
+        _family(out, name, "counter", "The number of HTTP requests processed.")
+        for code, n in sorted(by_status.items()):
+            lab = {"route": "/", "method": "POST", "application": APPLICATION, "status_code": code}
+            out.append(f"{name}_total{{{_labels({**lab, **tags})}}} {float(n)}")
+        name = "ray_serve_num_http_error_requests"
+        _family(out, name, "counter", "The number of errored HTTP responses.")
+        lab = {"route": "/", "error_code": "500", "method": "POST", "application": APPLICATION}
+        out.append(f"{name}_total{{{_labels({**lab, **tags})}}} {float(errors)}")
+        _family(out, "ray_serve_num_ongoing_http_requests", "gauge", "The number of ongoing requests in this HTTP proxy.")  # fmt: skip
+        node = {"node_id": hashlib.sha1(self.pod.encode()).hexdigest()[:40], "node_ip_address": tags["NodeAddress"]}  # fmt: skip
+        out.append(f"ray_serve_num_ongoing_http_requests{{{_labels({**node, **tags})}}} {float(ongoing)}")  # fmt: skip
+        _family(out, "ray_serve_deployment_replica_healthy", "gauge", "Tracks whether this deployment replica is healthy. 1 means healthy, 0 means unhealthy.")  # fmt: skip
+        for stats, _ in self.replicas:
+            up = 1.0 if healthy.get(stats.replica_id, True) else 0.0
+            lab = {
+                "deployment": DEPLOYMENT,
+                "replica": stats.replica_id,
+                "application": APPLICATION,
+            }
+            out.append(f"ray_serve_deployment_replica_healthy{{{_labels({**lab, **tags})}}} {up}")
+        return ("\n".join(out) + "\n").encode()
