@@ -360,6 +360,83 @@ class GpuConfig(_Model):
         return v
 
 
+class SecretKeyRef(_Model):
+    name: K8sName
+    key: str
+
+
+class BasicAuthSecret(_Model):
+    """A Secret holding remote-write basic auth; only its name and keys live here."""
+
+    name: K8sName
+    username_key: str = "username"
+    password_key: str = "password"
+
+
+class QueueConfig(_Model):
+    """Remote-write queue tuning (Prometheus `queue_config`); unset = Prometheus default."""
+
+    capacity: int | None = Field(None, ge=1, description="Samples buffered per shard")
+    min_shards: int | None = Field(None, ge=1)
+    max_shards: int | None = Field(None, ge=1)
+    max_samples_per_send: int | None = Field(None, ge=1)
+    batch_send_deadline: Duration | None = None
+    min_backoff: Duration | None = None
+    max_backoff: Duration | None = None
+
+    @model_validator(mode="after")
+    def _shards(self) -> QueueConfig:
+        if self.min_shards and self.max_shards and self.min_shards > self.max_shards:
+            raise ValueError("min_shards must not exceed max_shards")
+        return self
+
+
+class RemoteWrite(_Model):
+    """One remote-write endpoint (Thanos Receive, Mimir, Cortex, VictoriaMetrics...)."""
+
+    name: K8sName = Field(description="Queue name (Prometheus `remote_name` label)")
+    url: str = Field(description="Write endpoint, e.g. https://mimir.example/api/v1/push")
+    basic_auth: BasicAuthSecret | None = None
+    bearer_token: SecretKeyRef | None = Field(
+        None, description="Secret key holding a bearer token (Authorization: Bearer)"
+    )
+    queue: QueueConfig = QueueConfig()
+    only_bundle_series: bool = Field(
+        False,
+        description="Send only the series the bundle's rules and panels read (write relabelling)",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/]+\S*$", v):
+            raise ValueError(f"{v!r} is not an http(s) URL")
+        return v
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> RemoteWrite:
+        if self.basic_auth and self.bearer_token:
+            raise ValueError("set basic_auth or bearer_token, not both")
+        return self
+
+
+class ThanosSidecar(_Model):
+    """A Thanos sidecar beside each Prometheus, uploading blocks to object storage."""
+
+    enabled: bool = False
+    object_store: SecretKeyRef | None = Field(
+        None, description="Secret key holding the Thanos objstore.yml (bucket config)"
+    )
+
+    @model_validator(mode="after")
+    def _store(self) -> ThanosSidecar:
+        if self.enabled and self.object_store is None:
+            raise ValueError(
+                "enabled needs object_store: {name, key} of the Secret with objstore.yml"
+            )
+        return self
+
+
 class PrometheusConfig(_Model):
     scrape_interval: Duration = "15s"
     evaluation_interval: Duration = "15s"
@@ -370,12 +447,28 @@ class PrometheusConfig(_Model):
     cluster_name: str = Field(
         "", description="This cluster's value of cluster_label (a Prometheus external label)"
     )
+    replicas: int = Field(
+        1, ge=1, le=10, description="Prometheus pods; 2 = an HA pair scraping the same targets"
+    )
+    replica_label: str = Field(
+        "prometheus_replica",
+        description="External label naming the replica; the remote store deduplicates on it",
+    )
+    remote_write: list[RemoteWrite] = Field(default_factory=list)
+    thanos: ThanosSidecar = ThanosSidecar()
 
     @field_validator("storage_size")
     @classmethod
     def _quantity(cls, v: str) -> str:
         if not _QUANTITY_RE.match(v):
             raise ValueError(f"{v!r} is not a Kubernetes quantity (e.g. 50Gi)")
+        return v
+
+    @field_validator("cluster_label", "replica_label")
+    @classmethod
+    def _label_name(cls, v: str) -> str:
+        if v and not re.match(r"^[a-zA-Z_][a-zA-Z0-9_]*$", v):
+            raise ValueError(f"{v!r} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)")
         return v
 
     @field_validator("scrape_interval")
@@ -394,6 +487,13 @@ class PrometheusConfig(_Model):
     def _cluster_name_with_label(self) -> PrometheusConfig:
         if self.cluster_label and not self.cluster_name:
             raise ValueError("cluster_label is set: also set cluster_name (this cluster's value)")
+        if self.cluster_name and not self.cluster_label:
+            raise ValueError("cluster_name is set: also set cluster_label (e.g. cluster)")
+        if self.cluster_label and self.cluster_label == self.replica_label:
+            raise ValueError("cluster_label and replica_label must differ")
+        names = [rw.name for rw in self.remote_write]
+        if len(set(names)) != len(names):
+            raise ValueError(f"remote_write names must be unique, got {names}")
         return self
 
 
@@ -427,11 +527,6 @@ class ResourcesConfig(_Model):
     node_exporter: ResourceSpec = ResourceSpec(cpu="50m", memory="64Mi", memory_limit="128Mi")
     dcgm_exporter: ResourceSpec = ResourceSpec(cpu="100m", memory="256Mi", memory_limit="512Mi")
     vllm: ResourceSpec = ResourceSpec(cpu="4", memory="32Gi", memory_limit="48Gi")
-
-
-class SecretKeyRef(_Model):
-    name: K8sName
-    key: str
 
 
 class GrafanaAdminSecret(_Model):
@@ -535,6 +630,12 @@ class AlertingConfig(_Model):
         return self
 
 
+class AlertmanagerConfig(_Model):
+    replicas: int = Field(
+        1, ge=1, le=5, description="Alertmanager pods; 2+ form a gossip mesh that deduplicates"
+    )
+
+
 class DashboardsConfig(_Model):
     folder: str = "vLLM"
     uid: str = Field("vllm-single-pane", max_length=40)
@@ -615,6 +716,7 @@ class BundleConfig(_Model):
     prometheus: PrometheusConfig = PrometheusConfig()
     secrets: SecretsConfig
     alerting: AlertingConfig = AlertingConfig()
+    alertmanager: AlertmanagerConfig = AlertmanagerConfig()
     dashboards: DashboardsConfig = DashboardsConfig()
     verify: VerifyConfig = VerifyConfig()
     resources: ResourcesConfig = ResourcesConfig()

@@ -264,6 +264,10 @@ class Prometheus:
         data = self._data("GET", "/api/v1/alertmanagers")
         return list(data.get("activeAlertmanagers") or [])
 
+    def config_yaml(self) -> str:
+        """The configuration Prometheus runs with (`/api/v1/status/config`), as YAML text."""
+        return str((self._data("GET", "/api/v1/status/config") or {}).get("yaml") or "")
+
     def build_version(self) -> str:
         try:
             return str(self._data("GET", "/api/v1/status/buildinfo").get("version", "?"))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up a fresh Debian/Ubuntu machine: Prometheus, Alertmanager and Chromium from apt,
-# and a .venv with obsctl and its test tools. Idempotent; safe to run again.
+# Set up a fresh Debian/Ubuntu machine: Prometheus, Alertmanager, VictoriaMetrics and Chromium
+# from apt, and a .venv with obsctl and its test tools. Idempotent; safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +8,8 @@ need_apt=()
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || need_apt+=(prometheus-alertmanager)
 command -v chromium >/dev/null || need_apt+=(chromium)
+# The central store `obsctl demo --clusters N` remote-writes into (docs/demo.md).
+command -v victoria-metrics >/dev/null || need_apt+=(victoria-metrics)
 if ((${#need_apt[@]})); then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"

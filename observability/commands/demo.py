@@ -77,12 +77,38 @@ def demo(
         help="Show the replicas KEDA would ask for (its ScaledObject query, evaluated here) "
         "even when autoscaling.keda.enabled is false.",
     ),
+    clusters: int = typer.Option(
+        1,
+        "--clusters",
+        min=1,
+        max=8,
+        help="Simulated clusters; 2+ remote-write into one central VictoriaMetrics.",
+    ),
+    prometheus_replicas: int = typer.Option(
+        0,
+        "--prometheus-replicas",
+        min=0,
+        max=4,
+        help="Prometheus per cluster with --clusters (0 = bundle's prometheus.replicas).",
+    ),
+    prove: bool = typer.Option(
+        False,
+        "--prove",
+        help="With --clusters 2+: check clusters apart, a fault's alert and a central-store "
+        "outage, print the measurements and exit (0 = all passed).",
+    ),
+    outage: float = typer.Option(
+        60.0, "--outage", min=1, max=600, help="Seconds the central store is down in --prove."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="With --prove: the result as JSON."),
     config: Path = ConfigOption,
 ) -> None:
     """Run Prometheus, Alertmanager, simulated vLLM replicas and GPUs, a webhook sink and
     load, configured from the bundle's own ServiceMonitors, rules and routing."""
     if profile not in ("standard", "fast"):
         die(f"unknown --profile {profile!r}: use standard or fast")
+    if prove and clusters < 2:
+        die("--prove checks several clusters: add --clusters 2")
     cfg = load_bundle(config)
     if runtime:
         from observability import runtimes
@@ -95,6 +121,25 @@ def demo(
             update={"keda": cfg.autoscaling.keda.model_copy(update={"enabled": True})}
         )
         cfg = cfg.model_copy(update={"autoscaling": auto})
+    if clusters > 1:
+        from observability.commands.demo_clusters import run_clusters
+
+        run_clusters(
+            cfg,
+            config.resolve().parent,
+            clusters=clusters,
+            profile=profile,
+            replicas=replicas,
+            prometheus_replicas=prometheus_replicas or None,
+            users=users,
+            rate=rate,
+            duration=duration,
+            interval=interval,
+            prove=prove,
+            outage=outage,
+            json_out=json_out,
+        )
+        return
     opts = StackOptions(
         cfg=cfg,
         repo_root=config.resolve().parent,

@@ -132,12 +132,18 @@ class Queries:
         return f"{self.dcgm(*by).gauge_raw(DCGM.GPU_UTIL, 'avg')} / 100"
 
     def firing_alerts(self) -> str:
-        return f"count({ALERTS_FIRING}) or vector(0)"
+        return f"count({self.alerts_firing()}) or vector(0)"
+
+    def alerts_firing(self) -> str:
+        """ALERTS of this bundle; in a central store it carries the cluster external label,
+        so the cluster variable filters it like every other panel."""
+        m = self._matchers()
+        return ALERTS_FIRING.replace("ALERTS{", f"ALERTS{{{m}, ", 1) if m else ALERTS_FIRING
 
     def firing_alert_list(self) -> str:
         """One row per firing alert and scope (ALERTS has no runbook: the panel links it)."""
-        by = ", ".join(("alertname", "severity", *ALERT_SCOPE))
-        return f"max by ({by}) ({ALERTS_FIRING})"
+        by = ", ".join(self._by(("alertname", "severity", *ALERT_SCOPE)))
+        return f"max by ({by}) ({self.alerts_firing()})"
 
     # -- cost -------------------------------------------------------------------------
     def gpu_cost_per_hour(self, *by: str) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from observability.config import BundleConfig
-from observability.lint import dashboards, rules, sources
+from observability.lint import clusters, dashboards, rules, sources
 from observability.lint.crossref import check_crossrefs
 from observability.lint.drops import check_dropped_metrics
 from observability.lint.findings import Finding
@@ -25,11 +25,13 @@ from observability.lint.schemas import KUBERNETES_VERSION, validate_core, valida
 
 __all__ = ["PLUGINS", "LintReport", "run_lint"]
 
-# The alert-rule and dashboard checks (promtool, metric contract, dashboard invariants).
+# The alert-rule and dashboard checks (promtool, metric contract, dashboard invariants) and
+# the cluster-label check over rules, panels and verify queries.
 PLUGINS: dict[str, Callable[[Path, BundleConfig], list[Finding]]] = {
     "rules": rules.check,
     "dashboards": dashboards.check,
     "sources": sources.check,
+    "clusters": clusters.check,
 }
 
 

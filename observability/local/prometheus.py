@@ -29,12 +29,13 @@ def start_prometheus(
     ready_timeout: float = 20.0,
     config_name: str = "prometheus.yml",
     data_dir: str = "data",
+    name: str = "prometheus",
 ) -> tuple[Child, str]:
     """Write `config`, start Prometheus under `sup`, wait until ready; (child, URL)."""
     config_path = workdir / config_name
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     child = sup.start(
-        "prometheus",
+        name,
         [
             str(binary or find_binary("prometheus")),
             f"--config.file={config_path}",

@@ -54,6 +54,7 @@ from observability.local.state import (
 from observability.local.webhook import WebhookSink
 from observability.process import Child, Supervisor, http_ok
 from observability.promapi import PromError, Prometheus
+from observability.render.remote_write import local_remote_write
 from observability.sim import SimConfig, SimModel
 
 __all__ = [
@@ -90,6 +91,11 @@ class StackOptions:
     state_dir: Path | None = None  # None = repo_root/.obsctl
     ready_timeout_s: float = 30.0
     seed: int | None = None
+    # Several clusters (local/multicluster.py): this cluster's external label value, the
+    # central store's write URL, and how many Prometheus replicas (an HA pair) scrape it.
+    cluster_name: str = "local-demo"
+    remote_write_url: str | None = None
+    prometheus_replicas: int = 1
 
 
 # Runtimes whose registered model the demo runs as an extra model (its own exposition).
@@ -166,6 +172,7 @@ class LocalStack:
     am_config: dict[str, Any] = field(default_factory=dict)
     page: SnapshotServer | None = None
     _tmp: Path | None = None
+    _prometheus_urls: tuple[str, ...] = ()
     _state_written: Path | None = None  # the state file this stack wrote (and removes)
     _sup: Supervisor | None = None
     _children: dict[str, Child] = field(default_factory=dict)
@@ -342,26 +349,37 @@ class LocalStack:
     def _start_prometheus(
         self, monitors: list[dict[str, Any]], rule_file: Path, am_url: str
     ) -> str:
+        """Every Prometheus replica (one, or an HA pair); returns the first one's URL."""
         assert self._tmp is not None and self._sup is not None and self.bins is not None
-        prometheus, prom_url = start_prometheus(
-            self._sup,
-            self._prometheus_config(monitors, rule_file, am_url.removeprefix("http://")),
-            self._tmp,
-            self.ports.one(),
-            binary=self.bins.prometheus,
-            data_dir="prometheus-data",
-            extra_args=[
-                "--storage.tsdb.retention.time=1d",
-                "--web.enable-lifecycle",
-                "--log.level=warn",
-                # Hidden in 2.42 (accepted): the scrape manager takes the first target set
-                # within 1 s of discovery's (fixed 5 s) first update, not up to 5 s later.
-                "--scrape.discovery-reload-interval=1s",
-                *(["--rules.alert.resend-delay=1s"] if self.opts.profile == "fast" else []),
-            ],
-        )
-        self._children["prometheus"] = prometheus
-        return prom_url
+        urls: list[str] = []
+        for i in range(max(self.opts.prometheus_replicas, 1)):
+            suffix = "" if i == 0 else f"-{i}"
+            port = self.ports.one()
+            prometheus, prom_url = start_prometheus(
+                self._sup,
+                self._prometheus_config(
+                    monitors, rule_file, am_url.removeprefix("http://"), replica=i, port=port
+                ),
+                self._tmp,
+                port,
+                binary=self.bins.prometheus,
+                config_name=f"prometheus{suffix}.yml",
+                data_dir=f"prometheus-data{suffix}",
+                name=f"prometheus{suffix}",
+                extra_args=[
+                    "--storage.tsdb.retention.time=1d",
+                    "--web.enable-lifecycle",
+                    "--log.level=warn",
+                    # Hidden in 2.42 (accepted): the scrape manager takes the first target set
+                    # within 1 s of discovery's (fixed 5 s) first update, not up to 5 s later.
+                    "--scrape.discovery-reload-interval=1s",
+                    *(["--rules.alert.resend-delay=1s"] if self.opts.profile == "fast" else []),
+                ],
+            )
+            self._children[f"prometheus{suffix}"] = prometheus
+            urls.append(prom_url)
+        self._prometheus_urls = tuple(urls)
+        return urls[0]
 
     def _initial_state(self, sim: SimConfig, prom_url: str, am_url: str) -> StackState:
         assert self._tmp is not None and self.webhook is not None and self.page is not None
@@ -371,6 +389,8 @@ class LocalStack:
             profile=self.opts.profile,
             vllm_version=self.manifest.get("vllm_version", self.opts.vllm_version),
             prometheus_url=prom_url,
+            prometheus_urls=self._prometheus_urls,
+            cluster=self.opts.cluster_name,
             alertmanager_url=am_url,
             webhook_url=self.webhook.url,
             sim_admin_url=f"http://127.0.0.1:{sim.admin_port}",
@@ -412,13 +432,26 @@ class LocalStack:
         self._sup.children.remove(child)
 
     def _prometheus_config(
-        self, monitors: list[dict[str, Any]], rule_file: Path, am_address: str
+        self,
+        monitors: list[dict[str, Any]],
+        rule_file: Path,
+        am_address: str,
+        replica: int = 0,
+        port: int | None = None,
     ) -> dict[str, Any]:
+        """What the operator generates: external labels `prometheus` and the replica label
+        (the pod name; dropped from alerts so an HA pair's alerts deduplicate), the cluster
+        label, and remote write when a central store is given."""
         cfg = self.opts.cfg
-        external = {"prometheus": f"{cfg.namespaces.monitoring}/kube-prometheus-stack-prometheus"}
-        if cfg.prometheus.cluster_label:
-            external[cfg.prometheus.cluster_label] = "local-demo"
-        return {
+        prom = cfg.prometheus
+        name = "kube-prometheus-stack-prometheus"
+        external = {
+            "prometheus": f"{cfg.namespaces.monitoring}/{name}",
+            prom.replica_label: f"prometheus-{name}-{replica}",
+        }
+        if prom.cluster_label:
+            external[prom.cluster_label] = self.opts.cluster_name
+        out: dict[str, Any] = {
             "global": {
                 "scrape_interval": self.scrape_interval,
                 "evaluation_interval": self.evaluation_interval,
@@ -426,9 +459,10 @@ class LocalStack:
             },
             "rule_files": [str(rule_file)],
             "alerting": {
+                "alert_relabel_configs": [{"action": "labeldrop", "regex": prom.replica_label}],
                 "alertmanagers": [
                     {"api_version": "v2", "static_configs": [{"targets": [am_address]}]}
-                ]
+                ],
             },
             "scrape_configs": scrape_configs(
                 [*monitors, KSM_SERVICE_MONITOR],
@@ -437,6 +471,16 @@ class LocalStack:
                 interval_override=FAST["scrape_interval"] if self.opts.profile == "fast" else None,
             ),
         }
+        if self.opts.remote_write_url:
+            out["remote_write"] = local_remote_write(cfg, self.opts.remote_write_url)
+            if port is not None:  # kube-prometheus-stack's selfMonitor: queue health series
+                out["scrape_configs"].append(
+                    {
+                        "job_name": "kube-prometheus-stack-prometheus",
+                        "static_configs": [{"targets": [f"127.0.0.1:{port}"]}],
+                    }
+                )
+        return out
 
     def targets(self) -> list[dict[str, Any]]:
         with Prometheus(self.prometheus_url, timeout=3.0) as prom:

@@ -99,6 +99,9 @@ class StackState(_Frozen):
     prometheus_url: str
     alertmanager_url: str
     webhook_url: str
+    # Every Prometheus of this cluster (an HA pair: two); the first is `prometheus_url`.
+    prometheus_urls: tuple[str, ...] = ()
+    cluster: str = "local-demo"  # the external cluster label's value (demo --clusters)
     sim_admin_url: str
     snapshot_url: str = ""
     scrape_interval: str

@@ -16,6 +16,7 @@ API (everything takes the expression text and is cached per text):
 - `parse(expr)` -> the parser's node, or `PromQLError` (a `ValueError`) with its message.
 - `selectors(expr)` -> every `Selector` in order: metric name, label `Matcher`s, range window.
 - `metric_names(expr)` -> selected series names in order, without duplicates.
+- Whether an expression keeps a label (the cluster): `promql_labels.py`, built on this.
 - `groupings(expr)` -> every aggregation's `Grouping`: operator, `by`/`without`, labels.
 - `quantiles(expr)` -> every `histogram_quantile` call: phi, the grouping right under it,
   and the selectors it reads.

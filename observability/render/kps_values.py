@@ -10,6 +10,8 @@ Why each non-default value is here:
 - Dashboard sidecar on ALL namespaces with a folder annotation: our dashboard ConfigMaps
   land in their own Grafana folder.
 - Prometheus keeps its data on a PersistentVolumeClaim (the chart default is emptyDir).
+- `replicas` + `replicaExternalLabelName`: an HA pair the remote store deduplicates;
+  `remoteWrite` and the Thanos sidecar (render/remote_write.py) send data off-cluster.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from observability.kube import (
     deep_merge,
     resources,
 )
+from observability.render.remote_write import remote_write_spec
 
 __all__ = ["kps_values", "ksm_label_allowlist"]
 
@@ -49,8 +52,19 @@ def _prometheus_spec(cfg: BundleConfig) -> dict[str, Any]:
         spec[f"{kind}SelectorNilUsesHelmValues"] = False
         spec[f"{kind}Selector"] = {}
         spec[f"{kind}NamespaceSelector"] = {}
+    spec["replicas"] = prom.replicas
+    # The operator labels each replica's series with this (its pod name); the remote store
+    # (Thanos, Mimir, VictoriaMetrics) deduplicates the HA pair on it.
+    spec["replicaExternalLabelName"] = prom.replica_label
     if prom.cluster_label:
         spec["externalLabels"] = {prom.cluster_label: prom.cluster_name}
+    if prom.remote_write:
+        spec["remoteWrite"] = remote_write_spec(cfg)
+    if prom.thanos.enabled and prom.thanos.object_store is not None:
+        store = prom.thanos.object_store
+        spec["thanos"] = {
+            "objectStorageConfig": {"existingSecret": {"name": store.name, "key": store.key}}
+        }
     pvc: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],
         "resources": {"requests": {"storage": prom.storage_size}},
@@ -60,6 +74,13 @@ def _prometheus_spec(cfg: BundleConfig) -> dict[str, Any]:
     spec["storageSpec"] = {"volumeClaimTemplate": {"spec": pvc}}
     spec["resources"] = resources(cfg.resources.prometheus)
     return spec
+
+
+def _prometheus(cfg: BundleConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {"prometheusSpec": _prometheus_spec(cfg)}
+    if cfg.prometheus.thanos.enabled:
+        out["thanosService"] = {"enabled": True}  # the sidecar's StoreAPI for Thanos Query
+    return out
 
 
 def _grafana(cfg: BundleConfig) -> dict[str, Any]:
@@ -96,7 +117,13 @@ def kps_values(cfg: BundleConfig) -> dict[str, Any]:
     """The `valuesObject` of the kube-prometheus-stack Application."""
     r = cfg.resources
     alertmanager = deep_merge(
-        {"alertmanagerSpec": {"resources": resources(r.alertmanager)}},
+        {
+            "alertmanagerSpec": {
+                "resources": resources(r.alertmanager),
+                # 2+: the operator meshes the pods; they gossip silences and deduplicate.
+                "replicas": cfg.alertmanager.replicas,
+            }
+        },
         kps_alertmanager_values(cfg),
     )
     return {
@@ -106,7 +133,7 @@ def kps_values(cfg: BundleConfig) -> dict[str, Any]:
             "prometheusConfigReloader": {"resources": resources(r.config_reloader)},
             "admissionWebhooks": {"patch": {"resources": resources(r.config_reloader)}},
         },
-        "prometheus": {"prometheusSpec": _prometheus_spec(cfg)},
+        "prometheus": _prometheus(cfg),
         "alertmanager": alertmanager,
         "grafana": _grafana(cfg),
         "kube-state-metrics": {

@@ -8,6 +8,7 @@ from observability.verify import (
     checks_crds,
     checks_gpu,
     checks_grafana,
+    checks_remote,
     checks_rules,
     checks_scrape,
     checks_vllm,
@@ -20,6 +21,7 @@ _grafana_ready, *_grafana_rest = checks_grafana.CHECKS
 ALL_CHECKS: list[Check] = [
     *checks_argocd.CHECKS,
     *checks_crds.CHECKS,
+    *checks_remote.CHECKS,
     _grafana_ready,
     *checks_gpu.CHECKS,
     *checks_vllm.CHECKS,

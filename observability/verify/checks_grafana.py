@@ -12,6 +12,7 @@ from observability.promapi import PromError, Response
 from observability.verify.context import VerifyContext
 from observability.verify.k8s import ProxyTransport
 from observability.verify.model import Check, CheckFailed, Outcome, Status
+from observability.verify.queries import family_exists
 
 __all__ = ["CHECKS"]
 
@@ -208,11 +209,7 @@ def _panels(ctx: VerifyContext) -> Outcome:
 def _exists(ctx: VerifyContext, name: str) -> bool:
     def q() -> bool:
         try:
-            return bool(
-                ctx.prometheus().query(
-                    f'count({{__name__=~"{name}(_bucket|_total|_sum|_count)?"}})'
-                )
-            )
+            return bool(ctx.prometheus().query(family_exists(ctx.cfg, name)))
         except PromError:
             return False
 

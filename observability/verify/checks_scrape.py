@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from observability.metrics.names import DCGM, VLLM
+from observability.verify import queries as q
 from observability.verify.checks_gpu import gpu_capacity, gpu_nodes
 from observability.verify.checks_vllm import vllm_pods
 from observability.verify.context import VerifyContext
@@ -212,12 +213,12 @@ def _series(ctx: VerifyContext) -> Outcome:
     problems: list[str] = []
     fixes: list[str] = []
     running = VLLM.RUNNING.v1
-    rows = prom.query(f"count by (namespace, pod, model_name) ({running})")
+    rows = prom.query(q.running_pods(ctx.cfg))
     pods_seen = {r["metric"].get("pod") for r in rows}
     models_seen = {r["metric"].get("model_name") for r in rows}
     if not rows:
         escaped = running.replace(":", "_")
-        if prom.query(f"count({escaped})"):
+        if prom.query(q.escaped_running(ctx.cfg)):
             problems.append(f"no {running} series, but {escaped} exists: names are escaped")
             fixes.append("see scrape.escaping for the cause and fix")
         else:
@@ -234,7 +235,7 @@ def _series(ctx: VerifyContext) -> Outcome:
         if not want & models_seen:
             problems.append(f"model_name labels {sorted(models_seen)} lack {sorted(want)}")
             fixes.append("the served model name differs from bundle.yaml: see vllm.api")
-    gpu_rows = prom.query(f"count by (Hostname, hostname) ({DCGM.GPU_UTIL})")
+    gpu_rows = prom.query(q.gpu_hosts(ctx.cfg))
     per_host = {
         r["metric"].get("Hostname") or r["metric"].get("hostname"): int(float(r["value"][1]))
         for r in gpu_rows
@@ -264,7 +265,11 @@ def _series(ctx: VerifyContext) -> Outcome:
 
 
 def _vllm_names(ctx: VerifyContext) -> list[str]:
-    return ctx.once("p.vllmnames", lambda: ctx.prometheus().current_names("vllm[:_].+"))
+    def names() -> list[str]:
+        rows = ctx.prometheus().query(q.names_matching(ctx.cfg, "vllm[:_].+"))
+        return sorted({r["metric"].get("__name__", "") for r in rows} - {""})
+
+    return ctx.once("p.vllmnames", names)
 
 
 def _escaping(ctx: VerifyContext) -> Outcome:
@@ -316,10 +321,10 @@ def _generation(ctx: VerifyContext) -> Outcome:
     if new and old:
         prom = ctx.prometheus()
         new_pods = {
-            r["metric"].get("pod") for r in prom.query(f"count by (pod) ({VLLM.KV_CACHE_USAGE.v1})")
+            r["metric"].get("pod") for r in prom.query(q.pods_with(ctx.cfg, VLLM.KV_CACHE_USAGE.v1))
         }
         old_pods = {
-            r["metric"].get("pod") for r in prom.query(f"count by (pod) ({VLLM.KV_CACHE_USAGE.v0})")
+            r["metric"].get("pod") for r in prom.query(q.pods_with(ctx.cfg, VLLM.KV_CACHE_USAGE.v0))
         }
         only_old = sorted(p for p in old_pods - new_pods if p)
         if only_old:

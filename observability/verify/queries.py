@@ -1,0 +1,96 @@
+"""Every PromQL expression `obsctl verify` sends, built in one place.
+
+Each keeps the cluster label (`prometheus.cluster_label`) in its `by`, so pointed at a
+store that holds several clusters (Thanos Query, Mimir, VictoriaMetrics) verify never
+merges two clusters' pods, nodes or queues; `obsctl lint` parses every expression here
+(lint/clusters.py) to hold that.
+"""
+
+from __future__ import annotations
+
+from observability.config import BundleConfig
+from observability.metrics.names import DCGM, VLLM
+
+__all__ = ["all_queries"]
+
+RW = "prometheus_remote_storage_"
+# Counters over this window: a failure an hour ago that stopped is not a FAIL now.
+RW_WINDOW = "10m"
+
+
+def by(cfg: BundleConfig, *labels: str) -> str:
+    keep = [cfg.prometheus.cluster_label, *labels] if cfg.prometheus.cluster_label else labels
+    return f"by ({', '.join(keep)}) " if keep else ""
+
+
+def count_of(cfg: BundleConfig, selector: str, *labels: str) -> str:
+    return f"count {by(cfg, *labels)}({selector})"
+
+
+def running_pods(cfg: BundleConfig) -> str:
+    return count_of(cfg, VLLM.RUNNING.v1, "namespace", "pod", "model_name")
+
+
+def escaped_running(cfg: BundleConfig) -> str:
+    return count_of(cfg, VLLM.RUNNING.v1.replace(":", "_"))
+
+
+def gpu_hosts(cfg: BundleConfig) -> str:
+    return count_of(cfg, DCGM.GPU_UTIL, "Hostname", "hostname")
+
+
+def pods_with(cfg: BundleConfig, name: str) -> str:
+    return count_of(cfg, name, "pod")
+
+
+def names_matching(cfg: BundleConfig, regex: str) -> str:
+    return count_of(cfg, f'{{__name__=~"{regex}"}}', "__name__")
+
+
+def family_exists(cfg: BundleConfig, name: str) -> str:
+    return count_of(cfg, f'{{__name__=~"{name}(_bucket|_total|_sum|_count)?"}}')
+
+
+_QUEUE = ("instance", "remote_name", "url")
+
+
+def rw_queues(cfg: BundleConfig) -> str:
+    return f"max {by(cfg, *_QUEUE)}({RW}shards)"
+
+
+def rw_failed(cfg: BundleConfig) -> str:
+    return f"sum {by(cfg, *_QUEUE)}(increase({RW}samples_failed_total[{RW_WINDOW}])) > 0"
+
+
+def rw_dropped(cfg: BundleConfig) -> str:
+    return f"sum {by(cfg, *_QUEUE)}(increase({RW}samples_dropped_total[{RW_WINDOW}])) > 0"
+
+
+def rw_lag(cfg: BundleConfig) -> str:
+    """Seconds the newest sent sample trails the newest sample appended, per queue."""
+    return (
+        f"max {by(cfg, *_QUEUE)}({RW}highest_timestamp_in_seconds"
+        f" - ignoring(remote_name, url) group_right {RW}queue_highest_sent_timestamp_seconds)"
+    )
+
+
+def rw_shards_short(cfg: BundleConfig) -> str:
+    """Queues that want more shards than they may run (falling behind)."""
+    return f"max {by(cfg, *_QUEUE)}({RW}shards_desired) > max {by(cfg, *_QUEUE)}({RW}shards_max)"
+
+
+def all_queries(cfg: BundleConfig) -> dict[str, str]:
+    """name -> expression, every query verify can send (lint parses each)."""
+    return {
+        "scrape.series/running": running_pods(cfg),
+        "scrape.series/escaped": escaped_running(cfg),
+        "scrape.series/gpus": gpu_hosts(cfg),
+        "scrape.generation/pods": pods_with(cfg, VLLM.KV_CACHE_USAGE.v1 or ""),
+        "scrape.escaping/names": names_matching(cfg, "vllm[:_].+"),
+        "grafana.panels/exists": family_exists(cfg, VLLM.RUNNING.v1 or ""),
+        "prometheus.remote_write/queues": rw_queues(cfg),
+        "prometheus.remote_write/failed": rw_failed(cfg),
+        "prometheus.remote_write/dropped": rw_dropped(cfg),
+        "prometheus.remote_write/lag": rw_lag(cfg),
+        "prometheus.remote_write/shards": rw_shards_short(cfg),
+    }
