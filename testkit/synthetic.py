@@ -58,6 +58,17 @@ def _labels(d: dict[str, str]) -> str:
     return "{" + ",".join(f'{k}="{v}"' for k, v in d.items()) + "}"
 
 
+# Label values vLLM sets on a split family, with each value's share of the whole.
+_SPLITS: dict[str, dict[str, float]] = {
+    VLLM.WAITING_BY_REASON.v1 or "": {"capacity": 0.9, "deferred": 0.1},
+    VLLM.PROMPT_TOKENS_BY_SOURCE.v1 or "": {
+        "local_compute": 0.55,
+        "local_cache_hit": 0.35,
+        "external_kv_transfer": 0.1,
+    },
+}
+
+
 def _load(t: int, idx: int) -> float:
     """A smooth daily-ish wave per replica: 0.2 .. 1.0."""
     return 0.6 + 0.4 * math.sin(t / 900 + idx)
@@ -79,10 +90,17 @@ def _vllm_lines(fleet: SyntheticFleet, fam: MetricFamily, times: list[int]) -> I
         }
         if "engine" in fam.labels:
             base["engine"] = "0"
-        reasons = (_REASONS_V1 if v1 else _REASONS_V0) if "finished_reason" in fam.labels else ("",)
-        for reason in reasons:
-            lbl = dict(base, finished_reason=reason) if reason else base
+        # one label that splits the family, with each value's share of it
+        split, values = "", ("",)
+        if "finished_reason" in fam.labels:
+            split, values = "finished_reason", _REASONS_V1 if v1 else _REASONS_V0
+        for name in ("reason", "source"):
+            if name in fam.labels and fam.name in _SPLITS:
+                split, values = name, tuple(_SPLITS[fam.name])
+        for reason in values:
+            lbl = dict(base, **{split: reason}) if reason else base
             share = {"stop": 0.8, "length": 0.17, "abort": 0.02, "error": 0.01}.get(reason, 1.0)
+            share = _SPLITS.get(fam.name, {}).get(reason, share)
             if reason == "repetition":
                 share = 0.0
             series = f"{fam.name}{_labels(lbl)}"
@@ -92,7 +110,7 @@ def _vllm_lines(fleet: SyntheticFleet, fam: MetricFamily, times: list[int]) -> I
                     if "perc" in fam.name or "hit_rate" in fam.name:
                         v = min(0.99, 0.5 * x + rng.random() * 0.05)
                     else:
-                        v = round(40 * x * (0.2 if "waiting" in fam.name else 1))
+                        v = round(40 * x * (0.2 if "waiting" in fam.name else 1) * share)
                     yield f"{series} {v:.4f} {t}"
             elif fam.type == "counter":
                 total = 0.0

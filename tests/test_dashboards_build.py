@@ -233,6 +233,12 @@ def _first(d, kind="timeseries"):
             ),
             "pod filter does not apply",
         ),
+        (
+            lambda d: next(p for p in iter_panels(d) if p["title"] == "Waiting requests by reason")[
+                "fieldConfig"
+            ]["defaults"].pop("noValue"),
+            "noValue must say 'Not exposed by vLLM 0.7.3, 0.10.1",
+        ),
     ],
 )
 def test_lint_catches(dash, bundle, mutate, needle):

@@ -24,6 +24,7 @@ from observability.metrics.names import VLLM
 __all__ = [
     "ALERTS_QUIET",
     "GATED",
+    "IDLE",
     "OPTIONAL_EXPORTERS",
     "expected_empty",
     "exporter_families",
@@ -66,6 +67,17 @@ def optional_families(expr: str) -> list[str]:
 def _optional_note(fams: Iterable[str]) -> str:
     needs = sorted({v for f in fams for p, v in OPTIONAL_EXPORTERS.items() if f.startswith(p)})
     return f"Needs {' and '.join(needs)}"
+
+
+# Hit-ratio families whose lookups stay at 0 where the feature is not in use: a ratio over
+# them has no sample then (divide by `den > 0`), which is normal, not a fault.
+IDLE: dict[str, str] = {
+    VLLM.MM_CACHE_QUERIES.v1 or "": "No lookups: text-only model (no image or audio inputs)",
+    VLLM.MM_CACHE_HITS.v1 or "": "No lookups: text-only model (no image or audio inputs)",
+    VLLM.EXTERNAL_PREFIX_CACHE_QUERIES.v1 or "": "No lookups: no KV connector "
+    "(--kv-transfer-config)",
+    VLLM.EXTERNAL_PREFIX_CACHE_HITS.v1 or "": "No lookups: no KV connector (--kv-transfer-config)",
+}
 
 
 def exporter_families(expr: str) -> list[str]:
@@ -126,7 +138,8 @@ def no_data_note(exprs: Iterable[str]) -> str:
     notes = [_query_note(e) for e in exprs]
     if not notes or not all(notes):
         return ""
-    return "; ".join(dict.fromkeys(notes))
+    idle = [IDLE[f] for e in exprs for f in exporter_families(e) if f in IDLE]
+    return "; ".join(dict.fromkeys(notes + idle[:1]))
 
 
 def _short(name: str) -> str:
@@ -142,6 +155,8 @@ def expected_empty(expr: str, present: Callable[[str], bool]) -> str | None:
     fams = exporter_families(expr)
     if not fams:
         return ALERTS_QUIET if "ALERTS" in families_read(expr) else None
+    if all(f in IDLE for f in fams) and all(present(f) for f in fams):
+        return IDLE[fams[0]]
     if any(present(f) for f in fams) or not lacking_versions(fams):
         return None
     return _query_note(expr)

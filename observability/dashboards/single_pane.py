@@ -518,7 +518,7 @@ def alerts(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
             "none",
             (Query(q.firing_alert_list(), fmt="table", instant=True),),
             width=24,
-            height=6,
+            height=4,
             columns=(
                 ("alertname", "Alert"),
                 ("severity", "Severity"),

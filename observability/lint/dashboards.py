@@ -14,6 +14,7 @@ import promql_parser as pp
 from observability.alerting.rules import rule_groups
 from observability.alerting.vllm_runtimes import GROUP as RUNTIMES_GROUP
 from observability.config import BundleConfig, ConfigError
+from observability.dashboards.availability import no_data_note
 from observability.dashboards.exprs import (
     BUILTIN_VARIABLES,
     UnknownVariable,
@@ -255,6 +256,15 @@ def _check_panel(
             bad("division without a zero guard: divide by `(den > 0)`", field)
         for problem in _check_scope(expr, variables, recorded, cfg):
             bad(problem, field)
+    # A panel some supported version (or default flags) leaves empty says why, in the
+    # panel: Grafana shows `noValue` instead of a silent "No data".
+    note = no_data_note(exprs)
+    if note and defaults.get("noValue") != note:
+        bad(
+            f"may be empty on a supported vLLM: fieldConfig.defaults.noValue must say "
+            f"{note!r} (re-render)",
+            "fieldConfig.defaults.noValue",
+        )
     if panel.get("type") == "stat" and title in STAT_THRESHOLDS:
         steps = defaults.get("thresholds", {}).get("steps", [])
         got = [s.get("value") for s in steps[1:]]

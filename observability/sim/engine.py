@@ -219,9 +219,11 @@ class Engine:
             self.waiting.popleft()
             if req.scheduled is None:
                 req.scheduled = self.now()
+                # vLLM caps a hit at prompt - 1: the last prompt token is always computed
+                hit = min(cached, len(req.prompt_ids) - 1)
                 stats.prefix_queries += len(req.prompt_ids)
-                stats.prefix_hits += cached
-                req.cached_tokens = cached
+                stats.prefix_hits += hit
+                req.cached_tokens = hit
             req.num_computed = min(cached, req.prefill_target - 1)
             self.running.append(req)
             n = min(req.prefill_target - req.num_computed, budget)

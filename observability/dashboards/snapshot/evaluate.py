@@ -145,8 +145,7 @@ def evaluate(
         if data.empty:
             whys = [expected_empty(t["expr"], present.__contains__) for t in panel["targets"]]
             if whys and all(whys):
-                note = panel.get("fieldConfig", {}).get("defaults", {}).get("noValue", "")
-                data.expected = note if note and note != "none" else "; ".join(map(str, whys))
+                data.expected = "; ".join(dict.fromkeys(str(w) for w in whys))
         out.append(data)
     return out
 

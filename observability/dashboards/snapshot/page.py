@@ -18,7 +18,7 @@ from observability.dashboards.snapshot.plot import (
 )
 from observability.dashboards.snapshot.units import fmt
 
-__all__ = ["PAGE_WIDTH", "render_page"]
+__all__ = ["PAGE_WIDTH", "middle_ellipsis", "render_page"]
 
 PAGE_WIDTH = 1680  # px of grid content
 COLS, ROW_H, GAP = 24, 30, 8
@@ -88,6 +88,8 @@ def _table(d: PanelData) -> str:
     if not d.series:
         return _no_data(d)
     names, rename = _columns(d.panel)
+    # as Grafana: a listed column no row has (no series carries that label) is not shown
+    names = [c for c in names if c == "Value" or any(c in s.labels for s in d.series)]
     if not names:
         names = [*sorted({k for s in d.series for k in s.labels if k != "__name__"}), "Value"]
     links = {c: url for c, url in _links(d.panel).items()}
@@ -113,6 +115,24 @@ def _no_data(d: PanelData) -> str:
     return '<div class="nodata unexplained">No data</div>'
 
 
+LEGEND_CHARS = 40  # what a 250 px legend entry holds at 11 px
+
+
+def middle_ellipsis(label: str, limit: int) -> str:
+    """Cut long labels in the middle: pod names differ in their tail (hash suffix)."""
+    if len(label) <= limit:
+        return label
+    keep = (limit - 1) // 2
+    return f"{label[:keep]}…{label[-keep:]}"
+
+
+def _swatch(color: str, dash: str) -> str:
+    if dash == "-":
+        return f"background:{color}"
+    border = "dashed" if dash in ("--", "-.") else "dotted"
+    return f"background:none;border-top:2px {border} {color};height:0"
+
+
 def _body(d: PanelData, w: int, h: int, tr: TimeRange) -> str:
     kind = d.panel["type"]
     if kind in ("stat", "gauge"):
@@ -122,12 +142,14 @@ def _body(d: PanelData, w: int, h: int, tr: TimeRange) -> str:
     if d.empty:
         return _no_data(d)
     if kind == "heatmap":
-        return heatmap_svg(d, w, h)
+        return heatmap_svg(d, w, h, (tr.start, tr.end))
     entries = legend_entries(d)
     per_row = max(1, w // 260)
     rows = min(3, -(-len(entries) // per_row))
     legend = "".join(
-        f'<span><i style="background:{c}"></i>{html.escape(label)}</span>' for c, label in entries
+        f'<span title="{html.escape(label)}"><i style="{_swatch(c, dash)}"></i>'
+        f"{html.escape(middle_ellipsis(label, LEGEND_CHARS))}</span>"
+        for c, dash, label in entries
     )
     return (
         timeseries_svg(d, w, h - rows * LEGEND_ROW_H - 4, (tr.start, tr.end))

@@ -27,6 +27,7 @@ __all__ = [
     "strip_common",
     "styled_series",
     "timeseries_svg",
+    "y_top",
 ]
 
 BG = "#181b1f"
@@ -57,6 +58,7 @@ THRESHOLD_COLORS = {
     "yellow": "#fade2a",
 }
 DPI = 96
+_DASHES = ("-", "--", ":", "-.")
 MAX_SERIES = 16  # more lines than this is unreadable in a half-width panel
 
 plt.rcParams.update(
@@ -116,7 +118,11 @@ def strip_common(labels: list[str]) -> list[str]:
     for words, lbl in zip(split, labels, strict=True):
         kept = [w for w in words if w not in common]
         out.append(" ".join(kept) if kept else lbl)
-    return out if len(set(out)) == len(set(labels)) else labels
+    if len(set(out)) != len(set(labels)):
+        return labels
+    # `org/Model-Name` -> `Model-Name` where that keeps the series apart
+    short = [" ".join(w.rsplit("/", 1)[-1] for w in lbl.split()) for lbl in out]
+    return short if len(set(short)) == len(set(out)) else out
 
 
 def _override_colors(panel: dict) -> list[tuple[re.Pattern[str], str]]:
@@ -150,14 +156,33 @@ def styled_series(data: PanelData) -> list[tuple[Series, str, str]]:
     return out
 
 
-def legend_entries(data: PanelData) -> list[tuple[str, str]]:
-    """(colour, label) per plotted series, in plotting order; the page draws the legend."""
-    return [(c, label) for _, c, label in styled_series(data)]
+def legend_entries(data: PanelData) -> list[tuple[str, str, str]]:
+    """(colour, dash pattern, label) per plotted series, in plotting order; the page draws
+    the legend (a repeated meaning colour gets the next dash pattern, as on the chart)."""
+    seen: dict[str, int] = {}
+    out = []
+    for _, c, label in styled_series(data):
+        out.append((c, _DASHES[seen.get(c, 0) % len(_DASHES)], label))
+        seen[c] = seen.get(c, 0) + 1
+    return out
 
 
 def _span(data: PanelData) -> float:
     times = [t for s in data.series for t in s.times]
     return (max(times) - min(times)) if times else 3600.0
+
+
+def y_top(data_max: float, thresholds: list[float], panel_max: float | None) -> float:
+    """The y-axis top: the data sets the scale, as in Grafana (15% headroom, capped by the
+    panel's max). All-zero data shows up to the lowest threshold, so "0, far below the
+    line" reads at a glance; thresholds above the top are named, not drawn."""
+    if data_max > 0:
+        upper = data_max * 1.15
+    elif thresholds:
+        upper = min(thresholds) * 1.15
+    else:
+        upper = 1.0
+    return min(upper, panel_max) if panel_max is not None else upper
 
 
 def timeseries_svg(
@@ -184,21 +209,22 @@ def timeseries_svg(
         ax.stackplot(_dates(times), grid, colors=[c for _, c, _ in styled], alpha=0.6)
         top = float(grid.sum(axis=0).max()) if grid.size else 0.0
     else:
+        seen: dict[str, int] = {}
         for s, color, _ in styled:
-            ax.plot(_dates(s.times), s.values, color=color, lw=1.2)
+            # series sharing a meaning colour (abort of two models) differ by dash pattern
+            style = _DASHES[seen.get(color, 0) % len(_DASHES)]
+            seen[color] = seen.get(color, 0) + 1
+            ax.plot(_dates(s.times), s.values, color=color, lw=1.2, ls=style)
             top = max([top, *s.values])
     low = defaults.get("min")
     high = defaults.get("max")
-    # The data sets the scale, as in Grafana: headroom over the highest point, capped by
-    # the panel's max; thresholds are drawn where they fall inside, and named when above.
-    upper = top * 1.15 if top > 0 else 1.0
-    if high is not None:
-        upper = min(upper, high)
+    steps = defaults.get("thresholds", {}).get("steps", [])[1:]
+    lines = defaults.get("custom", {}).get("thresholdsStyle", {}).get("mode") == "line"
+    upper = y_top(top, [st["value"] for st in steps] if lines else [], high)
     ax.set_ylim(bottom=low if low is not None else None, top=upper)
-    style = defaults.get("custom", {}).get("thresholdsStyle", {}).get("mode")
-    if style == "line":
+    if lines:
         above = []
-        for step in defaults.get("thresholds", {}).get("steps", [])[1:]:
+        for step in steps:
             color = THRESHOLD_COLORS.get(step["color"], step["color"])
             if step["value"] <= upper:
                 ax.axhline(step["value"], color=color, ls="--", lw=0.9)
@@ -236,7 +262,9 @@ def timeseries_svg(
     return _svg(fig)
 
 
-def heatmap_svg(data: PanelData, width_px: int, height_px: int) -> str:
+def heatmap_svg(
+    data: PanelData, width_px: int, height_px: int, span: tuple[float, float] | None = None
+) -> str:
     """Grafana-style bucket heatmap: per-bucket rate from cumulative `le` series."""
     import numpy as np
 
@@ -246,10 +274,12 @@ def heatmap_svg(data: PanelData, width_px: int, height_px: int) -> str:
         le = s.labels.get("le")
         if le is not None:
             by_le[float(le)] = dict(zip(s.times, s.values, strict=False))
-    fig, ax = _axes(width_px, height_px)
+    times_all = sorted({t for d in by_le.values() for t in d})
+    lo_t, hi_t = span if span else (times_all[0], times_all[-1]) if times_all else (0.0, 1.0)
+    fig, ax = _axes(width_px, height_px, hi_t - lo_t)
     if by_le:
         edges = sorted(by_le)
-        times = sorted({t for d in by_le.values() for t in d})
+        times = times_all
         cum = np.array([[by_le[e].get(t, 0.0) for t in times] for e in edges])
         per_bucket = np.clip(np.diff(np.vstack([np.zeros(len(times)), cum]), axis=0), 0, None)
         keep = per_bucket.sum(axis=1) > 0  # only rows that ever had observations
@@ -257,17 +287,13 @@ def heatmap_svg(data: PanelData, width_px: int, height_px: int) -> str:
             lo, hi = int(np.argmax(keep)), len(keep) - int(np.argmax(keep[::-1]))
             rows = per_bucket[lo:hi]
             labels = [fmt(e, unit) if math.isfinite(e) else "+Inf" for e in edges[lo:hi]]
-            ax.pcolormesh(
-                np.arange(len(times) + 1),
-                np.arange(len(labels) + 1),
-                rows,
-                cmap="Oranges",
-                shading="flat",
-            )
+            # cells on the real time axis: a column per sample, as wide as the step
+            step = (times[1] - times[0]) if len(times) > 1 else 15.0
+            x = mdates.date2num(_dates([*times, times[-1] + step]))
+            ax.pcolormesh(x, np.arange(len(labels) + 1), rows, cmap="Oranges", shading="flat")
             ax.set_yticks(np.arange(len(labels)) + 0.5, labels)
-            idx = np.linspace(0, len(times) - 1, num=min(6, len(times))).astype(int)
-            tf = _time_format(times[-1] - times[0])
-            ax.set_xticks(idx + 0.5, [datetime.fromtimestamp(times[i]).strftime(tf) for i in idx])
+    ax.set_xlim(datetime.fromtimestamp(lo_t), datetime.fromtimestamp(hi_t))
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=max(3, width_px // 110)))
     ax.grid(False)
     fig.tight_layout(pad=0.4)
     return _svg(fig)
