@@ -12,9 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sim_helpers import free_range
 
 from observability.alerting import capacity, lifecycle
-from observability.alerting.base import scope
 from observability.alerting.timing import timing
 from observability.dashboards.reads import families_read
+from observability.rulebase import scope
 from observability.sim import SimConfig, SimModel
 from observability.sim.cluster import SimThread
 

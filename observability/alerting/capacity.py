@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from observability.alerting.base import Scope, alert, record
 from observability.alerting.timing import Timing, scaled
 from observability.config import BundleConfig
 from observability.metrics.kube import (
@@ -23,6 +22,7 @@ from observability.metrics.kube import (
     KSM_JOB,
     ksm_label,
 )
+from observability.rulebase import Scope, alert, record
 
 __all__ = ["ALLOCATABLE", "GROUP", "PENDING", "RECORDED_FROM", "REQUESTED", "group"]
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from observability.alerting.base import Scope, alert, record
 from observability.alerting.targets import dcgm_job, dcgm_up
 from observability.alerting.timing import Timing
 from observability.config import BundleConfig
 from observability.metrics.names import DCGM
+from observability.rulebase import Scope, alert, record
 
 __all__ = ["GPU_XID_RECENT", "GROUP", "group"]
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from observability.alerting.base import Scope, alert, record
 from observability.alerting.timing import Timing, scaled, scaled_seconds
 from observability.config import BundleConfig
 from observability.metrics.kube import GPU_RESOURCE, KSM, KSM_JOB, ksm_label
+from observability.rulebase import Scope, alert, record
 
 __all__ = [
     "BUDGET",

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from observability.alerting.base import Scope, le_text, record
 from observability.metrics.names import VLLM, Signal
 from observability.metrics.promql import DASHBOARD_WINDOW, divide
+from observability.rulebase import Scope, le_text, record
 
 __all__ = [
     "BUCKET_RATE1M",

@@ -27,10 +27,10 @@ from observability.alerting import (
     vllm_saturation,
     watchdog,
 )
-from observability.alerting.base import Scope, scope
 from observability.alerting.links import add_links
 from observability.alerting.timing import Timing, timing
 from observability.config import BundleConfig
+from observability.rulebase import Scope, scope
 
 __all__ = [
     "COMPONENTS",

@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from observability.alerting import recording as rec
-from observability.alerting.base import Scope, alert, bucket_edge
 from observability.alerting.timing import Timing
 from observability.config import BundleConfig, duration_seconds
 from observability.metrics.names import VLLM
+from observability.rulebase import Scope, alert, bucket_edge
 
 __all__ = ["GROUP", "group", "slo_windows"]
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from observability.alerting.base import Scope, alert
 from observability.alerting.timing import Timing
 from observability.autoscaling.keda import hpa_name, scalable_models, waiting_query
 from observability.config import BundleConfig
+from observability.rulebase import Scope, alert
 
 __all__ = ["GROUP", "group"]
 

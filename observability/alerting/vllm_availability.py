@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from observability.alerting import recording as rec
-from observability.alerting.base import Scope, alert
 from observability.alerting.targets import vllm_up
 from observability.alerting.timing import Timing
 from observability.config import BundleConfig
 from observability.metrics.names import VLLM
+from observability.rulebase import Scope, alert
 
 __all__ = ["GROUP", "group", "model_namespace"]
 

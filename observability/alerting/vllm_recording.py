@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from observability.alerting import recording as rec
-from observability.alerting.base import Scope
 from observability.alerting.timing import Timing
 from observability.config import BundleConfig, ConfigError
+from observability.rulebase import Scope
 
 __all__ = ["GROUP", "group"]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from observability import runtimes
-from observability.alerting.base import Scope
 from observability.alerting.timing import Timing
 from observability.config import BundleConfig
+from observability.rulebase import Scope
 
 __all__ = ["GROUP", "group"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from observability.alerting.base import Scope, alert
 from observability.alerting.timing import Timing
 from observability.config import BundleConfig
+from observability.rulebase import Scope, alert
 
 __all__ = ["GROUP", "group"]
 

@@ -83,7 +83,11 @@ def sim(
         1.0, "--time-scale", min=0.001, help="Wall seconds per simulated second (0.1 = 10x fast)."
     ),
     profile: str = typer.Option(
-        DEFAULT_PROFILE, "--profile", help=f"GPU/model profile: {', '.join(available_profiles())}."
+        DEFAULT_PROFILE,
+        "--gpu-profile",
+        "--profile",
+        help=f"GPU/model latency profile: {', '.join(available_profiles())} (`--profile` is "
+        "the old name; demo and scenario use --profile for their timing profile).",
     ),
     fault: list[str] = typer.Option(
         [], "--fault", help="Start with a fault: NAME[@TARGET][:k=v,...]."
@@ -100,7 +104,7 @@ def sim(
             f"{', '.join(available_vllm_versions())}"
         )
     if profile not in available_profiles():
-        die(f"--profile {profile}: unknown; use one of {', '.join(available_profiles())}")
+        die(f"--gpu-profile {profile}: unknown; use one of {', '.join(available_profiles())}")
     bundle = load_bundle(config)
     try:
         faults = tuple(_parse_fault(f) for f in fault)

@@ -7,9 +7,9 @@ from __future__ import annotations
 from functools import cache
 
 from observability.alerting import capacity, lifecycle
-from observability.alerting.base import Scope
 from observability.alerting.recording import dashboard_rules
 from observability.metrics.promql_ast import metric_names
+from observability.rulebase import Scope
 
 __all__ = ["families_read", "recorded_sources"]
 

@@ -25,6 +25,7 @@ from functools import cache
 
 import promql_parser as pp
 
+from observability.metrics import promql_ast
 from observability.metrics.catalog import available_vllm_versions, dcgm_catalog, vllm_catalog
 
 __all__ = [
@@ -77,7 +78,7 @@ def series_labels(
     if name in exporter:
         return exporter[name] | extra
     if name in recorded:
-        labels = output_labels(pp.parse(recorded[name]), recorded, cluster, depth=0)
+        labels = output_labels(promql_ast.parse(recorded[name]), recorded, cluster, depth=0)
         return None if labels is None else labels | extra
     return None
 
@@ -140,25 +141,15 @@ def output_labels(
     return None
 
 
-def _selectors(node: object) -> list[object]:
-    out: list[object] = []
-
-    def visit(n: object) -> bool:
-        if isinstance(n, pp.VectorSelector):
-            out.append(n)
-        return True
-
-    pp.walk(node, visit)
-    return out
-
-
-def _filters(selector: object, variable: str) -> bool:
-    for m in selector.matchers.matchers:  # type: ignore[attr-defined]
-        if m.name != variable or m.op != pp.MatchOp.Re:
-            continue
-        if m.value in (f"${variable}", f"${{{variable}}}") or m.value.startswith(f"${{{variable}:"):
-            return True
-    return False
+def _filters(selector: promql_ast.Selector, variable: str) -> bool:
+    return any(
+        m.label == variable
+        and m.op == "=~"
+        and (
+            m.value in (f"${variable}", f"${{{variable}}}") or m.value.startswith(f"${{{variable}:")
+        )
+        for m in selector.matchers
+    )
 
 
 def missing_matchers(
@@ -167,11 +158,10 @@ def missing_matchers(
     """Selectors in `expr` (variables already in place as `$name`, builtins like
     `$__rate_interval` substituted) lacking the matcher of a variable whose label they carry.
     Raises ValueError when `expr` does not parse."""
-    tree = pp.parse(expr)
     wanted = list(variables)
     out: list[MissingMatcher] = []
-    for sel in _selectors(tree):
-        name = sel.name or ""  # type: ignore[attr-defined]
+    for sel in promql_ast.selectors(expr):
+        name = sel.metric or ""
         labels = series_labels(name, recorded, cluster)
         if not labels:
             continue

@@ -17,9 +17,9 @@ from observability.runtimes.tgi import TgiRuntime
 from observability.runtimes.vllm import VllmRuntime
 
 if TYPE_CHECKING:
-    from observability.alerting.base import Scope
     from observability.alerting.timing import Timing
     from observability.metrics.catalog import Catalog
+    from observability.rulebase import Scope
 
 __all__ = [
     "REGISTRY",

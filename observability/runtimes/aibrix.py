@@ -22,15 +22,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from observability.alerting.base import alert
 from observability.kube import PART_OF, VLLM_PORT_NAME, vllm_labels, vllm_service_name
 from observability.metrics.catalog import Catalog, runtime_catalog
+from observability.rulebase import alert
 from observability.runtimes.base import Runtime
 
 if TYPE_CHECKING:
-    from observability.alerting.base import Scope
     from observability.alerting.timing import Timing
     from observability.config import BundleConfig
+    from observability.rulebase import Scope
 
 __all__ = [
     "AIBRIX_LABELS",

@@ -27,10 +27,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from observability.alerting.base import Scope
     from observability.alerting.timing import Timing
     from observability.config import BundleConfig
     from observability.metrics.catalog import Catalog
+    from observability.rulebase import Scope
 
 __all__ = ["Runtime"]
 

@@ -28,8 +28,8 @@ from observability.runtimes.base import Runtime
 from observability.runtimes.mapping import forwarded_families, rename_rules
 
 if TYPE_CHECKING:
-    from observability.alerting.base import Scope
     from observability.config import BundleConfig, ModelProfile
+    from observability.rulebase import Scope
 
 __all__ = [
     "CATALOG_FILE",

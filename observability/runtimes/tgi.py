@@ -41,8 +41,8 @@ from observability.metrics.catalog import Catalog, runtime_catalog
 from observability.runtimes.base import Runtime
 
 if TYPE_CHECKING:
-    from observability.alerting.base import Scope
     from observability.config import BundleConfig
+    from observability.rulebase import Scope
 
 __all__ = [
     "CATALOG_FILE",

@@ -1,4 +1,6 @@
-"""Shared pieces of the rule generators: label scopes, rule dicts, bucket-edge checks."""
+"""Shared pieces of the rule generators (alerting/, runtimes/, dashboards/): label scopes,
+rule dicts, bucket-edge checks. Below every stage that writes rules, so a runtime can build
+its alerts without importing alerting (which imports the runtimes)."""
 
 from __future__ import annotations
 
