@@ -231,3 +231,16 @@ def test_aibrix_needs_a_served_name_that_is_a_service_name(repo_root: Path) -> N
     with pytest.raises(ConfigError) as err:
         parse_config(data)
     assert "model.aibrix.ai/name" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_runtime_rows_only_where_used(rendered, bundle) -> None:
+    from observability.dashboards.single_pane import rows
+
+    _tree, cfg = rendered
+    titles = [t for t, _ in rows(cfg)]
+    assert titles[-3:] == ["Ray Serve", "AIBrix gateway", "Autoscaling (KEDA)"]
+    assert not {"Ray Serve", "AIBrix gateway", "Autoscaling (KEDA)"} & {t for t, _ in rows(bundle)}
+    keda = dict(rows(cfg))["Autoscaling (KEDA)"][0]
+    exprs = " ".join(q.expr for q in keda.queries)
+    assert "kube_horizontalpodautoscaler_status_current_replicas" in exprs
+    assert "kube_horizontalpodautoscaler_status_desired_replicas" in exprs

@@ -20,6 +20,9 @@ from observability.scenarios import SCENARIOS, run_scenario
 from observability.sim.aibrix import CONTROLLER, GATEWAY, AibrixComponent
 from observability.sim.metrics import ReplicaMetrics
 from observability.sim.ray import RayHead, RayServeStats, ray_worker_exposition
+from observability.verify import Options, Status
+from observability.verify.checks_runtimes import CHECKS as RUNTIME_CHECKS
+from observability.verify.context import VerifyContext
 
 
 def _series(text: str) -> dict[str, set[str]]:
@@ -74,6 +77,9 @@ def test_rayservice_scenarios_fire_through_the_pod_monitor(
                 mapped = prom.query(f'vllm:num_requests_running{{pod="{ray_pod}"}}')
         assert raw and mapped
         assert mapped[0]["metric"]["job"] == "monitoring/ray-vllm"
+        with Prometheus(stack.prometheus_url) as prom:  # the Ray Serve row's series
+            assert prom.query("ray_serve_num_http_requests_total")
+            assert prom.query("ray_serve_deployment_replica_healthy == 1")
         handle = stack.running
         for name in ("replica-crash",):
             res = run_scenario(SCENARIOS[name], handle, settle_s=30)
@@ -122,6 +128,10 @@ def test_aibrix_gateway_down_fires_through_its_service_monitor(
                 time.sleep(0.5)
                 seen = prom.query(f'gateway_request_model_success_total{{model="{served}"}}')
         assert seen, "the gateway counts the aibrix model's requests"
+        opts_v = Options(prometheus_url=stack.prometheus_url, local=True)
+        check = next(c for c in RUNTIME_CHECKS if c.id == "runtime.aibrix")
+        healthy = check.run(VerifyContext(cfg, None, opts_v))
+        assert healthy.status == Status.PASS, healthy
         t0 = time.time()
         httpx.post(
             f"{stack.admin_url}/faults", json={"fault": "crash", "target": gateway.pod}
@@ -134,5 +144,7 @@ def test_aibrix_gateway_down_fires_through_its_service_monitor(
                     fired = n.received_at - t0
         assert fired is not None, "AIBrixComponentDown never reached the webhook"
         print(f"aibrix gateway-down: AIBrixComponentDown webhook after {fired:.1f}s")
+        broken = check.run(VerifyContext(cfg, None, opts_v))
+        assert broken.status == Status.FAIL and "gateway-plugins target down" in broken.evidence
     finally:
         stack.stop()

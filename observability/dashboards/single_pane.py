@@ -20,6 +20,7 @@ from observability.dashboards.panels import (
     thresholds_low,
 )
 from observability.dashboards.queries import QUANTILES, Queries
+from observability.dashboards.runtimes import runtime_rows
 from observability.metrics.kube import KARPENTER, KARPENTER_GPU_RESOURCE
 from observability.metrics.names import DCGM, VLLM
 from observability.metrics.promql import divide
@@ -721,6 +722,7 @@ def rows(cfg: BundleConfig) -> list[tuple[str, list[PanelSpec]]]:
         ("GPU (DCGM)", gpu(q, cfg)),
         ("GPU capacity and pod lifecycle", capacity(q, cfg)),
         ("Cost", cost(q, cfg)),
+        *runtime_rows(cfg),
     ]
 
 

@@ -32,6 +32,17 @@ RULES: list[tuple[str, list[str], list[str]]] = [
 ]
 
 
+def rules_for(cfg: BundleConfig) -> list[tuple[str, list[str], list[str]]]:
+    """RULES plus what the runtime and autoscaling checks read, when the bundle uses them."""
+    out = list(RULES)
+    if any(m.runtime == "rayservice" for _k, m in cfg.deployed_models):
+        out.append(("ray.io", ["rayservices"], ["get"]))
+    if cfg.autoscaling.keda.enabled:
+        out.append(("keda.sh", ["scaledobjects"], ["get"]))
+        out.append(("autoscaling", ["horizontalpodautoscalers"], ["get"]))
+    return out
+
+
 def _labels() -> dict[str, str]:
     return {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": PART_OF}
 
@@ -53,7 +64,7 @@ def rbac(cfg: BundleConfig) -> list[dict[str, Any]]:
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
             "metadata": _meta(NAME),
-            "rules": [{"apiGroups": [g], "resources": r, "verbs": v} for g, r, v in RULES]
+            "rules": [{"apiGroups": [g], "resources": r, "verbs": v} for g, r, v in rules_for(cfg)]
             + [{"nonResourceURLs": ["/version"], "verbs": ["get"]}],
         },
         {

@@ -63,6 +63,7 @@ def run_verify(
     """Raises ValueError for unknown check names and ClusterUnreachable (exit 2)."""
     t0 = time.monotonic()
     pool = [c for c in ALL_CHECKS if c.local] if options.local else list(ALL_CHECKS)
+    pool = [c for c in pool if c.applies is None or c.applies(cfg)]
     checks = select_checks(pool, only, skip)
     cluster: Cluster | None = None
     if options.local:

@@ -10,6 +10,7 @@ from observability.verify import (
     checks_grafana,
     checks_remote,
     checks_rules,
+    checks_runtimes,
     checks_scrape,
     checks_vllm,
 )
@@ -25,6 +26,7 @@ ALL_CHECKS: list[Check] = [
     _grafana_ready,
     *checks_gpu.CHECKS,
     *checks_vllm.CHECKS,
+    *checks_runtimes.CHECKS,
     *checks_scrape.CHECKS,
     *checks_rules.CHECKS,
     *checks_alerting.CHECKS,

@@ -30,7 +30,11 @@ def _deployment(ctx: VerifyContext) -> Outcome:
     ok: list[str] = []
     bad: list[str] = []
     fixes: list[str] = []
+    from observability import runtimes
+
     for key, _ in ctx.cfg.deployed_models:
+        if not runtimes.runtime_of(ctx.cfg, key).uses_vllm_deployment:
+            continue  # a RayService: runtime.rayservice checks it
         deps = cl.deployments(ns, vllm_labels(key))
         if not deps:
             bad.append(f"no Deployment for model {key} in {ns}")

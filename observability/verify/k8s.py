@@ -238,6 +238,10 @@ class Cluster:
         return client.CustomObjectsApi(self.api)
 
     @functools.cached_property
+    def autoscaling(self) -> client.AutoscalingV2Api:
+        return client.AutoscalingV2Api(self.api)
+
+    @functools.cached_property
     def ext(self) -> client.ApiextensionsV1Api:
         return client.ApiextensionsV1Api(self.api)
 
@@ -366,6 +370,14 @@ class Cluster:
             self.apps.list_namespaced_deployment,
             namespace,
             label_selector=sel,
+        )
+
+    def hpa(self, namespace: str, name: str) -> dict | None:
+        return self._call(
+            f"horizontalpodautoscaler {namespace}/{name}",
+            self.autoscaling.read_namespaced_horizontal_pod_autoscaler,
+            name,
+            namespace,
         )
 
     def daemonsets(self, namespace: str, selector: dict[str, str]) -> list[dict]:

@@ -76,6 +76,9 @@ class Check:
     needs: tuple[str, ...] = ()
     local: bool = False  # also runs in `verify --local` (Prometheus/Alertmanager only)
     timeout: float | None = None  # seconds; None = the runner's default
+    # Whether the check belongs to this bundle at all (a runtime or KEDA it does not use:
+    # the check is left out, not reported as SKIP). None: always.
+    applies: Callable[[Any], bool] | None = None
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,9 @@ KINDS: dict[str, tuple[str, str, str]] = {  # kind -> (group, version, plural)
     "ServiceMonitor": ("monitoring.coreos.com", "v1", "servicemonitors"),
     "PodMonitor": ("monitoring.coreos.com", "v1", "podmonitors"),
     "PrometheusRule": ("monitoring.coreos.com", "v1", "prometheusrules"),
+    "RayService": ("ray.io", "v1", "rayservices"),
+    "ScaledObject": ("keda.sh", "v1alpha1", "scaledobjects"),
+    "HorizontalPodAutoscaler": ("autoscaling", "v2", "horizontalpodautoscalers"),
 }
 KIND_OF = {(g, p): k for k, (g, _, p) in KINDS.items()}
 HANG = "hang"
