@@ -267,6 +267,11 @@ class ModelAutoscaling(_Model):
 
 class ModelProfile(_Model):
     hf_id: str = Field(description="Hugging Face model id")
+    hf_token_optional: bool = Field(
+        False,
+        description="A public model: the pod starts without the secrets.hf_token Secret "
+        "(secretKeyRef optional); gated models need the token",
+    )
     served_name: str = Field(description="--served-model-name; the `model_name` label")
     max_model_len: int = Field(8192, ge=128)
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
@@ -337,7 +342,40 @@ class Toleration(_Model):
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
 
 
+class DcgmService(_Model):
+    """The dcgm-exporter Service to scrape when the bundle does not install the chart."""
+
+    namespace: K8sName | None = Field(
+        None, description="Namespace of the exporter's Service; gpu-operator default: gpu-operator"
+    )
+    match_labels: dict[str, str] | None = Field(
+        None,
+        description="Labels selecting the Service; gpu-operator default: "
+        "{app: nvidia-dcgm-exporter} (required for external)",
+    )
+    port: str | None = Field(
+        None, description="Named Service port; gpu-operator default: gpu-metrics"
+    )
+
+
+# The GPU Operator's own Service (NVIDIA/gpu-operator assets/state-dcgm-exporter/
+# 0600_service.yaml): name and label app=nvidia-dcgm-exporter, port gpu-metrics (9400),
+# in the operator's namespace (gpu-operator in NVIDIA's install guide).
+GPU_OPERATOR_DCGM = DcgmService(
+    namespace="gpu-operator", match_labels={"app": "nvidia-dcgm-exporter"}, port="gpu-metrics"
+)
+
+
 class GpuConfig(_Model):
+    dcgm_exporter: Literal["bundled", "gpu-operator", "external"] = Field(
+        "bundled",
+        description="bundled: install NVIDIA's dcgm-exporter chart; gpu-operator: scrape the "
+        "GPU Operator's exporter (no chart); external: scrape the Service in dcgm_service",
+    )
+    dcgm_service: DcgmService = Field(
+        default_factory=DcgmService,
+        description="gpu-operator: overrides of the operator's defaults; external: required",
+    )
     node_selector: dict[str, str] = Field(
         default_factory=lambda: {"nvidia.com/gpu.present": "true"}
     )
@@ -358,6 +396,29 @@ class GpuConfig(_Model):
         if "default" not in v:
             raise ValueError("needs a `default` entry (USD per hour for unlisted GPU types)")
         return v
+
+    @model_validator(mode="after")
+    def _external_service(self) -> GpuConfig:
+        if self.dcgm_exporter == "external":
+            missing = [
+                (f"dcgm_service.{k}", "required with dcgm_exporter: external")
+                for k in ("namespace", "match_labels", "port")
+                if not getattr(self.dcgm_service, k)
+            ]
+            if missing:
+                raise KeyProblem(*missing)
+        return self
+
+    @property
+    def scraped_dcgm_service(self) -> DcgmService:
+        """The Service the DCGM ServiceMonitor selects (gpu-operator/external modes)."""
+        base = GPU_OPERATOR_DCGM if self.dcgm_exporter == "gpu-operator" else DcgmService()
+        own = self.dcgm_service
+        return DcgmService(
+            namespace=own.namespace or base.namespace,
+            match_labels=own.match_labels or base.match_labels,
+            port=own.port or base.port,
+        )
 
 
 class SecretKeyRef(_Model):

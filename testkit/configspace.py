@@ -150,6 +150,16 @@ def gpu(draw: Draw, data: dict[str, Any]) -> None:
     data["gpu"]["node_selector"] = draw(st.sampled_from(selectors))
     data["gpu"]["tolerations"] = draw(st.sampled_from(tolerations))
     data["gpu"]["hourly_cost"] = {"default": draw(st.sampled_from((0.5, 1.2, 4.0)))}
+    mode = draw(st.sampled_from(("bundled", "gpu-operator", "external")))
+    data["gpu"]["dcgm_exporter"] = mode
+    if mode == "gpu-operator" and draw(st.booleans()):
+        data["gpu"]["dcgm_service"] = {"namespace": "nvidia-gpu-operator"}  # OpenShift's
+    elif mode == "external":
+        data["gpu"]["dcgm_service"] = {
+            "namespace": draw(_name(("gpu-monitoring", "kube-system"))),
+            "match_labels": {"app.kubernetes.io/name": "my-dcgm"},
+            "port": draw(_name(("metrics", "gpu-metrics"))),
+        }
 
 
 def secrets(draw: Draw, data: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ import yaml
 # Imported before observability.render: render.argocd -> kps_values -> alerting ->
 # runtimes.rayservice -> render.kps_values is a cycle when render comes first.
 import observability.alerting  # noqa: F401
-from observability.config import BundleConfig, parse_config
+from observability.config import BundleConfig, ConfigError, parse_config
 from observability.kube import vllm_labels, vllm_service_name
 from observability.lint.kustomize import find_kubectl
 from observability.render import argocd, deploy, render_all, render_objects, servicemonitors
@@ -235,7 +235,6 @@ def test_each_overlay_builds_into_the_labelled_workload(
     (c,) = pod["containers"]
     assert c["image"] == f"{bundle.vllm.image}:{bundle.vllm.image_tag}"
     assert c["args"] == [
-        "--model",
         profile.hf_id,
         "--served-model-name",
         profile.served_name,
@@ -254,6 +253,7 @@ def test_each_overlay_builds_into_the_labelled_workload(
     assert env["HF_TOKEN"]["valueFrom"]["secretKeyRef"] == {
         "name": bundle.secrets.hf_token.name,
         "key": bundle.secrets.hf_token.key,
+        **({"optional": True} if profile.hf_token_optional else {}),
     }
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert c[probe]["httpGet"]["path"] == "/health"
@@ -289,3 +289,72 @@ def test_namespace_application_follows_the_models_deployed(bundle: BundleConfig)
     assert [d["metadata"]["name"] for d in yaml.safe_load_all(namespaces)] == ["vllm-llama"]
     both = _cfg_with(bundle, vllm__deploy=["deepseek-r1-distill-llama-8b", "llama-3-8b-instruct"])
     assert _apps(both)["vllm-namespace"]["spec"]["destination"]["namespace"] == "vllm"
+
+
+def test_gpu_operator_mode_scrapes_the_operators_exporter_and_installs_no_chart(
+    bundle: BundleConfig,
+) -> None:
+    cfg = _cfg_with(bundle, gpu__dcgm_exporter="gpu-operator")
+    assert "dcgm-exporter" not in _apps(cfg)
+    mon = servicemonitors.dcgm_service_monitor(cfg)["spec"]
+    # NVIDIA/gpu-operator assets/state-dcgm-exporter/0600_service.yaml
+    assert mon["namespaceSelector"] == {"matchNames": ["gpu-operator"]}
+    assert mon["selector"] == {"matchLabels": {"app": "nvidia-dcgm-exporter"}}
+    (ep,) = mon["endpoints"]
+    assert ep["port"] == "gpu-metrics"
+    assert ep["honorLabels"] is True
+    assert {"targetLabel": "job", "replacement": "dcgm-exporter", "action": "replace"} in ep[
+        "relabelings"
+    ]
+    bundled = servicemonitors.dcgm_service_monitor(bundle)["spec"]
+    assert bundled["selector"] == {"matchLabels": {"app.kubernetes.io/name": "dcgm-exporter"}}
+    assert "dcgm-exporter" in _apps(bundle)
+
+
+def test_external_exporter_needs_its_service_named(bundle: BundleConfig) -> None:
+    with pytest.raises(ConfigError) as err:
+        _cfg_with(bundle, gpu__dcgm_exporter="external")
+    assert sorted(ln.split("'")[1] for ln in err.value.lines) == [
+        "gpu.dcgm_service.match_labels",
+        "gpu.dcgm_service.namespace",
+        "gpu.dcgm_service.port",
+    ]
+    cfg = _cfg_with(
+        bundle,
+        gpu__dcgm_exporter="external",
+        gpu__dcgm_service={"namespace": "gpu-mon", "match_labels": {"app": "d"}, "port": "m"},
+    )
+    mon = servicemonitors.dcgm_service_monitor(cfg)["spec"]
+    assert mon["namespaceSelector"] == {"matchNames": ["gpu-mon"]}
+    assert mon["endpoints"][0]["port"] == "m"
+
+
+def test_vllm_serve_takes_the_model_positionally_and_a_public_model_needs_no_token(
+    bundle: BundleConfig,
+) -> None:
+    key = "deepseek-r1-distill-llama-8b"
+    patch = deploy.overlay_patch(bundle, bundle.models[key], key)
+    (c,) = patch["spec"]["template"]["spec"]["containers"]
+    assert c["args"][:3] == [
+        "deepseek-ai/DeepSeek-R1-Distill-Llama-8B",
+        "--served-model-name",
+        "deepseek-ai/DeepSeek-R1-Distill-Llama-8B",
+    ]
+    assert "--model" not in c["args"]
+    # The committed bundle marks the public DeepSeek distill token-optional.
+    assert c["env"] == [
+        {
+            "name": "HF_TOKEN",
+            "valueFrom": {
+                "secretKeyRef": {
+                    "name": bundle.secrets.hf_token.name,
+                    "key": bundle.secrets.hf_token.key,
+                    "optional": True,
+                }
+            },
+        }
+    ]
+    gated = deploy.overlay_patch(
+        bundle, bundle.models["llama-3-8b-instruct"], "llama-3-8b-instruct"
+    )
+    assert "env" not in gated["spec"]["template"]["spec"]["containers"][0]

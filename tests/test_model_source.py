@@ -72,7 +72,7 @@ def test_s3_overlay_syncs_with_an_identity_and_loads_offline(bundle):
     assert {"name": "AWS_REGION", "value": "us-east-1"} in sync["env"]
     assert patch["serviceAccountName"] == "vllm"
     (vllm,) = patch["containers"]
-    assert vllm["args"][:2] == ["--model", "/models/mistral-7b-instruct-s3"]
+    assert vllm["args"][0] == "/models/mistral-7b-instruct-s3"
     assert vllm["env"] == [{"name": "HF_HUB_OFFLINE", "value": "1"}]
     # 15m expected load time x 1.5 / 10 s period
     assert vllm["startupProbe"]["failureThreshold"] == 135
@@ -92,7 +92,7 @@ def test_pvc_overlay_mounts_the_claim_read_only(bundle):
         }
     ]
     (vllm,) = patch["containers"]
-    assert vllm["args"][:2] == ["--model", "/model-store/qwen2.5-7b-instruct"]
+    assert vllm["args"][0] == "/model-store/qwen2.5-7b-instruct"
     assert vllm["volumeMounts"] == [
         {"name": "model-store", "mountPath": "/model-store", "readOnly": True}
     ]
@@ -103,9 +103,10 @@ def test_huggingface_overlay_keeps_hf_id_and_10m_budget(bundle):
     key = "deepseek-r1-distill-llama-8b"
     patch = deploy.overlay_patch(bundle, bundle.models[key], key)["spec"]["template"]["spec"]
     (vllm,) = patch["containers"]
-    assert vllm["args"][:2] == ["--model", "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"]
+    assert vllm["args"][0] == "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"
     assert vllm["startupProbe"]["failureThreshold"] == 90
-    assert "env" not in vllm
+    # Online (no HF_HUB_OFFLINE); only the optional token reference (hf_token_optional).
+    assert [e["name"] for e in vllm["env"]] == ["HF_TOKEN"]
 
 
 KUBECTL = find_kubectl()
@@ -156,6 +157,6 @@ def test_an_overlay_loading_the_wrong_model_is_an_error(bundle, built):
     objs = copy.deepcopy(built[S3])
     dep = next(o for o in objs if o["kind"] == "Deployment")
     args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
-    args[args.index("--model") + 1] = "mistralai/Mistral-7B-Instruct-v0.3"
+    args[0] = "mistralai/Mistral-7B-Instruct-v0.3"
     (f,) = sources.check_overlay(S3, bundle.models[S3], objs, "f")
     assert "provides '/models/mistral-7b-instruct-s3'" in f.message

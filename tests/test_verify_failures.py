@@ -14,7 +14,10 @@ from verify_fakes.backends import BrokenPrometheus
 from verify_fakes.cluster import rule_groups
 from verify_fakes.harness import Harness
 
-from observability.verify import Status
+from observability.config import parse_config
+from observability.dashboards.exprs import substitute
+from observability.dashboards.queries import Queries
+from observability.verify import Options, Status, run_verify
 from observability.verify.checks import check_ids
 from observability.verify.model import Result
 
@@ -54,6 +57,7 @@ COVERED_HERE = {
     "argocd.apps": {"WARN"},
     "gpu.nodes": {"WARN"},
     "prometheus.ready": {"FAIL"},
+    "scrape.dcgm_duplicates": {"WARN"},
 }
 # check id -> statuses driven in tests/test_verify_runtimes.py (fake API server) and
 # tests/test_runtimes_local.py (runtime.aibrix against the demo's Prometheus).
@@ -77,11 +81,15 @@ NOT_DRIVEN = {
 
 def test_every_check_is_driven_to_fail_or_its_only_non_pass_status():
     ids = check_ids()
-    # Literal: the 29 checks of `obsctl verify` (docs/verify.md). A new check adds a test.
-    assert len(ids) == 29, ids
+    # Literal: the 30 checks of `obsctl verify` (docs/verify.md). A new check adds a test.
+    assert len(ids) == 30, ids
     driven = {i for i in ids if i in COVERED_THERE or i in COVERED_HERE or i in COVERED_RUNTIMES}
     assert driven == set(ids)
-    no_fail = {"scrape.generation", "alerts.firing"}  # these checks have no FAIL outcome
+    no_fail = {
+        "scrape.generation",
+        "alerts.firing",
+        "scrape.dcgm_duplicates",
+    }  # these checks have no FAIL outcome
     for i in ids:
         statuses = (
             COVERED_THERE.get(i, set())
@@ -367,3 +375,50 @@ def test_every_panel_query_failing_fails(h: Harness) -> None:
     assert r.status is Status.FAIL
     assert r.evidence.startswith("every panel query failed: ")
     assert r.fix == "see prometheus.ready"
+
+
+# -- two exporters on the same GPUs -----------------------------------------------------------
+
+
+def test_one_exporter_per_gpu_passes(h: Harness) -> None:
+    r = run_one(h, "scrape.dcgm_duplicates")
+    assert r.status is Status.PASS
+    assert r.evidence == "each of 2 GPUs is reported by one exporter"
+
+
+def test_second_exporter_on_the_same_gpus_warns_and_names_the_one_to_turn_off(bundle) -> None:
+    twin = Harness(bundle, gpu_nodes=2, second_dcgm_job="nvidia-dcgm-exporter").start()
+    try:
+        twin.wait_healthy()
+        twin.wait_scraped('count(DCGM_FI_DEV_GPU_UTIL{job="nvidia-dcgm-exporter"}) >= 2')
+        r = run_one(twin, "scrape.dcgm_duplicates")
+        assert r.status is Status.WARN
+        assert r.evidence.startswith(
+            "2 of 2 GPUs are reported by 2 exporters (job=dcgm-exporter, "
+            "job=nvidia-dcgm-exporter), e.g. GPU-"
+        )
+        assert "set gpu.dcgm_exporter: gpu-operator in bundle.yaml" in r.fix
+        assert "(job=nvidia-dcgm-exporter)" in r.fix
+        # GPUs are counted once each (by UUID) where the series count doubles.
+        n = twin.prom.query("count(DCGM_FI_DEV_GPU_UTIL)")
+        assert n[0]["value"][1] == "4"
+        # The cost panel's query prices 2 GPUs, not 4 series (bundle: NVIDIA A10G 1.01 USD/h).
+        cost = substitute(Queries(bundle).gpu_cost_per_hour(), {"namespace": ".*", "pod": ".*"})
+        assert float(twin.prom.query(cost)[0]["value"][1]) == pytest.approx(2 * 1.01)
+        series = run_one(twin, "scrape.series")
+        assert "DCGM_FI_DEV_GPU_UTIL for 2 GPUs on 2 nodes" in series.evidence
+        # Already on the operator's exporter: the operator's own ServiceMonitor is the extra.
+        data = bundle.model_dump(mode="json")
+        data["gpu"]["dcgm_exporter"] = "gpu-operator"
+        op = run_verify(
+            parse_config(data),
+            Options(http_timeout=4.0),
+            kubeconfig=str(twin.kubeconfig),
+            only=["scrape.dcgm_duplicates"],
+            check_timeout=8.0,
+            total_timeout=25.0,
+        ).results[0]
+        assert op.status is Status.WARN
+        assert "dcgmExporter.serviceMonitor.enabled=false" in op.fix
+    finally:
+        twin.stop()

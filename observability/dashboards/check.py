@@ -29,10 +29,23 @@ class EmptyReport:
     expected: list[tuple[str, str]] = field(default_factory=list)  # (title, why)
 
 
-def present_families(prom: Prometheus, start: float, end: float) -> set[str]:
-    """Exporter family names with any series in [start, end] (histogram suffixes kept
-    and stripped, so both `x_bucket` and `x` count as present)."""
-    names = set(prom.label_values("__name__", EXPORTER_MATCH, start, end))
+# Selection labels every exporter series carries (target labels), so presence can be
+# asked per selection: a 0.7.3 namespace's families say nothing about a newer one's.
+_SCOPE = ("cluster", "namespace", "pod")
+
+
+def present_families(
+    prom: Prometheus, start: float, end: float, variables: Mapping[str, str] | None = None
+) -> set[str]:
+    """Exporter family names with any series in [start, end] within the selection
+    (`variables` pins namespace, pod, cluster as regexes), histogram suffixes kept and
+    stripped, so both `x_bucket` and `x` count as present."""
+    matchers = [EXPORTER_MATCH[1:-1]]
+    for label in _SCOPE:
+        value = (variables or {}).get(label)
+        if value and value != ".*":
+            matchers.append(f'{label}=~"{value}"')
+    names = set(prom.label_values("__name__", "{" + ", ".join(matchers) + "}", start, end))
     out = set(names)
     for n in names:
         for s in _SUFFIXES:
@@ -63,7 +76,7 @@ def empty_report(
     report = EmptyReport()
     variables = template_values(dashboard, values)
     with Prometheus(prometheus_url) as prom:
-        present = present_families(prom, start, end)
+        present = present_families(prom, start, end, variables)
         for q in panel_queries(dashboard):
             expr = substitute(q.expr, variables, rate_interval=rate_interval)
             result = prom.query_range(expr, start, end, step)

@@ -150,15 +150,22 @@ class Queries:
         """USD/h: attributed GPUs counted per DCGM `modelName` x configured hourly price."""
         d = self.dcgm(*by)
         by_txt = ", ".join(("modelName", *d.by))
+        # Distinct GPUs (UUID): a second exporter on the same GPUs doubles the series,
+        # not the cost.
+        cluster = (self.cluster,) if self.cluster else ()
+        per_gpu = ", ".join(dict.fromkeys((*cluster, "modelName", "UUID", *d.by)))
+
+        def gpus(matchers: str) -> str:
+            return f"count by ({by_txt}) (group by ({per_gpu}) ({d.sel(DCGM.GPU_UTIL, matchers)}))"
+
         prices = {k: v for k, v in self.cfg.gpu.hourly_cost.items() if k != "default"}
         parts = [
-            f"count by ({by_txt}) ({d.sel(DCGM.GPU_UTIL, f'modelName={_q(name)}')}) * {price}"
-            for name, price in sorted(prices.items())
+            f"{gpus(f'modelName={_q(name)}')} * {price}" for name, price in sorted(prices.items())
         ]
         known = "|".join(promql_regex_escape(n) for n in sorted(prices))
         rest = f'modelName!~"{known}"' if known else ""
         default = self.cfg.gpu.hourly_cost["default"]
-        parts.append(f"count by ({by_txt}) ({d.sel(DCGM.GPU_UTIL, rest)}) * {default}")
+        parts.append(f"{gpus(rest)} * {default}")
         inner = " or ".join(f"({p})" for p in parts)
         outer_by = ", ".join(d.by)
         return f"sum by ({outer_by}) ({inner})" if by else f"sum({inner})"
@@ -192,7 +199,8 @@ class Queries:
     # -- GPU ----------------------------------------------------------------------------
     def fb_total(self, *by: str) -> str:
         d = self.dcgm(*by)
-        return f"{d.gauge_raw(DCGM.FB_USED, 'sum')} + {d.gauge_raw(DCGM.FB_FREE, 'sum')}"
+        # max, not sum: one GPU reported by two exporters is still one framebuffer.
+        return f"{d.gauge_raw(DCGM.FB_USED, 'max')} + {d.gauge_raw(DCGM.FB_FREE, 'max')}"
 
 
 def _q(value: str) -> str:

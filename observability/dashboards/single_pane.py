@@ -555,7 +555,7 @@ def gpu(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
             "because vLLM preallocates --gpu-memory-utilization",
             "mbytes",
             (
-                Query(d.gauge_raw(DCGM.FB_USED, "sum"), f"used {GPU_LEGEND}"),
+                Query(d.gauge_raw(DCGM.FB_USED, "max"), f"used {GPU_LEGEND}"),
                 Query(q.fb_total(*GPU_BY), f"total {GPU_LEGEND}"),
             ),
         ),

@@ -307,6 +307,18 @@ def _check_monitor(
     return out
 
 
+def outside_services(cfg: BundleConfig) -> list[tuple[str, ChartService]]:
+    """Services this repository does not deploy but a monitor selects on purpose: the GPU
+    Operator's dcgm-exporter (its labels and port are NVIDIA's, see config.py
+    GPU_OPERATOR_DCGM) or the exporter Service named in gpu.dcgm_service."""
+    if cfg.gpu.dcgm_exporter == "bundled":
+        return []
+    svc = cfg.gpu.scraped_dcgm_service
+    name = "nvidia-dcgm-exporter" if cfg.gpu.dcgm_exporter == "gpu-operator" else "external"
+    service = ChartService(name, dict(svc.match_labels or {}), (str(svc.port),))
+    return [(str(svc.namespace), service)]
+
+
 def check_crossrefs(
     root: Path, cfg: BundleConfig, raw: list[Manifest], builds: dict[str, Build]
 ) -> list[Finding]:
@@ -314,6 +326,7 @@ def check_crossrefs(
 
     deployed, findings, created_ns, chart_services = deployed_objects(root, cfg, raw, builds)
     external = runtimes.external_services(cfg)
+    chart_services += outside_services(cfg)
     known_ns = created_ns | _PREEXISTING_NS | {cfg.namespaces.argocd}
     for m in (m for m in raw if m.kind == "Application"):
         dest = str(((m.obj.get("spec") or {}).get("destination") or {}).get("namespace") or "")

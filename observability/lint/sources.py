@@ -1,6 +1,6 @@
 """Lint for `models.<key>.source`: what each model's built overlay must contain.
 
-- every source: `--model` is what the source provides (hf_id, the synced copy, the claim),
+- every source: the model `vllm serve` loads (its first argument) is what the source provides (hf_id, the synced copy, the claim),
   and no container sets a cloud credential as a literal env value (keys never in git);
 - `s3`: the `model-sync` init container with a pinned image syncs the configured URI, and
   the pod runs as a ServiceAccount of the same overlay that names a cloud identity
@@ -71,13 +71,13 @@ def check_overlay(
     vllm = next((c for c in spec.get("containers") or [] if c["name"] == VLLM_CONTAINER), None)
     args = (vllm or {}).get("args") or []
     want = model_path(key, profile)
-    got = args[args.index("--model") + 1] if "--model" in args[:-1] else None
+    got = args[0] if args and not str(args[0]).startswith("-") else None
     if got != want:
         out.append(
             Finding(
                 "source",
                 file,
-                f"vLLM loads --model {got!r} but source {profile.source} provides {want!r}: "
+                f"vLLM serves {got!r} (its first argument) but source {profile.source} provides {want!r}: "
                 "re-run `obsctl render`",
                 obj,
                 "args",

@@ -200,7 +200,7 @@ def applications(cfg: BundleConfig, rendered: Iterable[str]) -> dict[str, dict[s
     dirs = _rendered_dirs(rendered) | {"servicemonitors", "deploy/vllm"}
     apps = [
         _kube_prometheus_stack(cfg),
-        _dcgm_exporter(cfg),
+        *([_dcgm_exporter(cfg)] if cfg.gpu.dcgm_exporter == "bundled" else []),
         _app(
             cfg,
             VLLM_NAMESPACE_APP,

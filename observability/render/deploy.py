@@ -79,7 +79,8 @@ def namespace(name: str) -> dict[str, Any]:
 
 
 def model_path(key: str, profile: ModelProfile) -> str:
-    """What vLLM's --model gets: the Hugging Face id, or the local copy of s3/pvc weights."""
+    """The model vLLM serves (first argument): the Hugging Face id, or the local copy of
+    s3/pvc weights."""
     if profile.source == "s3":
         return f"{_CACHE}/{key}"
     if profile.source == "pvc" and profile.pvc is not None:
@@ -88,8 +89,9 @@ def model_path(key: str, profile: ModelProfile) -> str:
 
 
 def vllm_args(cfg: BundleConfig, profile: ModelProfile, key: str | None = None) -> list[str]:
+    """Arguments to the image's entrypoint `vllm serve`: the model first, positionally
+    (`--model` is deprecated since vLLM 0.33; `vllm serve MODEL` works back to 0.5)."""
     args = [
-        "--model",
         profile.hf_id if key is None else model_path(key, profile),
         "--served-model-name",
         profile.served_name,
@@ -302,8 +304,16 @@ def overlay_patch(cfg: BundleConfig, profile: ModelProfile, key: str = "") -> di
         "startupProbe": _probe(10, _startup_failures(profile)),
     }
     pod: dict[str, Any] = {"containers": [container]}
+    env: list[dict[str, Any]] = []
+    if profile.hf_token_optional:
+        # A public model starts without the token Secret (env merges by name).
+        hf = cfg.secrets.hf_token
+        ref = {"name": hf.name, "key": hf.key, "optional": True}
+        env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": ref}})
     if profile.source != "huggingface":
-        container["env"] = [{"name": "HF_HUB_OFFLINE", "value": "1"}]
+        env.append({"name": "HF_HUB_OFFLINE", "value": "1"})
+    if env:
+        container["env"] = env
     if profile.source == "s3" and profile.s3 is not None:
         # `vllm` in the overlay: kustomize's nameSuffix makes it vllm-<key>, here and on
         # the ServiceAccount the overlay renders

@@ -84,24 +84,37 @@ def vllm_service_monitor(cfg: BundleConfig) -> dict[str, Any]:
 
 
 def dcgm_service_monitor(cfg: BundleConfig) -> dict[str, Any]:
+    """One monitor for whichever dcgm-exporter runs (gpu.dcgm_exporter): the bundled chart's
+    Service, the GPU Operator's `nvidia-dcgm-exporter` Service in its namespace, or the
+    Service you name. Every mode yields job DCGM_JOB, so rules read one job."""
+    relabelings: list[dict[str, Any]] = [_NODE_RELABEL]
+    if cfg.gpu.dcgm_exporter == "bundled":
+        namespace, labels, port = cfg.namespaces.monitoring, {JOB_LABEL: DCGM_JOB}, DCGM_PORT_NAME
+    else:
+        svc = cfg.gpu.scraped_dcgm_service
+        namespace, labels, port = str(svc.namespace), dict(svc.match_labels or {}), str(svc.port)
+        # The operator's Service has no app.kubernetes.io/name: the job would be the
+        # Service's name. Rules and dashboards read job DCGM_JOB in every mode.
+        relabelings.append({"targetLabel": "job", "replacement": DCGM_JOB, "action": "replace"})
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
         "metadata": _meta(cfg, DCGM_APP),
         "spec": {
             "jobLabel": JOB_LABEL,
-            "namespaceSelector": {"matchNames": [cfg.namespaces.monitoring]},
-            # The chart's Service (release `dcgm-exporter`, see argocd.py).
-            "selector": {"matchLabels": {JOB_LABEL: DCGM_JOB}},
+            "namespaceSelector": {"matchNames": [namespace]},
+            "selector": {"matchLabels": labels},
             "endpoints": [
                 {
-                    "port": DCGM_PORT_NAME,
+                    "port": port,
                     "path": "/metrics",
                     "interval": cfg.prometheus.scrape_interval,
                     # Keep the exporter's pod/namespace/container (the GPU's workload)
                     # instead of renaming them exported_* in favour of the exporter pod.
+                    # (The GPU Operator's own ServiceMonitor lacks this: leave it disabled,
+                    # dcgmExporter.serviceMonitor.enabled=false, its default.)
                     "honorLabels": True,
-                    "relabelings": [_NODE_RELABEL],
+                    "relabelings": relabelings,
                 }
             ],
         },

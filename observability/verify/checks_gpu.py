@@ -7,7 +7,7 @@ from typing import Any
 from observability.verify.context import VerifyContext
 from observability.verify.model import Check, Outcome
 
-__all__ = ["CHECKS", "gpu_capacity", "gpu_nodes"]
+__all__ = ["CHECKS", "exporter_location", "gpu_capacity", "gpu_nodes"]
 
 GPU_RESOURCE = "nvidia.com/gpu"
 DCGM_SELECTOR = {"app.kubernetes.io/name": "dcgm-exporter"}
@@ -72,16 +72,34 @@ def _ready(pod: dict[str, Any]) -> bool:
     )
 
 
-def _exporters(ctx: VerifyContext) -> Outcome:
-    cl = ctx.need_cluster()
-    ns = ctx.ns.monitoring
-    ds = cl.daemonsets(ns, DCGM_SELECTOR)
-    if not ds:
-        return Outcome.fail(
-            f"no dcgm-exporter DaemonSet in {ns} (label app.kubernetes.io/name=dcgm-exporter)",
+def exporter_location(ctx: VerifyContext) -> tuple[str, dict[str, str], str]:
+    """(namespace, pod labels, how to get it running) of the dcgm-exporter the bundle
+    scrapes, per gpu.dcgm_exporter."""
+    gpu = ctx.cfg.gpu
+    if gpu.dcgm_exporter == "bundled":
+        return (
+            ctx.ns.monitoring,
+            DCGM_SELECTOR,
             "sync the dcgm-exporter Application (argocd app sync dcgm-exporter)",
         )
-    pods = cl.pods(ns, DCGM_SELECTOR)
+    svc = gpu.scraped_dcgm_service
+    fix = (
+        "enable the GPU Operator's exporter (ClusterPolicy spec.dcgmExporter.enabled: true), "
+        "or set gpu.dcgm_exporter: bundled"
+        if gpu.dcgm_exporter == "gpu-operator"
+        else "deploy your dcgm-exporter there, or fix gpu.dcgm_service in bundle.yaml"
+    )
+    return str(svc.namespace), dict(svc.match_labels or {}), fix
+
+
+def _exporters(ctx: VerifyContext) -> Outcome:
+    cl = ctx.need_cluster()
+    ns, selector, how = exporter_location(ctx)
+    ds = cl.daemonsets(ns, selector)
+    if not ds:
+        labels = ",".join(f"{k}={v}" for k, v in selector.items())
+        return Outcome.fail(f"no dcgm-exporter DaemonSet in {ns} (label {labels})", how)
+    pods = cl.pods(ns, selector)
     gpu_names = {n["metadata"]["name"] for n in gpu_nodes(ctx)}
     by_node: dict[str, list[dict[str, Any]]] = {}
     for p in pods:
@@ -102,7 +120,8 @@ def _exporters(ctx: VerifyContext) -> Outcome:
         if not_ready:
             problems.append(f"exporter not ready on {', '.join(not_ready[:5])}")
             fixes.append(
-                f"kubectl -n {ns} logs -l app.kubernetes.io/name=dcgm-exporter: DCGM needs the "
+                f"kubectl -n {ns} logs -l {','.join(f'{k}={v}' for k, v in selector.items())}: "
+                "DCGM needs the "
                 "NVIDIA driver and container runtime on the node"
             )
     if stray:

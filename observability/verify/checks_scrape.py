@@ -7,6 +7,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from observability.kube import DCGM_JOB
 from observability.metrics.names import DCGM, VLLM
 from observability.verify import queries as q
 from observability.verify.checks_gpu import gpu_capacity, gpu_nodes
@@ -344,10 +345,60 @@ def _generation(ctx: VerifyContext) -> Outcome:
 
 
 P = ("prometheus.ready",)
+
+
+def _source(metric: dict[str, str]) -> str:
+    job, service = metric.get("job", ""), metric.get("service", "")
+    return f"job={job}" + (f" (Service {service})" if service and service != job else "")
+
+
+def _dcgm_duplicates(ctx: VerifyContext) -> Outcome:
+    """Two exporters reporting one GPU (the bundled chart next to the GPU Operator's, or the
+    operator's own ServiceMonitor next to ours) double every DCGM series; rules and panels
+    count GPUs by UUID so nothing doubles on screen, but say which one to turn off."""
+    rows = ctx.prometheus().query(q.gpu_sources(ctx.cfg))
+    sources: dict[str, set[str]] = {}
+    for r in rows:
+        sources.setdefault(r["metric"].get("UUID", ""), set()).add(_source(r["metric"]))
+    dup = {u: s for u, s in sources.items() if len(s) > 1}
+    if not sources:
+        return Outcome.warn(f"no {DCGM.GPU_UTIL} series", "see scrape.series")
+    if not dup:
+        return Outcome.ok(f"each of {len(sources)} GPUs is reported by one exporter")
+    seen = sorted(set().union(*dup.values()))
+    ours = f"job={DCGM_JOB}"
+    others = [s for s in seen if not s.startswith(ours + " ") and s != ours] or seen[1:]
+    evidence = (
+        f"{len(dup)} of {len(sources)} GPUs are reported by {len(seen)} exporters "
+        f"({', '.join(seen)}), e.g. {sorted(dup)[0]}"
+    )
+    if ctx.cfg.gpu.dcgm_exporter == "bundled":
+        fix = (
+            f"turn off one: the GPU Operator runs its own exporter ({', '.join(others)}), so "
+            "set gpu.dcgm_exporter: gpu-operator in bundle.yaml and re-render (drops the "
+            "bundled dcgm-exporter chart; the bundle then scrapes the operator's exporter)"
+        )
+    else:
+        fix = (
+            f"turn off the scrape behind {', '.join(others)}: for the GPU Operator's own "
+            "ServiceMonitor set dcgmExporter.serviceMonitor.enabled=false (the bundle's "
+            "dcgm-exporter monitor already scrapes that exporter, with honorLabels)"
+        )
+    return Outcome.warn(evidence, fix)
+
+
 CHECKS = [
     Check("scrape.selected", "scrape", "monitors selected by Prometheus", _selected),
     Check("scrape.targets", "scrape", "scrape targets up", _targets, P, local=True),
     Check("scrape.series", "scrape", "key series for every pod and GPU", _series, P, local=True),
     Check("scrape.escaping", "scrape", "vllm: names not escaped", _escaping, P, local=True),
     Check("scrape.generation", "scrape", "vLLM metric generation", _generation, P, local=True),
+    Check(
+        "scrape.dcgm_duplicates",
+        "scrape",
+        "one exporter per GPU",
+        _dcgm_duplicates,
+        P,
+        local=True,
+    ),
 ]

@@ -36,7 +36,14 @@ def escaped_running(cfg: BundleConfig) -> str:
 
 
 def gpu_hosts(cfg: BundleConfig) -> str:
-    return count_of(cfg, DCGM.GPU_UTIL, "Hostname", "hostname")
+    """Distinct GPUs (UUIDs) per node: a second exporter on the same GPU must not hide a gap."""
+    per_gpu = f"group {by(cfg, 'Hostname', 'hostname', 'UUID')}({DCGM.GPU_UTIL})"
+    return count_of(cfg, per_gpu, "Hostname", "hostname")
+
+
+def gpu_sources(cfg: BundleConfig) -> str:
+    """One row per GPU and the scrape (job, Service) that reports it."""
+    return f"group {by(cfg, 'UUID', 'job', 'service')}({DCGM.GPU_UTIL})"
 
 
 def pods_with(cfg: BundleConfig, name: str) -> str:
@@ -85,6 +92,7 @@ def all_queries(cfg: BundleConfig) -> dict[str, str]:
         "scrape.series/running": running_pods(cfg),
         "scrape.series/escaped": escaped_running(cfg),
         "scrape.series/gpus": gpu_hosts(cfg),
+        "scrape.dcgm_duplicates/sources": gpu_sources(cfg),
         "scrape.generation/pods": pods_with(cfg, VLLM.KV_CACHE_USAGE.v1 or ""),
         "scrape.escaping/names": names_matching(cfg, "vllm[:_].+"),
         "grafana.panels/exists": family_exists(cfg, VLLM.RUNNING.v1 or ""),

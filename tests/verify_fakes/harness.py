@@ -4,6 +4,7 @@ Alertmanager scraping the exporter, fake Grafana; plus `run()` calling verify fo
 from __future__ import annotations
 
 import contextlib
+import copy
 import shutil
 import tempfile
 from pathlib import Path
@@ -40,6 +41,7 @@ class Harness:
         enforce_rbac: bool = True,
         scrape_interval: str = "1s",
         grafana_anonymous: bool = True,
+        second_dcgm_job: str | None = None,
     ) -> None:
         self.cfg = cfg
         self.tmp = Path(tempfile.mkdtemp(prefix="verify-harness-"))
@@ -60,8 +62,18 @@ class Harness:
             gpus_per_node=gpus_per_node,
             pod_of_gpu=pod_of_gpu,
         )
+        scrape = self.inst.scrape_configs(f"127.0.0.1:{self.exporter.port}")
+        if second_dcgm_job:
+            # A second exporter on the same GPUs (e.g. the GPU Operator's own, scraped by
+            # its own ServiceMonitor with jobLabel app): same series, another job.
+            dcgm = next(c for c in scrape if c.get("metrics_path") == "/dcgm")
+            twin = copy.deepcopy(dcgm)
+            twin["job_name"] = f"serviceMonitor/gpu-operator/{second_dcgm_job}/0"
+            for sc in twin["static_configs"]:
+                sc["labels"].update(job=second_dcgm_job, service=second_dcgm_job)
+            scrape.append(twin)
         self.prom = PromStack(
-            self.inst.scrape_configs(f"127.0.0.1:{self.exporter.port}"),
+            scrape,
             rule_groups(cfg),
             scrape_interval,
         )

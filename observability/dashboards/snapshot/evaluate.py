@@ -109,7 +109,7 @@ def evaluate(
     window = rate_interval(tr.step, scrape_interval)
     rng = f"{int(tr.end - tr.start)}s"
     variables = template_values(dashboard, values)
-    present = present_families(prom, tr.start, tr.end)
+    present = present_families(prom, tr.start, tr.end, variables)
     marks = annotations(prom, dashboard, tr, variables)
     out = []
     for panel in iter_panels(dashboard):
