@@ -214,3 +214,19 @@ def test_cluster_problems_rules_and_panels() -> None:
         "b",
         "c",
     ]
+
+
+def test_demo_cluster_options_bad_input_is_one_line_exit_2(tmp_path: Path, monkeypatch) -> None:
+    runner = CliRunner()
+    res = runner.invoke(app, ["demo", "--prove", "--config", str(REPO / "bundle.yaml")])
+    assert res.exit_code == 2
+    assert "--prove checks several clusters: add --clusters 2" in res.output
+    monkeypatch.setenv("OBSCTL_VICTORIA_METRICS", str(tmp_path / "no-such-binary"))
+    res = runner.invoke(
+        app, ["demo", "--clusters", "2", "--duration", "1", "--config", str(REPO / "bundle.yaml")]
+    )
+    assert res.exit_code == 2
+    assert f"OBSCTL_VICTORIA_METRICS={tmp_path / 'no-such-binary'} is not an executable file" in (
+        res.output
+    )
+    assert "Traceback" not in res.output

@@ -30,7 +30,8 @@ __all__ = [
     "used_variables",
 ]
 
-_VAR_RE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)")
+# `$x`, `${x}`, `${x:format}` and the deprecated `[[x]]` (as metrics/promql_ast.py reads them).
+_VAR_RE = re.compile(r"\$\{(\w+)(?::[\w-]+)?\}|\$(\w+)|\[\[(\w+)(?::[\w-]+)?\]\]")
 # Grafana's global variables a query may use without defining them.
 BUILTIN_VARIABLES = frozenset(
     {"__rate_interval", "__interval", "__interval_ms", "__range", "__range_s", "__range_ms"}
@@ -91,7 +92,9 @@ def panel_queries(dashboard: Mapping) -> list[PanelQuery]:
 
 def used_variables(text: str) -> list[str]:
     """Every `$name` / `${name}` / `${name:format}` in `text`, in order, once each."""
-    return list(dict.fromkeys(m.group(1) or m.group(2) for m in _VAR_RE.finditer(text)))
+    return list(
+        dict.fromkeys(m.group(1) or m.group(2) or m.group(3) for m in _VAR_RE.finditer(text))
+    )
 
 
 def template_values(dashboard: Mapping, values: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -135,7 +138,7 @@ def substitute(
     }
 
     def repl(m: re.Match[str]) -> str:
-        name = m.group(1) or m.group(2)
+        name = m.group(1) or m.group(2) or m.group(3)
         if name in builtins:
             return builtins[name]
         if name not in values:

@@ -179,10 +179,8 @@ def _check_scope(
     if unknown:
         return problems
     filters = [v for v in variables if v != "datasource"]
-    builtins_only = {b: "1m" for b in BUILTIN_VARIABLES}
-    text = substitute(expr, {v: f"${v}" for v in variables} | builtins_only, rate_interval="1m")
     try:
-        missing = missing_matchers(text, filters, recorded, cfg.prometheus.cluster_label)
+        missing = missing_matchers(expr, filters, recorded, cfg.prometheus.cluster_label)
     except ValueError:
         return problems  # the promtool parse check reports it
     problems += [m.message() for m in missing]

@@ -1,0 +1,87 @@
+"""Every fault scenario in CI (fast profile): tests/test_e2e_local.py runs replica-crash
+and kv-saturation on one stack; this file runs all the others on three fresh stacks at
+once (`obsctl scenario run A B --fresh --json`, one process each), each stack running its
+group in order. Within a group, scenarios whose follow-on alerts outlast them (5 m rate
+windows, SLO windows, the 10 m XID window) come last, so they cannot leak into the next.
+Each result must be ok: every expected alert reached the webhook within 1.25x its
+theoretical minimum + 15 s, and nothing outside expected/tolerated fired."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from observability.scenarios import SCENARIOS
+
+pytestmark = pytest.mark.e2e
+
+IN_E2E_LOCAL = ("replica-crash", "kv-saturation")
+GROUPS = (
+    ("metrics-disabled", "crash-loop", "engine-hang"),
+    ("gpu-overheat", "slow-start", "latency-degradation", "gpu-xid"),
+    ("benign", "pod-pending-gpu", "oom-crash-loop", "error-storm"),
+)
+
+
+def test_groups_cover_every_scenario_once():
+    names = [n for g in GROUPS for n in g] + list(IN_E2E_LOCAL)
+    assert sorted(names) == sorted(SCENARIOS)
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.timeout(600)
+def test_every_fault_scenario_pages_exactly_what_it_expects(repo_root: Path) -> None:
+    t0 = time.monotonic()
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "observability.cli",
+                "scenario",
+                "run",
+                *group,
+                "--profile",
+                "fast",
+                "--fresh",
+                "--json",
+                "--config",
+                str(repo_root / "bundle.yaml"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for group in GROUPS
+    ]
+    outputs = []
+    try:
+        for p in procs:
+            out, err = p.communicate(timeout=540)
+            outputs.append((p.returncode, out, err))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(timeout=30)
+    took = time.monotonic() - t0
+    failures = []
+    seen = []
+    for group, (rc, out, err) in zip(GROUPS, outputs, strict=True):
+        try:
+            data = json.loads(out)
+        except json.JSONDecodeError:
+            failures.append(f"{group}: rc={rc}, no JSON; stderr: {err[-2000:]}")
+            continue
+        for res in data["results"]:
+            seen.append(res["scenario"])
+            if not res["ok"]:
+                failures.append(json.dumps(res))
+    assert not failures, "\n".join(failures)
+    assert sorted(seen) == sorted(n for g in GROUPS for n in g)
+    print(f"{len(seen)} scenarios on {len(GROUPS)} concurrent stacks in {took:.0f} s")
