@@ -20,7 +20,9 @@ import yaml
 from observability.alerting.rules import rule_groups
 from observability.alerting.targets import dcgm_up, job_matches, vllm_up
 from observability.config import BundleConfig, parse_config
+from observability.local.scrapeconfig import KSM_SERVICE_MONITOR
 from observability.render.servicemonitors import artifacts as servicemonitor_artifacts
+from observability.runtimes.tgi import TgiRuntime
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
 _JOB_MATCHER = re.compile(r'\bjob\s*(=~|!~|!=|=)\s*"([^"]*)"')
@@ -95,8 +97,9 @@ def test_target_down_selects_the_job_the_operator_assigns(bundle, vllm_jobs, pro
     assert exprs
     for expr in exprs:
         selectors = {f'up{{job{op}"{v}"}}' for op, v in _JOB_MATCHER.findall(expr)}
-        assert selectors == {'up{job="vllm"}'}, expr
-    assert all(job_matches(vllm_up(bundle), job) for job in vllm_jobs)
+        # the registry's TGI model adds its engine job (runtimes/tgi.py TGI_JOB)
+        assert selectors == {'up{job=~"vllm|tgi"}'}, expr
+    assert all(job_matches(vllm_up(bundle), job) for job in vllm_jobs | {"tgi"})
 
 
 def test_dcgm_exporter_down_selects_the_job_the_operator_assigns(bundle, dcgm_jobs):
@@ -111,7 +114,13 @@ def test_every_job_matcher_in_rules_and_dashboards_selects_a_rendered_job(
 ):
     """Any `job` matcher in a committed rule file or dashboard must select a job the
     bundle's monitors produce (equality or regex), never a name no target has."""
+    # TGI's monitor (jobLabel on its Services) and the chart's kube-state-metrics monitor
+    tgi_mon = TgiRuntime().demo_monitors(bundle)["tgi.yaml"]["spec"]
+    ksm = KSM_SERVICE_MONITOR["spec"]
     jobs = vllm_jobs | dcgm_jobs
+    jobs |= {tgi_mon["selector"]["matchLabels"][tgi_mon["jobLabel"]]}
+    jobs |= {ksm["selector"]["matchLabels"][ksm["jobLabel"]]}
+    assert jobs >= {"tgi", "kube-state-metrics"}
     texts = [p.read_text() for p in (repo_root / "alerts").glob("*.yaml")]
     texts += [p.read_text() for p in (repo_root / "dashboards").rglob("*.json")]
     found = [(op, v) for t in texts for op, v in _JOB_MATCHER.findall(t)]

@@ -26,6 +26,7 @@ ROWS = [
     "KV cache",
     "Errors",
     "GPU (DCGM)",
+    "GPU capacity and pod lifecycle",
     "Cost",
 ]
 

@@ -274,8 +274,11 @@ def test_each_overlay_builds_into_the_labelled_workload(
 
 def test_an_overlay_per_model_even_when_not_deployed(bundle: BundleConfig) -> None:
     paths = deploy.artifacts(bundle)
-    for key in bundle.models:
-        assert f"deploy/vllm/overlays/{key}/kustomization.yaml" in paths
+    for key, m in bundle.models.items():
+        overlay = f"deploy/vllm/overlays/{key}/kustomization.yaml"
+        # a model on another runtime (tgi) is rendered by it, under deploy/<runtime>/
+        assert (overlay in paths) == (m.runtime == "vllm"), key
+    assert "deploy/vllm/overlays/mistral-7b-instruct-tgi/kustomization.yaml" not in paths
 
 
 def test_namespace_application_follows_the_models_deployed(bundle: BundleConfig) -> None:

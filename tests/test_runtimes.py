@@ -36,8 +36,11 @@ def _load(tree: Path, rel: str) -> dict:
 
 
 def test_runtime_defaults_to_vllm(bundle) -> None:
-    assert {m.runtime for m in bundle.models.values()} == {"vllm"}
-    assert bundle.runtimes_in_use == ["vllm"]
+    # every model but the registry's TGI example runs on the default runtime
+    assert {k: m.runtime for k, m in bundle.models.items() if m.runtime != "vllm"} == {
+        "mistral-7b-instruct-tgi": "tgi"
+    }
+    assert bundle.runtimes_in_use == ["vllm", "tgi"]
 
 
 def test_unknown_runtime_is_one_line_naming_the_key(repo_root: Path) -> None:
@@ -142,9 +145,10 @@ def test_target_down_covers_the_pod_monitor_job(rendered) -> None:
     assert not job_matches(sel, "monitoring/ray-vll")
 
 
-def test_default_bundle_renders_no_runtime_group(bundle) -> None:
-    assert "vllm.runtimes" not in {g["name"] for g in rule_groups(bundle)}
-    assert vllm_up(bundle) == 'up{job="vllm"}'
+def test_default_bundle_renders_only_the_tgi_mapping(bundle) -> None:
+    (group,) = [g for g in rule_groups(bundle) if g["name"] == "vllm.runtimes"]
+    assert all("tgi_" in r["expr"] and "ray_" not in r["expr"] for r in group["rules"])
+    assert vllm_up(bundle) == 'up{job=~"vllm|tgi"}'
 
 
 def test_runtimes_bundle_lints_clean_and_passes_render_check(rendered) -> None:

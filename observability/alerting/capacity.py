@@ -24,12 +24,18 @@ from observability.metrics.kube import (
 )
 from observability.rulebase import Scope, alert, record
 
-__all__ = ["ALLOCATABLE", "GROUP", "PENDING", "REQUESTED", "group"]
+__all__ = ["ALLOCATABLE", "GROUP", "PENDING", "RECORDED_FROM", "REQUESTED", "group"]
 
 GROUP = "gpu.capacity"
 ALLOCATABLE = "node_pool:kube_node_status_allocatable_nvidia_gpu:sum"
 REQUESTED = "node_pool:kube_pod_container_resource_requests_nvidia_gpu:sum"
 PENDING = "namespace:kube_pod_unschedulable_nvidia_gpu_requests:sum"
+# What each recording reads (checked against the generated rules in tests/test_lifecycle.py).
+RECORDED_FROM: dict[str, tuple[str, ...]] = {
+    ALLOCATABLE: (KSM.NODE_ALLOCATABLE, KSM.NODE_LABELS),
+    REQUESTED: (KSM.RESOURCE_REQUESTS, KSM.POD_PHASE, KSM.NODE_LABELS),
+    PENDING: (KSM.RESOURCE_REQUESTS, KSM.POD_UNSCHEDULABLE),
+}
 
 
 def _ksm(name: str, matchers: str = "") -> str:

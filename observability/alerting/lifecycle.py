@@ -34,6 +34,7 @@ __all__ = [
     "MODEL_INFO",
     "MODEL_POD_LABEL",
     "READY_PODS",
+    "RECORDED_FROM",
     "STARTING",
     "group",
 ]
@@ -48,6 +49,16 @@ BUDGET = "namespace_pod:vllm_load_budget:seconds"
 DEPLOYMENT_INFO = "namespace_deployment:vllm_model:info"
 READY_PODS = "namespace_model_name:kube_pod_status_ready:sum"
 GPU_UNREQUESTED = "cluster:nvidia_gpu_unrequested:sum"
+
+# What each recording reads (panel descriptions name them; tests/test_lifecycle.py checks
+# this against the generated rules).
+RECORDED_FROM: dict[str, tuple[str, ...]] = {
+    MODEL_INFO: (KSM.POD_LABELS,),
+    BUDGET: (KSM.POD_LABELS,),
+    DEPLOYMENT_INFO: (KSM.DEPLOYMENT_LABELS,),
+    READY_PODS: (KSM.POD_READY, MODEL_INFO),
+    GPU_UNREQUESTED: (KSM.NODE_ALLOCATABLE, KSM.RESOURCE_REQUESTS, KSM.POD_PHASE),
+}
 
 STARTING = "VLLMModelPodStarting"
 # The cause alerts: each mutes TargetDown (same pod) and MetricsAbsent (same model).

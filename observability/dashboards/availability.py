@@ -25,6 +25,7 @@ __all__ = [
     "ALERTS_QUIET",
     "GATED",
     "IDLE",
+    "OPTIONAL_EXPORTERS",
     "expected_empty",
     "exporter_families",
     "family_note",
@@ -44,6 +45,29 @@ GATED: dict[str, str] = {
     "vllm:spec_decode_efficiency": "--speculative-config",
 }
 _EXPORTER_PREFIXES = ("vllm:", "http_")
+# Exporters the bundle reads but does not run itself: a Prometheus without them (a test
+# stack, a cluster without Karpenter) leaves their panels empty, and the panel says why.
+OPTIONAL_EXPORTERS: dict[str, str] = {
+    "kube_": "kube-state-metrics (kube-prometheus-stack installs it)",
+    "karpenter_": "Karpenter",
+}
+
+
+def optional_families(expr: str) -> list[str]:
+    """Families of OPTIONAL_EXPORTERS an expression reads, recordings expanded."""
+    sources = recorded_sources()
+    out: list[str] = []
+    for name in families_read(expr):
+        for fam in sources.get(name, (name,)):
+            if fam.startswith(tuple(OPTIONAL_EXPORTERS)) and fam not in out:
+                out.append(fam)
+    return out
+
+
+def _optional_note(fams: Iterable[str]) -> str:
+    needs = sorted({v for f in fams for p, v in OPTIONAL_EXPORTERS.items() if f.startswith(p)})
+    return f"Needs {' and '.join(needs)}"
+
 
 # Hit-ratio families whose lookups stay at 0 where the feature is not in use: a ratio over
 # them has no sample then (divide by `den > 0`), which is normal, not a fault.
@@ -96,6 +120,8 @@ def family_note(families: Iterable[str]) -> str:
 
 
 def _query_note(expr: str) -> str:
+    if optional := optional_families(expr):
+        return _optional_note(optional)
     fams = exporter_families(expr)
     if not fams or not lacking_versions(fams):
         return ""
@@ -124,6 +150,8 @@ def expected_empty(expr: str, present: Callable[[str], bool]) -> str | None:
     """Why `expr` may be empty here (None: it should have data).
 
     `present(family)` tells whether the Prometheus holds any series of that family."""
+    if optional := optional_families(expr):
+        return None if any(present(f) for f in optional) else _optional_note(optional)
     fams = exporter_families(expr)
     if not fams:
         return ALERTS_QUIET if "ALERTS" in families_read(expr) else None

@@ -19,7 +19,7 @@ from observability.promapi import Prometheus
 __all__ = ["EXPORTER_MATCH", "EmptyReport", "empty_panels", "empty_report", "present_families"]
 
 # Every exporter series an availability decision can be about.
-EXPORTER_MATCH = '{__name__=~"vllm:.+|http_.+"}'
+EXPORTER_MATCH = '{__name__=~"vllm:.+|http_.+|kube_.+|karpenter_.+"}'
 _SUFFIXES = ("_bucket", "_sum", "_count", "_created")
 
 

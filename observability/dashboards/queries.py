@@ -75,6 +75,15 @@ class Queries:
         sel = f"{name}{{{matchers}}}"
         return f"sum by ({', '.join(self._by(by))}) ({sel})" if by else f"sum({sel})"
 
+    def unscoped(
+        self, name: str, *by: str, labels: Sequence[str] = (), extra_matchers: str = ""
+    ) -> str:
+        """`sum by (...)` of a series outside the model scope (node pools, the cluster,
+        Karpenter): only the cluster variable and the given label variables filter it."""
+        matchers = ", ".join(m for m in (self._matchers(*labels), extra_matchers) if m)
+        sel = f"{name}{{{matchers}}}"
+        return f"sum by ({', '.join(self._by(by))}) ({sel})" if by else f"sum({sel})"
+
     # -- overview stats (one number for the whole selection) ---------------------
     def request_rate(self) -> str:
         return self.recorded(rec.REQUESTS_RATE1M)

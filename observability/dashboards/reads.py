@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from functools import cache
 
+from observability.alerting import capacity, lifecycle
 from observability.alerting.recording import dashboard_rules
 from observability.metrics.promql_ast import metric_names
 from observability.rulebase import Scope
@@ -31,4 +32,6 @@ def families_read(expr: str) -> list[str]:
 def recorded_sources() -> dict[str, tuple[str, ...]]:
     """Recorded name -> the metrics its rule reads (from the rule expressions themselves)."""
     sc = Scope("", ("namespace", "model_name"), ("namespace", "pod", "model_name"), ())
-    return {r["record"]: tuple(families_read(r["expr"])) for r in dashboard_rules(sc)}
+    out = {r["record"]: tuple(families_read(r["expr"])) for r in dashboard_rules(sc)}
+    # kube-state-metrics recordings (their rules depend on the models configured)
+    return {**out, **lifecycle.RECORDED_FROM, **capacity.RECORDED_FROM}

@@ -4,6 +4,8 @@ GPU and cost rows, top to bottom. Stat thresholds are the alert thresholds from
 
 from __future__ import annotations
 
+from observability.alerting import capacity as capacity_rules
+from observability.alerting import lifecycle
 from observability.alerting import recording as rec
 from observability.alerting.links import runbook_url
 from observability.config import BundleConfig
@@ -19,6 +21,7 @@ from observability.dashboards.panels import (
 )
 from observability.dashboards.queries import QUANTILES, Queries
 from observability.dashboards.runtimes import runtime_rows
+from observability.metrics.kube import KARPENTER, KARPENTER_GPU_RESOURCE
 from observability.metrics.names import DCGM, VLLM
 from observability.metrics.promql import divide
 
@@ -635,6 +638,76 @@ def cost(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
     ]
 
 
+def capacity(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
+    """Before the first token: ready model pods (kube-state-metrics), GPUs per node pool,
+    GPUs that pods wait for, and Karpenter's GPU node pool limits."""
+    gpu = f'resource_type="{KARPENTER_GPU_RESOURCE}"'
+    return [
+        PanelSpec(
+            "timeseries",
+            "Ready pods per model",
+            "Model pods whose Ready condition is true (kube-state-metrics); a dip without "
+            "a latency change is a pod Pending, crash-looping or still loading: the "
+            "VLLMPod* alerts name which",
+            "short",
+            (Query(q.recorded(lifecycle.READY_PODS, "model_name"), "{{model_name}}"),),
+            min=0,
+        ),
+        PanelSpec(
+            "timeseries",
+            "GPUs per node pool: allocatable vs requested",
+            f"nvidia.com/gpu allocatable on the nodes of each pool (node label "
+            f"{cfg.gpu.node_pool_label}) and requested by the live pods scheduled there",
+            "short",
+            (
+                Query(
+                    q.unscoped(capacity_rules.ALLOCATABLE, "node_pool"), "{{node_pool}} allocatable"
+                ),
+                Query(q.unscoped(capacity_rules.REQUESTED, "node_pool"), "{{node_pool}} requested"),
+            ),
+            min=0,
+            colors=(("allocatable", "blue"), ("requested", "orange")),
+        ),
+        PanelSpec(
+            "timeseries",
+            "GPUs requested by unschedulable pods",
+            "nvidia.com/gpu that unschedulable pods of the selected namespaces wait for, and "
+            "the GPUs no pod has requested (cluster-wide): waiting GPUs with none free is a "
+            "capacity "
+            "shortage (VLLMPodUnschedulable reason InsufficientGPU)",
+            "short",
+            (
+                # zero-filled: no Pending GPU pod is the normal case, not "No data"
+                Query(
+                    f"{q.unscoped(capacity_rules.PENDING, labels=('namespace',))} or vector(0)",
+                    "waiting",
+                ),
+                Query(q.unscoped(lifecycle.GPU_UNREQUESTED), "unrequested"),
+            ),
+            min=0,
+            colors=(("waiting", "red"), ("unrequested", "green")),
+        ),
+        PanelSpec(
+            "timeseries",
+            "Karpenter GPU node pools: usage vs limit",
+            "nvidia.com/gpu Karpenter has provisioned per NodePool against its spec.limits; "
+            "at the limit no node launches (GPUNodePoolLimitReached)",
+            "short",
+            (
+                Query(
+                    q.unscoped(KARPENTER.NODEPOOL_USAGE, "nodepool", extra_matchers=gpu),
+                    "{{nodepool}} usage",
+                ),
+                Query(
+                    q.unscoped(KARPENTER.NODEPOOL_LIMIT, "nodepool", extra_matchers=gpu),
+                    "{{nodepool}} limit",
+                ),
+            ),
+            min=0,
+        ),
+    ]
+
+
 def rows(cfg: BundleConfig) -> list[tuple[str, list[PanelSpec]]]:
     q = Queries(cfg)
     return [
@@ -647,6 +720,7 @@ def rows(cfg: BundleConfig) -> list[tuple[str, list[PanelSpec]]]:
         ("KV cache", cache(q, cfg)),
         ("Errors", errors(q, cfg)),
         ("GPU (DCGM)", gpu(q, cfg)),
+        ("GPU capacity and pod lifecycle", capacity(q, cfg)),
         ("Cost", cost(q, cfg)),
         *runtime_rows(cfg),
     ]

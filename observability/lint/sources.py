@@ -172,7 +172,11 @@ def check(root: Path, cfg: BundleConfig) -> list[Finding]:
     if kubectl is None:
         return []  # the kustomize check already reports the missing kubectl
     out: list[Finding] = []
+    from observability import runtimes
+
     for key, profile in cfg.models.items():
+        if not runtimes.runtime_of(cfg, key).uses_vllm_deployment:
+            continue  # rendered by its runtime, which sets its own model source
         d = root / "deploy" / "vllm" / "overlays" / key
         file = f"deploy/vllm/overlays/{key}/kustomization.yaml"
         if not d.is_dir():

@@ -142,7 +142,8 @@ def targets_from_manifest(
             out.append(_ray_target(r, labels, METRICS_PORT_NAME, "ray-worker"))
             continue
         labels = {
-            "app.kubernetes.io/name": "vllm",
+            # vllm, or the runtime's workload name (tgi): the Services' jobLabel value
+            "app.kubernetes.io/name": r.get("container", "vllm"),
             "app.kubernetes.io/instance": r["model_key"],
             "app.kubernetes.io/part-of": part_of,
         }

@@ -13,6 +13,7 @@ from observability.config import BundleConfig, ConfigError
 from observability.runtimes.aibrix import AibrixRuntime
 from observability.runtimes.base import Runtime
 from observability.runtimes.rayservice import RayServiceRuntime
+from observability.runtimes.tgi import TgiRuntime
 from observability.runtimes.vllm import VllmRuntime
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ __all__ = [
 ]
 
 REGISTRY: dict[str, Runtime] = {
-    r.name: r for r in (VllmRuntime(), RayServiceRuntime(), AibrixRuntime())
+    r.name: r for r in (VllmRuntime(), RayServiceRuntime(), AibrixRuntime(), TgiRuntime())
 }
 
 
@@ -62,7 +63,20 @@ def engine_jobs(cfg: BundleConfig) -> tuple[str, ...]:
 
 
 def mapping_rules(cfg: BundleConfig, sc: Scope) -> list[dict[str, Any]]:
-    return [rule for r in runtimes_in_use(cfg) for rule in r.mapping_rules(cfg, sc)]
+    """Every runtime's mapping; two runtimes recording the same name (RayService and TGI
+    models side by side) share one rule, `or`-ed, since a group may not record one name
+    twice."""
+    merged: dict[str, list[str]] = {}
+    for r in runtimes_in_use(cfg):
+        for rule in r.mapping_rules(cfg, sc):
+            merged.setdefault(rule["record"], []).append(rule["expr"])
+    return [
+        {
+            "record": name,
+            "expr": exprs[0] if len(exprs) == 1 else "\nor\n".join(f"({e})" for e in exprs),
+        }
+        for name, exprs in merged.items()
+    ]
 
 
 def alert_rules(cfg: BundleConfig, t: Timing, sc: Scope) -> list[dict[str, Any]]:

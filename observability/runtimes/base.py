@@ -50,6 +50,11 @@ class Runtime:
         """servicemonitors/<file> -> monitor object, rendered when a model uses the runtime."""
         return {}
 
+    def demo_monitors(self, cfg: BundleConfig) -> dict[str, dict[str, Any]]:
+        """Monitors the local demo scrapes a registered (not deployed) model of this runtime
+        with; by default the rendered ones."""
+        return self.monitors(cfg)
+
     def external_services(
         self, cfg: BundleConfig
     ) -> list[tuple[str, str, dict[str, str], set[str]]]:

@@ -24,6 +24,7 @@ from observability.sim.engine import Engine, Request
 from observability.sim.faults import Faults
 from observability.sim.metrics import CONTENT_TYPE, ReplicaMetrics
 from observability.sim.ray import RayServeStats, ray_worker_exposition
+from observability.sim.tgi import TgiMetrics
 
 __all__ = ["Replica", "add_replica_routes"]
 
@@ -42,7 +43,7 @@ class Replica:
     node: str
     version: str
     engine: Engine
-    metrics: ReplicaMetrics
+    metrics: ReplicaMetrics | TgiMetrics
     faults: Faults
     max_model_len: int
     rng_seed: int = 0

@@ -33,6 +33,7 @@ from observability.sim.kvcache import KVCache
 from observability.sim.latency import DEFAULT_PROFILE, load_profile
 from observability.sim.metrics import ReplicaMetrics, set_created_series
 from observability.sim.ray import RayHead, RayServeStats
+from observability.sim.tgi import TgiMetrics
 
 if TYPE_CHECKING:
     from observability.config import ModelProfile
@@ -50,6 +51,12 @@ class SimModel:
     max_num_seqs: int = 128
     gpus: int = 1
     runtime: str = "vllm"  # models.<key>.runtime: how the replica's metrics are exposed
+
+    @property
+    def workload(self) -> str:
+        """Deployment/Service name stem and container name of the model's pods (TGI's
+        workload is `tgi-<key>`, every other runtime's pods are vLLM's)."""
+        return "tgi" if self.runtime == "tgi" else "vllm"
 
     @classmethod
     def from_profile(cls, key: str, profile: ModelProfile, namespace: str) -> SimModel:
@@ -128,7 +135,7 @@ class SimCluster:
             return next((n, g) for n, g in gpus if g.engine is None)
 
         port = self.cfg.port
-        gpus_of_model = {m.key: m.gpus for m in self.cfg.models}
+        models = {m.key: m for m in self.cfg.models}
         self.heads: list[RayHead] = []
         for model in self.cfg.models:
             rs_hash = _suffix(rng, 10)
@@ -149,7 +156,7 @@ class SimCluster:
                 pod = (
                     f"{cluster}-gpu-group-worker-{_suffix(rng, 5)}"
                     if ray
-                    else f"vllm-{model.key}-{rs_hash}-{_suffix(rng, 5)}"
+                    else f"{model.workload}-{model.key}-{rs_hash}-{_suffix(rng, 5)}"
                 )
                 kv = KVCache(
                     profile.num_gpu_blocks(model.gpu_memory_utilization, model.gpus),
@@ -167,7 +174,11 @@ class SimCluster:
                     "cpu_offload_gb": "0",
                     "calculate_kv_scales": "False",
                 }
-                metrics = ReplicaMetrics(model_catalog, model.served_name, info)
+                metrics: Any = (
+                    TgiMetrics(model.max_model_len, model.max_model_len - 1)
+                    if model.runtime == "tgi"
+                    else ReplicaMetrics(model_catalog, model.served_name, info)
+                )
                 engine = Engine(
                     profile,
                     kv,
@@ -184,7 +195,11 @@ class SimCluster:
                 for _, gpu in placed:
                     gpu.engine = engine
                     gpu.gpu_memory_utilization = model.gpu_memory_utilization
-                    gpu.pod = {"pod": pod, "namespace": model.namespace, "container": "vllm"}
+                    gpu.pod = {
+                        "pod": pod,
+                        "namespace": model.namespace,
+                        "container": model.workload,
+                    }
                 self.replicas.append(
                     Replica(
                         pod,
@@ -207,7 +222,15 @@ class SimCluster:
                 port += 1
         self.ksm = KubeState(
             [
-                KsmPod(r.pod, r.namespace, r.model_key, r.node, gpus_of_model[r.model_key])
+                KsmPod(
+                    r.pod,
+                    r.namespace,
+                    r.model_key,
+                    r.node,
+                    models[r.model_key].gpus,
+                    container=models[r.model_key].workload,
+                    deployment=f"{models[r.model_key].workload}-{r.model_key}",
+                )
                 for r in self.replicas
             ],
             [KsmNode(n.name, len(n.gpus)) for n in self.nodes],
@@ -252,8 +275,8 @@ class SimCluster:
                 {
                     "pod": r.pod,
                     "namespace": r.namespace,
-                    "service": f"vllm-{r.model_key}",
-                    "container": "vllm",
+                    "service": f"{self._model(r).workload}-{r.model_key}",
+                    "container": self._model(r).workload,
                     "model": r.model,
                     "model_key": r.model_key,
                     "port": r.port,
@@ -302,6 +325,9 @@ class SimCluster:
                 else {}
             ),
         }
+
+    def _model(self, r: Replica) -> SimModel:
+        return next(m for m in self.cfg.models if m.key == r.model_key)
 
     def _role(self, request: web.Request) -> Any:
         sock = request.transport.get_extra_info("sockname") if request.transport else None

@@ -63,6 +63,7 @@ class KsmPod:
     node: str
     gpus: int
     container: str = "vllm"
+    deployment: str = ""  # default vllm-<model key>
     started_at: float = field(default_factory=time.time)
     restarts: int = 0
     last_terminated: str | None = None
@@ -72,9 +73,8 @@ class KsmPod:
         h = hashlib.sha1(f"{self.namespace}/{self.name}".encode()).hexdigest()
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
-    @property
-    def deployment(self) -> str:
-        return f"vllm-{self.model_key}"
+    def __post_init__(self) -> None:
+        self.deployment = self.deployment or f"vllm-{self.model_key}"
 
 
 @dataclass
@@ -104,6 +104,7 @@ class KubeState:
         self.node_pool_label = node_pool_label
         self.clock = clock
         self._fault_since: dict[tuple[str, str], float] = {}
+        self._restart_every: dict[str, float] = {}  # pod -> crash-loop restart period
 
     # -- fault bookkeeping -------------------------------------------------------------
     def on_faults_changed(self) -> None:
@@ -115,20 +116,24 @@ class KubeState:
                 active = self.faults.get(fault, pod.name) is not None
                 if active and key not in self._fault_since:
                     self._fault_since[key] = now
+                    if fault == "crash-loop":
+                        crash = self.faults.get(fault, pod.name)
+                        assert crash is not None
+                        self._restart_every[pod.name] = float(crash.params["restart_every_s"])
                     if fault == "slow-start":
                         pod.restarts += 1
                         pod.last_terminated = "Completed"
                         pod.started_at = now
                 elif not active and key in self._fault_since:
-                    del self._fault_since[key]
                     # back to a running, ready container started now
                     pod.started_at = now
                     if fault == "crash-loop":
                         pod.restarts += self._crash_restarts(pod, key, now)
+                    del self._fault_since[key]
 
     def _crash_restarts(self, pod: KsmPod, key: tuple[str, str], now: float) -> int:
-        fault = self.faults.get("crash-loop", pod.name)
-        every = float(fault.params["restart_every_s"]) if fault else 10.0
+        """Restarts since the crash loop began: one at once, then one per period."""
+        every = self._restart_every.get(pod.name, 10.0)
         since = self._fault_since.get(key, now)
         return 1 + int((now - since) // max(every, 1.0))
 
@@ -173,7 +178,7 @@ class KubeState:
             st = self.state(pod)
             base = _labels(namespace=pod.namespace, pod=pod.name, uid=pod.uid)
             ctr = f'{base},container="{pod.container}"'
-            add(KSM.POD_LABELS, f'{base},{name_l}="vllm",{inst}="{pod.model_key}"', 1)
+            add(KSM.POD_LABELS, f'{base},{name_l}="{pod.container}",{inst}="{pod.model_key}"', 1)
             for phase in _PHASES:
                 add(KSM.POD_PHASE, f'{base},phase="{phase}"', 1 if phase == st["phase"] else 0)
             key = (pod.namespace, pod.deployment)
@@ -221,10 +226,11 @@ class KubeState:
                     f'{base},container="trainer",node="{n}",resource="{GPU_RESOURCE}",unit="integer"',
                     gpus,
                 )
+        keys = {(p.namespace, p.deployment): (p.model_key, p.container) for p in self.pods}
         for (ns, deploy), n in desired.items():
             base = _labels(namespace=ns, deployment=deploy)
-            key_l = deploy.removeprefix("vllm-")
-            add(KSM.DEPLOYMENT_LABELS, f'{base},{name_l}="vllm",{inst}="{key_l}"', 1)
+            key_l, app = keys[(ns, deploy)]
+            add(KSM.DEPLOYMENT_LABELS, f'{base},{name_l}="{app}",{inst}="{key_l}"', 1)
             add(KSM.DEPLOYMENT_SPEC_REPLICAS, base, n)
             add(KSM.DEPLOYMENT_READY, base, ready_by_deploy[(ns, deploy)])
         pool = ksm_label(self.node_pool_label)

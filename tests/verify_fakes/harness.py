@@ -55,7 +55,9 @@ class Harness:
         served = cfg.models[cfg.vllm.deploy[0]].served_name
         self.exporter = Exporter(
             served_name=served,
-            names=[n for n in names if not n.startswith("DCGM_")],
+            # the vLLM pods' families only: kube-state-metrics and Karpenter are other
+            # exporters this fake cluster does not run (their panels say so)
+            names=[n for n in names if not n.startswith(("DCGM_", "kube_", "karpenter_"))],
             dcgm_names=dcgm,
             gpus_per_node=gpus_per_node,
             pod_of_gpu=pod_of_gpu,
