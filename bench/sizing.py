@@ -12,7 +12,8 @@ reads from that Prometheus:
 - remote write: compressed bytes per sample, `rate(prometheus_remote_storage_bytes_total)`
   over `rate(prometheus_remote_storage_samples_total)`.
 Per-replica rates at the bundle's scrape interval follow: samples/s = series / interval,
-bytes/s = samples/s x bytes per sample. Storage = samples/s x retention x bytes per sample
+remote-write bytes/s = samples/s x share sent x bytes per sample (share sent: the queue's
+samples over the samples appended, 1 unless `--only-bundle-series` applies the keep list). Storage = samples/s x retention x bytes per sample
 on disk, where the on-disk figure is Prometheus' documented 1-2 bytes per sample (the upper
 end, 2): a one-minute run cannot measure compaction.
 """
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from observability.alerting.rules import rule_groups  # noqa: E402
-from observability.config import load_config  # noqa: E402
+from observability.config import RemoteWrite, load_config  # noqa: E402
 from observability.duration import duration_seconds  # noqa: E402
 from observability.local.multicluster import (  # noqa: E402
     MultiClusterStack,
@@ -47,8 +48,13 @@ def _one(prom: Prometheus, expr: str) -> float:
     return float(rows[0]["value"][1]) if rows else 0.0
 
 
-def measure(replicas: int, seconds: float, say) -> dict:
+def measure(replicas: int, seconds: float, say, only_bundle_series: bool = False) -> dict:
     cfg = load_config(ROOT / "bundle.yaml")
+    if only_bundle_series:  # the keep list of render/remote_write.py on the queue
+        queue = RemoteWrite(name="central", url="http://store.invalid/api/v1/write")
+        queue = queue.model_copy(update={"only_bundle_series": True})
+        prom_cfg = cfg.prometheus.model_copy(update={"remote_write": [queue]})
+        cfg = cfg.model_copy(update={"prometheus": prom_cfg})
     opts = MultiOptions(
         cfg=cfg, repo_root=ROOT, clusters=1, replicas=replicas, prometheus_replicas=1, users=4
     )
@@ -75,12 +81,14 @@ def measure(replicas: int, seconds: float, say) -> dict:
             total = _one(prom, "prometheus_tsdb_head_series")
             rw_bytes = _one(prom, "sum(rate(prometheus_remote_storage_bytes_total[1m]))")
             rw_samples = _one(prom, "sum(rate(prometheus_remote_storage_samples_total[1m]))")
+            appended = _one(prom, "rate(prometheus_tsdb_head_samples_appended_total[1m])")
     interval = duration_seconds(cfg.prometheus.scrape_interval)
     retention = duration_seconds(cfg.prometheus.retention)
     per_replica = sum(per_pod) / max(len(per_pod), 1)
     per_gpu = dcgm / max(gpus, 1)
     rec_per_model = rec / max(models, 1)
     bytes_per_sample = rw_bytes / rw_samples if rw_samples else 0.0
+    share = rw_samples / appended if appended else 1.0  # what the queue sends of what it scrapes
     gpus_per_replica = max(cfg.models[k].gpus for k in cfg.vllm.deploy)
     unit = per_replica + gpus_per_replica * per_gpu
     out = {
@@ -93,6 +101,8 @@ def measure(replicas: int, seconds: float, say) -> dict:
             "recording_series_per_model": round(rec_per_model, 1),
             "head_series_total": int(total),
             "remote_write_bytes_per_sample": round(bytes_per_sample, 2),
+            "only_bundle_series": only_bundle_series,
+            "share_of_samples_sent": round(rw_samples / appended, 3) if appended else None,
         },
         "bundle": {
             "scrape_interval_s": interval,
@@ -102,7 +112,7 @@ def measure(replicas: int, seconds: float, say) -> dict:
         "per_replica": {
             "series": round(unit, 1),
             "samples_per_s": round(unit / interval, 2),
-            "remote_write_bytes_per_s": round(unit / interval * bytes_per_sample, 1),
+            "remote_write_bytes_per_s": round(unit / interval * share * bytes_per_sample, 1),
         },
         "fleet": [],
     }
@@ -113,7 +123,7 @@ def measure(replicas: int, seconds: float, say) -> dict:
                 "replicas": n,
                 "series": int(n * unit),
                 "samples_per_s": round(samples, 1),
-                "remote_write_kib_per_s": round(samples * bytes_per_sample / 1024, 1),
+                "remote_write_kib_per_s": round(samples * share * bytes_per_sample / 1024, 1),
                 "storage_gib": round(samples * retention * DISK_BYTES_PER_SAMPLE / 2**30, 2),
             }
         )
@@ -124,10 +134,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--replicas", type=int, default=2, help="vLLM replicas per model")
     ap.add_argument("--seconds", type=float, default=60.0, help="load before measuring")
+    ap.add_argument(
+        "--only-bundle-series",
+        action="store_true",
+        help="send only the series rules and panels read (the rendered keep list)",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     say = (lambda m: print(f"- {m}", file=sys.stderr)) if args.json else print
-    res = measure(args.replicas, args.seconds, say)
+    res = measure(args.replicas, args.seconds, say, args.only_bundle_series)
     if args.json:
         print(json.dumps(res, indent=2))
         return
@@ -136,7 +151,9 @@ def main() -> None:
         f"\nmeasured on {m['vllm_replicas']} replicas, {m['gpus']} GPUs: "
         f"{m['series_per_replica']} series per replica, {m['series_per_gpu']} per GPU, "
         f"{m['recording_series_per_model']} recorded per model, "
-        f"{m['remote_write_bytes_per_sample']} remote-write bytes per sample"
+        f"{m['remote_write_bytes_per_sample']} remote-write bytes per sample; "
+        f"{m['share_of_samples_sent']:.1%} of appended samples sent "
+        f"({'keep list' if m['only_bundle_series'] else 'everything'})"
     )
     print(
         f"per replica ({b['gpus_per_replica']} GPU) at {b['scrape_interval_s']:g}s scrape: "

@@ -638,16 +638,24 @@ class AlertingConfig(_Model):
     kv_cache_warning_ratio: float = Field(0.90, gt=0, le=1)
     kv_cache_critical_ratio: float = Field(0.98, gt=0, le=1)
     waiting_requests_warning: int = Field(500, ge=1)
-    preemptions_per_second_warning: float = Field(1.0, gt=0)
+    # VLLMRequestPreemptions: preemptions per finished request over 5m above the ratio,
+    # counted only where the model preempts at least the floor per second (tiny traffic).
+    preemption_ratio_warning: float = Field(0.05, gt=0)
+    preemptions_per_second_floor: float = Field(0.1, ge=0)
     error_ratio_warning: float = Field(0.01, gt=0, lt=1)
     gpu_temperature_warning_celsius: float = Field(85, gt=0)
     gpu_temperature_critical_celsius: float = Field(92, gt=0)
     gpu_utilization_low_ratio: float = Field(0.5, gt=0, lt=1)
     ttft_slo: SloConfig = SloConfig()
     error_ratio_critical: float = Field(0.05, gt=0, lt=1)
+    # NVIDIA's Xid catalog (docs.nvidia.com/deploy/xid-errors/analyzing-xid-catalog.html):
+    # the codes whose immediate action is a GPU reset or node reboot, not an app restart:
+    # 48 double-bit ECC, 64 row-remap/page-retirement failure, 74 NVLink, 79 fallen off the
+    # bus, 92 high single-bit ECC rate, 94/95 contained/uncontained ECC, 119/120 GSP RPC
+    # timeout/error, 154 GPU recovery action changed (reset or reboot required).
     gpu_xid_critical_codes: list[int] = Field(
-        default_factory=lambda: [48, 64, 74, 79, 92, 94, 95, 119, 120],
-        description="XIDs that page (fatal/hardware); other XIDs are warnings",
+        default_factory=lambda: [48, 64, 74, 79, 92, 94, 95, 119, 120, 154],
+        description="XIDs that page while DCGM reports them (fatal class); others warn",
     )
     # Unset: the job the bundle's ServiceMonitors give their targets (kube.py
     # VLLM_JOB / DCGM_JOB). Set only when your own scrape config names the job otherwise.

@@ -119,7 +119,8 @@ def thresholds(draw: Draw, data: dict[str, Any]) -> None:
     kv_w, kv_c = _ordered_pair(draw, (0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 1.0))
     a["kv_cache_warning_ratio"], a["kv_cache_critical_ratio"] = kv_w, kv_c
     a["waiting_requests_warning"] = draw(st.integers(1, 5000))
-    a["preemptions_per_second_warning"] = draw(st.sampled_from((0.1, 0.5, 1.0, 5.0)))
+    a["preemption_ratio_warning"] = draw(st.sampled_from((0.01, 0.05, 0.2)))
+    a["preemptions_per_second_floor"] = draw(st.sampled_from((0.0, 0.1, 1.0)))
     err_w, err_c = _ordered_pair(draw, (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5))
     a["error_ratio_warning"], a["error_ratio_critical"] = err_w, err_c
     t_w, t_c = _ordered_pair(draw, (70.0, 80.0, 85.0, 90.0, 92.0, 95.0))

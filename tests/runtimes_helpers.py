@@ -14,11 +14,12 @@ from observability.render.registry import apply, render_all
 RAY_KEY = "llama-3-8b-instruct"
 VLLM_KEY = "deepseek-r1-distill-llama-8b"
 AIBRIX_KEY = "qwen2-5-7b-instruct"
+TGI_KEY = "mistral-7b-instruct"
 
 
 def runtimes_data(repo_root: Path) -> dict[str, Any]:
     """The committed bundle.yaml with one model per runtime, all deployed: the first on the
-    vLLM Deployment, the second on a RayService, a third on AIBrix."""
+    vLLM Deployment, the second on a RayService, a third on AIBrix, a fourth on TGI."""
     data = yaml.safe_load((repo_root / "bundle.yaml").read_text(encoding="utf-8"))
     data["models"][AIBRIX_KEY] = {
         **data["models"][VLLM_KEY],
@@ -27,7 +28,13 @@ def runtimes_data(repo_root: Path) -> dict[str, Any]:
         "runtime": "aibrix",
     }
     data["models"][AIBRIX_KEY].pop("namespace", None)
-    data["vllm"]["deploy"] = [VLLM_KEY, RAY_KEY, AIBRIX_KEY]
+    data["models"][TGI_KEY] = {
+        **data["models"][VLLM_KEY],
+        "hf_id": "mistralai/Mistral-7B-Instruct-v0.3",
+        "served_name": "mistralai/Mistral-7B-Instruct-v0.3",
+        "runtime": "tgi",
+    }
+    data["vllm"]["deploy"] = [VLLM_KEY, RAY_KEY, AIBRIX_KEY, TGI_KEY]
     data["models"][RAY_KEY]["runtime"] = "rayservice"
     # the registry's TGI example would add its own mapping; these tests are about Ray's
     data["models"].pop("mistral-7b-instruct-tgi", None)

@@ -26,11 +26,7 @@ TABLE: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[str, str, float]] = {
     ("VLLMHighRequestLatency", (("severity", "warning"),)): ("e2e_p99_warning_seconds", "s", 1),
     ("VLLMKVCacheSaturated", (("severity", "warning"),)): ("kv_cache_warning_ratio", "%", 1),
     ("VLLMKVCacheSaturated", (("severity", "critical"),)): ("kv_cache_critical_ratio", "%", 1),
-    ("VLLMRequestPreemptions", (("severity", "warning"),)): (
-        "preemptions_per_second_warning",
-        "/s",
-        1,
-    ),
+    ("VLLMRequestPreemptions", (("severity", "warning"),)): ("preemption_ratio_warning", "%", 1),
     ("VLLMQueueBacklog", (("reason", "waiting_requests"), ("severity", "warning"))): (
         "waiting_requests_warning",
         "",

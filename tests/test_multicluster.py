@@ -36,6 +36,11 @@ def test_two_clusters_apart_fault_routed_outage_without_loss(repo_root) -> None:
         assert c["vllm_up_series_in_store"] == 2
         assert c["prometheus_replicas"] == 2
         assert c["vllm_targets_up"] == 2.0
+    # the single pane evaluated on the store: per-series panels show each cluster apart
+    snap = proof["clusters"]["_snapshot"]
+    assert sorted(snap["panels_per_cluster"]) == ["cluster-a", "cluster-b"]
+    assert min(snap["panels_per_cluster"].values()) >= 20, snap
+    assert snap["panels_with_data"] >= snap["panels"] - 8, snap
     fault = proof["clusters"]["_fault"]
     assert fault["alert"] == "GPUHighTemperature"
     assert fault["alert_cluster_label"] == "cluster-b"

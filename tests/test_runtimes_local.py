@@ -52,7 +52,7 @@ def test_ray_exposition_uses_only_catalogued_names_and_labels() -> None:
 
 
 @pytest.mark.e2e
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(420)
 def test_rayservice_scenarios_fire_through_the_pod_monitor(
     bundle: BundleConfig, repo_root: Path, tmp_path: Path
 ) -> None:
@@ -81,9 +81,10 @@ def test_rayservice_scenarios_fire_through_the_pod_monitor(
             assert prom.query("ray_serve_num_http_requests_total")
             assert prom.query("ray_serve_deployment_replica_healthy == 1")
         handle = stack.running
-        for name in ("replica-crash",):
+        # TargetDown through the PodMonitor's job; TTFT/ITL through the mapped histograms.
+        for name in ("replica-crash", "latency-degradation"):
             res = run_scenario(SCENARIOS[name], handle, settle_s=30)
-            assert res.targets == [ray_pod]
+            assert ray_pod in res.targets
             assert res.ok, res
             for t in res.alerts:
                 if t.expected:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from verify_fakes.backends import BrokenPrometheus
 from verify_fakes.cluster import rule_groups
@@ -422,3 +423,28 @@ def test_second_exporter_on_the_same_gpus_warns_and_names_the_one_to_turn_off(bu
         assert "dcgmExporter.serviceMonitor.enabled=false" in op.fix
     finally:
         twin.stop()
+
+
+def test_watchdog_routed_to_a_receiver_without_integration_fails(h: Harness) -> None:
+    url = h.prom.start_alertmanager(
+        {
+            "route": {
+                "receiver": "chat",
+                "routes": [{"receiver": "heartbeat", "matchers": ['alertname="Watchdog"']}],
+            },
+            "receivers": [
+                {"name": "chat", "webhook_configs": [{"url": "http://127.0.0.1:9/chat"}]},
+                {"name": "heartbeat"},
+            ],
+        }
+    )
+    # The Watchdog as Prometheus would deliver it (this Alertmanager is not Prometheus').
+    alert = [{"labels": {"alertname": "Watchdog", "severity": "none"}}]
+    httpx.post(f"{url}/api/v2/alerts", json=alert, timeout=5).raise_for_status()
+    h.kube.backends[("monitoring", "kube-prometheus-stack-alertmanager")] = url
+    r = run_one(h, "alerting.watchdog")
+    assert r.status is Status.FAIL
+    assert r.evidence.startswith(
+        "Watchdog reaches nobody: Alertmanager routes it to heartbeat, which has no integration"
+    )
+    assert r.fix.startswith("set alerting.receivers.heartbeat_webhook_url in bundle.yaml")

@@ -44,7 +44,10 @@ def _vllm_namespaces(cfg: BundleConfig) -> str:
 def group(cfg: BundleConfig, t: Timing, sc: Scope) -> dict[str, Any]:
     a = cfg.alerting
     codes = sorted(set(a.gpu_xid_critical_codes))
-    fatal = " or ".join(f"{GPU_XID_RECENT} == {c}" for c in codes) or "vector(0) > 1"
+    # A fatal XID leaves the GPU broken until it is reset, and DCGM keeps reporting that
+    # last XID meanwhile: the page holds while the gauge does (no recency window).
+    last = f"max by ({sc.by(sc.gpu)}) ({DCGM.XID_ERRORS})"
+    fatal = " or ".join(f"{last} == {c}" for c in codes) or "vector(0) > 1"
 
     def temp(severity: str, threshold: float) -> dict[str, Any]:
         return alert(
@@ -64,7 +67,7 @@ def group(cfg: BundleConfig, t: Timing, sc: Scope) -> dict[str, Any]:
             "0s",
             severity,
             "GPU reported an XID error.",
-            f"{_GPU} reported XID {{{{ $value }}}} ({what}) in the last {t.xid_window}.",
+            f"{_GPU} {what}.",
         )
 
     pre = (sc.cluster,) if sc.cluster else ()
@@ -77,11 +80,17 @@ def group(cfg: BundleConfig, t: Timing, sc: Scope) -> dict[str, Any]:
             record(GPU_XID_RECENT, _xid_recent(sc, t.xid_window)),
             temp("critical", a.gpu_temperature_critical_celsius),
             temp("warning", a.gpu_temperature_warning_celsius),
-            xid("critical", f"({fatal})", "fatal or hardware class: drain the node"),
+            xid(
+                "critical",
+                f"({fatal})",
+                "reports XID {{ $value }} (fatal class: the GPU stays broken until it is "
+                "reset; this page holds while DCGM reports it): drain the node and reset the GPU",
+            ),
             xid(
                 "warning",
-                f"{GPU_XID_RECENT} > 0 unless ({fatal})",
-                "usually an application fault",
+                f"{GPU_XID_RECENT} > 0 unless {sc.on(sc.gpu)} ({fatal})",
+                f"reported XID {{{{ $value }}}} (usually an application fault) in the last "
+                f"{t.xid_window}",
             ),
             alert(
                 "GPUUnderutilized",

@@ -8,6 +8,7 @@ from observability.alerting import recording as rec
 from observability.alerting.timing import Timing
 from observability.config import BundleConfig
 from observability.metrics.names import VLLM
+from observability.metrics.promql import divide
 from observability.rulebase import Scope, alert, bucket_edge
 
 __all__ = ["GROUP", "group", "kv_usage_median"]
@@ -40,6 +41,15 @@ def kv_usage_median(sc: Scope, window: str) -> str:
     )
 
 
+def _preempted_share(sc: Scope, floor: float) -> str:
+    """Preemptions per finished request over the rate window, where the model preempts at
+    least `floor` per second: a share, because one preemption a second is a symptom on an
+    idle model and noise on a busy one; the floor keeps tiny traffic from paging."""
+    finished = sc.promql(sc.model, rec.RATE_WINDOW).rate(VLLM.REQUEST_SUCCESS)
+    share = divide(rec.PREEMPTIONS_RATE5M, finished)
+    return f"({share}\nand {rec.PREEMPTIONS_RATE5M} >= {floor:g})"
+
+
 def group(cfg: BundleConfig, t: Timing, sc: Scope) -> dict[str, Any]:
     a = cfg.alerting
     bucket_edge("queue_time_p99_warning_seconds", a.queue_time_p99_warning_seconds, VLLM.QUEUE_TIME)
@@ -68,13 +78,16 @@ def group(cfg: BundleConfig, t: Timing, sc: Scope) -> dict[str, Any]:
             kv("warning", a.kv_cache_warning_ratio),
             alert(
                 "VLLMRequestPreemptions",
-                f"{rec.PREEMPTIONS_RATE5M} > {a.preemptions_per_second_warning:g}",
+                _preempted_share(sc, a.preemptions_per_second_floor)
+                + f" > {a.preemption_ratio_warning:g}",
                 t.preemption_for,
                 "warning",
                 "vLLM is preempting requests.",
-                f"{_WHERE} preempts {{{{ $value | humanize }}}} requests per second over the "
-                f"last {w} (threshold {a.preemptions_per_second_warning:g}/s): the KV cache is "
-                "too small for the load, preempted requests are recomputed.",
+                f"{_WHERE} preempted {{{{ $value | humanizePercentage }}}} as many requests as "
+                f"it finished over the last {w} (threshold {a.preemption_ratio_warning:.0%}), "
+                f"at {a.preemptions_per_second_floor:g} preemptions/s or more (the floor for "
+                "tiny traffic): the KV cache is too small for the load, preempted requests are "
+                "recomputed.",
             ),
             alert(
                 "VLLMQueueBacklog",

@@ -76,7 +76,7 @@ def run_clusters(
                 if json_out:
                     typer.echo(json.dumps(proof.to_json(), indent=2))
                 else:
-                    for part in ("apart", "dedup", "fault", "outage"):
+                    for part in ("apart", "snapshot", "dedup", "fault", "outage"):
                         ok = getattr(proof, f"{part}_ok")
                         typer.echo(f"{'PASS' if ok else 'FAIL'}  {part}")
                 code = 0 if proof.ok else 1

@@ -311,7 +311,7 @@ def scheduler(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
             "Requests preempted per second because the KV cache ran out, per model",
             "short",
             (Query(q.vllm("model_name").rate(VLLM.PREEMPTIONS), "{{model_name}}"),),
-            thresholds=thresholds_high(a.preemptions_per_second_warning),
+            thresholds=thresholds_high(a.preemptions_per_second_floor),
         ),
         PanelSpec(
             "timeseries",

@@ -92,6 +92,7 @@ class Proof:
 
     clusters: dict[str, dict[str, Any]] = field(default_factory=dict)
     apart_ok: bool = False
+    snapshot_ok: bool = False
     dedup_ok: bool = False
     fault_ok: bool = False
     outage_ok: bool = False
@@ -99,7 +100,13 @@ class Proof:
 
     @property
     def ok(self) -> bool:
-        return self.apart_ok and self.dedup_ok and self.fault_ok and self.outage_ok
+        return (
+            self.apart_ok
+            and self.snapshot_ok
+            and self.dedup_ok
+            and self.fault_ok
+            and self.outage_ok
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok}
@@ -247,6 +254,7 @@ class MultiClusterStack:
         step = duration_seconds(self.scrape_interval)
         self.wait_caught_up(60, max_lag=5 * step)
         self._apart(proof, say)
+        self._snapshot(proof, say)
         victim = self.stacks[-1]
         t_fault = time.time()
         node = victim.running.nodes[0].node
@@ -312,6 +320,37 @@ class MultiClusterStack:
         )
         if unlabelled:
             proof.notes.append("series without a cluster label reached the central store")
+
+    def _snapshot(self, proof: Proof, say: Callable[[str], None]) -> None:
+        """The single pane (built for a bundle with the cluster label), evaluated on the
+        central store over the last two minutes as `obsctl snapshot` does: its per-series
+        panels must show each cluster as its own series."""
+        from observability.dashboards import build_single_pane
+        from observability.dashboards.snapshot.evaluate import TimeRange, evaluate
+
+        assert self.store is not None
+        dash = build_single_pane(cluster_config(self.opts.cfg, "central"))
+        end = time.time()
+        with Prometheus(self.store.url, timeout=30.0) as prom:
+            panels = evaluate(prom, dash, TimeRange(end - 120, end), self.scrape_interval)
+        per_cluster: dict[str, int] = {}
+        for p in panels:
+            for c in {s.labels.get(self.label) for s in p.series} - {None}:
+                per_cluster[c] = per_cluster.get(c, 0) + 1
+        with_data = sum(1 for p in panels if not p.empty)
+        proof.clusters["_snapshot"] = {
+            "panels": len(panels),
+            "panels_with_data": with_data,
+            "panels_per_cluster": dict(sorted(per_cluster.items())),
+        }
+        want = cluster_names(self.opts.clusters)
+        proof.snapshot_ok = all(per_cluster.get(c, 0) > 0 for c in want) and set(
+            per_cluster
+        ) <= set(want)
+        say(
+            f"snapshot from the central store: {with_data}/{len(panels)} panels with data; "
+            f"panels showing each cluster apart: {dict(sorted(per_cluster.items()))}"
+        )
 
     def _outage(self, proof: Proof, outage_s: float, step: float, say: Callable) -> None:
         assert self.store is not None

@@ -80,10 +80,40 @@ def _watchdog(ctx: VerifyContext) -> Outcome:
             "prometheusSpec.alerting.alertmanagers (KPS sets it), NetworkPolicies between "
             "them, and the Prometheus log for 'Error sending alert'",
         )
+    routed = sorted({r.get("name") for a in in_am for r in a.get("receivers") or []})
+    conf = _am_config(ctx)
+    if conf is not None:
+        reach = _integrated(conf)
+        if not any(name in reach for name in routed):
+            return Outcome.fail(
+                f"{WATCHDOG} reaches nobody: Alertmanager routes it to {', '.join(routed)}, "
+                "which has no integration (no *_configs), so a dead Prometheus or "
+                "Alertmanager would go unnoticed",
+                "set alerting.receivers.heartbeat_webhook_url in bundle.yaml to a dead man's "
+                "switch (e.g. a healthchecks.io or PagerDuty heartbeat URL), then "
+                "`obsctl render`, commit and sync",
+            )
     return Outcome.ok(
-        f"{WATCHDOG} firing in Prometheus and present in Alertmanager "
-        f"(receivers {sorted({r.get('name') for a in in_am for r in a.get('receivers') or []})})"
+        f"{WATCHDOG} firing in Prometheus and present in Alertmanager (receivers {routed})"
     )
+
+
+def _am_config(ctx: VerifyContext) -> dict[str, Any] | None:
+    """The loaded Alertmanager config (None when it does not parse: alerting.config says)."""
+    status = ctx.once("a.status", lambda: ctx.alertmanager().status())
+    try:
+        return yaml.safe_load((status.get("config") or {}).get("original") or "") or {}
+    except yaml.YAMLError:
+        return None
+
+
+def _integrated(conf: dict[str, Any]) -> set[str]:
+    """Receivers with at least one integration (a non-empty *_configs list)."""
+    return {
+        str(r.get("name"))
+        for r in conf.get("receivers") or []
+        if any(k.endswith("_configs") and v for k, v in r.items())
+    }
 
 
 def _receivers_in(route: dict[str, Any]) -> set[str]:
@@ -109,11 +139,7 @@ def _config(ctx: VerifyContext) -> Outcome:
         return Outcome.fail(
             f"route names undefined receivers {undefined}", "define them under receivers:"
         )
-    real = sorted(
-        name
-        for name, r in receivers.items()
-        if any(k.endswith("_configs") and v for k, v in r.items())
-    )
+    real = sorted(_integrated(conf))
     if not real:
         return Outcome.fail(
             f"Alertmanager {version} loaded, but none of its receivers {sorted(receivers)} has "
