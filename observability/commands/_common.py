@@ -48,9 +48,7 @@ __all__ = [
 ]
 
 # Imported only by the demo stack (sim, load, snapshot, scenarios): the [demo] extra.
-DEMO_PACKAGES = frozenset(
-    {"aiohttp", "prometheus_client", "psutil", "locust", "matplotlib", "numpy"}
-)
+DEMO_PACKAGES = frozenset({"aiohttp", "psutil", "locust", "matplotlib", "numpy"})
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # a check failed
