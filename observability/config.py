@@ -588,6 +588,13 @@ class ResourcesConfig(_Model):
     node_exporter: ResourceSpec = ResourceSpec(cpu="50m", memory="64Mi", memory_limit="128Mi")
     dcgm_exporter: ResourceSpec = ResourceSpec(cpu="100m", memory="256Mi", memory_limit="512Mi")
     vllm: ResourceSpec = ResourceSpec(cpu="4", memory="32Gi", memory_limit="48Gi")
+    # Empty: pods get the cluster's default priority, which schedules everywhere. The
+    # charts' own defaults (dcgm-exporter: system-node-critical) are refused outside
+    # kube-system on GKE, so the bundle deletes them unless you name a class here that
+    # exists in your cluster (create one first, e.g. a PriorityClass `monitoring-high`).
+    priority_class_name: str = Field(
+        "", description="PriorityClass for the bundle's exporters and stack; empty: none"
+    )
 
 
 class GrafanaAdminSecret(_Model):
