@@ -36,6 +36,8 @@ def raw_samples(url: str) -> int:
 def series_ratio(stack: LocalStack) -> list[dict[str, object]]:
     rows = []
     for rep in stack.running.replicas:
+        if rep.runtime != "vllm":
+            continue  # vLLM replicas only (a TGI replica is scraped as job="tgi")
         expr = f'count({{pod="{rep.pod}", job="vllm", __name__!~"up|scrape_.+"}})'
         ingested = int(float(query(stack.prometheus_url, expr)[0]["value"][1]))
         raw = raw_samples(rep.url)

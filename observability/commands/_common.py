@@ -31,6 +31,7 @@ from observability import tmpdirs
 from observability.config import BundleConfig, ConfigError, load_config
 
 __all__ = [
+    "DEMO_PACKAGES",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
@@ -45,6 +46,9 @@ __all__ = [
     "one_line",
     "print_json",
 ]
+
+# Imported only by the demo stack (sim, load, snapshot, scenarios): the [demo] extra.
+DEMO_PACKAGES = frozenset({"aiohttp", "psutil", "locust", "matplotlib", "numpy"})
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # a check failed
@@ -217,6 +221,18 @@ class ContractGroup(TyperGroup):
         except tmpdirs.TempDirError as err:
             code = EXIT_USAGE
             _emit_error(str(err), code)
+        except ModuleNotFoundError as err:
+            code = EXIT_USAGE
+            root = (err.name or "").split(".")[0]
+            if root in DEMO_PACKAGES:
+                _emit_error(
+                    f"this command needs the demo extra (Python package {root!r} is not "
+                    "installed): pip install 'vllm-observability-bundle[demo]' "
+                    "(render, lint and verify need only the base install)",
+                    code,
+                )
+            else:
+                _emit_error(f"Python package {root!r} is missing: reinstall obsctl", code)
         except (_ClickExit, typer.Exit) as err:
             code = err.exit_code  # type: ignore[attr-defined]
         except Exception as err:  # a bug: still one line and exit 2, never a traceback

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -12,10 +13,10 @@ from observability.commands._common import ConfigOption, die, load_bundle
 from observability.config import RUNTIMES, BundleConfig
 from observability.local.binaries import MissingBinaryError
 from observability.local.interrupt import interrupt_on_term
-from observability.local.stack import LocalStack, StackOptions, with_runtime
-from observability.local.summary import read_summary
-from observability.process import ChildFailedError
 from observability.promapi import PromError, Prometheus
+
+if TYPE_CHECKING:
+    from observability.local.stack import LocalStack
 
 
 def print_urls(stack: LocalStack) -> None:
@@ -110,6 +111,10 @@ def demo(
     if prove and clusters < 2:
         die("--prove checks several clusters: add --clusters 2")
     cfg = load_bundle(config)
+    from observability.local.stack import LocalStack, StackOptions, with_runtime  # [demo]
+    from observability.local.summary import read_summary
+    from observability.process import ChildFailedError
+
     if runtime:
         from observability import runtimes
 

@@ -9,7 +9,6 @@ import httpx
 import typer
 
 from observability.commands._common import TimeoutOption, check_url, die, print_json
-from observability.load.runner import LoadSpec, Target, discover_model, run_load
 from observability.local.interrupt import interrupt_on_term
 
 
@@ -37,6 +36,8 @@ def load(
     prints requests/s, tokens/s, TTFT and inter-token p50/p95/p99 and errors."""
     if api not in ("completions", "chat"):
         die(f"unknown --api {api!r}: use completions or chat")
+    from observability.load.runner import LoadSpec, Target, discover_model, run_load  # [demo]
+
     targets = []
     for u in url:
         u = u.rstrip("/").removesuffix("/v1")

@@ -11,10 +11,8 @@ import typer
 from observability.commands._common import EXIT_FAILED, ConfigOption, die, load_bundle, print_json
 from observability.local.binaries import MissingBinaryError
 from observability.local.interrupt import interrupt_on_term
-from observability.local.stack import STATE_DIR, LocalStack, StackOptions, live_states
-from observability.process import ChildFailedError
 from observability.promapi import PromError
-from observability.scenarios import SCENARIOS, format_result, run_scenario
+from observability.scenarios.catalog import SCENARIOS
 
 app = typer.Typer(help="Named fault scenarios with measured alert timing.", no_args_is_help=True)
 
@@ -63,6 +61,10 @@ def run(
     if unknown:
         die(f"unknown scenario {unknown[0]!r}: run `obsctl scenario list`")
     cfg = load_bundle(config)
+    from observability.local.stack import STATE_DIR, LocalStack, StackOptions, live_states
+    from observability.process import ChildFailedError
+    from observability.scenarios import format_result, run_scenario
+
     repo_root = config.resolve().parent
     running = [] if fresh else live_states(repo_root / STATE_DIR)
     matching = [s for s in running if s.profile == profile]  # newest first

@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import typer
@@ -23,9 +23,11 @@ from observability.commands._common import (
 )
 from observability.config import BundleConfig
 from observability.metrics.catalog import available_vllm_versions
-from observability.sim.cluster import SimCluster, SimConfig, SimModel
 from observability.sim.faults import FAULTS, FaultError
 from observability.sim.latency import DEFAULT_PROFILE, available_profiles
+
+if TYPE_CHECKING:
+    from observability.sim.cluster import SimCluster, SimConfig
 
 __all__ = ["app", "sim_config_from_bundle"]
 
@@ -36,6 +38,8 @@ def sim_config_from_bundle(
     cfg: BundleConfig, models: str | None, namespace: str | None, **kwargs: Any
 ) -> SimConfig:
     """SimConfig for `--models a,b` (or `key=namespace`) from bundle.yaml's model registry."""
+    from observability.sim.cluster import SimConfig, SimModel  # the [demo] extra
+
     wanted = [m.strip() for m in models.split(",") if m.strip()] if models else cfg.vllm.deploy
     out = []
     for item in wanted:
@@ -124,6 +128,8 @@ def sim(
             host=host,
             faults=faults,
         )
+        from observability.sim.cluster import SimCluster
+
         cluster = SimCluster(cfg)
     except (ValueError, LookupError) as err:
         die(str(err))

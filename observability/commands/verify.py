@@ -16,7 +16,6 @@ from observability.commands._common import (
     load_bundle,
     print_json,
 )
-from observability.local.state import STATE_DIR, read_state
 from observability.verify import ClusterUnreachable, Options, check_ids, run_verify
 from observability.verify.report import exit_code, print_table, to_json
 
@@ -29,6 +28,8 @@ def _local_urls(root: Path, prom: str | None, am: str | None) -> tuple[str, str 
     """Explicit URLs win; otherwise the running `obsctl demo` stack's state file."""
     if prom:
         return prom, am
+    from observability.local.state import STATE_DIR, read_state  # the [demo] extra (psutil)
+
     state = read_state(root / STATE_DIR)
     if not state:
         die(

@@ -1,8 +1,11 @@
-"""Import dashboards into a running Grafana with grafana-client.
+"""Import dashboards into a running Grafana over its HTTP API (httpx).
 
 Order matters for a clean failure: reach Grafana and authenticate, check the Prometheus
 datasource exists (a dashboard bound to a missing datasource shows only errors), ensure
 the folder, then overwrite each dashboard by uid and report created/updated/unchanged.
+Five endpoints (`/api/health`, `/api/datasources/uid/<uid>`, `/api/folders`,
+`/api/dashboards/uid/<uid>`, `/api/dashboards/db`) do not need a client library; the
+package speaks HTTP through httpx only.
 """
 
 from __future__ import annotations
@@ -11,11 +14,9 @@ import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-import niquests
-from grafana_client import GrafanaApi
-from grafana_client.client import GrafanaClientError, GrafanaException
+import httpx
 
 from observability.kube import GRAFANA_DATASOURCE_UID
 
@@ -58,6 +59,13 @@ def folder_uid(title: str) -> str:
     return slug[:40]
 
 
+class _HTTPStatus(Exception):
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+
+
 def _explain(err: Exception, url: str, what: str) -> PushError:
     code = getattr(err, "status_code", None)
     if code == 401:
@@ -70,13 +78,49 @@ def _explain(err: Exception, url: str, what: str) -> PushError:
             f"Grafana at {url} denied {what} (403): the token or user needs the Editor role "
             "(or folder/dashboard write permission)"
         )
-    if isinstance(err, niquests.exceptions.RequestException) or code == 0:
+    if isinstance(err, httpx.TimeoutException):
+        return PushError(
+            f"Grafana at {url} did not answer within the timeout while {what}: check "
+            "--url/GRAFANA_URL, or raise --timeout"
+        )
+    if isinstance(err, httpx.HTTPError):
         reason = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
         return PushError(
             f"cannot reach Grafana at {url} ({reason}): check --url/GRAFANA_URL and the network"
         )
     msg = getattr(err, "message", str(err))
     return PushError(f"Grafana at {url} failed while {what}: {msg}")
+
+
+class _Grafana:
+    """The few Grafana API calls push needs; non-2xx answers raise _HTTPStatus."""
+
+    def __init__(self, url: str, auth: GrafanaAuth, timeout: float) -> None:
+        headers = {"Accept": "application/json"}
+        basic = None
+        if auth.token:
+            headers["Authorization"] = f"Bearer {auth.token}"
+        elif auth.user:
+            basic = httpx.BasicAuth(auth.user, auth.password or "")
+        self._http = httpx.Client(base_url=url, headers=headers, auth=basic, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        resp = self._http.request(method, path, json=body)
+        try:
+            data = resp.json()
+        except ValueError:
+            data = None
+        if resp.status_code >= 400:
+            message = data.get("message") if isinstance(data, dict) else None
+            raise _HTTPStatus(resp.status_code, message or f"HTTP {resp.status_code}")
+        if data is None:
+            raise _HTTPStatus(
+                resp.status_code, f"{path} answered without JSON: is --url Grafana's base URL?"
+            )
+        return data
 
 
 def _comparable(dashboard: Mapping) -> dict:
@@ -102,15 +146,15 @@ def push_dashboards(
     timeout: float = 10.0,
 ) -> list[PushResult]:
     """Push every dashboard; raise PushError (one line) on the first blocking problem."""
-    api = GrafanaApi.from_url(url.rstrip("/"), credential=auth.credential(), timeout=timeout)
     base = url.rstrip("/")
+    api = _Grafana(base, auth, timeout)
     step = "connecting"
     try:
-        api.connect()
+        api.call("GET", "/api/health")
         step = f"looking up datasource uid {datasource_uid!r}"
         try:
-            ds = api.datasource.get_datasource_by_uid(datasource_uid)
-        except GrafanaClientError as err:
+            ds = api.call("GET", f"/api/datasources/uid/{datasource_uid}")
+        except _HTTPStatus as err:
             if err.status_code == 404:
                 raise PushError(
                     f"Grafana at {base} has no datasource with uid {datasource_uid!r}: create it "
@@ -132,23 +176,25 @@ def push_dashboards(
         return results
     except PushError:
         raise
-    except (GrafanaException, niquests.exceptions.RequestException) as err:
+    except (_HTTPStatus, httpx.HTTPError, httpx.InvalidURL) as err:
         raise _explain(err, base, step) from None
+    finally:
+        api.close()
 
 
-def _ensure_folder(api: GrafanaApi, title: str) -> str:
-    for f in api.folder.get_all_folders() or []:
+def _ensure_folder(api: _Grafana, title: str) -> str:
+    for f in api.call("GET", "/api/folders") or []:
         if f.get("title") == title:
             return f["uid"]
-    created = api.folder.create_folder(title, uid=folder_uid(title))
+    created = api.call("POST", "/api/folders", {"title": title, "uid": folder_uid(title)})
     return created["uid"]
 
 
-def _push_one(api: GrafanaApi, base: str, dash: dict, fuid: str, folder: str) -> PushResult:
+def _push_one(api: _Grafana, base: str, dash: dict, fuid: str, folder: str) -> PushResult:
     uid = dash["uid"]
     try:
-        existing = api.dashboard.get_dashboard(uid)
-    except GrafanaClientError as err:
+        existing = api.call("GET", f"/api/dashboards/uid/{uid}")
+    except _HTTPStatus as err:
         if err.status_code != 404:
             raise
         existing = None
@@ -165,5 +211,5 @@ def _push_one(api: GrafanaApi, base: str, dash: dict, fuid: str, folder: str) ->
         "overwrite": True,
         "message": "obsctl dashboards push",
     }
-    resp = api.dashboard.update_dashboard(payload)
+    resp = api.call("POST", "/api/dashboards/db", payload)
     return PushResult(uid, dash["title"], status, folder, base + resp.get("url", f"/d/{uid}"))

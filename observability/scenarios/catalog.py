@@ -13,7 +13,7 @@ class Scenario:
     name: str
     summary: str
     fault: str | None  # simulator fault name; None = load only
-    target: str  # replica | model | node | second-model
+    target: str  # replica | model | node | second-model | runtime:<name>
     expected: tuple[str, ...]
     params: dict[str, Any] = field(default_factory=dict)
     # alerts the fault genuinely causes besides the expected ones: alert -> why
@@ -144,6 +144,16 @@ SCENARIOS: dict[str, Scenario] = {
             "node",
             ("GPUHighTemperature",),
             params={"celsius": 95.0},
+        ),
+        Scenario(
+            "tgi-error-storm",
+            "half the requests to the TGI model fail (TGI counts tgi_request_failure)",
+            "error-storm",
+            # the registry's TGI model, which the demo runs beside the vLLM ones: its
+            # tgi_* series reach the same VLLMHighErrorRate through the vllm.runtimes mapping
+            "runtime:tgi",
+            ("VLLMHighErrorRate",),
+            params={"ratio": 0.5},
         ),
         Scenario(
             "pod-pending-gpu",

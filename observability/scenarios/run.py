@@ -151,6 +151,9 @@ def fault_targets(scenario: Scenario, stack: StackState) -> list[str]:
         return []
     if scenario.target == "node":
         return [stack.nodes[0].node]
+    if scenario.target.startswith("runtime:"):  # every replica of a model on that runtime
+        runtime = scenario.target.removeprefix("runtime:")
+        return [r.pod for r in stack.replicas if r.runtime == runtime]
     models = list(dict.fromkeys(r.model_key for r in stack.replicas))
     if scenario.target == "replica":
         return [stack.replicas[0].pod]

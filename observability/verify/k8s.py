@@ -225,6 +225,11 @@ class Cluster:
 
     # The generated API classes import hundreds of model modules (seconds on a busy
     # machine): built on first use, so an unreachable cluster exits 2 without that cost.
+    def load_api_classes(self) -> None:
+        """Import the API classes now (after ping), not inside a check's time budget."""
+        for api in (self.core, self.apps, self.crs, self.ext):
+            assert api is not None
+
     @functools.cached_property
     def core(self) -> client.CoreV1Api:
         return client.CoreV1Api(self.api)
