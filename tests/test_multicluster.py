@@ -23,13 +23,14 @@ def test_two_clusters_apart_fault_routed_outage_without_loss(repo_root) -> None:
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     proof = json.loads(res.stdout)
     a, b = proof["clusters"]["cluster-a"], proof["clusters"]["cluster-b"]
-    # 2 models x 1 replica per cluster; each target's `up` scraped by both replicas is
-    # one series in the store (the replica label dropped, samples deduplicated)
+    # each target's `up`, scraped by both replicas of the pair, is one series in the store
+    # (the replica label dropped, samples deduplicated); the demo's vLLM-runtime models
+    # run one replica each (`--replicas 1`) in both clusters
     for c in (a, b):
-        assert c["vllm_replicas"] == 2
-        assert c["vllm_up_series_in_store"] == 2
         assert c["prometheus_replicas"] == 2
-        assert c["vllm_targets_up"] == 2.0
+        assert c["target_series_in_store"] == c["targets_in_source"] >= c["vllm_replicas"] + 1
+        assert c["vllm_up_series_in_store"] == c["vllm_targets_up"] >= 2
+    assert a["vllm_replicas"] == b["vllm_replicas"] >= 2
     # the single pane evaluated on the store: per-series panels show each cluster apart
     snap = proof["clusters"]["_snapshot"]
     assert sorted(snap["panels_per_cluster"]) == ["cluster-a", "cluster-b"]

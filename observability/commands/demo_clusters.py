@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import typer
 
-from observability.commands._common import die
+from observability.commands._common import die, print_json
 from observability.config import BundleConfig
 from observability.local.binaries import MissingBinaryError
 from observability.local.interrupt import interrupt_on_term
@@ -74,7 +73,7 @@ def run_clusters(
             if prove:
                 proof = multi.prove(outage_s=outage, say=say)
                 if json_out:
-                    typer.echo(json.dumps(proof.to_json(), indent=2))
+                    print_json(proof.to_json())
                 else:
                     for part in ("apart", "snapshot", "dedup", "fault", "outage"):
                         ok = getattr(proof, f"{part}_ok")

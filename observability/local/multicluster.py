@@ -293,11 +293,22 @@ class MultiClusterStack:
             r["metric"].get(self.label, ""): int(float(r["value"][1]))
             for r in self.central(f'count by ({self.label}) (up{{job="vllm"}})')
         }
+        # Every scrape target but each Prometheus' own (one per replica, by design).
+        targets_sel = 'up{job!="kube-prometheus-stack-prometheus"}'
+        stored = {
+            r["metric"].get(self.label, ""): int(float(r["value"][1]))
+            for r in self.central(f"count by ({self.label}) ({targets_sel})")
+        }
         tokens = self.per_cluster("namespace_model_name:vllm_generation_tokens:rate1m")
         unlabelled = self.central(f'count(up{{{self.label}=""}})')
         for s in self.stacks:
             name = s.opts.cluster_name
+            with Prometheus(s.prometheus_url, timeout=10.0) as prom:
+                rows = prom.query(f"count({targets_sel})")
+            source_targets = int(float(rows[0]["value"][1])) if rows else 0
             proof.clusters[name] = {
+                "targets_in_source": source_targets,
+                "target_series_in_store": stored.get(name, 0),
                 "vllm_targets_up": targets.get(name, 0.0),
                 "vllm_up_series_in_store": series.get(name, 0),
                 "vllm_replicas": len(s.running.replicas),
@@ -306,15 +317,16 @@ class MultiClusterStack:
                 "prometheus_replicas": len(s.running.prometheus_urls),
             }
         proof.apart_ok = set(want) <= set(targets) and not unlabelled
-        # One `up` series per target, not one per Prometheus replica: deduplicated.
+        # One `up` series per scrape target, not one per Prometheus replica: deduplicated.
         proof.dedup_ok = all(
-            c["vllm_up_series_in_store"] == c["vllm_replicas"] for c in proof.clusters.values()
+            c["target_series_in_store"] == c["targets_in_source"] > 0
+            for c in proof.clusters.values()
         )
         say(
             "apart: "
             + "; ".join(
-                f"{n}: {c['vllm_up_series_in_store']} up series for {c['vllm_replicas']} "
-                f"replicas x {c['prometheus_replicas']} Prometheus"
+                f"{n}: {c['target_series_in_store']} up series in the store for "
+                f"{c['targets_in_source']} targets x {c['prometheus_replicas']} Prometheus"
                 for n, c in proof.clusters.items()
             )
         )
