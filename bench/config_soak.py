@@ -63,14 +63,17 @@ def main() -> int:
         tried += 1
         if problems:
             failures.append((_layout(data), problems))
-            print(f"[{tried}] FAIL {_layout(data)}")
+            print(f"[{tried}] FAIL {_layout(data)}", flush=True)
             for p in problems[:5]:
                 print(f"      {p}")
         else:
             passed += 1
         if tried % 10 == 0:
             rate = tried / (time.monotonic() - start)
-            print(f"[{tried}/{args.examples}] {passed} passed ({rate:.2f} configurations/s)")
+            print(
+                f"[{tried}/{args.examples}] {passed} passed ({rate:.2f} configurations/s)",
+                flush=True,
+            )
 
     run = seed(args.seed)(one) if args.seed is not None else one
     try:

@@ -144,8 +144,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     M(
         "xid-79-not-critical",
         "observability/config.py",
-        "default_factory=lambda: [48, 64, 74, 79, 92, 94, 95, 119, 120],",
-        "default_factory=lambda: [48, 64, 74, 92, 94, 95, 119, 120],",
+        "default_factory=lambda: [48, 64, 74, 79, 92, 94, 95, 119, 120, 154],",
+        "default_factory=lambda: [48, 64, 74, 92, 94, 95, 119, 120, 154],",
         ALERTING,
     ),
     M(

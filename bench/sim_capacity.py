@@ -123,7 +123,12 @@ def main() -> int:
                     raise SystemExit("sim exited early")
                 time.sleep(0.02)
             startup = time.monotonic() - t0
-            manifest = json.loads(manifest_path.read_text())
+            while True:  # the sim writes the manifest while we poll for it
+                try:
+                    manifest = json.loads(manifest_path.read_text())
+                    break
+                except ValueError:
+                    time.sleep(0.05)
             ps = psutil.Process(proc.pid)
             phases = {}
             for phase, scrape, stream in (

@@ -588,6 +588,13 @@ class ResourcesConfig(_Model):
     node_exporter: ResourceSpec = ResourceSpec(cpu="50m", memory="64Mi", memory_limit="128Mi")
     dcgm_exporter: ResourceSpec = ResourceSpec(cpu="100m", memory="256Mi", memory_limit="512Mi")
     vllm: ResourceSpec = ResourceSpec(cpu="4", memory="32Gi", memory_limit="48Gi")
+    # Empty: pods get the cluster's default priority, which schedules everywhere. The
+    # charts' own defaults (dcgm-exporter: system-node-critical) are refused outside
+    # kube-system on GKE, so the bundle deletes them unless you name a class here that
+    # exists in your cluster (create one first, e.g. a PriorityClass `monitoring-high`).
+    priority_class_name: str = Field(
+        "", description="PriorityClass for the bundle's exporters and stack; empty: none"
+    )
 
 
 class GrafanaAdminSecret(_Model):
@@ -716,8 +723,25 @@ class VerifyConfig(_Model):
 
     cronjob: bool = Field(False, description="Add the CronJob component to deploy/verify/")
     schedule: str = Field("*/15 * * * *", description="Cron schedule of the verify CronJob")
-    image: str = Field("python:3.12.8-slim-bookworm", description="Pinned Python image")
+    image: str = Field(
+        "ghcr.io/example-org/obsctl-verify:0.1.0",
+        description="The verify image built from the repository's Dockerfile, by tag or digest",
+    )
     git_image: str = Field("alpine/git:v2.47.2", description="Pinned image that clones the repo")
+
+    @field_validator("image", "git_image")
+    @classmethod
+    def _pinned_image(cls, v: str) -> str:
+        name, _, digest = v.partition("@")
+        tag = name.rpartition("/")[2].partition(":")[2]
+        if digest:
+            if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+                raise ValueError(f"{v!r}: a digest is sha256: and 64 hex digits")
+        elif not tag or tag == "latest":
+            raise ValueError(
+                f"{v!r} is not pinned: use a version tag (name:1.2.3) or a digest (name@sha256:...)"
+            )
+        return v
 
 
 class KedaConfig(_Model):

@@ -68,6 +68,7 @@ def models(draw: Draw, data: dict[str, Any]) -> None:
             "max_num_seqs": draw(st.integers(1, 512)),
             "gpus": draw(st.sampled_from((1, 2, 4, 8))),
             "cost": {"input_per_1k": 0.0002, "output_per_1k": 0.0006},
+            "hf_token_optional": draw(st.booleans()),
         }
         if draw(st.booleans()):
             profile["namespace"] = draw(_name(_OWN_NAMESPACES))
@@ -168,6 +169,7 @@ def secrets(draw: Draw, data: dict[str, Any]) -> None:
     s["hf_token"] = {"name": draw(_name(_SECRET_NAMES)), "key": draw(_name(("token", "HF_TOKEN")))}
     s["grafana_admin"]["name"] = draw(_name(_SECRET_NAMES))
     s["alert_receivers"] = {"name": draw(_name(_SECRET_NAMES))}
+    data["resources"]["priority_class_name"] = draw(_name(("", "monitoring-high")))
 
 
 DIMENSIONS: list[Dimension] = [

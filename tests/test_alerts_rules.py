@@ -182,6 +182,21 @@ def test_metric_contract_rejects_removed_only_and_misspelled_names():
     assert contract_findings(ok, set(), "x") == []
 
 
+def test_version_limited_recordings_are_for_dashboards_only():
+    from observability.alerting import recording as rec
+
+    tpot = rec.BUCKET_RATE1M["request_tpot"]
+    rule = (tpot, "sum by (le) (rate(vllm:request_time_per_output_token_seconds_bucket[1m]))")
+    assert contract_findings([rule], {tpot}, "x") == []  # the recording itself: allowed
+    alert = ("SlowTPOT", f"histogram_quantile(0.99, sum by (le) ({tpot})) > 0.2")
+    found = contract_findings([alert], {tpot}, "x")
+    assert [f.obj for f in found] == ["SlowTPOT"]
+    assert "some supported vLLM versions leave empty" in found[0].message
+    # without the exception the raw family would be a contract breach on 0.7.3 and 0.10.1
+    raw = ("Raw", "sum(rate(vllm:request_time_per_output_token_seconds_count[5m])) > 1")
+    assert len(contract_findings([raw], set(), "x")) == 2
+
+
 def test_lint_plugin_is_clean_on_the_committed_bundle(repo_root, bundle):
     assert [f.line() for f in check(repo_root, bundle)] == []
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -238,6 +238,8 @@ def bundle_text(draw: Any) -> str:
 # -- properties ----------------------------------------------------------------------
 def test_fuzz_kubeconfigs(ports: dict[str, int], tmp_path: Path) -> None:
     @given(kubeconfig_strategy(ports))
+    @example("current-context: [a]\ncontexts: [{name: a}]\n")  # found by bench/cli_fuzz.py
+    @example("current-context: a\ncontexts: [{name: a, context: {user: [x]}}]\n")
     def prop(text: str) -> None:
         kc = tmp_path / "kubeconfig"
         kc.write_text(text, encoding="utf-8")

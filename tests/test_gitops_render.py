@@ -25,7 +25,8 @@ def _apps(cfg: BundleConfig) -> dict[str, dict[str, Any]]:
 
 
 def _values(app: dict[str, Any]) -> dict[str, Any]:
-    return app["spec"]["source"]["helm"]["valuesObject"]
+    helm = app["spec"]["source"]["helm"]
+    return helm["valuesObject"] if "valuesObject" in helm else yaml.safe_load(helm["values"])
 
 
 def _cfg_with(bundle: BundleConfig, **changes: Any) -> BundleConfig:

@@ -5,16 +5,10 @@ and a 20 s outage of the central store. bench/multicluster.py runs the 60 s outa
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
 import pytest
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("victoria-metrics") is None,
-    reason="victoria-metrics not installed: run scripts/setup.sh (apt victoria-metrics)",
-)
 
 
 @pytest.mark.timeout(240)

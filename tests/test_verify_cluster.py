@@ -85,6 +85,31 @@ def test_cli_json_and_exit_code(h: Harness) -> None:
     assert data["summary"]["PASS"] == 3 and data["ok"] is True
 
 
+def test_verify_image_command_against_the_fake_cluster(h: Harness) -> None:
+    """The CronJob's command line (the verify image's entrypoint) in the venv, with the
+    pod's service account swapped for the fake cluster's kubeconfig."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from observability.render.rbac import VERIFY_ARGS, VERIFY_COMMAND
+
+    repo = Path(__file__).resolve().parent.parent
+    swap = {"--in-cluster": ["--kubeconfig", str(h.kubeconfig)]}
+    args = [
+        x
+        for a in VERIFY_ARGS
+        for x in swap.get(a, [str(repo / "bundle.yaml") if a.endswith("/bundle.yaml") else a])
+    ]
+    exe = Path(sys.executable).parent / VERIFY_COMMAND[0]
+    proc = subprocess.run(
+        [str(exe), *args, "--only", "gpu,crds"], capture_output=True, text=True, timeout=120
+    )
+    data = json.loads(proc.stdout)
+    assert proc.returncode == 0, [c for c in data["checks"] if c["status"] != "PASS"]
+    assert data["ok"] is True and data["summary"]["PASS"] == 3
+
+
 def test_cli_table_groups_by_layer_and_fails_with_exit_1(h: Harness) -> None:
     h.kube.remove("CustomResourceDefinition", "podmonitors.monitoring.coreos.com")
     res = CliRunner().invoke(

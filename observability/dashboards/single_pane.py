@@ -194,13 +194,7 @@ def latency(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
             "Each finished request's decode time / (output tokens - 1), "
             f"{quant}: what one user sees, where inter-token latency weighs every token",
             "s",
-            tuple(
-                Query(
-                    q.vllm("namespace", "model_name").quantile(p, VLLM.REQUEST_TPOT),
-                    f"p{round(p * 100)} {{{{model_name}}}}",
-                )
-                for p in QUANTILES
-            ),
+            _quantiles(q, VLLM.REQUEST_TPOT),
         ),
         PanelSpec(
             "timeseries",
@@ -391,7 +385,7 @@ def cache(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
             "Prompt tokens per second by where their KV came from: computed here, local "
             "prefix-cache hit, or transferred by a KV connector",
             "suffix: tok/s",
-            (Query(q.vllm("source").rate(VLLM.PROMPT_TOKENS_BY_SOURCE), "{{source}}"),),
+            (Query(q.recorded(rec.PROMPT_TOKENS_BY_SOURCE_RATE1M, "source"), "{{source}}"),),
             stack=True,
             colors=(
                 ("local_compute", "blue"),

@@ -11,6 +11,8 @@
 4. The metric contract: every series a rule reads exists in a supported vLLM catalog, the
    DCGM default counters, the recording rules, or is `up`/`ALERTS`; and a vLLM name that
    some supported version lacks must be paired (same signal) with a name that version has.
+   The exception is `recording.VERSION_LIMITED`: dashboard recordings of families only
+   newer versions expose (their panels say so); no other rule may read them.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import yaml
 
 from observability import runtimes, tmpdirs
 from observability.alerting.alertmanager import alertmanager_config
+from observability.alerting.recording import VERSION_LIMITED
 from observability.alerting.rules import component_groups, rule_groups
 from observability.alerting.timing import PROFILES
 from observability.config import BundleConfig, ConfigError, load_config
@@ -97,6 +100,19 @@ def contract_findings(rules: list[tuple[str, str]], recorded: set[str], file: st
         except PromQLError as err:
             out.append(Finding("metric-contract", file, str(err), obj=name, field="expr"))
             continue
+        if name in VERSION_LIMITED:
+            continue  # dashboard-only; its panel says where vLLM does not expose it
+        for series in sorted(set(used) & VERSION_LIMITED):
+            out.append(
+                Finding(
+                    "metric-contract",
+                    file,
+                    f"reads {series}, a dashboard recording that some supported vLLM "
+                    "versions leave empty: alert on a signal every version has",
+                    obj=name,
+                    field="expr",
+                )
+            )
         for series in used:
             if series not in known:
                 out.append(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from observability.config import BundleConfig
-from observability.lint import clusters, dashboards, readiness, rules, sources
+from observability.lint import clusters, dashboards, helm_values, readiness, rules, sources
 from observability.lint.crossref import check_crossrefs
 from observability.lint.drops import check_dropped_metrics
 from observability.lint.findings import Finding
@@ -33,6 +33,7 @@ PLUGINS: dict[str, Callable[[Path, BundleConfig], list[Finding]]] = {
     "sources": sources.check,
     "clusters": clusters.check,
     "readiness": readiness.check,
+    "helm-values": helm_values.check,
 }
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import yaml
+
 from observability import runtimes
 from observability.config import BundleConfig
 from observability.kube import (
@@ -139,8 +141,23 @@ def _dcgm_values(cfg: BundleConfig) -> dict[str, Any]:
         # The bundle ships its own ServiceMonitor (servicemonitors/dcgm-exporter.yaml)
         # with honorLabels: true; the chart's would rename pod/namespace to exported_*.
         "serviceMonitor": {"enabled": False},
-        "resources": resources(cfg.resources.dcgm_exporter),
+        "resources": _no_cpu_limit(resources(cfg.resources.dcgm_exporter)),
+        # The chart defaults to system-node-critical, which GKE refuses outside kube-system
+        # (and which outranks workloads on every cloud): null deletes it unless
+        # resources.priority_class_name names a class you created.
+        "priorityClassName": cfg.resources.priority_class_name or None,
     }
+
+
+def helm_values_text(values: dict[str, Any]) -> str:
+    """Helm values as YAML text (nulls kept as `null`), keys in the builders' order."""
+    return yaml.safe_dump(values, sort_keys=False, default_flow_style=False, width=1000)
+
+
+def _no_cpu_limit(res: dict[str, Any]) -> dict[str, Any]:
+    """Helm merges our resources over the chart's: null deletes its default CPU limit
+    (dcgm-exporter 4.8.2: 200m), which would throttle the exporter."""
+    return {**res, "limits": {**res.get("limits", {}), "cpu": None}}
 
 
 def _dcgm_exporter(cfg: BundleConfig) -> dict[str, Any]:
@@ -149,7 +166,10 @@ def _dcgm_exporter(cfg: BundleConfig) -> dict[str, Any]:
         "repoURL": chart.repo_url,
         "chart": chart.chart,
         "targetRevision": chart.version,
-        "helm": {"releaseName": DCGM_APP, "valuesObject": _dcgm_values(cfg)},
+        # `values` (a YAML string), not `valuesObject`: Argo CD drops null entries from
+        # valuesObject (argoproj/argo-cd#16312, #19781), and the nulls here delete chart
+        # defaults (CPU limit, priority class).
+        "helm": {"releaseName": DCGM_APP, "values": helm_values_text(_dcgm_values(cfg))},
     }
     return _app(
         cfg,

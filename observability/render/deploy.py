@@ -47,7 +47,8 @@ __all__ = [
 _HOME = "/home/vllm"
 _CACHE = "/models"
 _STORE = "/model-store"
-_UID = 1000
+# Above 10000: no clash with a node's own users (checkov CKV_K8S_40).
+_UID = 10001
 SYNC_CONTAINER = "model-sync"
 
 

@@ -106,6 +106,11 @@ def rbac(cfg: BundleConfig) -> list[dict[str, Any]]:
     ]
 
 
+# The Dockerfile's ENTRYPOINT and the CronJob's arguments (tests run them in the venv).
+VERIFY_COMMAND = ("obsctl",)
+VERIFY_ARGS = ("verify", "--in-cluster", "--json", "--config", "/workspace/repo/bundle.yaml")
+
+
 def cronjob(cfg: BundleConfig) -> dict[str, Any]:
     v = cfg.verify
     repo, rev = cfg.git.repo_url, cfg.git.revision
@@ -115,7 +120,34 @@ def cronjob(cfg: BundleConfig) -> dict[str, Any]:
         "capabilities": {"drop": ["ALL"]},
     }
     mounts = [{"name": "work", "mountPath": "/workspace"}, {"name": "tmp", "mountPath": "/tmp"}]
-    res = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}}
+    res = {
+        "requests": {"cpu": "50m", "memory": "128Mi"},
+        "limits": {"cpu": "1", "memory": "256Mi"},
+    }
+    # The API token only in the verify container (not the git clone), by a projected
+    # volume at the path the kubernetes client reads, instead of the automatic mount.
+    sa_dir = "/var/run/secrets/kubernetes.io/serviceaccount"
+    token_volume = {
+        "name": "api-token",
+        "projected": {
+            "sources": [
+                {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}},
+                {
+                    "configMap": {
+                        "name": "kube-root-ca.crt",
+                        "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                    }
+                },
+                {
+                    "downwardAPI": {
+                        "items": [
+                            {"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}
+                        ]
+                    }
+                },
+            ]
+        },
+    }
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
@@ -133,6 +165,7 @@ def cronjob(cfg: BundleConfig) -> dict[str, Any]:
                         "metadata": {"labels": _labels()},
                         "spec": {
                             "serviceAccountName": NAME,
+                            "automountServiceAccountToken": False,
                             "restartPolicy": "Never",
                             "securityContext": {
                                 "runAsNonRoot": True,
@@ -147,6 +180,7 @@ def cronjob(cfg: BundleConfig) -> dict[str, Any]:
                                 {
                                     "name": "clone",
                                     "image": v.git_image,
+                                    "imagePullPolicy": "Always",
                                     "args": [
                                         "clone",
                                         "--depth=1",
@@ -163,23 +197,30 @@ def cronjob(cfg: BundleConfig) -> dict[str, Any]:
                             "containers": [
                                 {
                                     "name": "verify",
+                                    # obsctl is installed in the image (Dockerfile);
+                                    # nothing is installed at run time.
                                     "image": v.image,
+                                    "imagePullPolicy": "Always",
                                     "workingDir": "/workspace/repo",
-                                    "command": ["sh", "-c"],
-                                    "args": [
-                                        "pip install --quiet --no-cache-dir --target /workspace/site . "
-                                        "&& PYTHONPATH=/workspace/site python -m observability.cli "
-                                        "verify --in-cluster --json"
-                                    ],
+                                    "command": list(VERIFY_COMMAND),
+                                    "args": list(VERIFY_ARGS),
                                     "env": [{"name": "HOME", "value": "/tmp"}],
                                     "securityContext": restricted,
                                     "resources": res,
-                                    "volumeMounts": mounts,
+                                    "volumeMounts": [
+                                        *mounts,
+                                        {
+                                            "name": "api-token",
+                                            "mountPath": sa_dir,
+                                            "readOnly": True,
+                                        },
+                                    ],
                                 }
                             ],
                             "volumes": [
                                 {"name": "work", "emptyDir": {}},
                                 {"name": "tmp", "emptyDir": {}},
+                                token_volume,
                             ],
                         },
                     },

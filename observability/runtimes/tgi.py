@@ -63,6 +63,8 @@ TGI_CONTAINER = "tgi"
 TGI_JOB = TGI_NAME  # the Services' app.kubernetes.io/name, the monitor's jobLabel
 PORT = 8080
 PORT_NAME = "http"
+# Non-root above 10000, like the vLLM Deployment (checkov CKV_K8S_40).
+_UID = 10001
 
 _HIST = ("_bucket", "_sum", "_count")
 # normalised name -> (TGI name, extra label set on the recorded series or None)
@@ -158,6 +160,13 @@ def deployment(cfg: BundleConfig, key: str) -> dict[str, Any]:
                     "enableServiceLinks": False,
                     "automountServiceAccountToken": False,
                     "terminationGracePeriodSeconds": 60,
+                    "securityContext": {
+                        "runAsUser": _UID,
+                        "runAsGroup": _UID,
+                        "fsGroup": _UID,
+                        "runAsNonRoot": True,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
                     "nodeSelector": dict(cfg.gpu.node_selector),
                     "tolerations": [t.model_dump(exclude_none=True) for t in cfg.gpu.tolerations],
                     "containers": [
@@ -175,7 +184,14 @@ def deployment(cfg: BundleConfig, key: str) -> dict[str, Any]:
                                     "valueFrom": {"secretKeyRef": {"name": hf.name, "key": hf.key}},
                                 },
                                 {"name": "HUGGINGFACE_HUB_CACHE", "value": "/data"},
+                                {"name": "HOME", "value": "/tmp"},
                             ],
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "readOnlyRootFilesystem": True,
+                                "runAsNonRoot": True,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
                             "startupProbe": _probe(10, startup),
                             "readinessProbe": _probe(5, 3),
                             "livenessProbe": _probe(10, 6),
@@ -183,6 +199,7 @@ def deployment(cfg: BundleConfig, key: str) -> dict[str, Any]:
                             "volumeMounts": [
                                 {"name": "shm", "mountPath": "/dev/shm"},
                                 {"name": "data", "mountPath": "/data"},
+                                {"name": "tmp", "mountPath": "/tmp"},
                             ],
                         }
                     ],
@@ -192,9 +209,33 @@ def deployment(cfg: BundleConfig, key: str) -> dict[str, Any]:
                             "emptyDir": {"medium": "Memory", "sizeLimit": cfg.vllm.shm_size},
                         },
                         {"name": "data", "emptyDir": {"sizeLimit": cfg.vllm.model_cache_size}},
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
                     ],
                 },
             },
+        },
+    }
+
+
+def network_policy(cfg: BundleConfig, key: str) -> dict[str, Any]:
+    """Like vLLM's: only the gateway (traffic) and monitoring (scrapes) reach the pods."""
+
+    def ns(name: str) -> dict[str, Any]:
+        return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": tgi_name(key), "labels": tgi_labels(key)},
+        "spec": {
+            "podSelector": {"matchLabels": tgi_labels(key)},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [ns(cfg.namespaces.gateway), ns(cfg.namespaces.monitoring)],
+                    "ports": [{"port": PORT_NAME, "protocol": "TCP"}],
+                }
+            ],
         },
     }
 
@@ -282,10 +323,11 @@ class TgiRuntime(Runtime):
                 "apiVersion": "kustomize.config.k8s.io/v1beta1",
                 "kind": "Kustomization",
                 "namespace": cfg.model_namespace(key),
-                "resources": ["deployment.yaml", "service.yaml"],
+                "resources": ["deployment.yaml", "service.yaml", "networkpolicy.yaml"],
             },
             f"{d}/deployment.yaml": deployment(cfg, key),
             f"{d}/service.yaml": service(key),
+            f"{d}/networkpolicy.yaml": network_policy(cfg, key),
         }
 
     def mapping_rules(self, cfg: BundleConfig, sc: Scope) -> list[dict[str, Any]]:

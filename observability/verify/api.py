@@ -72,6 +72,7 @@ def run_verify(
     else:
         cluster = Cluster.connect(kubeconfig, context, in_cluster, timeout=options.http_timeout)
         version = cluster.ping()
+        cluster.load_api_classes()
         target = f"cluster {cluster.host} (Kubernetes {version})"
     ctx = VerifyContext(cfg, cluster, options)
     try:

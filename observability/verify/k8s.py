@@ -118,6 +118,11 @@ def check_kubeconfig(kubeconfig: str | None, context: str | None) -> None:
         (d.get("current-context") for _p, d in docs if d.get("current-context")), None
     )
     contexts = named("contexts")
+    if wanted is not None and not isinstance(wanted, str):
+        raise ClusterUnreachable(
+            f"{where}: current-context is a {type(wanted).__name__}, not a context name: "
+            f"set it to one of: {', '.join(contexts) or 'none defined'} (or pass --context)"
+        )
     if not wanted:
         raise ClusterUnreachable(
             f"{where} sets no current-context: pass --context NAME (one of: "
@@ -130,7 +135,9 @@ def check_kubeconfig(kubeconfig: str | None, context: str | None) -> None:
         )
     ctx = contexts[wanted].get("context") or {}
     user_name = ctx.get("user") if isinstance(ctx, dict) else None
-    user = (named("users").get(user_name) or {}).get("user") if user_name else None
+    user_name = user_name if isinstance(user_name, str) else None
+    entry = named("users").get(user_name) if user_name else None
+    user = entry.get("user") if isinstance(entry, dict) else None
     exec_ = user.get("exec") if isinstance(user, dict) else None
     if isinstance(exec_, dict):
         command = exec_.get("command")
@@ -225,6 +232,11 @@ class Cluster:
 
     # The generated API classes import hundreds of model modules (seconds on a busy
     # machine): built on first use, so an unreachable cluster exits 2 without that cost.
+    def load_api_classes(self) -> None:
+        """Import the API classes now (after ping), not inside a check's time budget."""
+        for api in (self.core, self.apps, self.crs, self.ext):
+            assert api is not None
+
     @functools.cached_property
     def core(self) -> client.CoreV1Api:
         return client.CoreV1Api(self.api)

@@ -1,0 +1,244 @@
+"""promtool unit tests of the runtime and KEDA rules on the one-model-per-runtime bundle:
+the Ray mapping feeds an unchanged vLLM alert, the autoscaler-at-max and KEDA-errors alerts
+fire (and stay quiet one step short), AIBrixComponentDown fires on a down or absent gateway."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from urllib.parse import quote
+
+import yaml
+
+from observability.alerting.rules import rule_groups
+from observability.config import parse_config
+from observability.local.binaries import find_binary
+from tests.runtimes_helpers import RAY_KEY, VLLM_KEY, keda_data
+
+HPA = f"keda-hpa-vllm-{VLLM_KEY}"
+VLLM_MODEL = "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"
+RAY_MODEL = "meta-llama/Meta-Llama-3-8B-Instruct"
+RAY_POD = f"vllm-{RAY_KEY}-raycluster-abcde-gpu-group-worker-fghij"
+
+
+def _fill(text: str, labels: dict[str, str], value: str) -> str:
+    text = re.sub(r"\{\{ \$value \| humanize \}\}", value, text)
+    text = re.sub(
+        r"\{\{ \$labels\.(\w+) \| urlquery \}\}",
+        lambda m: quote(labels.get(m[1], ""), safe=""),
+        text,
+    )
+    return re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels.get(m[1], ""), text)
+
+
+def _with_annotations(groups: list[dict], tests: list[dict], values: dict[str, str]) -> None:
+    """promtool compares annotations too: fill each expected alert's from its rule's
+    templates, `$labels` from the expected labels and `$value` from `values` (literal,
+    humanized as Prometheus prints it). What the tests pin is which alerts fire, when,
+    and with which labels."""
+    rules = [r for g in groups for r in g["rules"] if "alert" in r]
+    for case in tests:
+        for art in case["alert_rule_test"]:
+            for exp in art["exp_alerts"]:
+                labels = exp["exp_labels"]
+                rule = next(
+                    r
+                    for r in rules
+                    if r["alert"] == art["alertname"]
+                    and all(labels.get(k) == v for k, v in r["labels"].items())
+                )
+                out = {
+                    key: _fill(text, labels, values.get(art["alertname"], ""))
+                    for key, text in rule["annotations"].items()
+                }
+                exp["exp_annotations"] = out
+
+
+def _promtool(
+    tmp: Path, tests: list[dict], repo_root: Path, values: dict[str, str] | None = None
+) -> str:
+    cfg = parse_config(keda_data(repo_root))
+    _with_annotations(rule_groups(cfg), tests, values or {})
+    (tmp / "rules.yaml").write_text(
+        yaml.safe_dump({"groups": rule_groups(cfg)}, sort_keys=False), encoding="utf-8"
+    )
+    (tmp / "test.yaml").write_text(
+        yaml.safe_dump(
+            {"rule_files": ["rules.yaml"], "evaluation_interval": "15s", "tests": tests},
+            sort_keys=False,
+        ),
+        encoding="utf-8",
+    )
+    res = subprocess.run(
+        [str(find_binary("promtool")), "test", "rules", "test.yaml"],
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res.stdout
+
+
+def test_autoscaler_at_max_and_keda_errors(repo_root: Path, tmp_path: Path) -> None:
+    sel = f'{{namespace="vllm", horizontalpodautoscaler="{HPA}"}}'
+    waiting = f'vllm:num_requests_waiting{{namespace="vllm", model_name="{VLLM_MODEL}", pod="p"}}'
+    errors = (
+        'keda_scaler_detail_errors_total{namespace="vllm", scaledObject="vllm-'
+        f'{VLLM_KEY}", scaler="prometheusScaler", metric="s0-prometheus", triggerIndex="0", '
+        'type="scaledobject"}'
+    )
+    labels = {"namespace": "vllm", "model_name": VLLM_MODEL, "severity": "warning"}
+    _promtool(
+        tmp_path,
+        [
+            {
+                "name": "at max with 40 waiting (room 4 x 8 = 32) pages after 5m; 32 does not",
+                "interval": "15s",
+                "input_series": [
+                    {"series": f"kube_horizontalpodautoscaler_status_current_replicas{sel}", "values": "4x60"},
+                    {"series": f"kube_horizontalpodautoscaler_spec_max_replicas{sel}", "values": "4x60"},
+                    {"series": waiting, "values": "32x20 40x40"},
+                    {"series": errors, "values": "0x60"},
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "4m", "alertname": "VLLMAutoscalerAtMax", "exp_alerts": []},
+                    {"eval_time": "9m", "alertname": "VLLMAutoscalerAtMax", "exp_alerts": []},
+                    {
+                        "eval_time": "10m30s",
+                        "alertname": "VLLMAutoscalerAtMax",
+                        "exp_alerts": [{"exp_labels": labels}],
+                    },
+                    {"eval_time": "10m30s", "alertname": "KEDAScalerErrors", "exp_alerts": []},
+                ],
+            },
+            {
+                "name": "below max the backlog is the HPA's job, not an alert",
+                "interval": "15s",
+                "input_series": [
+                    {"series": f"kube_horizontalpodautoscaler_status_current_replicas{sel}", "values": "3x60"},
+                    {"series": f"kube_horizontalpodautoscaler_spec_max_replicas{sel}", "values": "4x60"},
+                    {"series": waiting, "values": "400x60"},
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "14m", "alertname": "VLLMAutoscalerAtMax", "exp_alerts": []}
+                ],
+            },
+            {
+                "name": "scaler errors for 5m fire KEDAScalerErrors",
+                "interval": "15s",
+                "input_series": [{"series": errors, "values": "0+1x60"}],
+                "alert_rule_test": [
+                    {
+                        "eval_time": "6m",
+                        "alertname": "KEDAScalerErrors",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {
+                                    "scaledObject": f"vllm-{VLLM_KEY}",
+                                    "severity": "warning",
+                                }
+                            }
+                        ],
+                    }
+                ],
+            },
+        ],
+        repo_root,
+        {"KEDAScalerErrors": "66.67m"},  # rate of +1 per 15 s scrape
+    )  # fmt: skip
+
+
+def test_ray_names_reach_the_unchanged_vllm_alerts(repo_root: Path, tmp_path: Path) -> None:
+    """Only Ray's exported name is fed in: VLLMQueueBacklog reads it through the mapping."""
+    ray_tags = 'Component="core_worker", WorkerId="w1", engine="0"'
+    series = (
+        f'ray_vllm:num_requests_waiting{{namespace="vllm-llama", pod="{RAY_POD}", '
+        f'job="monitoring/ray-vllm", model_name="{RAY_MODEL}", {ray_tags}}}'
+    )
+    _promtool(
+        tmp_path,
+        [
+            {
+                "name": "600 waiting on a Ray worker pages VLLMQueueBacklog like on vLLM",
+                "interval": "15s",
+                "input_series": [{"series": series, "values": "600x40"}],
+                "alert_rule_test": [
+                    {
+                        "eval_time": "6m",
+                        "alertname": "VLLMQueueBacklog",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {
+                                    "namespace": "vllm-llama",
+                                    "model_name": RAY_MODEL,
+                                    "reason": "waiting_requests",
+                                    "severity": "warning",
+                                }
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+        repo_root,
+        {"VLLMQueueBacklog": "600"},
+    )
+
+
+def test_aibrix_component_down_on_down_or_absent(repo_root: Path, tmp_path: Path) -> None:
+    gw = 'up{job="aibrix-gateway-plugins", namespace="aibrix-system", pod="gw"}'
+    ctl = 'up{job="aibrix-controller-manager-metrics-service", namespace="aibrix-system", pod="c"}'
+    _promtool(
+        tmp_path,
+        [
+            {
+                "name": "gateway down 5m fires; controller up stays quiet",
+                "interval": "15s",
+                "input_series": [
+                    {"series": gw, "values": "0x40"},
+                    {"series": ctl, "values": "1x40"},
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "4m", "alertname": "AIBrixComponentDown", "exp_alerts": []},
+                    {
+                        "eval_time": "6m",
+                        "alertname": "AIBrixComponentDown",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {
+                                    "component": "gateway-plugins",
+                                    "job": "aibrix-gateway-plugins",
+                                    "namespace": "aibrix-system",
+                                    "pod": "gw",
+                                    "severity": "critical",
+                                }
+                            }
+                        ],
+                    },
+                ],
+            },
+            {
+                "name": "controller never scraped (absent) fires too",
+                "interval": "15s",
+                "input_series": [{"series": gw, "values": "1x40"}],
+                "alert_rule_test": [
+                    {
+                        "eval_time": "6m",
+                        "alertname": "AIBrixComponentDown",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {
+                                    "component": "controller-manager",
+                                    "job": "aibrix-controller-manager-metrics-service",
+                                    "severity": "critical",
+                                }
+                            }
+                        ],
+                    }
+                ],
+            },
+        ],
+        repo_root,
+    )
