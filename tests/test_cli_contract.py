@@ -278,7 +278,7 @@ def test_fuzz_urls(ports: dict[str, int], tmp_path: Path) -> None:
         ][which]
         started = time.monotonic()
         invoke([*args, "--json"], {2}, f"url:{args[0]}")
-        assert time.monotonic() - started < 6, args
+        assert time.monotonic() - started < 12, args  # --timeout 0.5 on a busy machine
         assert not (tmp_path / "s").exists()
 
     prop()
@@ -327,6 +327,9 @@ def test_fuzz_option_values(ports: dict[str, int]) -> None:
         return args
 
     @given(command(), st.booleans())
+    # found by bench/cli_fuzz.py: die() inside `except RuntimeError`; httpx's own range check
+    @example(["snapshot", "-p", closed, "--timeout", "0.5", "--var", ""], True)
+    @example(["dashboards", "push", "--url", closed, "--token", "t", "--timeout", "-1"], False)
     def prop(args: list[str], as_json: bool) -> None:
         if as_json and "--json" not in args:
             args = [*args, "--json"]

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 
 IN_E2E_LOCAL = ("replica-crash", "kv-saturation")
 GROUPS = (
-    ("metrics-disabled", "crash-loop", "engine-hang", "tgi-error-storm"),
+    ("metrics-disabled", "crash-loop", "engine-hang"),
     ("gpu-overheat", "slow-start", "latency-degradation", "gpu-xid"),
     ("benign", "pod-pending-gpu", "oom-crash-loop", "error-storm"),
 )

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sim_helpers import free_range
 
 from observability.config import parse_config
-from observability.local.stack import demo_models
+from observability.local.stack import demo_models, with_runtime, with_runtime_monitors
 from observability.metrics.catalog import runtime_catalog
 from observability.runtimes import tgi
 from observability.sim import SimConfig, SimModel
@@ -54,12 +54,13 @@ def test_monitor_rendered_once_a_deployed_model_runs_on_tgi(bundle):
     assert rt.demo_monitors(bundle)["tgi.yaml"] == mon
 
 
-def test_the_demo_runs_the_tgi_model_beside_the_vllm_ones(bundle):
-    assert demo_models(bundle) == (
-        ("deepseek-r1-distill-llama-8b", "vllm"),
-        ("llama-3-8b-instruct", "vllm-llama"),
-        (KEY, "vllm"),
-    )
+def test_demo_runtime_tgi_serves_the_first_model_on_tgi_and_scrapes_it(bundle):
+    cfg = with_runtime(bundle, "tgi")  # obsctl demo --runtime tgi
+    first = demo_models(bundle)[0][0]
+    assert cfg.models[first].runtime == "tgi"
+    assert SimModel.from_profile(first, cfg.models[first], "vllm").workload == "tgi"
+    names = {m["metadata"]["name"] for m in with_runtime_monitors(cfg, [])}
+    assert "tgi" in names
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
-from observability.commands._common import ConfigOption, check_url, die, load_bundle, print_json
+from observability.commands._common import (
+    ConfigOption,
+    TimeoutOption,
+    check_url,
+    die,
+    load_bundle,
+    print_json,
+)
 from observability.kube import GRAFANA_DATASOURCE_UID
 
 app = typer.Typer(help="Grafana dashboards: push to a running Grafana.", no_args_is_help=True)
@@ -30,7 +37,7 @@ def push(
         help="uid of the Prometheus datasource to bind.",
     ),
     folder: str = typer.Option("", "--folder", help="Folder title (default: dashboards.folder)."),
-    timeout: float = typer.Option(10.0, "--timeout", help="Seconds per HTTP request."),
+    timeout: float = TimeoutOption(10.0, "each Grafana request"),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     config: Path = ConfigOption,
 ) -> None:

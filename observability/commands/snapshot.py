@@ -87,6 +87,8 @@ def snapshot(
     scrape = scrape_interval or cfg.prometheus.scrape_interval
     if not _is_duration(scrape):
         die(f"--scrape-interval {scrape!r} is not a duration (e.g. 15s)")
+    # Before the try below: die() raises typer.Exit, a RuntimeError, which it would catch.
+    values = _var_values(var)
     from observability.dashboards.exprs import iter_panels
 
     dashboard = build_single_pane(cfg)
@@ -100,7 +102,7 @@ def snapshot(
             out,
             png=png,
             scrape_interval=scrape,
-            values=_var_values(var),
+            values=values,
             timeout=timeout,
         )
     except (PromError, UnknownVariable) as err:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -171,9 +172,10 @@ def check(root: Path, cfg: BundleConfig) -> list[Finding]:
     kubectl = find_kubectl()
     if kubectl is None:
         return []  # the kustomize check already reports the missing kubectl
-    out: list[Finding] = []
     from observability import runtimes
 
+    out: list[Finding] = []
+    todo: list[tuple[str, ModelProfile, Path, str]] = []
     for key, profile in cfg.models.items():
         if not runtimes.runtime_of(cfg, key).uses_vllm_deployment:
             continue  # rendered by its runtime, which sets its own model source
@@ -181,9 +183,12 @@ def check(root: Path, cfg: BundleConfig) -> list[Finding]:
         file = f"deploy/vllm/overlays/{key}/kustomization.yaml"
         if not d.is_dir():
             out.append(Finding("source", file, "missing: run `obsctl render`"))
-            continue
-        build = _build(kubectl, root, d)
-        if build.error:
-            continue  # reported by the kustomize check
-        out += check_overlay(key, profile, build.objects, file, key in cfg.vllm.deploy)
+        else:
+            todo.append((key, profile, d, file))
+    # one `kubectl kustomize` per overlay, a few at a time (each is its own process)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        builds = list(pool.map(lambda t: _build(kubectl, root, t[2]), todo))
+    for (key, profile, _d, file), build in zip(todo, builds, strict=True):
+        if not build.error:  # a failed build is reported by the kustomize check
+            out += check_overlay(key, profile, build.objects, file, key in cfg.vllm.deploy)
     return out

@@ -98,10 +98,6 @@ class StackOptions:
     prometheus_replicas: int = 1
 
 
-# Runtimes whose registered model the demo runs as an extra model (its own exposition).
-EXTRA_RUNTIMES = ("tgi",)
-
-
 def with_runtime_monitors(
     cfg: BundleConfig, monitors: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -142,21 +138,16 @@ def with_runtime(cfg: BundleConfig, runtime: str) -> BundleConfig:
 
 def demo_models(cfg: BundleConfig) -> tuple[tuple[str, str], ...]:
     """Two models, each in the namespace bundle.yaml gives it: the first deployed model and
-    another one of the registry, preferring one in a different namespace (one model only
-    if the registry has one); plus the registry's first model of each other runtime the
-    simulator serves on its own (TGI), so every exposition the bundle maps shows on the
-    pane. The rendered ServiceMonitor selects every model namespace, so the demo scrapes
-    them with no change to it."""
+    another one of the registry that runs on vLLM, preferring one in a different namespace
+    (one model only if the registry has one). The rendered ServiceMonitor selects every
+    model namespace, so the demo scrapes them with no change to it. Other runtimes (TGI)
+    show with `obsctl demo --runtime NAME`, which serves the first model with them."""
     first = cfg.vllm.deploy[0] if cfg.vllm.deploy else next(iter(cfg.models))
     out = [(first, cfg.model_namespace(first))]
-    others = [k for k in cfg.models if k != first and cfg.models[k].runtime not in EXTRA_RUNTIMES]
+    others = [k for k in cfg.models if k != first and cfg.models[k].runtime == "vllm"]
     others.sort(key=lambda k: cfg.model_namespace(k) == out[0][1])  # stable: other ns first
     if others:
         out.append((others[0], cfg.model_namespace(others[0])))
-    for runtime in EXTRA_RUNTIMES:
-        key = next((k for k, m in cfg.models.items() if m.runtime == runtime), None)
-        if key is not None and all(k != key for k, _ in out):
-            out.append((key, cfg.model_namespace(key)))
     return tuple(out)
 
 

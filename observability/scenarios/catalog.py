@@ -146,16 +146,6 @@ SCENARIOS: dict[str, Scenario] = {
             params={"celsius": 95.0},
         ),
         Scenario(
-            "tgi-error-storm",
-            "half the requests to the TGI model fail (TGI counts tgi_request_failure)",
-            "error-storm",
-            # the registry's TGI model, which the demo runs beside the vLLM ones: its
-            # tgi_* series reach the same VLLMHighErrorRate through the vllm.runtimes mapping
-            "runtime:tgi",
-            ("VLLMHighErrorRate",),
-            params={"ratio": 0.5},
-        ),
-        Scenario(
             "pod-pending-gpu",
             "a replica's pod is recreated and cannot be scheduled: a batch job took every free GPU",
             "pod-pending-gpu",
