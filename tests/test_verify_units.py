@@ -156,4 +156,12 @@ def test_cronjob_is_opt_in(bundle) -> None:
     assert rbac.artifacts(on)["deploy/verify/kustomization.yaml"]["components"] == ["cronjob"]
     job = arts["deploy/verify/cronjob/cronjob.yaml"]["spec"]["jobTemplate"]["spec"]["template"]
     assert job["spec"]["serviceAccountName"] == rbac.NAME
-    assert "verify --in-cluster --json" in job["spec"]["containers"][0]["args"][0]
+    verify = next(c for c in job["spec"]["containers"] if c["name"] == "verify")
+    assert verify["command"] == ["obsctl"]
+    assert verify["args"] == [
+        "verify",
+        "--in-cluster",
+        "--json",
+        "--config",
+        "/workspace/repo/bundle.yaml",
+    ]
