@@ -286,8 +286,33 @@ class MultiClusterStack:
             time.sleep(0.5)
 
     def _apart(self, proof: Proof, say: Callable[[str], None]) -> None:
-        want = cluster_names(self.opts.clusters)
         self._wait_all_clusters(60.0)
+        # Remote write is asynchronous: a target's first samples can reach the store a few
+        # batches after its Prometheus scraped them, so measure until the store has
+        # converged (or the bound passes), then report what it holds.
+        end = time.monotonic() + 60.0
+        unlabelled: list[dict[str, Any]] = []
+        while True:
+            with contextlib.suppress(PromError, httpx.HTTPError, OSError):
+                unlabelled = self._measure_apart(proof)
+                if (proof.apart_ok and proof.dedup_ok) or time.monotonic() >= end:
+                    break
+            if time.monotonic() >= end:
+                break
+            time.sleep(1.0)
+        say(
+            "apart: "
+            + "; ".join(
+                f"{n}: {c['target_series_in_store']} up series in the store for "
+                f"{c['targets_in_source']} targets x {c['prometheus_replicas']} Prometheus"
+                for n, c in proof.clusters.items()
+            )
+        )
+        if unlabelled:
+            proof.notes.append("series without a cluster label reached the central store")
+
+    def _measure_apart(self, proof: Proof) -> list[dict[str, Any]]:
+        want = cluster_names(self.opts.clusters)
         targets = self.per_cluster('up{job="vllm"}')
         series = {
             r["metric"].get(self.label, ""): int(float(r["value"][1]))
@@ -322,16 +347,7 @@ class MultiClusterStack:
             c["target_series_in_store"] == c["targets_in_source"] > 0
             for c in proof.clusters.values()
         )
-        say(
-            "apart: "
-            + "; ".join(
-                f"{n}: {c['target_series_in_store']} up series in the store for "
-                f"{c['targets_in_source']} targets x {c['prometheus_replicas']} Prometheus"
-                for n, c in proof.clusters.items()
-            )
-        )
-        if unlabelled:
-            proof.notes.append("series without a cluster label reached the central store")
+        return unlabelled
 
     def _snapshot(self, proof: Proof, say: Callable[[str], None]) -> None:
         """The single pane (built for a bundle with the cluster label), evaluated on the
