@@ -90,3 +90,14 @@ def resources(spec: ResourceSpec) -> dict[str, Any]:
     out: dict[str, Any] = {"requests": {"cpu": spec.cpu, "memory": spec.memory}}
     out["limits"] = {"memory": spec.memory_limit or spec.memory}
     return out
+
+
+def http_probe(port_name: str, period: int, failures: int) -> dict[str, Any]:
+    """A `/health` probe on a named container port: the model servers' startup, readiness
+    and liveness probes differ only in period and failure threshold."""
+    return {
+        "httpGet": {"path": "/health", "port": port_name},
+        "periodSeconds": period,
+        "timeoutSeconds": 5,
+        "failureThreshold": failures,
+    }

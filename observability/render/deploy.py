@@ -30,6 +30,7 @@ from observability.kube import (
     VLLM_CONTAINER,
     VLLM_NAME,
     VLLM_PORT_NAME,
+    http_probe,
     resources,
     vllm_labels,
 )
@@ -110,15 +111,6 @@ def vllm_args(cfg: BundleConfig, profile: ModelProfile, key: str | None = None) 
     return args
 
 
-def _probe(period: int, failures: int) -> dict[str, Any]:
-    return {
-        "httpGet": {"path": "/health", "port": VLLM_PORT_NAME},
-        "periodSeconds": period,
-        "timeoutSeconds": 5,
-        "failureThreshold": failures,
-    }
-
-
 def _gpu_resources(cfg: BundleConfig, gpus: int) -> dict[str, Any]:
     res = resources(cfg.resources.vllm)
     res["requests"]["nvidia.com/gpu"] = gpus
@@ -146,9 +138,9 @@ def deployment(cfg: BundleConfig) -> dict[str, Any]:
         ],
         # Startup covers download + load (up to 15 min) instead of a 300 s initial delay;
         # liveness then restarts a hung engine within a minute.
-        "startupProbe": _probe(10, 90),
-        "readinessProbe": _probe(5, 3),
-        "livenessProbe": _probe(10, 6),
+        "startupProbe": http_probe(VLLM_PORT_NAME, 10, 90),
+        "readinessProbe": http_probe(VLLM_PORT_NAME, 5, 3),
+        "livenessProbe": http_probe(VLLM_PORT_NAME, 10, 6),
         "resources": _gpu_resources(cfg, 1),
         "securityContext": {
             "allowPrivilegeEscalation": False,
@@ -302,7 +294,7 @@ def overlay_patch(cfg: BundleConfig, profile: ModelProfile, key: str = "") -> di
         "name": VLLM_CONTAINER,
         "args": vllm_args(cfg, profile, key or None),
         "resources": _gpu_resources(cfg, profile.gpus),
-        "startupProbe": _probe(10, _startup_failures(profile)),
+        "startupProbe": http_probe(VLLM_PORT_NAME, 10, _startup_failures(profile)),
     }
     pod: dict[str, Any] = {"containers": [container]}
     env: list[dict[str, Any]] = []

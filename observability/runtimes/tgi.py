@@ -36,7 +36,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from observability.duration import duration_seconds
-from observability.kube import JOB_LABEL, PART_OF, resources
+from observability.kube import JOB_LABEL, PART_OF, http_probe, resources
 from observability.metrics.catalog import Catalog, runtime_catalog
 from observability.runtimes.base import Runtime
 
@@ -126,15 +126,6 @@ def tgi_args(cfg: BundleConfig, key: str) -> list[str]:
     return args
 
 
-def _probe(period: int, failures: int) -> dict[str, Any]:
-    return {
-        "httpGet": {"path": "/health", "port": PORT_NAME},
-        "periodSeconds": period,
-        "timeoutSeconds": 5,
-        "failureThreshold": failures,
-    }
-
-
 def deployment(cfg: BundleConfig, key: str) -> dict[str, Any]:
     m = cfg.models[key]
     hf = cfg.secrets.hf_token
@@ -192,9 +183,9 @@ def deployment(cfg: BundleConfig, key: str) -> dict[str, Any]:
                                 "runAsNonRoot": True,
                                 "capabilities": {"drop": ["ALL"]},
                             },
-                            "startupProbe": _probe(10, startup),
-                            "readinessProbe": _probe(5, 3),
-                            "livenessProbe": _probe(10, 6),
+                            "startupProbe": http_probe(PORT_NAME, 10, startup),
+                            "readinessProbe": http_probe(PORT_NAME, 5, 3),
+                            "livenessProbe": http_probe(PORT_NAME, 10, 6),
                             "resources": res,
                             "volumeMounts": [
                                 {"name": "shm", "mountPath": "/dev/shm"},
