@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from observability.config import ResourceSpec
+    from observability.config import BundleConfig, HelmChart, ResourceSpec
 
 __all__ = [
     "ARGOCD_FINALIZER",
@@ -31,7 +31,9 @@ __all__ = [
     "VLLM_JOB",
     "VLLM_NAME",
     "VLLM_PORT_NAME",
+    "argocd_application",
     "deep_merge",
+    "helm_source",
     "resources",
     "vllm_labels",
     "vllm_service_name",
@@ -100,4 +102,55 @@ def http_probe(port_name: str, period: int, failures: int) -> dict[str, Any]:
         "periodSeconds": period,
         "timeoutSeconds": 5,
         "failureThreshold": failures,
+    }
+
+
+def argocd_application(
+    cfg: BundleConfig,
+    name: str,
+    *,
+    namespace: str,
+    wave: int,
+    source: dict[str, Any] | None = None,
+    sources: list[dict[str, Any]] | None = None,
+    sync_options: tuple[str, ...] = (),
+    annotations: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An Argo CD Application of the bundle: automated sync with prune and self-heal,
+    server-side apply, the long retry, and `wave` as its sync wave."""
+    spec: dict[str, Any] = {"project": "default"}
+    if sources is not None:
+        spec["sources"] = sources
+    else:
+        spec["source"] = source
+    spec["destination"] = {"server": IN_CLUSTER, "namespace": namespace}
+    spec["syncPolicy"] = {
+        "automated": {"prune": True, "selfHeal": True},
+        "syncOptions": ["ServerSideApply=true", *sync_options],
+        # Automated sync retries 5 times in about 2.5 minutes by default; a chart's CRDs
+        # and webhook can take longer on a fresh cluster: back off up to 5 minutes a try.
+        "retry": {"limit": 10, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
+    }
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {
+            "name": name,
+            "namespace": cfg.namespaces.argocd,
+            "labels": {"app.kubernetes.io/part-of": PART_OF},
+            "annotations": {"argocd.argoproj.io/sync-wave": str(wave), **(annotations or {})},
+            "finalizers": [ARGOCD_FINALIZER],
+        },
+        "spec": spec,
+    }
+
+
+def helm_source(chart: HelmChart, release: str, **helm: Any) -> dict[str, Any]:
+    """An Application source installing the pinned `chart` as Helm release `release`;
+    `helm` adds fields of spec.source.helm (valuesObject, values)."""
+    return {
+        "repoURL": chart.repo_url,
+        "chart": chart.chart,
+        "targetRevision": chart.version,
+        "helm": {"releaseName": release, **helm},
     }

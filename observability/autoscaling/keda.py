@@ -19,7 +19,7 @@ import math
 from typing import Any
 
 from observability.config import BundleConfig
-from observability.kube import ARGOCD_FINALIZER, IN_CLUSTER, PART_OF, VLLM_NAME
+from observability.kube import VLLM_NAME, argocd_application, helm_source
 from observability.metrics.names import VLLM
 
 __all__ = [
@@ -113,41 +113,14 @@ def scaled_object(cfg: BundleConfig, key: str) -> dict[str, Any]:
 
 def keda_application(cfg: BundleConfig) -> dict[str, Any]:
     keda = cfg.autoscaling.keda
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {
-            "name": KEDA_APP,
-            "namespace": cfg.namespaces.argocd,
-            "labels": {"app.kubernetes.io/part-of": PART_OF},
-            "annotations": {"argocd.argoproj.io/sync-wave": "-1"},
-            "finalizers": [ARGOCD_FINALIZER],
-        },
-        "spec": {
-            "project": "default",
-            "source": {
-                "repoURL": keda.chart.repo_url,
-                "chart": keda.chart.chart,
-                "targetRevision": keda.chart.version,
-                "helm": {
-                    "releaseName": KEDA_APP,
-                    # The operator's metrics (keda_scaler_detail_errors_total, ...) through
-                    # the chart's ServiceMonitor; Prometheus selects every monitor.
-                    "valuesObject": {
-                        "prometheus": {
-                            "operator": {"enabled": True, "serviceMonitor": {"enabled": True}}
-                        }
-                    },
-                },
-            },
-            "destination": {"server": IN_CLUSTER, "namespace": keda.namespace},
-            "syncPolicy": {
-                "automated": {"prune": True, "selfHeal": True},
-                "syncOptions": ["ServerSideApply=true", "CreateNamespace=true"],
-                "retry": {
-                    "limit": 10,
-                    "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"},
-                },
-            },
-        },
-    }
+    # The operator's metrics (keda_scaler_detail_errors_total, ...) through the chart's
+    # ServiceMonitor; Prometheus selects every monitor.
+    values = {"prometheus": {"operator": {"enabled": True, "serviceMonitor": {"enabled": True}}}}
+    return argocd_application(
+        cfg,
+        KEDA_APP,
+        namespace=keda.namespace,
+        wave=-1,
+        source=helm_source(keda.chart, KEDA_APP, valuesObject=values),
+        sync_options=("CreateNamespace=true",),
+    )

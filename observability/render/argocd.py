@@ -25,14 +25,7 @@ import yaml
 
 from observability import runtimes
 from observability.config import BundleConfig
-from observability.kube import (
-    ARGOCD_FINALIZER,
-    DCGM_APP,
-    IN_CLUSTER,
-    KPS_APP,
-    PART_OF,
-    resources,
-)
+from observability.kube import DCGM_APP, KPS_APP, argocd_application, helm_source, resources
 from observability.render.kps_values import kps_values
 
 __all__ = [
@@ -55,49 +48,9 @@ VERIFY_PATH = "deploy/verify"
 MONITORING_CONFIG_DIRS = ("servicemonitors", "alerts", "dashboards")
 VLLM_NAMESPACE_PATH = "deploy/vllm/namespace"
 
-# Automated sync retries 5 times in about 2.5 minutes by default; the chart's CRDs and
-# webhook can take longer on a fresh cluster, so back off up to 5 minutes per try.
-_RETRY = {"limit": 10, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}}
-
 
 def vllm_app_name(model_key: str) -> str:
     return f"vllm-{model_key}"
-
-
-def _app(
-    cfg: BundleConfig,
-    name: str,
-    *,
-    namespace: str,
-    wave: int,
-    source: dict[str, Any] | None = None,
-    sources: list[dict[str, Any]] | None = None,
-    sync_options: tuple[str, ...] = (),
-    annotations: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    spec: dict[str, Any] = {"project": "default"}
-    if sources is not None:
-        spec["sources"] = sources
-    else:
-        spec["source"] = source
-    spec["destination"] = {"server": IN_CLUSTER, "namespace": namespace}
-    spec["syncPolicy"] = {
-        "automated": {"prune": True, "selfHeal": True},
-        "syncOptions": ["ServerSideApply=true", *sync_options],
-        "retry": _RETRY,
-    }
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {
-            "name": name,
-            "namespace": cfg.namespaces.argocd,
-            "labels": {"app.kubernetes.io/part-of": PART_OF},
-            "annotations": {"argocd.argoproj.io/sync-wave": str(wave), **(annotations or {})},
-            "finalizers": [ARGOCD_FINALIZER],
-        },
-        "spec": spec,
-    }
 
 
 def _git(cfg: BundleConfig, path: str) -> dict[str, Any]:
@@ -106,16 +59,11 @@ def _git(cfg: BundleConfig, path: str) -> dict[str, Any]:
 
 def _kube_prometheus_stack(cfg: BundleConfig) -> dict[str, Any]:
     chart = cfg.charts.kube_prometheus_stack
-    source = {
-        "repoURL": chart.repo_url,
-        "chart": chart.chart,
-        "targetRevision": chart.version,
-        "helm": {"releaseName": KPS_APP, "valuesObject": kps_values(cfg)},
-    }
+    source = helm_source(chart, KPS_APP, valuesObject=kps_values(cfg))
     # SSA: the prometheuses CRD (~830 KB) exceeds client-side apply's 256 KiB
     # last-applied annotation. ServerSideDiff: no permanent OutOfSync from
     # server-defaulted fields of the chart's objects.
-    return _app(
+    return argocd_application(
         cfg,
         KPS_APP,
         namespace=cfg.namespaces.monitoring,
@@ -162,16 +110,11 @@ def _no_cpu_limit(res: dict[str, Any]) -> dict[str, Any]:
 
 def _dcgm_exporter(cfg: BundleConfig) -> dict[str, Any]:
     chart = cfg.charts.dcgm_exporter
-    source = {
-        "repoURL": chart.repo_url,
-        "chart": chart.chart,
-        "targetRevision": chart.version,
-        # `values` (a YAML string), not `valuesObject`: Argo CD drops null entries from
-        # valuesObject (argoproj/argo-cd#16312, #19781), and the nulls here delete chart
-        # defaults (CPU limit, priority class).
-        "helm": {"releaseName": DCGM_APP, "values": helm_values_text(_dcgm_values(cfg))},
-    }
-    return _app(
+    # `values` (a YAML string), not `valuesObject`: Argo CD drops null entries from
+    # valuesObject (argoproj/argo-cd#16312, #19781), and the nulls here delete chart
+    # defaults (CPU limit, priority class).
+    source = helm_source(chart, DCGM_APP, values=helm_values_text(_dcgm_values(cfg)))
+    return argocd_application(
         cfg,
         DCGM_APP,
         namespace=cfg.namespaces.monitoring,
@@ -202,7 +145,7 @@ def _monitoring_config(cfg: BundleConfig, rendered: set[str]) -> dict[str, Any]:
     # kustomization (and owner), while the unit Argo CD syncs and verify checks is the
     # set of objects that need the chart's CRDs.
     sources = [_git(cfg, d) for d in MONITORING_CONFIG_DIRS if d in rendered]
-    return _app(
+    return argocd_application(
         cfg,
         MONITORING_CONFIG_APP,
         namespace=cfg.namespaces.monitoring,
@@ -221,7 +164,7 @@ def applications(cfg: BundleConfig, rendered: Iterable[str]) -> dict[str, dict[s
     apps = [
         _kube_prometheus_stack(cfg),
         *([_dcgm_exporter(cfg)] if cfg.gpu.dcgm_exporter == "bundled" else []),
-        _app(
+        argocd_application(
             cfg,
             VLLM_NAMESPACE_APP,
             # Namespaces are cluster-scoped; the destination only has to exist, so it is
@@ -242,7 +185,7 @@ def applications(cfg: BundleConfig, rendered: Iterable[str]) -> dict[str, dict[s
     for key, _profile in cfg.deployed_models:
         rt = runtimes.runtime_of(cfg, key)
         apps.append(
-            _app(
+            argocd_application(
                 cfg,
                 vllm_app_name(key),
                 namespace=cfg.model_namespace(key),
@@ -265,7 +208,7 @@ def applications(cfg: BundleConfig, rendered: Iterable[str]) -> dict[str, dict[s
             ]
     if VERIFY_PATH in dirs:
         apps.append(
-            _app(
+            argocd_application(
                 cfg,
                 VERIFY_APP,
                 namespace=cfg.namespaces.monitoring,
@@ -277,7 +220,7 @@ def applications(cfg: BundleConfig, rendered: Iterable[str]) -> dict[str, dict[s
 
 
 def _app_of_apps(cfg: BundleConfig) -> dict[str, Any]:
-    app = _app(
+    app = argocd_application(
         cfg, APP_OF_APPS, namespace=cfg.namespaces.argocd, wave=0, source=_git(cfg, "argocd/apps")
     )
     del app["metadata"]["annotations"]  # the root has no siblings to order against

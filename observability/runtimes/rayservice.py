@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
 
-from observability.kube import ARGOCD_FINALIZER, IN_CLUSTER, PART_OF, resources
+from observability.kube import PART_OF, argocd_application, helm_source, resources
 from observability.metrics.catalog import Catalog, runtime_catalog
 from observability.runtimes.base import Runtime
 from observability.runtimes.mapping import forwarded_families, rename_rules
@@ -286,37 +286,16 @@ def pod_monitor(cfg: BundleConfig) -> dict[str, Any]:
 
 def operator_application(cfg: BundleConfig) -> dict[str, Any]:
     rt = cfg.runtimes.rayservice
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {
-            "name": OPERATOR_APP,
-            "namespace": cfg.namespaces.argocd,
-            "labels": {"app.kubernetes.io/part-of": PART_OF},
-            # Before the RayServices (wave 1) that need its CRDs.
-            "annotations": {"argocd.argoproj.io/sync-wave": "-1"},
-            "finalizers": [ARGOCD_FINALIZER],
-        },
-        "spec": {
-            "project": "default",
-            "source": {
-                "repoURL": rt.chart.repo_url,
-                "chart": rt.chart.chart,
-                "targetRevision": rt.chart.version,
-                "helm": {"releaseName": OPERATOR_APP},
-            },
-            "destination": {"server": IN_CLUSTER, "namespace": rt.operator_namespace},
-            "syncPolicy": {
-                "automated": {"prune": True, "selfHeal": True},
-                # The RayCluster/RayService CRDs exceed client-side apply's annotation.
-                "syncOptions": ["ServerSideApply=true", "CreateNamespace=true"],
-                "retry": {
-                    "limit": 10,
-                    "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"},
-                },
-            },
-        },
-    }
+    return argocd_application(
+        cfg,
+        OPERATOR_APP,
+        namespace=rt.operator_namespace,
+        # Before the RayServices (wave 1) that need its CRDs.
+        wave=-1,
+        source=helm_source(rt.chart, OPERATOR_APP),
+        # The RayCluster/RayService CRDs exceed client-side apply's annotation.
+        sync_options=("CreateNamespace=true",),
+    )
 
 
 class RayServiceRuntime(Runtime):
