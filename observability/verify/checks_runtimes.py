@@ -12,12 +12,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from observability.autoscaling.keda import hpa_name, scalable_models, scaled_object_name
+from observability.autoscaling.keda import (
+    HPA_PREFIX,
+    KEDA_APP,
+    scalable_models,
+    scaled_object_name,
+)
+from observability.render.argocd import vllm_app_name
 from observability.runtimes.aibrix import component_jobs
-from observability.runtimes.rayservice import rayservice_name
+from observability.runtimes.rayservice import OPERATOR_APP, rayservice_name
 from observability.verify.context import VerifyContext
+from observability.verify.k8s import Cluster
 from observability.verify.model import Check, Outcome
 
 __all__ = ["CHECKS"]
@@ -34,81 +42,107 @@ def _models(ctx: VerifyContext, runtime: str) -> list[str]:
     return [k for k, m in ctx.cfg.deployed_models if m.runtime == runtime]
 
 
-def _rayservice(ctx: VerifyContext) -> Outcome:
-    keys = _models(ctx, "rayservice")
-    if not keys:
-        return Outcome.skip("no deployed model uses runtime rayservice")
+def _each_resource(
+    ctx: VerifyContext,
+    keys: list[str],
+    resource: tuple[str, str, str, str],
+    name_of: Callable[[str], str],
+    operator_app: str,
+    judge: Callable[[Cluster, str, str, dict[str, Any]], tuple[str, str | None]],
+) -> Outcome:
+    """One custom resource per model key, fetched and judged: ok when every one exists and
+    `judge(cluster, namespace, name, object)` returns (evidence, None); otherwise it
+    returns (problem, fix). `resource` is (kind, group, version, plural)."""
+    kind, group, version, plural = resource
     cl = ctx.need_cluster()
     ok: list[str] = []
     bad: list[str] = []
     fixes: list[str] = []
     for key in keys:
-        ns, name = ctx.cfg.model_namespace(key), rayservice_name(key)
-        rs = cl.custom("ray.io", "v1", ns, "rayservices", name)
-        if rs is None:
-            bad.append(f"RayService {ns}/{name} does not exist")
+        ns, name = ctx.cfg.model_namespace(key), name_of(key)
+        obj = cl.custom(group, version, ns, plural, name)
+        if obj is None:
+            bad.append(f"{kind} {ns}/{name} does not exist")
             fixes.append(
-                f"sync the Application vllm-{key}; the kuberay-operator Application must be "
+                f"sync the Application {vllm_app_name(key)}; the {operator_app} Application must be "
                 "Healthy first (its CRDs)"
             )
             continue
-        ready = _condition(rs, "Ready")
-        status = (rs.get("status") or {}).get("serviceStatus")
-        if (ready and ready.get("status") == "True") or (ready is None and status == "Running"):
-            ok.append(f"{ns}/{name}")
-            continue
-        why = (ready or {}).get("message") or (ready or {}).get("reason") or status or "no status"
-        bad.append(f"RayService {ns}/{name} not ready ({why})")
-        fixes.append(
-            f"kubectl -n {ns} describe rayservice {name}; kubectl -n {ns} get pods -l "
-            f"ray.io/is-ray-node=yes: Pending workers = no free GPU or missing toleration; "
-            "a failing Serve app shows in the head's logs (model download, HF token)"
-        )
+        text, fix = judge(cl, ns, name, obj)
+        if fix is None:
+            ok.append(text)
+        else:
+            bad.append(text)
+            fixes.append(fix)
     if bad:
         return Outcome.fail("; ".join(bad), "; ".join(dict.fromkeys(fixes)))
     return Outcome.ok("ready: " + ", ".join(ok))
+
+
+def _rayservice_ready(
+    _cl: Cluster, ns: str, name: str, rs: dict[str, Any]
+) -> tuple[str, str | None]:
+    ready = _condition(rs, "Ready")
+    status = (rs.get("status") or {}).get("serviceStatus")
+    if (ready and ready.get("status") == "True") or (ready is None and status == "Running"):
+        return f"{ns}/{name}", None
+    why = (ready or {}).get("message") or (ready or {}).get("reason") or status or "no status"
+    return f"RayService {ns}/{name} not ready ({why})", (
+        f"kubectl -n {ns} describe rayservice {name}; kubectl -n {ns} get pods -l "
+        f"ray.io/is-ray-node=yes: Pending workers = no free GPU or missing toleration; "
+        "a failing Serve app shows in the head's logs (model download, HF token)"
+    )
+
+
+def _rayservice(ctx: VerifyContext) -> Outcome:
+    keys = _models(ctx, "rayservice")
+    if not keys:
+        return Outcome.skip("no deployed model uses runtime rayservice")
+    return _each_resource(
+        ctx,
+        keys,
+        ("RayService", "ray.io", "v1", "rayservices"),
+        rayservice_name,
+        OPERATOR_APP,
+        _rayservice_ready,
+    )
+
+
+def _scaled_object_ready(
+    cl: Cluster, ns: str, name: str, so: dict[str, Any]
+) -> tuple[str, str | None]:
+    ready = _condition(so, "Ready")
+    if not ready or ready.get("status") != "True":
+        why = (ready or {}).get("message") or "no Ready condition yet"
+        return f"ScaledObject {ns}/{name} not ready ({why})", (
+            f"kubectl -n {ns} describe scaledobject {name}: a Prometheus scaler error "
+            "names the server address or the query; check the keda-operator logs"
+        )
+    hpa = cl.hpa(ns, HPA_PREFIX + name)
+    if hpa is None:
+        return (
+            f"ScaledObject {ns}/{name} is Ready but HPA {ns}/{HPA_PREFIX + name} is missing",
+            "KEDA creates the HPA: check the keda-operator logs and its RBAC",
+        )
+    st = hpa.get("status") or {}
+    return (
+        f"{ns}/{name} (HPA {st.get('currentReplicas', '?')} current, "
+        f"{st.get('desiredReplicas', '?')} desired)"
+    ), None
 
 
 def _keda(ctx: VerifyContext) -> Outcome:
     keys = scalable_models(ctx.cfg)
     if not keys:
         return Outcome.skip("autoscaling.keda.enabled is false (or no Deployment-served model)")
-    cl = ctx.need_cluster()
-    ok: list[str] = []
-    bad: list[str] = []
-    fixes: list[str] = []
-    for key in keys:
-        ns, name = ctx.cfg.model_namespace(key), scaled_object_name(key)
-        so = cl.custom("keda.sh", "v1alpha1", ns, "scaledobjects", name)
-        if so is None:
-            bad.append(f"ScaledObject {ns}/{name} does not exist")
-            fixes.append(
-                f"sync the Application vllm-{key}; the keda Application must be Healthy "
-                "first (its CRDs)"
-            )
-            continue
-        ready = _condition(so, "Ready")
-        if not ready or ready.get("status") != "True":
-            why = (ready or {}).get("message") or "no Ready condition yet"
-            bad.append(f"ScaledObject {ns}/{name} not ready ({why})")
-            fixes.append(
-                f"kubectl -n {ns} describe scaledobject {name}: a Prometheus scaler error "
-                "names the server address or the query; check the keda-operator logs"
-            )
-            continue
-        hpa = cl.hpa(ns, hpa_name(key))
-        if hpa is None:
-            bad.append(f"ScaledObject {ns}/{name} is Ready but HPA {ns}/{hpa_name(key)} is missing")
-            fixes.append("KEDA creates the HPA: check the keda-operator logs and its RBAC")
-            continue
-        st = hpa.get("status") or {}
-        ok.append(
-            f"{ns}/{name} (HPA {st.get('currentReplicas', '?')} current, "
-            f"{st.get('desiredReplicas', '?')} desired)"
-        )
-    if bad:
-        return Outcome.fail("; ".join(bad), "; ".join(dict.fromkeys(fixes)))
-    return Outcome.ok("ready: " + ", ".join(ok))
+    return _each_resource(
+        ctx,
+        keys,
+        ("ScaledObject", "keda.sh", "v1alpha1", "scaledobjects"),
+        scaled_object_name,
+        KEDA_APP,
+        _scaled_object_ready,
+    )
 
 
 def _aibrix(ctx: VerifyContext) -> Outcome:
