@@ -19,7 +19,7 @@ from observability.dashboards.queries import Queries
 from observability.metrics.promql_ast import metric_names
 from observability.metrics.promql_labels import cluster_problems, keeps_label
 from observability.render.kps_values import kps_values
-from observability.render.remote_write import bundle_series
+from observability.render.remote_write import bundle_series, local_remote_write
 
 REPO = Path(__file__).resolve().parent.parent
 HA = REPO / "tests" / "fixtures" / "bundles" / "ha-remote-write.yaml"
@@ -92,6 +92,37 @@ def test_keep_list_is_what_rules_and_panels_read(ha_cfg) -> None:
     ):
         assert not kept(name), name
     assert "vllm:num_requests_running" in bundle_series(ha_cfg)
+
+
+def test_local_remote_write_is_the_rendered_queues_in_prometheus_names(ha_cfg) -> None:
+    """The demo's Prometheus gets the rendered queues (same tuning, same keep rule) in its
+    own snake_case names, every one pointed at the local receiver; no credentials."""
+    url = "http://127.0.0.1:1/api/v1/write"
+    mimir, vm = local_remote_write(ha_cfg, url)
+    rendered = kps_values(ha_cfg)["prometheus"]["prometheusSpec"]["remoteWrite"][0]
+    assert mimir == {
+        "name": "mimir",
+        "url": url,
+        "queue_config": {
+            "capacity": 10000,
+            "max_shards": 30,
+            "max_samples_per_send": 2000,
+            "min_backoff": "100ms",
+            "max_backoff": "10s",
+        },
+        "write_relabel_configs": [
+            {
+                "source_labels": ["__name__"],
+                "regex": rendered["writeRelabelConfigs"][0]["regex"],
+                "action": "keep",
+            }
+        ],
+    }
+    assert vm == {"name": "victoria", "url": url}
+    plain = ha_cfg.model_copy(
+        update={"prometheus": ha_cfg.prometheus.model_copy(update={"remote_write": []})}
+    )
+    assert local_remote_write(plain, url) == [{"name": "central", "url": url}]
 
 
 def test_ha_bundle_renders_and_lints_clean(tmp_path: Path) -> None:

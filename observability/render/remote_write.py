@@ -47,6 +47,34 @@ def keep_regex(names: list[str]) -> str:
     return "|".join(re.escape(n) for n in names)
 
 
+def _tuning(rw: RemoteWrite, cfg: BundleConfig) -> dict[str, Any]:
+    """`queue_config` (the fields set) and the keep rule of `only_bundle_series`, in
+    Prometheus' own remote_write names."""
+    out: dict[str, Any] = {}
+    queue = rw.queue.model_dump(exclude_none=True)  # QueueConfig's fields are Prometheus'
+    if queue:
+        out["queue_config"] = queue
+    if rw.only_bundle_series:
+        out["write_relabel_configs"] = [
+            {
+                "source_labels": ["__name__"],
+                "regex": keep_regex(bundle_series(cfg)),
+                "action": "keep",
+            }
+        ]
+    return out
+
+
+def _camel(value: Any) -> Any:
+    """Prometheus' snake_case keys in the Prometheus Operator's camelCase (queue_config ->
+    queueConfig, max_samples_per_send -> maxSamplesPerSend, ...); values untouched."""
+    if isinstance(value, list):
+        return [_camel(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    return {re.sub(r"_([a-z])", lambda m: m[1].upper(), k): _camel(v) for k, v in value.items()}
+
+
 def _entry(rw: RemoteWrite, cfg: BundleConfig) -> dict[str, Any]:
     out: dict[str, Any] = {"name": rw.name, "url": rw.url}
     if rw.basic_auth:
@@ -60,27 +88,7 @@ def _entry(rw: RemoteWrite, cfg: BundleConfig) -> dict[str, Any]:
             "type": "Bearer",
             "credentials": {"name": rw.bearer_token.name, "key": rw.bearer_token.key},
         }
-    q = rw.queue
-    queue = {
-        "capacity": q.capacity,
-        "minShards": q.min_shards,
-        "maxShards": q.max_shards,
-        "maxSamplesPerSend": q.max_samples_per_send,
-        "batchSendDeadline": q.batch_send_deadline,
-        "minBackoff": q.min_backoff,
-        "maxBackoff": q.max_backoff,
-    }
-    queue = {k: v for k, v in queue.items() if v is not None}
-    if queue:
-        out["queueConfig"] = queue
-    if rw.only_bundle_series:
-        out["writeRelabelConfigs"] = [
-            {
-                "sourceLabels": ["__name__"],
-                "regex": keep_regex(bundle_series(cfg)),
-                "action": "keep",
-            }
-        ]
+    out.update(_camel(_tuning(rw, cfg)))
     return out
 
 
@@ -92,29 +100,4 @@ def local_remote_write(cfg: BundleConfig, url: str) -> list[dict[str, Any]]:
     """Prometheus' own `remote_write` for the local demo: the bundle's queues (settings and
     keep list as rendered) pointed at `url`, or one default queue when none is configured."""
     queues = cfg.prometheus.remote_write or [RemoteWrite(name="central", url=url)]
-    out: list[dict[str, Any]] = []
-    for rw in queues:
-        entry: dict[str, Any] = {"name": rw.name, "url": url}
-        q = rw.queue
-        queue = {
-            "capacity": q.capacity,
-            "min_shards": q.min_shards,
-            "max_shards": q.max_shards,
-            "max_samples_per_send": q.max_samples_per_send,
-            "batch_send_deadline": q.batch_send_deadline,
-            "min_backoff": q.min_backoff,
-            "max_backoff": q.max_backoff,
-        }
-        queue = {k: v for k, v in queue.items() if v is not None}
-        if queue:
-            entry["queue_config"] = queue
-        if rw.only_bundle_series:
-            entry["write_relabel_configs"] = [
-                {
-                    "source_labels": ["__name__"],
-                    "regex": keep_regex(bundle_series(cfg)),
-                    "action": "keep",
-                }
-            ]
-        out.append(entry)
-    return out
+    return [{"name": rw.name, "url": url, **_tuning(rw, cfg)} for rw in queues]
