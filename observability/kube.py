@@ -34,6 +34,7 @@ __all__ = [
     "argocd_application",
     "deep_merge",
     "helm_source",
+    "kustomization",
     "resources",
     "vllm_labels",
     "vllm_service_name",
@@ -85,6 +86,11 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
         else:
             out[key] = value
     return out
+
+
+def kustomization(**fields: Any) -> dict[str, Any]:
+    """A kustomization.yaml with `fields` (namespace, resources, ...)."""
+    return {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", **fields}
 
 
 def resources(spec: ResourceSpec) -> dict[str, Any]:

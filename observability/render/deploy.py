@@ -31,6 +31,7 @@ from observability.kube import (
     VLLM_NAME,
     VLLM_PORT_NAME,
     http_probe,
+    kustomization,
     resources,
     vllm_labels,
 )
@@ -51,10 +52,6 @@ _STORE = "/model-store"
 # Above 10000: no clash with a node's own users (checkov CKV_K8S_40).
 _UID = 10001
 SYNC_CONTAINER = "model-sync"
-
-
-def _kustomization(**fields: Any) -> dict[str, Any]:
-    return {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", **fields}
 
 
 def namespaces(cfg: BundleConfig) -> list[dict[str, Any]]:
@@ -359,7 +356,7 @@ def overlay(
         # selectors (a selector is immutable once the Deployment exists).
         labels.append({"pairs": dict(pod_labels), "includeTemplates": True})
     extra = ["serviceaccount.yaml"] if cfg.models[key].source == "s3" else []
-    return _kustomization(
+    return kustomization(
         namespace=cfg.model_namespace(key),
         nameSuffix=f"-{key}",
         resources=["../../base", *extra],
@@ -371,9 +368,9 @@ def overlay(
 def artifacts(cfg: BundleConfig) -> dict[str, Any]:
     base = "deploy/vllm/base"
     out: dict[str, Any] = {
-        "deploy/vllm/namespace/kustomization.yaml": _kustomization(resources=["namespace.yaml"]),
+        "deploy/vllm/namespace/kustomization.yaml": kustomization(resources=["namespace.yaml"]),
         "deploy/vllm/namespace/namespace.yaml": namespaces(cfg),
-        f"{base}/kustomization.yaml": _kustomization(
+        f"{base}/kustomization.yaml": kustomization(
             resources=["deployment.yaml", "service.yaml", "networkpolicy.yaml", "pdb.yaml"]
         ),
         f"{base}/deployment.yaml": deployment(cfg),

@@ -116,7 +116,6 @@ class AibrixRuntime(Runtime):
     def workload(self, cfg: BundleConfig, key: str) -> dict[str, Any]:
         served = cfg.models[key].served_name
         pods = vllm_labels(key)
-        d = self.workload_path(key)
 
         def ns(name: str) -> dict[str, Any]:
             return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
@@ -154,16 +153,8 @@ class AibrixRuntime(Runtime):
                 ],
             },
         }
-        return {
-            f"{d}/kustomization.yaml": {
-                "apiVersion": "kustomize.config.k8s.io/v1beta1",
-                "kind": "Kustomization",
-                "namespace": cfg.model_namespace(key),
-                "resources": [f"../../vllm/overlays/{key}", "service.yaml", "networkpolicy.yaml"],
-            },
-            f"{d}/service.yaml": service,
-            f"{d}/networkpolicy.yaml": policy,
-        }
+        files = {"service.yaml": service, "networkpolicy.yaml": policy}
+        return self.kustomized(cfg, key, files, bases=(f"../../vllm/overlays/{key}",))
 
     def alert_rules(self, cfg: BundleConfig, t: Timing, sc: Scope) -> list[dict[str, Any]]:
         rules = []

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from observability.kube import kustomization
+
 if TYPE_CHECKING:
     from observability.alerting.timing import Timing
     from observability.config import BundleConfig
@@ -65,6 +67,21 @@ class Runtime:
     def workload(self, cfg: BundleConfig, key: str) -> dict[str, Any]:
         """Rendered files (path -> object or list of objects) of one model's workload."""
         return {}
+
+    def kustomized(
+        self, cfg: BundleConfig, key: str, files: dict[str, Any], bases: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """`files` (name -> object) in the model's `workload_path`, with the kustomization
+        that puts `bases` and them in the model's namespace."""
+        d = self.workload_path(key)
+        resources = [*bases, *files]
+        out = {
+            f"{d}/kustomization.yaml": kustomization(
+                namespace=cfg.model_namespace(key), resources=resources
+            )
+        }
+        out.update({f"{d}/{name}": obj for name, obj in files.items()})
+        return out
 
     # kind -> function(object) -> [(name, pod labels, named ports)]: the pods a custom
     # workload kind creates, so lint can check that monitors select them.

@@ -318,16 +318,7 @@ class RayServiceRuntime(Runtime):
         return f"deploy/rayservice/{key}"
 
     def workload(self, cfg: BundleConfig, key: str) -> dict[str, Any]:
-        d = self.workload_path(key)
-        return {
-            f"{d}/kustomization.yaml": {
-                "apiVersion": "kustomize.config.k8s.io/v1beta1",
-                "kind": "Kustomization",
-                "namespace": cfg.model_namespace(key),
-                "resources": ["rayservice.yaml"],
-            },
-            f"{d}/rayservice.yaml": rayservice(cfg, key),
-        }
+        return self.kustomized(cfg, key, {"rayservice.yaml": rayservice(cfg, key)})
 
     def applications(self, cfg: BundleConfig) -> list[dict[str, Any]]:
         return [operator_application(cfg)] if cfg.runtimes.rayservice.install_operator else []

@@ -308,18 +308,12 @@ class TgiRuntime(Runtime):
         return f"deploy/{TGI_NAME}/{key}"
 
     def workload(self, cfg: BundleConfig, key: str) -> dict[str, Any]:
-        d = self.workload_path(key)
-        return {
-            f"{d}/kustomization.yaml": {
-                "apiVersion": "kustomize.config.k8s.io/v1beta1",
-                "kind": "Kustomization",
-                "namespace": cfg.model_namespace(key),
-                "resources": ["deployment.yaml", "service.yaml", "networkpolicy.yaml"],
-            },
-            f"{d}/deployment.yaml": deployment(cfg, key),
-            f"{d}/service.yaml": service(key),
-            f"{d}/networkpolicy.yaml": network_policy(cfg, key),
+        files = {
+            "deployment.yaml": deployment(cfg, key),
+            "service.yaml": service(key),
+            "networkpolicy.yaml": network_policy(cfg, key),
         }
+        return self.kustomized(cfg, key, files)
 
     def mapping_rules(self, cfg: BundleConfig, sc: Scope) -> list[dict[str, Any]]:
         models = [(k, m) for k, m in cfg.models.items() if m.runtime == TGI_NAME]
