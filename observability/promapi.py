@@ -16,8 +16,9 @@ commands into one line and exit 2.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -62,12 +63,15 @@ class Response:
         return self.body.decode("utf-8", "replace")
 
 
-class Transport(Protocol):
+class Transport(ABC):
+    """What carries the API calls; `get` is `request("GET", ...)` for every transport."""
+
     label: str  # the base URL, or "service ns/name:port (API server proxy)"
     # How queries travel: POST (a form body, no URL length limit) where the transport
     # allows it; GET through the API server proxy, where verify holds only `get`.
     query_method: str
 
+    @abstractmethod
     def request(
         self,
         method: str,
@@ -75,7 +79,9 @@ class Transport(Protocol):
         params: dict[str, Any] | None = None,
         timeout: float = 5.0,
         headers: dict[str, str] | None = None,
-    ) -> Response: ...
+    ) -> Response:
+        """One call; `params` go in the query string for GET, as a form body for POST.
+        Nothing answering, or no answer within `timeout`, is a PromError."""
 
     def get(
         self,
@@ -83,10 +89,11 @@ class Transport(Protocol):
         params: dict[str, Any] | None = None,
         timeout: float = 5.0,
         headers: dict[str, str] | None = None,
-    ) -> Response: ...
+    ) -> Response:
+        return self.request("GET", path, params, timeout, headers)
 
 
-class HttpTransport:
+class HttpTransport(Transport):
     """A direct base URL, on httpx: connect bounded separately from the read."""
 
     def __init__(
@@ -131,15 +138,6 @@ class HttpTransport:
                 unreachable=True,
             ) from None
         return Response(r.status_code, r.content, url)
-
-    def get(
-        self,
-        path: str,
-        params: dict[str, Any] | None = None,
-        timeout: float = 5.0,
-        headers: dict[str, str] | None = None,
-    ) -> Response:
-        return self.request("GET", path, params, timeout, headers)
 
     def close(self) -> None:
         self._client.close()

@@ -23,7 +23,7 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from observability.promapi import PromError, Response
+from observability.promapi import PromError, Response, Transport
 from observability.verify.model import CheckFailed
 
 __all__ = ["Cluster", "ClusterUnreachable", "ProxyTransport", "label_selector"]
@@ -154,8 +154,8 @@ def check_kubeconfig(kubeconfig: str | None, context: str | None) -> None:
             )
 
 
-class ProxyTransport:
-    """A Service port reached through the API server's service proxy: a `promapi.Transport`
+class ProxyTransport(Transport):
+    """A Service port reached through the API server's service proxy: a promapi Transport
     on the kubeconfig's authenticated client (token, client certificate or exec plugin)."""
 
     def __init__(
@@ -171,15 +171,6 @@ class ProxyTransport:
         self._base = f"/api/v1/namespaces/{namespace}/services/{scheme}:{name}:{port}/proxy"
         self.label = f"service {namespace}/{name}:{port} (API server proxy)"
         self.query_method = "GET"  # verify's RBAC grants `get` on services/proxy, not `create`
-
-    def get(
-        self,
-        path: str,
-        params: dict[str, Any] | None = None,
-        timeout: float = 5.0,
-        headers: dict[str, str] | None = None,
-    ) -> Response:
-        return self.request("GET", path, params, timeout, headers)
 
     def request(
         self,
