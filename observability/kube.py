@@ -26,6 +26,7 @@ __all__ = [
     "IN_CLUSTER",
     "JOB_LABEL",
     "KPS_APP",
+    "MODEL_SERVER_UID",
     "PART_OF",
     "VLLM_CONTAINER",
     "VLLM_JOB",
@@ -35,7 +36,10 @@ __all__ = [
     "deep_merge",
     "helm_source",
     "kustomization",
+    "non_root_pod_security",
     "resources",
+    "restricted_container_security",
+    "startup_failures",
     "vllm_labels",
     "vllm_service_name",
 ]
@@ -62,6 +66,9 @@ IN_CLUSTER = "https://kubernetes.default.svc"
 # The uid the kube-prometheus-stack values give Grafana's Prometheus datasource; verify
 # looks it up and `obsctl dashboards push` binds dashboards to it.
 GRAFANA_DATASOURCE_UID = "prometheus"
+# The model servers' (vLLM, TGI) user and group: above 10000, no clash with a node's own
+# users (checkov CKV_K8S_40).
+MODEL_SERVER_UID = 10001
 
 
 def vllm_service_name(model_key: str) -> str:
@@ -98,6 +105,34 @@ def resources(spec: ResourceSpec) -> dict[str, Any]:
     out: dict[str, Any] = {"requests": {"cpu": spec.cpu, "memory": spec.memory}}
     out["limits"] = {"memory": spec.memory_limit or spec.memory}
     return out
+
+
+def non_root_pod_security(uid: int = MODEL_SERVER_UID) -> dict[str, Any]:
+    """A pod securityContext: `uid` as user, group and fsGroup, the runtime's seccomp."""
+    return {
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "fsGroup": uid,
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def restricted_container_security() -> dict[str, Any]:
+    """A container securityContext: no privilege escalation, read-only root, no
+    capabilities (writable paths are emptyDir mounts)."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
+def startup_failures(load_seconds: float, period: int = 10) -> int:
+    """Startup probe attempts (at least 30) covering 1.5x a model's expected load time,
+    so VLLMPodNotReady (at 1x) says "slow" before the kubelet restarts the container."""
+    return max(30, -(-int(load_seconds * 1.5) // period))
 
 
 def http_probe(port_name: str, period: int, failures: int) -> dict[str, Any]:

@@ -32,7 +32,10 @@ from observability.kube import (
     VLLM_PORT_NAME,
     http_probe,
     kustomization,
+    non_root_pod_security,
     resources,
+    restricted_container_security,
+    startup_failures,
     vllm_labels,
 )
 
@@ -49,8 +52,6 @@ __all__ = [
 _HOME = "/home/vllm"
 _CACHE = "/models"
 _STORE = "/model-store"
-# Above 10000: no clash with a node's own users (checkov CKV_K8S_40).
-_UID = 10001
 SYNC_CONTAINER = "model-sync"
 
 
@@ -139,12 +140,7 @@ def deployment(cfg: BundleConfig) -> dict[str, Any]:
         "readinessProbe": http_probe(VLLM_PORT_NAME, 5, 3),
         "livenessProbe": http_probe(VLLM_PORT_NAME, 10, 6),
         "resources": _gpu_resources(cfg, 1),
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": restricted_container_security(),
         "volumeMounts": [
             {"name": "shm", "mountPath": "/dev/shm"},
             {"name": "model-cache", "mountPath": _CACHE},
@@ -160,13 +156,7 @@ def deployment(cfg: BundleConfig) -> dict[str, Any]:
         "terminationGracePeriodSeconds": 60,
         "nodeSelector": dict(cfg.gpu.node_selector),
         "tolerations": [t.model_dump(exclude_none=True) for t in cfg.gpu.tolerations],
-        "securityContext": {
-            "runAsUser": _UID,
-            "runAsGroup": _UID,
-            "fsGroup": _UID,
-            "runAsNonRoot": True,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": non_root_pod_security(),
         "containers": [container],
         "volumes": [
             {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": cfg.vllm.shm_size}},
@@ -245,20 +235,6 @@ def _pdb() -> dict[str, Any]:
     }
 
 
-def _startup_failures(profile: ModelProfile, period: int = 10) -> int:
-    """Startup probe attempts covering 1.5x the expected load time, so VLLMPodNotReady
-    (at 1x) says "slow" before the kubelet restarts the container."""
-    return max(30, -(-int(duration_seconds(profile.expected_load_time) * 1.5) // period))
-
-
-_RESTRICTED = {
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": True,
-    "runAsNonRoot": True,
-    "capabilities": {"drop": ["ALL"]},
-}
-
-
 def _sync_container(key: str, profile: ModelProfile) -> dict[str, Any]:
     s3 = profile.s3
     assert s3 is not None
@@ -276,7 +252,7 @@ def _sync_container(key: str, profile: ModelProfile) -> dict[str, Any]:
             "requests": {"cpu": "1", "memory": "1Gi"},
             "limits": {"memory": "2Gi"},
         },
-        "securityContext": dict(_RESTRICTED),
+        "securityContext": restricted_container_security(),
         "volumeMounts": [
             {"name": "model-cache", "mountPath": _CACHE},
             {"name": "tmp", "mountPath": "/tmp"},
@@ -291,7 +267,9 @@ def overlay_patch(cfg: BundleConfig, profile: ModelProfile, key: str = "") -> di
         "name": VLLM_CONTAINER,
         "args": vllm_args(cfg, profile, key or None),
         "resources": _gpu_resources(cfg, profile.gpus),
-        "startupProbe": http_probe(VLLM_PORT_NAME, 10, _startup_failures(profile)),
+        "startupProbe": http_probe(
+            VLLM_PORT_NAME, 10, startup_failures(duration_seconds(profile.expected_load_time))
+        ),
     }
     pod: dict[str, Any] = {"containers": [container]}
     env: list[dict[str, Any]] = []

@@ -36,7 +36,15 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from observability.duration import duration_seconds
-from observability.kube import JOB_LABEL, PART_OF, http_probe, resources
+from observability.kube import (
+    JOB_LABEL,
+    PART_OF,
+    http_probe,
+    non_root_pod_security,
+    resources,
+    restricted_container_security,
+    startup_failures,
+)
 from observability.metrics.catalog import Catalog, runtime_catalog
 from observability.runtimes.base import Runtime
 
@@ -63,8 +71,6 @@ TGI_CONTAINER = "tgi"
 TGI_JOB = TGI_NAME  # the Services' app.kubernetes.io/name, the monitor's jobLabel
 PORT = 8080
 PORT_NAME = "http"
-# Non-root above 10000, like the vLLM Deployment (checkov CKV_K8S_40).
-_UID = 10001
 
 _HIST = ("_bucket", "_sum", "_count")
 # normalised name -> (TGI name, extra label set on the recorded series or None)
@@ -133,7 +139,7 @@ def deployment(cfg: BundleConfig, key: str) -> dict[str, Any]:
     res = resources(cfg.resources.vllm)
     res["requests"]["nvidia.com/gpu"] = m.gpus
     res["limits"]["nvidia.com/gpu"] = m.gpus
-    startup = max(30, -(-int(duration_seconds(m.expected_load_time) * 1.5) // 10))
+    startup = startup_failures(duration_seconds(m.expected_load_time))
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -151,13 +157,8 @@ def deployment(cfg: BundleConfig, key: str) -> dict[str, Any]:
                     "enableServiceLinks": False,
                     "automountServiceAccountToken": False,
                     "terminationGracePeriodSeconds": 60,
-                    "securityContext": {
-                        "runAsUser": _UID,
-                        "runAsGroup": _UID,
-                        "fsGroup": _UID,
-                        "runAsNonRoot": True,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    # Non-root above 10000, like the vLLM Deployment.
+                    "securityContext": non_root_pod_security(),
                     "nodeSelector": dict(cfg.gpu.node_selector),
                     "tolerations": [t.model_dump(exclude_none=True) for t in cfg.gpu.tolerations],
                     "containers": [
@@ -177,12 +178,7 @@ def deployment(cfg: BundleConfig, key: str) -> dict[str, Any]:
                                 {"name": "HUGGINGFACE_HUB_CACHE", "value": "/data"},
                                 {"name": "HOME", "value": "/tmp"},
                             ],
-                            "securityContext": {
-                                "allowPrivilegeEscalation": False,
-                                "readOnlyRootFilesystem": True,
-                                "runAsNonRoot": True,
-                                "capabilities": {"drop": ["ALL"]},
-                            },
+                            "securityContext": restricted_container_security(),
                             "startupProbe": http_probe(PORT_NAME, 10, startup),
                             "readinessProbe": http_probe(PORT_NAME, 5, 3),
                             "livenessProbe": http_probe(PORT_NAME, 10, 6),
