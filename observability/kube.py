@@ -36,6 +36,8 @@ __all__ = [
     "deep_merge",
     "helm_source",
     "kustomization",
+    "monitor_metadata",
+    "node_relabeling",
     "non_root_pod_security",
     "resources",
     "restricted_container_security",
@@ -93,6 +95,24 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
         else:
             out[key] = value
     return out
+
+
+def monitor_metadata(cfg: BundleConfig, name: str) -> dict[str, Any]:
+    """metadata of a ServiceMonitor/PodMonitor: in the monitoring namespace, labelled."""
+    return {
+        "name": name,
+        "namespace": cfg.namespaces.monitoring,
+        "labels": {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": PART_OF},
+    }
+
+
+def node_relabeling() -> dict[str, Any]:
+    """A monitor relabeling that puts the scraped pod's node in `node`."""
+    return {
+        "sourceLabels": ["__meta_kubernetes_pod_node_name"],
+        "targetLabel": "node",
+        "action": "replace",
+    }
 
 
 def kustomization(**fields: Any) -> dict[str, Any]:

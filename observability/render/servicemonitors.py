@@ -21,9 +21,10 @@ from observability.kube import (
     DCGM_JOB,
     DCGM_PORT_NAME,
     JOB_LABEL,
-    PART_OF,
     VLLM_NAME,
     VLLM_PORT_NAME,
+    monitor_metadata,
+    node_relabeling,
     vllm_labels,
 )
 
@@ -35,26 +36,12 @@ __all__ = ["VLLM_DROPPED_SERIES", "artifacts", "dcgm_service_monitor", "vllm_ser
 # - `python_gc_*`: interpreter GC internals, per generation; no rule or panel uses them.
 VLLM_DROPPED_SERIES = r".+_created|python_gc_.+"
 
-_NODE_RELABEL = {
-    "sourceLabels": ["__meta_kubernetes_pod_node_name"],
-    "targetLabel": "node",
-    "action": "replace",
-}
-
-
-def _meta(cfg: BundleConfig, name: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "namespace": cfg.namespaces.monitoring,
-        "labels": {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": PART_OF},
-    }
-
 
 def vllm_service_monitor(cfg: BundleConfig) -> dict[str, Any]:
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
-        "metadata": _meta(cfg, VLLM_NAME),
+        "metadata": monitor_metadata(cfg, VLLM_NAME),
         "spec": {
             "jobLabel": JOB_LABEL,
             "namespaceSelector": {"matchNames": cfg.monitored_namespaces},
@@ -69,7 +56,7 @@ def vllm_service_monitor(cfg: BundleConfig) -> dict[str, Any]:
                     "port": VLLM_PORT_NAME,
                     "path": "/metrics",
                     "interval": cfg.prometheus.scrape_interval,
-                    "relabelings": [_NODE_RELABEL],
+                    "relabelings": [node_relabeling()],
                     "metricRelabelings": [
                         {
                             "sourceLabels": ["__name__"],
@@ -87,7 +74,7 @@ def dcgm_service_monitor(cfg: BundleConfig) -> dict[str, Any]:
     """One monitor for whichever dcgm-exporter runs (gpu.dcgm_exporter): the bundled chart's
     Service, the GPU Operator's `nvidia-dcgm-exporter` Service in its namespace, or the
     Service you name. Every mode yields job DCGM_JOB, so rules read one job."""
-    relabelings: list[dict[str, Any]] = [_NODE_RELABEL]
+    relabelings: list[dict[str, Any]] = [node_relabeling()]
     if cfg.gpu.dcgm_exporter == "bundled":
         namespace, labels, port = cfg.namespaces.monitoring, {JOB_LABEL: DCGM_JOB}, DCGM_PORT_NAME
     else:
@@ -99,7 +86,7 @@ def dcgm_service_monitor(cfg: BundleConfig) -> dict[str, Any]:
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
-        "metadata": _meta(cfg, DCGM_APP),
+        "metadata": monitor_metadata(cfg, DCGM_APP),
         "spec": {
             "jobLabel": JOB_LABEL,
             "namespaceSelector": {"matchNames": [namespace]},

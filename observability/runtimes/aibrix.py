@@ -22,7 +22,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from observability.kube import PART_OF, VLLM_PORT_NAME, vllm_labels, vllm_service_name
+from observability.kube import (
+    VLLM_PORT_NAME,
+    monitor_metadata,
+    vllm_labels,
+    vllm_service_name,
+)
 from observability.metrics.catalog import Catalog, runtime_catalog
 from observability.rulebase import alert
 from observability.runtimes.base import Runtime
@@ -71,11 +76,7 @@ def _monitor(cfg: BundleConfig, component: str) -> dict[str, Any]:
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
-        "metadata": {
-            "name": name,
-            "namespace": cfg.namespaces.monitoring,
-            "labels": {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": PART_OF},
-        },
+        "metadata": monitor_metadata(cfg, name),
         "spec": {
             "namespaceSelector": {"matchNames": [cfg.runtimes.aibrix.system_namespace]},
             "selector": {"matchLabels": dict(labels)},

@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
 
-from observability.kube import PART_OF, argocd_application, helm_source, resources
+from observability.kube import (
+    PART_OF,
+    argocd_application,
+    helm_source,
+    monitor_metadata,
+    node_relabeling,
+    resources,
+)
 from observability.metrics.catalog import Catalog, runtime_catalog
 from observability.runtimes.base import Runtime
 from observability.runtimes.mapping import forwarded_families, rename_rules
@@ -247,11 +254,7 @@ def pod_monitor(cfg: BundleConfig) -> dict[str, Any]:
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PodMonitor",
-        "metadata": {
-            "name": POD_MONITOR,
-            "namespace": cfg.namespaces.monitoring,
-            "labels": {"app.kubernetes.io/name": POD_MONITOR, "app.kubernetes.io/part-of": PART_OF},
-        },
+        "metadata": monitor_metadata(cfg, POD_MONITOR),
         "spec": {
             # No jobLabel: the operator sets job="<namespace>/<name>" (engine_jobs).
             "namespaceSelector": {"matchNames": namespaces},
@@ -264,11 +267,7 @@ def pod_monitor(cfg: BundleConfig) -> dict[str, Any]:
                     "path": "/metrics",
                     "interval": cfg.prometheus.scrape_interval,
                     "relabelings": [
-                        {
-                            "sourceLabels": ["__meta_kubernetes_pod_node_name"],
-                            "targetLabel": "node",
-                            "action": "replace",
-                        },
+                        node_relabeling(),
                         {
                             "sourceLabels": ["__meta_kubernetes_pod_label_ray_io_node_type"],
                             "targetLabel": "ray_node_type",

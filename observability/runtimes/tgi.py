@@ -40,6 +40,8 @@ from observability.kube import (
     JOB_LABEL,
     PART_OF,
     http_probe,
+    monitor_metadata,
+    node_relabeling,
     non_root_pod_security,
     resources,
     restricted_container_security,
@@ -250,11 +252,7 @@ def service_monitor(cfg: BundleConfig) -> dict[str, Any]:
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
-        "metadata": {
-            "name": TGI_NAME,
-            "namespace": cfg.namespaces.monitoring,
-            "labels": {"app.kubernetes.io/name": TGI_NAME, "app.kubernetes.io/part-of": PART_OF},
-        },
+        "metadata": monitor_metadata(cfg, TGI_NAME),
         "spec": {
             "jobLabel": JOB_LABEL,  # job="tgi" (TGI_JOB)
             "namespaceSelector": {"matchNames": namespaces},
@@ -266,13 +264,7 @@ def service_monitor(cfg: BundleConfig) -> dict[str, Any]:
                     "port": PORT_NAME,
                     "path": "/metrics",
                     "interval": cfg.prometheus.scrape_interval,
-                    "relabelings": [
-                        {
-                            "sourceLabels": ["__meta_kubernetes_pod_node_name"],
-                            "targetLabel": "node",
-                            "action": "replace",
-                        }
-                    ],
+                    "relabelings": [node_relabeling()],
                 }
             ],
         },
