@@ -292,7 +292,8 @@ def operator_application(cfg: BundleConfig) -> dict[str, Any]:
         # Before the RayServices (wave 1) that need its CRDs.
         wave=-1,
         source=helm_source(rt.chart, OPERATOR_APP),
-        # The RayCluster/RayService CRDs exceed client-side apply's annotation.
+        # argocd_application applies server-side: the RayCluster/RayService CRDs exceed
+        # client-side apply's last-applied annotation.
         sync_options=("CreateNamespace=true",),
     )
 
