@@ -29,6 +29,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from observability.httppool import race_free_limits  # noqa: E402
 from observability.local.ports import PortAllocator  # noqa: E402
 
 # Held for the whole run: the sim subprocess binds them; a concurrent demo skips them.
@@ -73,8 +74,9 @@ async def _streamer(
 async def _drive(
     manifest: dict, seconds: float, rps: float, scrape: bool, stream: bool
 ) -> tuple[int, int]:
-    limits = httpx.Limits(max_connections=2000, max_keepalive_connections=2000)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+    # httpx's default limits close pooled connections under their requests once the loop
+    # lags (observability/httppool.py): that, not the sim, was the ReadError at 200 replicas
+    async with httpx.AsyncClient(timeout=30, limits=race_free_limits()) as client:
         stop = time.monotonic() + seconds
         urls = [f"http://127.0.0.1:{r['port']}/metrics" for r in manifest["replicas"]]
         urls += [f"http://127.0.0.1:{n['dcgm_port']}/metrics" for n in manifest["nodes"]]

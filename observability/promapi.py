@@ -23,6 +23,8 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from observability.httppool import race_free_limits
+
 __all__ = [
     "Alertmanager",
     "HttpTransport",
@@ -104,7 +106,8 @@ class HttpTransport(Transport):
         self.name = name
         self.query_method = "POST"
         self._headers = headers or {}
-        self._client = httpx.Client(follow_redirects=True)
+        # verify asks from a thread pool: its bound is the connections' bound
+        self._client = httpx.Client(follow_redirects=True, limits=race_free_limits())
 
     def request(
         self,

@@ -15,6 +15,7 @@ import threading
 
 import httpx
 
+from observability.httppool import race_free_limits
 from observability.load.mix import MIX, PROMPTS
 
 __all__ = ["Burst"]
@@ -41,7 +42,7 @@ class Burst:
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
-        limits = httpx.Limits(max_connections=self.users + 4)
+        limits = race_free_limits(self.users)  # one connection per user, never expired
         async with httpx.AsyncClient(timeout=120, limits=limits) as client:
             users = [
                 asyncio.ensure_future(self._user(client, self.targets[i % len(self.targets)]))
