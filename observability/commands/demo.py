@@ -13,6 +13,7 @@ from observability.commands._common import ConfigOption, die, load_bundle
 from observability.config import RUNTIMES, BundleConfig
 from observability.local.binaries import MissingBinaryError
 from observability.local.interrupt import interrupt_on_term
+from observability.local.models import ModelsError, parse_models
 from observability.promapi import PromError, Prometheus
 
 if TYPE_CHECKING:
@@ -57,6 +58,13 @@ def demo(
         0, "--duration", "-d", min=0, help="Stop after this many seconds (0 = until Ctrl-C)."
     ),
     replicas: int = typer.Option(2, "--replicas", min=1, max=16, help="Replicas per model."),
+    models: str = typer.Option(
+        "",
+        "--models",
+        help="Models to run: a count (3: the first deployed model, then registry models, new "
+        "namespaces first) or bundle.yaml keys a,b,c (key=namespace moves one). Each gets the "
+        "rules of a deployed model. Default: 2.",
+    ),
     profile: str = typer.Option(
         "standard", "--profile", help="standard (bundle timing) or fast (1s scrape, short for)."
     ),
@@ -111,6 +119,10 @@ def demo(
     if prove and clusters < 2:
         die("--prove checks several clusters: add --clusters 2")
     cfg = load_bundle(config)
+    try:
+        chosen = parse_models(cfg, models) if models else ()
+    except ModelsError as err:
+        die(str(err))
     from observability.local.stack import LocalStack, StackOptions, with_runtime  # [demo]
     from observability.local.summary import read_summary
     from observability.process import ChildFailedError
@@ -120,7 +132,7 @@ def demo(
 
         if runtime not in RUNTIMES or runtime not in runtimes.REGISTRY:
             die(f"unknown --runtime {runtime!r}: use one of {', '.join(runtimes.REGISTRY)}")
-        cfg = with_runtime(cfg, runtime)
+        cfg = with_runtime(cfg, runtime, chosen[0][0] if chosen else None)
     if keda:
         auto = cfg.autoscaling.model_copy(
             update={"keda": cfg.autoscaling.keda.model_copy(update={"enabled": True})}
@@ -135,6 +147,7 @@ def demo(
             clusters=clusters,
             profile=profile,
             replicas=replicas,
+            models=chosen,
             prometheus_replicas=prometheus_replicas or None,
             users=users,
             rate=rate,
@@ -150,6 +163,7 @@ def demo(
         repo_root=config.resolve().parent,
         profile=profile,
         replicas=replicas,
+        models=chosen,
         vllm_version=vllm_version,
         load=users > 0,
         users=max(users, 1),

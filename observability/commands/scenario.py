@@ -11,6 +11,7 @@ import typer
 from observability.commands._common import EXIT_FAILED, ConfigOption, die, load_bundle, print_json
 from observability.local.binaries import MissingBinaryError
 from observability.local.interrupt import interrupt_on_term
+from observability.local.models import ModelsError, parse_models
 from observability.promapi import PromError
 from observability.scenarios.catalog import SCENARIOS
 
@@ -47,6 +48,12 @@ def run(
     replicas: int = typer.Option(
         2, "--replicas", min=1, max=8, help="Replicas per model (fresh stack)."
     ),
+    models: str = typer.Option(
+        "",
+        "--models",
+        help="Models the stack runs, as `obsctl demo --models` takes them (a count or keys "
+        "a,b,c); a running demo is used only if it runs exactly these.",
+    ),
     timeout: float = typer.Option(
         0, "--timeout", min=0, help="Seconds per scenario (0 = 1.25x the minimum + 15 s)."
     ),
@@ -61,13 +68,22 @@ def run(
     if unknown:
         die(f"unknown scenario {unknown[0]!r}: run `obsctl scenario list`")
     cfg = load_bundle(config)
+    try:
+        wanted = parse_models(cfg, models) if models else ()
+    except ModelsError as err:
+        die(str(err))
     from observability.local.stack import STATE_DIR, LocalStack, StackOptions, live_states
     from observability.process import ChildFailedError
     from observability.scenarios import format_result, run_scenario
 
     repo_root = config.resolve().parent
     running = [] if fresh else live_states(repo_root / STATE_DIR)
-    matching = [s for s in running if s.profile == profile]  # newest first
+    matching = [  # newest first
+        s
+        for s in running
+        if s.profile == profile
+        and (not wanted or {(r.model_key, r.namespace) for r in s.replicas} == set(wanted))
+    ]
     state = matching[0] if matching else None
     if len(matching) > 1:
         typer.echo(
@@ -76,9 +92,8 @@ def run(
             err=True,
         )
     elif running and state is None and not as_json:
-        typer.echo(
-            f"the running demo uses profile {running[0].profile}; starting a fresh {profile} stack"
-        )
+        which = f"profile {profile}" + (f" and models {models}" if wanted else "")
+        typer.echo(f"no running demo has {which}; starting a fresh stack")
     stack: LocalStack | None = None
     results = []
     say = (lambda m: None) if as_json else (lambda m: typer.echo(f"- {m}"))
@@ -91,6 +106,7 @@ def run(
                         repo_root=repo_root,
                         profile=profile,
                         replicas=replicas,
+                        models=wanted,
                         # Its own file, outside demo-*.json: verify --local never picks a
                         # scenario's short-lived stack.
                         state_file=repo_root / ".obsctl" / f"scenario-{os.getpid()}.json",

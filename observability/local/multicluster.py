@@ -77,6 +77,7 @@ class MultiOptions:
     clusters: int = 2
     profile: str = "fast"
     replicas: int = 1  # vLLM replicas per model, per cluster
+    models: tuple[tuple[str, str], ...] = ()  # (key, namespace) per model; () = demo default
     gpus_per_node: int = 2
     prometheus_replicas: int | None = None  # None: bundle's prometheus.replicas
     load: bool = True
@@ -163,6 +164,7 @@ class MultiClusterStack:
                     repo_root=o.repo_root,
                     profile=o.profile,
                     replicas=o.replicas,
+                    models=o.models,
                     gpus_per_node=o.gpus_per_node,
                     load=o.load,
                     users=o.users,

@@ -13,6 +13,7 @@ never overwrite or remove each other's; `read_state` picks the newest live one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 import math
@@ -30,6 +31,7 @@ from observability.load.runner import LoadSpec, Target, start_load
 from observability.local import alertmanager as am
 from observability.local import rules as rulefiles
 from observability.local.binaries import Binaries, find_binaries
+from observability.local.models import DemoModels, demo_config, demo_models
 from observability.local.pageserver import SnapshotServer
 from observability.local.ports import PortAllocator
 from observability.local.prometheus import start_prometheus
@@ -82,7 +84,9 @@ class StackOptions:
     profile: str = "standard"
     replicas: int = 2
     vllm_version: str = "latest"
-    models: tuple[tuple[str, str], ...] = ()  # (model key, namespace); empty = demo default
+    # (model key, namespace) per model; empty = demo_models(cfg). Rules and routing come
+    # from demo_config(cfg, models): every model run counts as deployed.
+    models: DemoModels = ()
     gpus_per_node: int = 2
     load: bool = True
     users: int = 6
@@ -124,9 +128,10 @@ def with_runtime_monitors(
     return [*monitors, *extra]
 
 
-def with_runtime(cfg: BundleConfig, runtime: str) -> BundleConfig:
-    """`cfg` with the demo's first model served by `runtime` (obsctl demo --runtime)."""
-    first = demo_models(cfg)[0][0]
+def with_runtime(cfg: BundleConfig, runtime: str, first: str | None = None) -> BundleConfig:
+    """`cfg` with the demo's first model (`first`, else demo_models' first) served by
+    `runtime` (obsctl demo --runtime)."""
+    first = first or demo_models(cfg)[0][0]
     models = dict(cfg.models)
     update: dict[str, Any] = {"runtime": runtime}
     if runtime == "aibrix":
@@ -134,21 +139,6 @@ def with_runtime(cfg: BundleConfig, runtime: str) -> BundleConfig:
         update["served_name"] = first
     models[first] = models[first].model_copy(update=update)
     return cfg.model_copy(update={"models": models})
-
-
-def demo_models(cfg: BundleConfig) -> tuple[tuple[str, str], ...]:
-    """Two models, each in the namespace bundle.yaml gives it: the first deployed model and
-    another one of the registry that runs on vLLM, preferring one in a different namespace
-    (one model only if the registry has one). The rendered ServiceMonitor selects every
-    model namespace, so the demo scrapes them with no change to it. Other runtimes (TGI)
-    show with `obsctl demo --runtime NAME`, which serves the first model with them."""
-    first = cfg.vllm.deploy[0] if cfg.vllm.deploy else next(iter(cfg.models))
-    out = [(first, cfg.model_namespace(first))]
-    others = [k for k in cfg.models if k != first and cfg.models[k].runtime == "vllm"]
-    others.sort(key=lambda k: cfg.model_namespace(k) == out[0][1])  # stable: other ns first
-    if others:
-        out.append((others[0], cfg.model_namespace(others[0])))
-    return tuple(out)
 
 
 @dataclass
@@ -170,16 +160,27 @@ class LocalStack:
 
     # -- derived settings -------------------------------------------------------------
     @property
+    def models(self) -> DemoModels:
+        """(model key, namespace) of every model this stack runs."""
+        return self.opts.models or demo_models(self.opts.cfg)
+
+    @functools.cached_property
+    def cfg(self) -> BundleConfig:
+        """The bundle as a cluster running `models` has it (local/models.py demo_config):
+        what the rules, routing, monitors and snapshot page are generated from."""
+        return demo_config(self.opts.cfg, self.models)
+
+    @property
     def scrape_interval(self) -> str:
         if self.opts.profile == "fast":
             return FAST["scrape_interval"]
-        return self.opts.cfg.prometheus.scrape_interval
+        return self.cfg.prometheus.scrape_interval
 
     @property
     def evaluation_interval(self) -> str:
         if self.opts.profile == "fast":
             return FAST["evaluation_interval"]
-        return self.opts.cfg.prometheus.evaluation_interval
+        return self.cfg.prometheus.evaluation_interval
 
     @property
     def state_file(self) -> Path:
@@ -245,7 +246,7 @@ class LocalStack:
         )
         # The live snapshot page renders in its own thread, never in the caller's loop.
         self.page = SnapshotServer(
-            prom_url, o.cfg, self.scrape_interval, port=self.ports.one()
+            prom_url, self.cfg, self.scrape_interval, port=self.ports.one()
         ).start()
         self.state = self._initial_state(sim, prom_url, am_url)
         if o.load:
@@ -260,14 +261,14 @@ class LocalStack:
     # -- the steps of _start ------------------------------------------------------------
     def _write_rules(self) -> Path:
         assert self._tmp is not None and self.bins is not None
-        self.rule_groups = rulefiles.groups_for(self.opts.cfg, self.opts.profile)
+        self.rule_groups = rulefiles.groups_for(self.cfg, self.opts.profile)
         rule_file = self._tmp / "rules.yaml"
         rulefiles.write_rule_file(self.rule_groups, rule_file, self.bins.promtool)
         return rule_file
 
     def _service_monitors(self) -> list[dict[str, Any]]:
         monitors = with_runtime_monitors(
-            self.opts.cfg, load_service_monitors(self.opts.repo_root / "servicemonitors")
+            self.cfg, load_service_monitors(self.opts.repo_root / "servicemonitors")
         )
         if not monitors:
             raise RuntimeError("servicemonitors/ holds no ServiceMonitor: run `obsctl render`")
@@ -275,18 +276,17 @@ class LocalStack:
 
     def _write_alertmanager_config(self, webhook_url: str) -> None:
         assert self._tmp is not None and self.bins is not None
-        self.am_config = am.local_config(self.opts.cfg, webhook_url, self.opts.profile)
+        self.am_config = am.local_config(self.cfg, webhook_url, self.opts.profile)
         am.write_config(self.am_config, self._tmp / "alertmanager.yml", self.bins.amtool)
 
     def _sim_config(self) -> SimConfig:
-        o = self.opts
-        models = o.models or demo_models(o.cfg)
+        o, cfg, models = self.opts, self.cfg, self.models
         n_replicas = o.replicas * len(models)
         n_nodes = math.ceil(n_replicas / max(o.gpus_per_node, 1))
-        n_heads = sum(1 for key, _ in models if o.cfg.models[key].runtime == "rayservice")
-        aibrix = any(o.cfg.models[key].runtime == "aibrix" for key, _ in models)
+        n_heads = sum(1 for key, _ in models if cfg.models[key].runtime == "rayservice")
+        aibrix = any(cfg.models[key].runtime == "aibrix" for key, _ in models)
         return SimConfig(
-            models=tuple(SimModel.from_profile(k, o.cfg.models[k], ns) for k, ns in models),
+            models=tuple(SimModel.from_profile(k, cfg.models[k], ns) for k, ns in models),
             replicas=o.replicas,
             port=self.ports.block(n_replicas),
             vllm_version=o.vllm_version,
@@ -294,9 +294,9 @@ class LocalStack:
             dcgm_port=self.ports.block(n_nodes),
             head_port=self.ports.block(n_heads) if n_heads else 0,
             aibrix_port=self.ports.block(2) if aibrix else 0,
-            aibrix_namespace=o.cfg.runtimes.aibrix.system_namespace,
+            aibrix_namespace=cfg.runtimes.aibrix.system_namespace,
             gpus_per_node=o.gpus_per_node,
-            monitoring_namespace=o.cfg.namespaces.monitoring,
+            monitoring_namespace=cfg.namespaces.monitoring,
             ksm_port=self.ports.one(),
             seed=o.seed or 0,
         )
@@ -433,7 +433,7 @@ class LocalStack:
         """What the operator generates: external labels `prometheus` and the replica label
         (the pod name; dropped from alerts so an HA pair's alerts deduplicate), the cluster
         label, and remote write when a central store is given."""
-        cfg = self.opts.cfg
+        cfg = self.cfg
         prom = cfg.prometheus
         name = "kube-prometheus-stack-prometheus"
         external = {

@@ -13,7 +13,7 @@ class Scenario:
     name: str
     summary: str
     fault: str | None  # simulator fault name; None = load only
-    target: str  # replica | model | node | second-model | runtime:<name>
+    target: str  # replica | model | second-model | last-model | node | runtime:<name>
     expected: tuple[str, ...]
     params: dict[str, Any] = field(default_factory=dict)
     # alerts the fault genuinely causes besides the expected ones: alert -> why
@@ -122,11 +122,12 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "metrics-disabled",
-            "every replica of a deployed model stops exposing vllm:* metrics",
+            "every replica of one model (the stack's last) stops exposing vllm:* metrics",
             "metrics-disabled",
-            # VLLMMetricsAbsent watches the models bundle.yaml deploys (vllm.deploy); the
-            # demo's second model comes from the registry only, so it has no absent rule
-            "model",
+            # The stack's rules treat every model it runs as deployed (local/models.py), so
+            # each has its own VLLMMetricsAbsent; run_scenario fails if another model's
+            # fires. With `--models 3` the last model shares its namespace with the first.
+            "last-model",
             ("VLLMMetricsAbsent",),
         ),
         Scenario(

@@ -52,6 +52,8 @@ class AlertTiming:
     webhook_s: float | None  # fault -> first notification at the webhook
     theoretical_min_s: float | None
     ratio: float | None  # webhook_s / theoretical_min_s
+    # "namespace/model_name" of every firing instance seen (those carrying model_name)
+    models: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -65,6 +67,7 @@ class ScenarioResult:
     ok: bool
     duration_s: float
     notes: list[str] = field(default_factory=list)
+    target_model: str | None = None  # "namespace/model_name" when the fault hits one model
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -146,6 +149,26 @@ def _burst(scenario: Scenario, stack: StackState, targets: list[str]) -> Burst:
 
 
 # -- targets -----------------------------------------------------------------------------
+MODEL_TARGETS = ("model", "second-model", "last-model")
+
+
+def _target_key(scenario: Scenario, stack: StackState) -> str | None:
+    """The model key a model-level scenario faults (the stack's first, second or last)."""
+    if scenario.fault is None or scenario.target not in MODEL_TARGETS:
+        return None
+    models = list(dict.fromkeys(r.model_key for r in stack.replicas))
+    if scenario.target == "last-model":
+        return models[-1]
+    return models[1] if scenario.target == "second-model" and len(models) > 1 else models[0]
+
+
+def target_model(scenario: Scenario, stack: StackState) -> str | None:
+    """ "namespace/model_name" of the model a model-level scenario faults, else None."""
+    key = _target_key(scenario, stack)
+    r = next((r for r in stack.replicas if r.model_key == key), None)
+    return f"{r.namespace}/{r.model}" if r is not None else None
+
+
 def fault_targets(scenario: Scenario, stack: StackState) -> list[str]:
     if scenario.fault is None:
         return []
@@ -154,11 +177,16 @@ def fault_targets(scenario: Scenario, stack: StackState) -> list[str]:
     if scenario.target.startswith("runtime:"):  # every replica of a model on that runtime
         runtime = scenario.target.removeprefix("runtime:")
         return [r.pod for r in stack.replicas if r.runtime == runtime]
-    models = list(dict.fromkeys(r.model_key for r in stack.replicas))
     if scenario.target == "replica":
         return [stack.replicas[0].pod]
-    key = models[1] if scenario.target == "second-model" and len(models) > 1 else models[0]
+    key = _target_key(scenario, stack)
     return [r.pod for r in stack.replicas if r.model_key == key]
+
+
+def _model_of(labels: dict[str, str]) -> str | None:
+    if "model_name" not in labels:
+        return None
+    return f"{labels.get('namespace', '')}/{labels['model_name']}"
 
 
 def clear_faults(stack: StackState) -> None:
@@ -167,6 +195,15 @@ def clear_faults(stack: StackState) -> None:
 
 def _firing(alerts: list[dict[str, Any]], state: str = "firing") -> set[str]:
     return {a["labels"]["alertname"] for a in alerts if a["state"] == state} - {WATCHDOG}
+
+
+def _note_models(where: dict[str, set[str]], alerts: list[dict[str, Any]]) -> None:
+    """Record the model of each firing alert instance (alert name -> namespace/model)."""
+    for a in alerts:
+        labels = a.get("labels", {})
+        model = _model_of(labels)
+        if model is not None and a.get("state", a.get("status")) == "firing":
+            where.setdefault(labels.get("alertname", ""), set()).add(model)
 
 
 def wait_quiet(stack: StackState, timeout: float, say: Callable[[str], None]) -> set[str]:
@@ -211,6 +248,7 @@ def run_scenario(
     clear_faults(stack)
     preexisting = wait_quiet(stack, settle_s, say)
     targets = fault_targets(scenario, stack)
+    victim = target_model(scenario, stack)
     hold = hold_seconds(scenario, stack, targets)
     mins = {a: theoretical_min(a, scenario, stack, rules, hold) for a in scenario.expected}
     # expected alerts should arrive within ~1.2x their minimum: give up at 1.25x + 15 s
@@ -229,6 +267,7 @@ def run_scenario(
     burst = _burst(scenario, stack, targets)
     seen_prom: dict[str, float] = {}
     seen_hook: dict[str, float] = {}
+    where: dict[str, set[str]] = {}  # alert -> namespace/model of its firing instances
     # benign scenarios watch for false positives; lifecycle ones past the `for` of the
     # symptoms their cause must mute
     observe = scenario.observe_s
@@ -236,11 +275,14 @@ def run_scenario(
     try:
         while True:
             now = time.time()
-            for name in _firing(active_alerts(stack.prometheus_url)):
+            alerts = active_alerts(stack.prometheus_url)
+            _note_models(where, alerts)
+            for name in _firing(alerts):
                 seen_prom.setdefault(name, now - t0)
             for n in fetch_notifications(stack.webhook_url, since=t0):
                 if n.receiver == "null":  # severity none: delivered to nobody, not a page
                     continue
+                _note_models(where, n.alerts)
                 for name in n.alertnames() - {WATCHDOG}:
                     seen_hook.setdefault(name, n.received_at - t0)
             done = all(a in seen_hook for a in scenario.expected)
@@ -264,6 +306,10 @@ def run_scenario(
     unexpected = sorted(
         (set(seen_prom) - allowed - set(scenario.inhibited)) | (set(seen_hook) - allowed)
     )
+    if victim is not None:  # a fault on one model alerts for that model only
+        unexpected += sorted(
+            f"{a} for {m}" for a in scenario.expected for m in where.get(a, set()) - {victim}
+        )
     for name in sorted(set(scenario.expected) | set(seen_prom) | set(seen_hook)):
         m = mins.get(name) if name in scenario.expected else None
         hook = seen_hook.get(name)
@@ -276,6 +322,7 @@ def run_scenario(
                 webhook_s=hook,
                 theoretical_min_s=m,
                 ratio=(hook / m) if hook is not None and m else None,
+                models=sorted(where.get(name, set())),
             )
         )
     notes = [f"no alert rule named {a} is loaded" for a in missing]
@@ -295,6 +342,7 @@ def run_scenario(
         ok=ok and not missing,
         duration_s=duration,
         notes=notes,
+        target_model=victim,
     )
 
 
@@ -315,6 +363,12 @@ def format_result(res: ScenarioResult) -> list[str]:
         )
     if not res.alerts:
         out.append("  (no alert besides the Watchdog)")
+    if res.target_model:
+        out += [
+            f"  {t.alert} fired for {', '.join(t.models)}"
+            for t in res.alerts
+            if t.expected and t.models
+        ]
     out += [f"  unexpected: {', '.join(res.unexpected)}"] if res.unexpected else []
     out += [f"  note: {n}" for n in res.notes]
     return out
