@@ -4,7 +4,11 @@ once (`obsctl scenario run A B --fresh --json`, one process each), each stack ru
 group in order. Within a group, scenarios whose follow-on alerts outlast them (5 m rate
 windows, SLO windows, the 10 m XID window) come last, so they cannot leak into the next.
 Each result must be ok: every expected alert reached the webhook within 1.25x its
-theoretical minimum + 15 s, and nothing outside expected/tolerated fired."""
+theoretical minimum + 15 s, and nothing outside expected/tolerated fired.
+
+The first group's stack runs three models (`--models 3`: deepseek and mistral-s3 in `vllm`,
+llama in `vllm-llama`), so metrics-disabled silences the third one, which shares its
+namespace with the first: VLLMMetricsAbsent must fire for that model only."""
 
 from __future__ import annotations
 
@@ -22,10 +26,14 @@ pytestmark = pytest.mark.e2e
 
 IN_E2E_LOCAL = ("replica-crash", "kv-saturation")
 GROUPS = (
-    ("metrics-disabled", "crash-loop", "engine-hang"),
+    ("metrics-disabled", "crash-loop", "engine-hang"),  # on three models (MODELS)
     ("gpu-overheat", "slow-start", "latency-degradation", "gpu-xid"),
     ("benign", "pod-pending-gpu", "oom-crash-loop", "error-storm"),
 )
+
+
+MODELS = {0: "3"}  # group index -> --models
+SILENCED = "vllm/mistralai/Mistral-7B-Instruct-v0.3"  # the third model, beside deepseek
 
 
 def test_groups_cover_every_scenario_once():
@@ -46,6 +54,7 @@ def test_every_fault_scenario_pages_exactly_what_it_expects(repo_root: Path) -> 
                 "scenario",
                 "run",
                 *group,
+                *(["--models", MODELS[i]] if i in MODELS else []),
                 "--profile",
                 "fast",
                 "--fresh",
@@ -57,7 +66,7 @@ def test_every_fault_scenario_pages_exactly_what_it_expects(repo_root: Path) -> 
             stderr=subprocess.PIPE,
             text=True,
         )
-        for group in GROUPS
+        for i, group in enumerate(GROUPS)
     ]
     outputs = []
     try:
@@ -82,6 +91,11 @@ def test_every_fault_scenario_pages_exactly_what_it_expects(repo_root: Path) -> 
             seen.append(res["scenario"])
             if not res["ok"]:
                 failures.append(json.dumps(res))
+            if res["scenario"] == "metrics-disabled":
+                absent = [a for a in res["alerts"] if a["alert"] == "VLLMMetricsAbsent"]
+                assert res["target_model"] == SILENCED, res
+                assert [a["models"] for a in absent] == [[SILENCED]], res
+                assert len(res["targets"]) == 2, res  # both replicas of that model
     assert not failures, "\n".join(failures)
     assert sorted(seen) == sorted(n for g in GROUPS for n in g)
     print(f"{len(seen)} scenarios on {len(GROUPS)} concurrent stacks in {took:.0f} s")
