@@ -592,6 +592,8 @@ class ResourcesConfig(_Model):
     # charts' own defaults (dcgm-exporter: system-node-critical) are refused outside
     # kube-system on GKE, so the bundle deletes them unless you name a class here that
     # exists in your cluster (create one first, e.g. a PriorityClass `monitoring-high`).
+    # A name applies to dcgm-exporter and every kube-prometheus-stack pod (operator and
+    # its webhook job, Prometheus, Alertmanager, Grafana, kube-state-metrics, node-exporter).
     priority_class_name: str = Field(
         "", description="PriorityClass for the bundle's exporters and stack; empty: none"
     )

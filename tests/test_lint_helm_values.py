@@ -80,3 +80,68 @@ def test_priority_class_is_configurable(bundle, tmp_path):
     assert values["priorityClassName"] == "monitoring-high"
     _write(tmp_path, _dcgm_app(cfg))
     assert helm_values.check(tmp_path, cfg) == []
+
+
+def _kps_app(cfg) -> dict:
+    return argocd.applications(cfg, ())["argocd/apps/kube-prometheus-stack.yaml"]
+
+
+def test_a_priority_class_reaches_every_stack_pod_and_lints_clean(bundle, tmp_path):
+    data = bundle.model_dump(mode="json")
+    data["resources"]["priority_class_name"] = "monitoring-high"
+    cfg = parse_config(data)
+    values = _kps_app(cfg)["spec"]["source"]["helm"]["valuesObject"]
+    # several of these keys exist only as comments in the charts' values.yaml
+    for where in (
+        values["prometheusOperator"],
+        values["prometheusOperator"]["admissionWebhooks"]["patch"],
+        values["prometheus"]["prometheusSpec"],
+        values["alertmanager"]["alertmanagerSpec"],
+        values["grafana"],
+        values["kube-state-metrics"],
+        values["prometheus-node-exporter"],
+    ):
+        assert where["priorityClassName"] == "monitoring-high"
+    for app in argocd.applications(cfg, ()).values():
+        _write(tmp_path, app)
+    assert helm_values.check(tmp_path, cfg) == []
+    # the default (no class) renders no key at all: the cluster default priority applies
+    assert (
+        "priorityClassName"
+        not in _kps_app(bundle)["spec"]["source"]["helm"]["valuesObject"]["grafana"]
+    )
+
+
+def test_commented_keys_count_but_a_misspelt_one_still_fails(bundle, tmp_path):
+    app = copy.deepcopy(_kps_app(bundle))
+    values = app["spec"]["source"]["helm"]["valuesObject"]
+    values["grafana"]["priorityClassName"] = "x"  # documented as `# priorityClassName:`
+    values["grafana"]["priorityClasName"] = "x"  # a typo Helm would ignore
+    values["prometheus-node-exporter"]["limits"] = {"cpu": "1"}  # only a comment's example
+    _write(tmp_path, app)
+    msgs = sorted(
+        f.message for f in helm_values.check(tmp_path, bundle) if "values key" in f.message
+    )
+    assert [m.split(" does not")[0] for m in msgs] == [
+        "values key grafana.priorityClasName",
+        "values key prometheus-node-exporter.limits",
+    ]
+
+
+def test_commented_keys_follow_the_mapping_they_are_indented_under():
+    text = (
+        "a:\n"
+        "  b: 1\n"
+        "  # c: 2\n"
+        "  # NOTE: a remark with words\n"
+        "res: {}\n"
+        "  # limits:\n"
+        "  #   cpu: 100m\n"
+        "list:\n"
+        "  - name: x\n"
+        "    # inner: 1\n"
+        "script: |\n"
+        "  # notakey: 1\n"
+        "# top: ''\n"
+    )
+    assert helm_values.commented_keys(text) == [("a", "c"), ("top",)]

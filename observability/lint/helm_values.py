@@ -6,7 +6,10 @@ applies (dcgm-exporter's default 200m CPU limit, its `system-node-critical` prio
 class), and a misspelt key is silently ignored. For every Helm Application this check:
 
 1. fails on any values key that does not exist in the pinned chart's defaults (free-form
-   maps, i.e. an empty `{}` or `null` default, and lists accept anything);
+   maps, i.e. an empty `{}` or `null` default, and lists accept anything). Charts document
+   some keys only as a comment (`# priorityClassName: ""` in grafana, kube-state-metrics,
+   node-exporter and the Prometheus operator): a `# key:` line at a mapping's indentation
+   counts as that mapping's key, free-form below;
 2. computes the effective values with Helm's coalescing rules and checks them against
    bundle.yaml: no CPU limit anywhere (the bundle requests CPU and never limits it) and
    every `priorityClassName` equal to `resources.priority_class_name` (or unset).
@@ -17,6 +20,7 @@ names in the parent's values, as Helm nests them.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -30,8 +34,10 @@ from observability.lint.findings import Finding
 __all__ = [
     "SUBCHARTS",
     "chart_defaults",
+    "chart_keys",
     "check",
     "coalesce",
+    "commented_keys",
     "effective_problems",
     "unknown_keys",
 ]
@@ -46,12 +52,89 @@ SUBCHARTS: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+def _vendored_text(chart: str, version: str) -> str | None:
+    ref = resources.files("observability.lint") / "helm" / f"{chart}-{version}.values.yaml"
+    return ref.read_text(encoding="utf-8") if ref.is_file() else None
+
+
 def _vendored(chart: str, version: str) -> dict[str, Any] | None:
-    name = f"{chart}-{version}.values.yaml"
-    ref = resources.files("observability.lint") / "helm" / name
-    if not ref.is_file():
+    text = _vendored_text(chart, version)
+    return None if text is None else (yaml.safe_load(text) or {})
+
+
+_KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_][\w.-]*):(?P<rest>.*)$")
+# `# key:` or `# key: <one scalar>`; `# NOTE: some prose` is a remark, not a key
+_COMMENTED_KEY = re.compile(
+    r"""^(?P<indent> *)# (?P<key>[A-Za-z_][\w.-]*):(?: +("[^"]*"|'[^']*'|[^\s#'"]+))? *(?:#.*)?$"""
+)
+
+
+def commented_keys(text: str) -> list[tuple[str, ...]]:
+    """Paths of keys a values.yaml documents only as `# key: ...`, each at the indentation
+    of its mapping's keys (`#   key:` below a commented key is that key's example body).
+    Lines inside lists and block scalars are skipped."""
+    out: list[tuple[str, ...]] = []
+    stack: list[tuple[int, str, bool]] = []  # (indent, key, opens a mapping) of open keys
+    opaque_below: int | None = None  # indent of a list item or block scalar's key
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        if opaque_below is not None:
+            if indent > opaque_below or line.lstrip().startswith("- "):
+                continue
+            opaque_below = None
+        commented = _COMMENTED_KEY.match(line)
+        if commented is None and line.lstrip().startswith("#"):
+            continue
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        if commented is not None:
+            # under an inline value (`resources: {}` then `  # limits:`) it is an example
+            if not stack or stack[-1][2]:
+                out.append((*(k for _, k, _ in stack), commented["key"]))
+            continue
+        if line.lstrip().startswith("- "):
+            opaque_below = indent  # keys of list items are not mapping keys of the chart
+            continue
+        if (m := _KEY_LINE.match(line)) is None:
+            continue
+        rest = m["rest"].strip()
+        if rest.startswith(("|", ">")):
+            opaque_below = indent
+        stack.append((indent, m["key"], not rest or rest.startswith("#")))
+    return out
+
+
+def _with_commented(values: dict[str, Any], text: str) -> dict[str, Any]:
+    """`values` plus every commented key whose mapping exists, as a free-form `{}`."""
+    for path in commented_keys(text):
+        node: Any = values
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and node and path[-1] not in node:
+            node[path[-1]] = {}
+    return values
+
+
+@cache
+def _keys_cached(chart: str, version: str) -> dict[str, Any] | None:
+    text = _vendored_text(chart, version)
+    if text is None:
         return None
-    return yaml.safe_load(ref.read_text(encoding="utf-8")) or {}
+    keys = _with_commented(yaml.safe_load(text) or {}, text)
+    for key, (sub, sub_version) in SUBCHARTS.get(chart, {}).items():
+        sub_keys = _keys_cached(sub, sub_version)
+        if sub_keys is not None:
+            keys[key] = coalesce(sub_keys, keys.get(key) or {})
+    return keys
+
+
+def chart_keys(chart: str, version: str) -> dict[str, Any] | None:
+    """The keys the chart knows at `version`: its defaults plus the keys its values.yaml
+    documents in comments (free-form), subcharts nested; None if not vendored. For the
+    unknown-key check only: a commented key has no default in effect."""
+    return _keys_cached(chart, version)
 
 
 @cache
@@ -214,7 +297,7 @@ def check(root: Path, cfg: BundleConfig) -> list[Finding]:
                         )
                     )
                     continue
-                for key in unknown_keys(values, defaults):
+                for key in unknown_keys(values, chart_keys(chart, version) or defaults):
                     findings.append(
                         Finding(
                             "helm-values",

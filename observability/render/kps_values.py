@@ -126,7 +126,7 @@ def kps_values(cfg: BundleConfig) -> dict[str, Any]:
         },
         kps_alertmanager_values(cfg),
     )
-    return {
+    values = {
         "crds": {"enabled": True},
         "prometheusOperator": {
             "resources": resources(r.prometheus_operator),
@@ -144,3 +144,24 @@ def kps_values(cfg: BundleConfig) -> dict[str, Any]:
         },
         "prometheus-node-exporter": {"resources": resources(r.node_exporter)},
     }
+    if r.priority_class_name:
+        for path in _POD_SPECS:
+            node = values
+            for part in path:
+                node = node.setdefault(part, {})
+            node["priorityClassName"] = r.priority_class_name
+    return values
+
+
+# Every pod kube-prometheus-stack runs with the bundle's values, where the chart (or its
+# subchart) takes a `priorityClassName`; several are documented only as comments in the
+# charts' values.yaml, which the helm-values lint reads (lint/helm_values.commented_keys).
+_POD_SPECS: tuple[tuple[str, ...], ...] = (
+    ("prometheusOperator",),
+    ("prometheusOperator", "admissionWebhooks", "patch"),
+    ("prometheus", "prometheusSpec"),
+    ("alertmanager", "alertmanagerSpec"),
+    ("grafana",),
+    ("kube-state-metrics",),
+    ("prometheus-node-exporter",),
+)
