@@ -39,7 +39,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from observability.httppool import race_free_limits  # noqa: E402
+from observability.httppool import async_client  # noqa: E402
 from observability.local.ports import PortAllocator  # noqa: E402
 
 # Held for the whole run: the sim subprocess binds them; a concurrent demo skips them.
@@ -93,12 +93,7 @@ async def _drive(
         # default limits also close pooled connections under their requests once the loop
         # lags (observability/httppool.py): that, not the sim, was the ReadError at 200
         # replicas.
-        clients = {
-            u: await stack.enter_async_context(
-                httpx.AsyncClient(timeout=30, limits=race_free_limits())
-            )
-            for u in urls
-        }
+        clients = {u: await stack.enter_async_context(async_client(timeout=30)) for u in urls}
         stop = time.monotonic() + seconds
         jobs = [_scraper(clients, urls, stop)] if scrape else []
         for r in manifest["replicas"] if stream else []:

@@ -21,9 +21,13 @@ an idle socket for EOF before reusing it.
 
 from __future__ import annotations
 
+import ssl
+from functools import cache
+from typing import Any
+
 import httpx
 
-__all__ = ["race_free_limits"]
+__all__ = ["async_client", "race_free_limits"]
 
 
 def race_free_limits(connections: int | None = None) -> httpx.Limits:
@@ -33,3 +37,19 @@ def race_free_limits(connections: int | None = None) -> httpx.Limits:
         max_keepalive_connections=connections,
         keepalive_expiry=None,
     )
+
+
+@cache
+def _tls() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
+def async_client(connections: int | None = None, **kwargs: Any) -> httpx.AsyncClient:
+    """An AsyncClient on `race_free_limits(connections)`. Clients share one TLS context:
+    httpx builds one per client otherwise (~18 ms each; 2.3 s for a burst's 128 users).
+
+    Many connections are better spread over many clients: httpcore rescans the whole pool
+    on every request and response, so one client for hundreds of connections spends its
+    CPU there (86 scrapes/s for 225 targets on the 2-core dev machine, against ~1,900 with a
+    client per target)."""
+    return httpx.AsyncClient(limits=race_free_limits(connections), verify=_tls(), **kwargs)

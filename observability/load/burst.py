@@ -10,12 +10,13 @@ one per token, on a shared CPU).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
 
 import httpx
 
-from observability.httppool import race_free_limits
+from observability.httppool import async_client
 from observability.load.mix import MIX, PROMPTS
 
 __all__ = ["Burst"]
@@ -42,12 +43,15 @@ class Burst:
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
-        limits = race_free_limits(self.users)  # one connection per user, never expired
-        async with httpx.AsyncClient(timeout=120, limits=limits) as client:
-            users = [
-                asyncio.ensure_future(self._user(client, self.targets[i % len(self.targets)]))
-                for i in range(self.users)
-            ]
+        async with contextlib.AsyncExitStack() as stack:
+            # One client (one connection) per user: 128 users sharing one pool spent the
+            # CPU the burst needs on pool scans (22 instead of ~70 requests/s, so the cache
+            # never filled; observability/httppool.py).
+            users = []
+            for i in range(self.users):
+                client = await stack.enter_async_context(async_client(1, timeout=120))
+                target = self.targets[i % len(self.targets)]
+                users.append(asyncio.ensure_future(self._user(client, target)))
             await self._stop.wait()
             for u in users:
                 u.cancel()
