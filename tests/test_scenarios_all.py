@@ -6,9 +6,10 @@ windows, SLO windows, the 10 m XID window) come last, so they cannot leak into t
 Each result must be ok: every expected alert reached the webhook within 1.25x its
 theoretical minimum + 15 s, and nothing outside expected/tolerated fired.
 
-The first group's stack runs three models (`--models 3`: deepseek and mistral-s3 in `vllm`,
-llama in `vllm-llama`), so metrics-disabled silences the third one, which shares its
-namespace with the first: VLLMMetricsAbsent must fire for that model only."""
+metrics-disabled silences the stack's last model here (llama, in its own namespace); the
+three-model case, where the silenced model shares its namespace with another, runs alone
+in tests/test_scenario_models.py: a three-model stack beside two others on two cores
+starved latency-degradation's first tokens (it missed VLLMHighTimeToFirstToken in CI)."""
 
 from __future__ import annotations
 
@@ -26,14 +27,14 @@ pytestmark = pytest.mark.e2e
 
 IN_E2E_LOCAL = ("replica-crash", "kv-saturation")
 GROUPS = (
-    ("metrics-disabled", "crash-loop", "engine-hang"),  # on three models (MODELS)
+    ("metrics-disabled", "crash-loop", "engine-hang"),
     ("gpu-overheat", "slow-start", "latency-degradation", "gpu-xid"),
     ("benign", "pod-pending-gpu", "oom-crash-loop", "error-storm"),
 )
 
 
-MODELS = {0: "3"}  # group index -> --models
-SILENCED = "vllm/mistralai/Mistral-7B-Instruct-v0.3"  # the third model, beside deepseek
+MODELS: dict[int, str] = {}  # group index -> --models
+SILENCED = "vllm-llama/meta-llama/Meta-Llama-3-8B-Instruct"  # the stack's last model
 
 
 def test_groups_cover_every_scenario_once():
