@@ -57,11 +57,6 @@ def _vendored_text(chart: str, version: str) -> str | None:
     return ref.read_text(encoding="utf-8") if ref.is_file() else None
 
 
-def _vendored(chart: str, version: str) -> dict[str, Any] | None:
-    text = _vendored_text(chart, version)
-    return None if text is None else (yaml.safe_load(text) or {})
-
-
 _KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_][\w.-]*):(?P<rest>.*)$")
 # `# key:` or `# key: <one scalar>`; `# NOTE: some prose` is a remark, not a key
 _COMMENTED_KEY = re.compile(
@@ -118,41 +113,33 @@ def _with_commented(values: dict[str, Any], text: str) -> dict[str, Any]:
 
 
 @cache
-def _keys_cached(chart: str, version: str) -> dict[str, Any] | None:
+def _chart_values(chart: str, version: str, documented: bool) -> dict[str, Any] | None:
+    """The chart's values.yaml with its subcharts' nested under their keys (the parent's
+    values for a subchart override the subchart's own defaults); with `documented`, also
+    the keys documented only in comments, as free-form maps. None if not vendored."""
     text = _vendored_text(chart, version)
     if text is None:
         return None
-    keys = _with_commented(yaml.safe_load(text) or {}, text)
+    values = yaml.safe_load(text) or {}
+    if documented:
+        values = _with_commented(values, text)
     for key, (sub, sub_version) in SUBCHARTS.get(chart, {}).items():
-        sub_keys = _keys_cached(sub, sub_version)
-        if sub_keys is not None:
-            keys[key] = coalesce(sub_keys, keys.get(key) or {})
-    return keys
+        sub_values = _chart_values(sub, sub_version, documented)
+        if sub_values is not None:
+            values[key] = coalesce(sub_values, values.get(key) or {})
+    return values
 
 
 def chart_keys(chart: str, version: str) -> dict[str, Any] | None:
     """The keys the chart knows at `version`: its defaults plus the keys its values.yaml
     documents in comments (free-form), subcharts nested; None if not vendored. For the
     unknown-key check only: a commented key has no default in effect."""
-    return _keys_cached(chart, version)
-
-
-@cache
-def _defaults_cached(chart: str, version: str) -> dict[str, Any] | None:
-    values = _vendored(chart, version)
-    if values is None:
-        return None
-    for key, (sub, sub_version) in SUBCHARTS.get(chart, {}).items():
-        sub_values = _vendored(sub, sub_version)
-        if sub_values is not None:
-            # The parent's values for the subchart override the subchart's own defaults.
-            values[key] = coalesce(sub_values, values.get(key) or {})
-    return values
+    return _chart_values(chart, version, documented=True)
 
 
 def chart_defaults(chart: str, version: str) -> dict[str, Any] | None:
     """The chart's default values at `version` (subcharts nested), None if not vendored."""
-    return _defaults_cached(chart, version)
+    return _chart_values(chart, version, documented=False)
 
 
 def coalesce(defaults: Any, values: Any) -> Any:
