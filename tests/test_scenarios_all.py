@@ -8,27 +8,28 @@ theoretical minimum + 15 s, and nothing outside expected/tolerated fired.
 
 metrics-disabled silences the stack's last model here (llama, in its own namespace); the
 three-model case, where the silenced model shares its namespace with another, runs alone
-in tests/test_scenario_models.py: a three-model stack beside two others on two cores
-starved latency-degradation's first tokens (it missed VLLMHighTimeToFirstToken in CI)."""
+in tests/test_scenarios_alone.py, and so does latency-degradation, whose first tokens
+starve beside two other stacks on two cores (it missed VLLMHighTimeToFirstToken in CI)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from observability.scenarios import SCENARIOS
+from tests.scenario_helpers import scenario_cmd
 
 pytestmark = pytest.mark.e2e
 
 IN_E2E_LOCAL = ("replica-crash", "kv-saturation")
+ALONE = ("latency-degradation",)  # tests/test_scenarios_alone.py
 GROUPS = (
     ("metrics-disabled", "crash-loop", "engine-hang"),
-    ("gpu-overheat", "slow-start", "latency-degradation", "gpu-xid"),
+    ("gpu-overheat", "slow-start", "gpu-xid"),
     ("benign", "pod-pending-gpu", "oom-crash-loop", "error-storm"),
 )
 
@@ -38,7 +39,7 @@ SILENCED = "vllm-llama/meta-llama/Meta-Llama-3-8B-Instruct"  # the stack's last 
 
 
 def test_groups_cover_every_scenario_once():
-    names = [n for g in GROUPS for n in g] + list(IN_E2E_LOCAL)
+    names = [n for g in GROUPS for n in g] + list(IN_E2E_LOCAL) + list(ALONE)
     assert sorted(names) == sorted(SCENARIOS)
     assert len(names) == len(set(names))
 
@@ -48,21 +49,7 @@ def test_every_fault_scenario_pages_exactly_what_it_expects(repo_root: Path) -> 
     t0 = time.monotonic()
     procs = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "observability.cli",
-                "scenario",
-                "run",
-                *group,
-                *(["--models", MODELS[i]] if i in MODELS else []),
-                "--profile",
-                "fast",
-                "--fresh",
-                "--json",
-                "--config",
-                str(repo_root / "bundle.yaml"),
-            ],
+            scenario_cmd(repo_root, group, MODELS.get(i)),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

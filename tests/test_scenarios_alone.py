@@ -1,0 +1,55 @@
+"""Scenarios that run on a stack of their own, not beside the three concurrent stacks of
+tests/test_scenarios_all.py.
+
+- #11: the demo with three models, two sharing a namespace (`--models 3`: deepseek and
+  mistral-s3 in `vllm`, llama in `vllm-llama`): metrics-disabled silences the last one,
+  mistral, and VLLMMetricsAbsent must fire for that model only, not for deepseek beside it.
+  A three-model stack's CPU starved the other stacks' timing.
+- latency-degradation: p99 time to first token crosses 1 s only through queued requests
+  (0.6 s steps), and with three stacks on two cores it missed VLLMHighTimeToFirstToken in
+  four full CI runs while passing alone every time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.scenario_helpers import scenario_cmd
+
+pytestmark = pytest.mark.e2e
+
+SILENCED = "vllm/mistralai/Mistral-7B-Instruct-v0.3"
+
+
+@pytest.mark.timeout(400)
+def test_metrics_absent_fires_for_the_silenced_model_only(repo_root: Path) -> None:
+    run = subprocess.run(
+        scenario_cmd(repo_root, ("metrics-disabled",), models="3"),
+        capture_output=True,
+        text=True,
+        timeout=360,
+    )
+    data = json.loads(run.stdout)
+    (res,) = data["results"]
+    assert res["ok"], res
+    assert res["target_model"] == SILENCED, res
+    absent = [a for a in res["alerts"] if a["alert"] == "VLLMMetricsAbsent"]
+    assert [a["models"] for a in absent] == [[SILENCED]], res
+    assert len(res["targets"]) == 2, res  # both replicas of that model
+
+
+@pytest.mark.timeout(400)
+def test_latency_degradation_pages_both_latency_alerts(repo_root: Path) -> None:
+    run = subprocess.run(
+        scenario_cmd(repo_root, ("latency-degradation",)),
+        capture_output=True,
+        text=True,
+        timeout=360,
+    )
+    (res,) = json.loads(run.stdout)["results"]
+    assert res["ok"], res
+    fired = {a["alert"] for a in res["alerts"] if a["fired"]}
+    assert {"VLLMHighInterTokenLatency", "VLLMHighTimeToFirstToken"} <= fired, res
