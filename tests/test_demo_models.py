@@ -129,7 +129,7 @@ def _wait(fn: Any, timeout: float) -> Any:
 
 
 @pytest.mark.e2e
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 def test_three_models_two_sharing_a_namespace_every_target_up_panels_per_model(
     bundle: BundleConfig, repo_root: Path, tmp_path: Path
 ) -> None:
@@ -162,7 +162,18 @@ def test_three_models_two_sharing_a_namespace_every_target_up_panels_per_model(
             # Pinned to the shared namespace: the two models in it, apart by model_name.
             shared = _panel_expr(dash, "Time to first token", {"namespace": "vllm"})
             assert set(_series(prom, shared)) == {("vllm", DEEPSEEK), ("vllm", MISTRAL)}
-            tokens = _series(prom, _panel_expr(dash, "Generation tokens/s", {}))
+            # The series exist from the first scrape (counters start at 0); wait for the load's
+            # tokens to reach every model. On a busy CI machine that can take tens of seconds.
+            tokens_expr = _panel_expr(dash, "Generation tokens/s", {})
+            tokens = _wait(
+                lambda: (
+                    (t := _series(prom, tokens_expr))
+                    and len(t) == 3
+                    and all(v > 0 for v in t.values())
+                    and t
+                ),
+                60,
+            ) or _series(prom, tokens_expr)
             assert {m for _, m in tokens} == {DEEPSEEK, LLAMA, MISTRAL}, tokens
             assert all(v > 0 for v in tokens.values()), tokens
             ready = _series(prom, _panel_expr(dash, "Ready pods per model", {}))
