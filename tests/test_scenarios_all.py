@@ -8,8 +8,8 @@ theoretical minimum + 15 s, and nothing outside expected/tolerated fired.
 
 metrics-disabled silences the stack's last model here (llama, in its own namespace); the
 three-model case, where the silenced model shares its namespace with another, runs alone
-in tests/test_scenarios_alone.py, and so does latency-degradation, whose first tokens
-starve beside two other stacks on two cores (it missed VLLMHighTimeToFirstToken in CI)."""
+in tests/test_scenarios_alone.py, and so does latency-degradation (beside two other
+stacks on two cores it missed VLLMHighTimeToFirstToken in CI; see that file)."""
 
 from __future__ import annotations
 

@@ -5,6 +5,11 @@ want blocks than it holds. The stack's steady load leaves a replica idle most of
 time, so the kv-saturation scenario adds this burst: `users` clients sending the seed
 mix back to back, non-streaming (the client then costs one response per request, not
 one per token, on a shared CPU).
+
+Latency-degradation uses it with short requests (`max_tokens`): Locust's users are a
+closed loop, so a slowed model gets new requests only as fast as the slow ones finish
+(a user waits ~60 s on a 100-token reply at 0.6 s a step). Real clients keep arriving;
+short back-to-back requests give the slowed engine first tokens to time at that pace.
 """
 
 from __future__ import annotations
@@ -25,9 +30,16 @@ __all__ = ["Burst"]
 class Burst:
     """`with Burst(targets, users):` runs the burst on a background thread until exit."""
 
-    def __init__(self, targets: list[tuple[str, str]], users: int, seed: int = 0) -> None:
+    def __init__(
+        self,
+        targets: list[tuple[str, str]],
+        users: int,
+        seed: int = 0,
+        max_tokens: int | None = None,
+    ) -> None:
         self.targets = targets  # (base URL, served model name)
         self.users = users
+        self.max_tokens = max_tokens  # None: the seed mix's lengths
         self.sent = 0
         self.failed = 0
         self._rng = random.Random(seed)
@@ -65,7 +77,7 @@ class Burst:
             body = {
                 "model": model,
                 "prompt": self._rng.choice(PROMPTS),
-                "max_tokens": gen.max_tokens,
+                "max_tokens": self.max_tokens or gen.max_tokens,
             }
             self.sent += 1
             try:

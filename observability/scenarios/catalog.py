@@ -21,6 +21,7 @@ class Scenario:
     window_fraction: float = 0.0  # share of the rule's range window the fault must fill
     observe_s: float = 0.0  # benign: how long to watch for false positives
     burst_users: int = 0  # extra back-to-back clients on the targets while the fault lasts
+    burst_max_tokens: int | None = None  # their reply length; None = the seed mix's
     # alerts that may fire in Prometheus but Alertmanager must mute (a delivery fails the
     # scenario): alert -> the inhibiting cause
     inhibited: dict[str, str] = field(default_factory=dict)
@@ -90,6 +91,12 @@ SCENARIOS: dict[str, Scenario] = {
             # p99 over 5m crosses once >1% of the window's observations are slow: a few
             # seconds of slowed tokens after a minute of demo load (more after a long run)
             window_fraction=0.01,
+            # Open-loop arrivals: Locust's users wait out their slowed replies (~60 s each),
+            # so alone they bring the slowed model a handful of first tokens a minute, and
+            # on a busy CI machine too few crossed 1% of the window in time. Short requests
+            # back to back keep first tokens coming, as real clients would.
+            burst_users=12,
+            burst_max_tokens=2,
         ),
         Scenario(
             "error-storm",

@@ -145,7 +145,8 @@ def theoretical_min(
 
 def _burst(scenario: Scenario, stack: StackState, targets: list[str]) -> Burst:
     urls = [(r.url, r.model) for r in stack.replicas if r.pod in targets]
-    return Burst(urls, scenario.burst_users if urls else 0).__enter__()
+    users = scenario.burst_users if urls else 0
+    return Burst(urls, users, max_tokens=scenario.burst_max_tokens).__enter__()
 
 
 # -- targets -----------------------------------------------------------------------------
