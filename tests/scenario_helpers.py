@@ -1,10 +1,13 @@
 """The `obsctl scenario run` command line the scenario tests run (fast profile, a fresh
-stack, JSON out, the committed bundle.yaml)."""
+stack, JSON out, the committed bundle.yaml), and running it to its results."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def scenario_cmd(repo_root: Path, names: tuple[str, ...], models: str | None = None) -> list[str]:
@@ -23,3 +26,13 @@ def scenario_cmd(repo_root: Path, names: tuple[str, ...], models: str | None = N
         "--config",
         str(repo_root / "bundle.yaml"),
     ]
+
+
+def run_scenarios(
+    repo_root: Path, names: tuple[str, ...], models: str | None = None, timeout: float = 360
+) -> list[dict[str, Any]]:
+    """Run the scenarios on one fresh stack and return `--json`'s results."""
+    run = subprocess.run(
+        scenario_cmd(repo_root, names, models), capture_output=True, text=True, timeout=timeout
+    )
+    return json.loads(run.stdout)["results"]

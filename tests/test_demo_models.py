@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -119,12 +120,15 @@ def _series(prom: Prometheus, expr: str) -> dict[tuple[str, str], float]:
     }
 
 
-def _wait(fn: Any, timeout: float) -> Any:
+def _wait_for(
+    prom: Prometheus, expr: str, ok: Callable[[dict[tuple[str, str], float]], bool], timeout: float
+) -> dict[tuple[str, str], float]:
+    """The panel's series once `ok` holds for them, or the last ones read at `timeout`."""
     end = time.monotonic() + timeout
     while True:
-        out = fn()
-        if out or time.monotonic() > end:
-            return out
+        got = _series(prom, expr)
+        if ok(got) or time.monotonic() > end:
+            return got
         time.sleep(0.5)
 
 
@@ -157,23 +161,19 @@ def test_three_models_two_sharing_a_namespace_every_target_up_panels_per_model(
         every = {("vllm", DEEPSEEK), ("vllm-llama", LLAMA), ("vllm", MISTRAL)}
         with Prometheus(stack.prometheus_url, timeout=5.0) as prom:
             ttft = _panel_expr(dash, "Time to first token", {})
-            got = _wait(lambda: set(_series(prom, ttft)) == every and _series(prom, ttft), 40)
+            got = _wait_for(prom, ttft, lambda t: set(t) == every, 40)
             assert set(got) == every, got
             # Pinned to the shared namespace: the two models in it, apart by model_name.
             shared = _panel_expr(dash, "Time to first token", {"namespace": "vllm"})
             assert set(_series(prom, shared)) == {("vllm", DEEPSEEK), ("vllm", MISTRAL)}
             # The series exist from the first scrape (counters start at 0); wait for the load's
             # tokens to reach every model. On a busy CI machine that can take tens of seconds.
-            tokens_expr = _panel_expr(dash, "Generation tokens/s", {})
-            tokens = _wait(
-                lambda: (
-                    (t := _series(prom, tokens_expr))
-                    and len(t) == 3
-                    and all(v > 0 for v in t.values())
-                    and t
-                ),
+            tokens = _wait_for(
+                prom,
+                _panel_expr(dash, "Generation tokens/s", {}),
+                lambda t: len(t) == 3 and all(v > 0 for v in t.values()),
                 60,
-            ) or _series(prom, tokens_expr)
+            )
             assert {m for _, m in tokens} == {DEEPSEEK, LLAMA, MISTRAL}, tokens
             assert all(v > 0 for v in tokens.values()), tokens
             ready = _series(prom, _panel_expr(dash, "Ready pods per model", {}))

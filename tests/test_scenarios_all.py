@@ -34,7 +34,6 @@ GROUPS = (
 )
 
 
-MODELS: dict[int, str] = {}  # group index -> --models
 SILENCED = "vllm-llama/meta-llama/Meta-Llama-3-8B-Instruct"  # the stack's last model
 
 
@@ -49,12 +48,12 @@ def test_every_fault_scenario_pages_exactly_what_it_expects(repo_root: Path) -> 
     t0 = time.monotonic()
     procs = [
         subprocess.Popen(
-            scenario_cmd(repo_root, group, MODELS.get(i)),
+            scenario_cmd(repo_root, group),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for i, group in enumerate(GROUPS)
+        for group in GROUPS
     ]
     outputs = []
     try:

@@ -13,13 +13,11 @@ tests/test_scenarios_all.py.
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.scenario_helpers import scenario_cmd
+from tests.scenario_helpers import run_scenarios
 
 pytestmark = pytest.mark.e2e
 
@@ -28,14 +26,7 @@ SILENCED = "vllm/mistralai/Mistral-7B-Instruct-v0.3"
 
 @pytest.mark.timeout(400)
 def test_metrics_absent_fires_for_the_silenced_model_only(repo_root: Path) -> None:
-    run = subprocess.run(
-        scenario_cmd(repo_root, ("metrics-disabled",), models="3"),
-        capture_output=True,
-        text=True,
-        timeout=360,
-    )
-    data = json.loads(run.stdout)
-    (res,) = data["results"]
+    (res,) = run_scenarios(repo_root, ("metrics-disabled",), models="3")
     assert res["ok"], res
     assert res["target_model"] == SILENCED, res
     absent = [a for a in res["alerts"] if a["alert"] == "VLLMMetricsAbsent"]
@@ -45,13 +36,7 @@ def test_metrics_absent_fires_for_the_silenced_model_only(repo_root: Path) -> No
 
 @pytest.mark.timeout(400)
 def test_latency_degradation_pages_both_latency_alerts(repo_root: Path) -> None:
-    run = subprocess.run(
-        scenario_cmd(repo_root, ("latency-degradation",)),
-        capture_output=True,
-        text=True,
-        timeout=360,
-    )
-    (res,) = json.loads(run.stdout)["results"]
+    (res,) = run_scenarios(repo_root, ("latency-degradation",))
     assert res["ok"], res
     fired = {a["alert"] for a in res["alerts"] if a["fired"]}
     assert {"VLLMHighInterTokenLatency", "VLLMHighTimeToFirstToken"} <= fired, res
