@@ -218,7 +218,10 @@ class Engine:
                 break
             self.waiting.popleft()
             if req.scheduled is None:
-                req.scheduled = self.now()
+                # the step's start, not now(): scheduling is host work the clock leaves out
+                # (`start` above), and a first token before its scheduled time would give a
+                # negative prefill time under a busy CPU
+                req.scheduled = start
                 # vLLM caps a hit at prompt - 1: the last prompt token is always computed
                 hit = min(cached, len(req.prompt_ids) - 1)
                 stats.prefix_queries += len(req.prompt_ids)
