@@ -21,9 +21,14 @@ REPLICAS = 4
 CONNECTIONS = 20  # idle connections that expire together (5 per replica)
 IDLE_S = 0.045  # just under the control's expiry ...
 BUSY_S = 0.02  # ... which a busy loop then pushes past, mid pass
+# Where the window lies depends on the machine's speed (0.045 s lost requests on one idle
+# machine, only 0.035-0.04 s on another): the control sweeps down from IDLE_S.
+CONTROL_IDLE_S = (0.045, 0.04, 0.035, 0.03, 0.025)
 
 
-async def _lost_requests(urls: list[str], limits: httpx.Limits, rounds: int) -> list[str]:
+async def _lost_requests(
+    urls: list[str], limits: httpx.Limits, rounds: int, idle_s: float = IDLE_S
+) -> list[str]:
     lost: list[str] = []
     async with httpx.AsyncClient(limits=limits, timeout=5) as client:
 
@@ -33,7 +38,7 @@ async def _lost_requests(urls: list[str], limits: httpx.Limits, rounds: int) -> 
 
         await asyncio.gather(*(client.get(u) for u in urls))  # open every connection
         for _ in range(rounds):
-            await asyncio.sleep(IDLE_S)
+            await asyncio.sleep(idle_s)
             half = len(urls) // 2
             answers = await asyncio.gather(
                 *(client.get(u) for u in urls[:half]),
@@ -56,12 +61,14 @@ def test_race_free_limits_never_lose_a_request_the_default_shape_loses() -> None
             max_connections=100, max_keepalive_connections=100, keepalive_expiry=0.05
         )
         lost_control: list[str] = []
-        for _ in range(3):  # bounded: usually the first 10 rounds already lose several
-            lost_control += asyncio.run(_lost_requests(urls, control, rounds=10))
+        for idle_s in CONTROL_IDLE_S:  # bounded: 10 rounds at the right idle lose several
+            lost_control += asyncio.run(_lost_requests(urls, control, 10, idle_s))
             if lost_control:
                 break
         assert lost_control, "the control no longer provokes the pool race: the test is blind"
         assert set(lost_control) == {"ReadError"}, lost_control
 
         assert asyncio.run(_lost_requests(urls, race_free_limits(), rounds=30)) == []
+        # and at the idle time that just made the control lose requests
+        assert asyncio.run(_lost_requests(urls, race_free_limits(), 30, idle_s)) == []
         assert asyncio.run(_lost_requests(urls, race_free_limits(CONNECTIONS + 1), rounds=10)) == []
