@@ -15,12 +15,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from observability.config import BundleConfig
-from observability.lint import clusters, dashboards, helm_values, readiness, rules, sources
+from observability.lint import (
+    alertmanager,
+    clusters,
+    dashboards,
+    helm_values,
+    panel_meaning,
+    readiness,
+    rules,
+    sources,
+)
 from observability.lint.crossref import check_crossrefs
 from observability.lint.drops import check_dropped_metrics
 from observability.lint.findings import Finding
 from observability.lint.kustomize import build_all
 from observability.lint.manifests import Manifest, load_manifests
+from observability.lint.podsecurity import check_pod_security
 from observability.lint.schemas import KUBERNETES_VERSION, validate_core, validate_custom
 
 __all__ = ["PLUGINS", "LintReport", "run_lint"]
@@ -30,6 +40,8 @@ __all__ = ["PLUGINS", "LintReport", "run_lint"]
 PLUGINS: dict[str, Callable[[Path, BundleConfig], list[Finding]]] = {
     "rules": rules.check,
     "dashboards": dashboards.check,
+    "panel-meaning": panel_meaning.check,
+    "alertmanager": alertmanager.check,
     "sources": sources.check,
     "clusters": clusters.check,
     "readiness": readiness.check,
@@ -125,6 +137,8 @@ def run_lint(
     report.findings += check_crossrefs(root, cfg, raw, builds)
     report.findings += check_dropped_metrics(root, raw)
     report.checks["crossref"] = "ran"
+    report.findings += check_pod_security([*raw, *_built_manifests(builds)])
+    report.checks["pod-security"] = "ran (restricted)"
 
     for name in plugins:
         findings, status = _plugin(name, root, cfg)

@@ -28,7 +28,9 @@ from observability.kube import (
     helm_source,
     monitor_metadata,
     node_relabeling,
+    non_root_pod_security,
     resources,
+    restricted_container_security,
 )
 from observability.metrics.catalog import Catalog, runtime_catalog
 from observability.runtimes.base import Runtime
@@ -58,6 +60,7 @@ SERVE_PORT = 8000
 POD_MONITOR = "ray-vllm"
 RAY_NODE_LABEL = "ray.io/is-ray-node"  # KubeRay labels every head and worker pod "yes"
 RAY_NODE_TYPE = "ray.io/node-type"  # head | worker
+RAY_UID, RAY_GID = 1000, 100  # user `ray` of the rayproject images
 OPERATOR_APP = "kuberay-operator"
 WORKER_GROUP = "gpu-group"
 # Cardinality: a Ray node exports hundreds of ray_* core series; keep vLLM's and Serve's.
@@ -155,6 +158,18 @@ def _env(cfg: BundleConfig) -> list[dict[str, Any]]:
     ]
 
 
+def ray_pod_security() -> dict[str, Any]:
+    """Pod Security `restricted`: the rayproject images' own user `ray` (uid 1000, group
+    100, docker/Dockerfile of ray-project/ray), never root."""
+    return {**non_root_pod_security(RAY_UID), "runAsGroup": RAY_GID, "fsGroup": RAY_GID}
+
+
+def ray_container_security() -> dict[str, Any]:
+    """Restricted, with a writable root: Ray writes its session under /tmp/ray and caches
+    under the home directory, which the image does not mount elsewhere."""
+    return {**restricted_container_security(), "readOnlyRootFilesystem": False}
+
+
 def rayservice(cfg: BundleConfig, key: str) -> dict[str, Any]:
     profile = cfg.models[key]
     rt = cfg.runtimes.rayservice
@@ -186,6 +201,7 @@ def rayservice(cfg: BundleConfig, key: str) -> dict[str, Any]:
                     "template": {
                         "metadata": {"labels": labels},
                         "spec": {
+                            "securityContext": ray_pod_security(),
                             "nodeSelector": dict(rt.head_node_selector),
                             "containers": [
                                 {
@@ -200,6 +216,7 @@ def rayservice(cfg: BundleConfig, key: str) -> dict[str, Any]:
                                         metrics_port,
                                     ],
                                     "resources": head_res,
+                                    "securityContext": ray_container_security(),
                                 }
                             ],
                         },
@@ -215,6 +232,7 @@ def rayservice(cfg: BundleConfig, key: str) -> dict[str, Any]:
                         "template": {
                             "metadata": {"labels": labels},
                             "spec": {
+                                "securityContext": ray_pod_security(),
                                 "nodeSelector": dict(cfg.gpu.node_selector),
                                 "tolerations": [
                                     t.model_dump(exclude_none=True) for t in cfg.gpu.tolerations
@@ -227,6 +245,7 @@ def rayservice(cfg: BundleConfig, key: str) -> dict[str, Any]:
                                         "ports": [metrics_port],
                                         "resources": worker_res,
                                         "volumeMounts": [{"name": "shm", "mountPath": "/dev/shm"}],
+                                        "securityContext": ray_container_security(),
                                     }
                                 ],
                                 "volumes": [
