@@ -772,7 +772,11 @@ class RayServiceRuntime(_Model):
         version="1.4.2",
     )
     image: str = "rayproject/ray-llm"
-    image_tag: str = Field("2.49.2-py311-cu128", description="Pinned ray-llm image tag")
+    image_tag: str = Field(
+        "2.58.0-py312-cu130",
+        description="Pinned ray-llm image tag (2.58.0 ships vLLM 0.26.0 and exports "
+        "ray_vllm_<name>; 2.49.x and older ship vLLM 0.10 and export ray_vllm:<name>)",
+    )
     head_node_selector: dict[str, str] = Field(
         default_factory=dict, description="Where the CPU-only head pod runs"
     )

@@ -1,21 +1,34 @@
-"""Write observability/metrics/data/ray-2.49.2.json: what a KubeRay RayService on the
-`rayproject/ray-llm:2.49.2` image exposes on its nodes' metrics port (8080).
+"""Write observability/metrics/data/ray-<version>.json: what a KubeRay RayService on a
+`rayproject/ray-llm` image exposes on its nodes' metrics port (8080), for both naming
+generations still in use:
 
-Two sources, both read from released wheels (never imported):
+- ray-2.49.2.json (`rayproject/ray-llm:2.49.2-py311-cu128`, vLLM 0.10.1.1): `ray_vllm:<name>`.
+- ray-2.58.0.json (`rayproject/ray-llm:2.58.0-py312-cu130`, vLLM 0.26.0, the `vllm[audio]==
+  0.26.0` of ray[llm] 2.58.0): `ray_vllm_<name>` with a `ReplicaId` label.
 
-1. vLLM's engine metrics. Ray Serve LLM 2.49.2 creates vLLM's AsyncLLM with
+Sources, read from released wheels and ray-project/ray (never imported):
+
+1. vLLM's engine metrics. Ray Serve LLM creates vLLM's AsyncLLM with
    `stat_loggers=[RayPrometheusStatLogger]` when `log_engine_metrics: true`
    (ray/llm/_internal/serve/deployments/llm/vllm/vllm_engine.py). That logger is vLLM's
-   PrometheusStatLogger with ray.util.metrics classes (vllm/v1/metrics/ray_wrappers.py in
-   vLLM 0.10.1.1, the `vllm>=0.10.0` of ray[llm] 2.49.2): same names (colon kept: 0.10.1.1
-   does not sanitize; later vLLM replaces `:` by `_`), same label names, no HTTP metrics
-   (Ray Serve, not vLLM's API server, answers HTTP). The families are therefore those of
-   the committed vLLM 0.10.1 catalog minus `http_*`.
-2. Ray's metrics agent (ray/_private/metrics_agent.py, OpenCensusProxyCollector.to_metrics):
-   the name becomes `ray_<name>`; a counter is a CounterMetricFamily (exposed `_total`)
-   plus, while RAY_EXPORT_COUNTER_AS_GAUGE is true (the default), a deprecated gauge under
-   the bare name; every series carries the core worker's global tags Component, WorkerId,
-   Version, NodeAddress, SessionName (src/ray/core_worker/core_worker_process.cc).
+   PrometheusStatLogger with ray.util.metrics classes (vllm/v1/metrics/ray_wrappers.py):
+   same families and label names as the committed vLLM catalog of the version, no HTTP
+   metrics (Ray Serve, not vLLM's API server, answers HTTP). vLLM 0.10.1.1 keeps the name;
+   from 0.11 (PR #25439) `_get_sanitized_opentelemetry_name` turns every character outside
+   [a-zA-Z0-9_] into `_` (`vllm:x` -> `vllm_x`) and every metric gets the tag `ReplicaId`
+   (PR #24267); both checked in the vllm-0.26.0 wheel's ray_wrappers.py.
+2. Ray's metrics agent. 2.49 (OpenCensus, ray/_private/metrics_agent.py
+   OpenCensusProxyCollector.to_metrics): the name becomes `ray_<name>`; a counter is a
+   CounterMetricFamily (exposed `_total`) plus, while RAY_EXPORT_COUNTER_AS_GAUGE is true
+   (the default), a deprecated gauge under the bare name. From 2.50 the OpenTelemetry path
+   is the default (Ray PR #56432; ray/_private/telemetry/open_telemetry_metric_recorder.py
+   registers `ray_<name>` observable counters, gauges and histograms with OpenTelemetry's
+   Prometheus exporter, which writes counters with `_total`); the deprecated bare gauge is
+   gone (PR #58573), except that Ray issue #59072 (open when read) shows 2.52 exporting
+   counters as gauges without `_total`: that form is listed too, `default: false`. Every
+   series carries the core worker's global tags Component, WorkerId, Version, NodeAddress,
+   SessionName (src/ray/core_worker/core_worker_process.cc; the #59072 sample shows them on
+   2.52).
 3. Ray Serve's own metrics (ray/serve/_private/proxy.py, replica.py, deployment_state.py),
    with Serve's deployment/replica/application tags (ray/serve/metrics.py) and the latency
    buckets of ray/serve/_private/constants.py DEFAULT_LATENCY_BUCKET_MS.
@@ -26,11 +39,11 @@ Run: python scripts/derive_ray_catalog.py
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parent.parent / "observability" / "metrics" / "data"
-RAY_VERSION = "2.49.2"
-VLLM_VERSION = "0.10.1"
 GLOBAL_TAGS = ["Component", "NodeAddress", "SessionName", "Version", "WorkerId"]
 SERVE_TAGS = ["deployment", "replica", "application"]
 LATENCY_MS = [1, 2, 5, 10, 20, 50, 100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 60000,
@@ -67,48 +80,97 @@ SERVE = [
 ]  # fmt: skip
 
 
-def _ray(fam: dict, name: str, source: str, where: str) -> list[dict]:
-    labels = [*fam["labels"], *GLOBAL_TAGS]
+def sanitize(name: str) -> str:
+    """vLLM >= 0.11 ray_wrappers._get_sanitized_opentelemetry_name."""
+    return re.sub(r"[^a-zA-Z0-9_]", "_", name)
+
+
+@dataclass(frozen=True)
+class Generation:
+    ray: str
+    vllm: str  # the committed vLLM catalog it reads
+    vllm_wheel: str  # the release the image ships
+    image_tag: str
+    sanitized: bool  # vLLM >= 0.11: `vllm_x` and a ReplicaId tag
+    opentelemetry: bool  # Ray >= 2.50: no deprecated counter gauge; #59072's bare gauge
+    agent_source: str
+
+
+GENERATIONS = (
+    Generation("2.49.2", "0.10.1", "0.10.1.1", "2.49.2-py311-cu128", False, False,
+               "ray/_private/metrics_agent.py (ray_ prefix, counter + deprecated gauge)"),
+    Generation("2.58.0", "0.26.0", "0.26.0", "2.58.0-py312-cu130", True, True,
+               "ray/_private/telemetry/open_telemetry_metric_recorder.py (ray_ prefix, "
+               "OpenTelemetry Prometheus exporter: counters with _total); Ray issue #59072: "
+               "counters as gauges without _total on 2.52"),
+)  # fmt: skip
+
+
+def _ray(fam: dict, name: str, source: str, where: str, gen: Generation, tags: list) -> list:
+    labels = [*fam["labels"], *tags, *GLOBAL_TAGS]
     out = {**fam, "name": "ray_" + name, "labels": labels, "source": source, "node": where}
     if fam["type"] != "counter":
         return [out]
     bare = "ray_" + name.removesuffix("_total")
-    gauge = {**out, "name": bare, "type": "gauge", "buckets": None, "deprecated": True,
-             "help": f"(DEPRECATED, use {bare}_total metric instead) {fam['help']}"}  # fmt: skip
-    return [out, gauge]
+    if gen.opentelemetry:
+        gauge = {
+            **out,
+            "name": bare,
+            "type": "gauge",
+            "buckets": None,
+            "default": False,
+            "condition": "Ray issue #59072: counters exported as gauges without _total",
+        }
+    else:
+        gauge = {
+            **out,
+            "name": bare,
+            "type": "gauge",
+            "buckets": None,
+            "deprecated": True,
+            "help": f"(DEPRECATED, use {bare}_total metric instead) {fam['help']}",
+        }
+    return [out, gauge]  # fmt: skip
 
 
-def main() -> None:
-    vllm = json.loads((DATA / f"vllm-{VLLM_VERSION}.json").read_text())
+def catalog(gen: Generation) -> dict:
+    vllm = json.loads((DATA / f"vllm-{gen.vllm}.json").read_text())
+    rename = sanitize if gen.sanitized else (lambda n: n)
+    replica = ["ReplicaId"] if gen.sanitized else []
     families: list[dict] = []
+    wrappers = "vllm/v1/metrics/loggers.py via ray_wrappers.py"
     for fam in vllm["families"]:
         if fam["name"].startswith("vllm:"):
-            families += _ray(
-                fam, fam["name"], "vllm/v1/metrics/loggers.py via ray_wrappers.py", "worker"
-            )
+            families += _ray(fam, rename(fam["name"]), wrappers, "worker", gen, replica)
     for name, kind, labels, text, where, src in SERVE:
         fam = {"name": name + ("_total" if kind == "counter" else ""), "type": kind,
                "help": text, "labels": labels,
                "buckets": [float(b) for b in LATENCY_MS] if kind == "histogram" else None,
                "default": True}  # fmt: skip
-        families += _ray(fam, fam["name"], f"ray-{RAY_VERSION} wheel: {src}", where)
-    out = {
+        families += _ray(fam, fam["name"], f"ray-{gen.ray} wheel: {src}", where, gen, [])
+    naming = "sanitized, ReplicaId tag" if gen.sanitized else "names unsanitized"
+    return {
         "exporter": "ray",
-        "version": RAY_VERSION,
-        "vllm_version": VLLM_VERSION,
-        "image": f"rayproject/ray-llm:{RAY_VERSION}-py311-cu128",
+        "version": gen.ray,
+        "vllm_version": gen.vllm,
+        "image": f"rayproject/ray-llm:{gen.image_tag}",
         "source": (
-            f"ray-{RAY_VERSION} wheel: ray/_private/metrics_agent.py (ray_ prefix, counter "
-            "+ deprecated gauge), ray/llm/_internal/serve/deployments/llm/vllm/vllm_engine.py "
+            f"ray-{gen.ray} wheel: {gen.agent_source}, "
+            "ray/llm/_internal/serve/deployments/llm/vllm/vllm_engine.py "
             "(RayPrometheusStatLogger when log_engine_metrics), ray/serve/_private/*.py; "
-            "vllm-0.10.1.1 wheel: vllm/v1/metrics/ray_wrappers.py (names unsanitized); "
+            f"vllm-{gen.vllm_wheel} wheel: vllm/v1/metrics/ray_wrappers.py ({naming}); "
             "core worker global tags: src/ray/core_worker/core_worker_process.cc; "
             "derived by scripts/derive_ray_catalog.py"
         ),
         "global_tags": GLOBAL_TAGS,
         "families": families,
     }
-    (DATA / f"ray-{RAY_VERSION}.json").write_text(json.dumps(out, indent=1) + "\n")
+
+
+def main() -> None:
+    for gen in GENERATIONS:
+        out = catalog(gen)
+        (DATA / f"ray-{gen.ray}.json").write_text(json.dumps(out, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Extract the Prometheus metric catalog of a released vLLM from its wheel's source.
 
-    python scripts/extract_vllm_catalog.py 0.7.3 0.10.1 0.33.0 [--max-model-len 8192]
+    python scripts/extract_vllm_catalog.py 0.7.3 0.10.1 0.26.0 0.33.0 [--max-model-len 8192]
 
 For each version: `pip download vllm==X --no-deps` into a temporary directory, open the
 wheel as a zip, parse (never import) the stat logger source with `ast`, and write
@@ -502,8 +502,8 @@ SOURCES_HEADER = """\
 # PyPI (`pip download vllm==<version> --no-deps`; the instrumentator wheel its
 # requirement resolved to). One line per file:
 # <catalog version> <wheel file> <path inside the wheel> <sha256 of the file>
-# Regenerate: python scripts/extract_vllm_catalog.py 0.7.3 0.10.1 0.33.0 --vendor DIR
-# Check: python scripts/extract_vllm_catalog.py 0.7.3 0.10.1 0.33.0 --sources DIR --out OUT
+# Regenerate: python scripts/extract_vllm_catalog.py 0.7.3 0.10.1 0.26.0 0.33.0 --vendor DIR
+# Check: python scripts/extract_vllm_catalog.py 0.7.3 0.10.1 0.26.0 0.33.0 --sources DIR --out OUT
 """
 
 

@@ -98,7 +98,7 @@ NOTES = {
     "(num_requests_waiting_by_reason)",
     "Prompt tokens by source": "Not exposed by vLLM 0.7.3, 0.10.1 (prompt_tokens_by_source_total)",
     "HTTP responses/s by status": "Not exposed by vLLM 0.7.3 (http_requests_total)",
-    "LoRA adapters": "Only with --enable-lora (vLLM 0.10.1, 0.33.0) (lora_requests_info)",
+    "LoRA adapters": "Only with --enable-lora (vLLM 0.10.1, 0.26.0, 0.33.0) (lora_requests_info)",
     "Speculative decoding acceptance": "Only with --speculative-config "
     "(spec_decode_num_accepted_tokens_total, spec_decode_num_draft_tokens_total)",
     "Firing alerts": "No alert firing",

@@ -16,7 +16,7 @@ import pytest
 
 SOURCES_DIR = Path("tests/fixtures/vllm-sources")
 # Literal: the releases the bundle supports (docs/sim.md), each with vendored sources.
-VERSIONS = ("0.7.3", "0.10.1", "0.33.0")
+VERSIONS = ("0.7.3", "0.10.1", "0.26.0", "0.33.0")
 
 
 def _rows(repo_root: Path) -> list[tuple[str, str, str, str]]:

@@ -82,7 +82,7 @@ def test_rayservice_workload(rendered) -> None:
     ]
     container = pod["containers"][0]
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
-    assert container["image"] == "rayproject/ray-llm:2.49.2-py311-cu128"
+    assert container["image"] == "rayproject/ray-llm:2.58.0-py312-cu130"
     assert container["env"][0] == {
         "name": "HF_TOKEN",
         "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token"}},
@@ -123,25 +123,40 @@ def test_pod_monitor_scrapes_head_and_workers_on_8080(rendered) -> None:
 def test_mapping_records_every_signal_ray_forwards(rendered) -> None:
     _tree, cfg = rendered
     (group,) = [g for g in rule_groups(cfg) if g["name"] == "vllm.runtimes"]
-    # Ray's source of each recorded name: where the TGI model maps onto the same name the
-    # rule is `(ray_...) or (tgi ...)`; Ray's alternative comes first.
+    # Ray's sources of each recorded name: where the TGI model maps onto the same name the
+    # rule is `(ray_... or ray_...) or (tgi ...)`; Ray's alternatives come first.
     rules = {
-        r["record"]: re.split(r"\s+or\s+", r["expr"])[0].strip("()")
+        r["record"]: [s.strip("()") for s in re.split(r"\s+or\s+", r["expr"]) if "ray_" in s]
         for r in group["rules"]
         if "record" in r and r["expr"].lstrip("(").startswith("ray_")
     }
-    assert rules["vllm:num_requests_waiting"] == "ray_vllm:num_requests_waiting"
-    assert rules["vllm:num_preemptions_total"] == "ray_vllm:num_preemptions_total"
+    # Both naming generations, newest first (Ray >= 2.50 with vLLM >= 0.11, then 2.49/0.10).
+    assert rules["vllm:num_requests_waiting"] == [
+        "ray_vllm_num_requests_waiting",
+        "ray_vllm:num_requests_waiting",
+    ]
+    # A counter: OpenTelemetry's `_total`, Ray issue #59072's bare gauge, 2.49's `_total`
+    # (not 2.49's deprecated bare twin: its `_total` is always there).
+    assert rules["vllm:num_preemptions_total"] == [
+        "ray_vllm_num_preemptions_total",
+        "ray_vllm_num_preemptions",
+        "ray_vllm:num_preemptions_total",
+    ]
     for suffix in ("_bucket", "_sum", "_count"):
         name = "vllm:time_to_first_token_seconds" + suffix
-        assert rules[name] == "ray_" + name
-    # vLLM 0.10.1 inside ray-llm 2.49.2 still has the old ITL name; the new one is absent.
-    assert "vllm:time_per_output_token_seconds_bucket" in rules
-    assert "vllm:inter_token_latency_seconds_bucket" not in rules
+        assert rules[name] == ["ray_vllm_time_to_first_token_seconds" + suffix, "ray_" + name]
+    # ITL: vLLM 0.26.0 (ray-llm 2.58.0) has the new name, 0.10.1 (2.49.2) only the old one.
+    assert rules["vllm:inter_token_latency_seconds_bucket"] == [
+        "ray_vllm_inter_token_latency_seconds_bucket"
+    ]
+    assert rules["vllm:time_per_output_token_seconds_bucket"] == [
+        "ray_vllm:time_per_output_token_seconds_bucket"
+    ]
     # HTTP metrics are vLLM API-server metrics: Ray Serve answers HTTP, nothing to map.
     assert "http_requests_total" not in rules
     ray = runtime_catalog("ray-2.49.2.json").series_names()
-    assert all(expr in ray for expr in rules.values())
+    ray |= runtime_catalog("ray-2.58.0.json").series_names()
+    assert all(src in ray for srcs in rules.values() for src in srcs)
 
 
 def test_target_down_covers_the_pod_monitor_job(rendered) -> None:

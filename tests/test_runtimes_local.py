@@ -4,6 +4,8 @@ mapping rules, and fault scenarios fire the same alerts as on a plain vLLM Deplo
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -16,13 +18,13 @@ from observability.local.stack import LocalStack, StackOptions, with_runtime
 from observability.local.webhook import fetch_notifications
 from observability.metrics.catalog import runtime_catalog, vllm_catalog
 from observability.promapi import Prometheus
-from observability.scenarios import SCENARIOS, run_scenario
 from observability.sim.aibrix import CONTROLLER, GATEWAY, AibrixComponent
 from observability.sim.metrics import ReplicaMetrics
 from observability.sim.ray import RayHead, RayServeStats, ray_worker_exposition
 from observability.verify import Options, Status
 from observability.verify.checks_runtimes import CHECKS as RUNTIME_CHECKS
 from observability.verify.context import VerifyContext
+from tests.scenario_helpers import scenario_cmd
 
 
 def _series(text: str) -> dict[str, set[str]]:
@@ -33,64 +35,96 @@ def _series(text: str) -> dict[str, set[str]]:
     return out
 
 
-def test_ray_exposition_uses_only_catalogued_names_and_labels() -> None:
-    metrics = ReplicaMetrics(vllm_catalog("0.10.1"), "m", {})
-    stats = RayServeStats("r1", {"200": 3, "500": 1}, errors=1)
+@pytest.mark.parametrize(
+    ("ray", "vllm", "waiting", "counter", "twin", "tags"),
+    [
+        # 2.49 (OpenCensus, vLLM 0.10.1): colon kept, deprecated bare gauge twin
+        ("2.49.2", "0.10.1", "ray_vllm:num_requests_waiting", "ray_vllm:num_preemptions_total",
+         "ray_vllm:num_preemptions", {"WorkerId", "model_name", "SessionName"}),
+        # 2.58 (OpenTelemetry, vLLM 0.26.0): sanitized, ReplicaId, no twin
+        ("2.58.0", "0.26.0", "ray_vllm_num_requests_waiting", "ray_vllm_num_preemptions_total",
+         None, {"WorkerId", "model_name", "SessionName", "ReplicaId"}),
+    ],
+)  # fmt: skip
+def test_ray_exposition_uses_only_catalogued_names_and_labels(
+    ray: str, vllm: str, waiting: str, counter: str, twin: str | None, tags: set[str]
+) -> None:
+    metrics = ReplicaMetrics(vllm_catalog(vllm), "m", {})
+    stats = RayServeStats("r1", {"200": 3, "500": 1}, errors=1, ray_version=ray)
     text = ray_worker_exposition(metrics.exposition().decode(), "pod-a", stats).decode()
-    text += RayHead("h", "ns", "k", 1, [(stats, True)]).exposition({"r1": False}).decode()
-    cat = runtime_catalog("ray-2.49.2.json")
+    head = RayHead("h", "ns", "k", 1, [(stats, True)], ray_version=ray)
+    text += head.exposition({"r1": False}).decode()
+    cat = runtime_catalog(f"ray-{ray}.json")
     seen = _series(text)
-    assert "ray_vllm:num_requests_waiting" in seen
-    assert "ray_vllm:num_preemptions_total" in seen and "ray_vllm:num_preemptions" in seen
+    assert waiting in seen and counter in seen
+    assert (twin in seen) if twin else not [n for n in seen if n + "_total" in seen]
     assert "ray_serve_deployment_replica_healthy" in seen
-    assert not [n for n in seen if n.startswith(("vllm:", "http_", "python_", "process_"))]
+    assert not [n for n in seen if n.startswith(("vllm:", "vllm_", "http_", "python_"))]
     for name, labels in seen.items():
         fam = cat.family(name)
         assert fam is not None, name
         assert labels - {"le"} <= set(fam.labels), (name, labels - set(fam.labels))
-    assert {"WorkerId", "model_name", "SessionName"} <= seen["ray_vllm:num_requests_running"]
+    assert tags <= seen[waiting.replace("waiting", "running")]
+    assert {
+        v for s in text.splitlines() if 'Version="' in s for v in [s.split('Version="')[1][:6]]
+    } == {ray}
+
+
+# The scenarios whose alerts read the mapped engine series or the PodMonitor's targets;
+# the GPU and pod-lifecycle ones read DCGM and kube-state-metrics, which Ray leaves alone.
+RAY_SCENARIOS = (
+    "benign",
+    "kv-saturation",
+    "engine-hang",
+    "replica-crash",
+    "metrics-disabled",
+    "latency-degradation",
+)
 
 
 @pytest.mark.e2e
-@pytest.mark.timeout(420)
-def test_rayservice_scenarios_fire_through_the_pod_monitor(
-    bundle: BundleConfig, repo_root: Path, tmp_path: Path
-) -> None:
-    cfg = with_runtime(bundle, "rayservice")
-    opts = StackOptions(
-        cfg=cfg, repo_root=repo_root, profile="fast", replicas=2, state_file=tmp_path / "s.json"
-    )
-    stack = LocalStack(opts)
+@pytest.mark.timeout(600)
+def test_rayservice_scenarios_page_on_both_naming_generations(repo_root: Path) -> None:
+    """One stack per Ray naming generation, at once: the only model runs on a RayService
+    whose worker pods export `ray_vllm_<name>` (2.58.0) or `ray_vllm:<name>` (2.49.2), is
+    scraped through the rendered PodMonitor and mapped by the rendered rules; every
+    scenario pages what it pages on plain vLLM, on the Ray worker pods."""
+    extra = ("--runtime", "rayservice", "--models", "1")
+    procs = {
+        v: subprocess.Popen(
+            [*scenario_cmd(repo_root, RAY_SCENARIOS), *extra, "--ray-version", v],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for v in ("2.58.0", "2.49.2")
+    }
+    outputs = {}
     try:
-        stack.start()
-        ray_pod = stack.running.replicas[0].pod
-        assert "-gpu-group-worker-" in ray_pod
-        jobs = {t["labels"]["job"] for t in stack.targets()}
-        assert "monitoring/ray-vllm" in jobs
-        raw: list = []
-        mapped: list = []
-        deadline = time.monotonic() + 15  # a scrape, then a rule evaluation (1 s each)
-        with Prometheus(stack.prometheus_url) as prom:
-            while not (raw and mapped) and time.monotonic() < deadline:
-                time.sleep(0.5)
-                raw = prom.query(f'ray_vllm:num_requests_running{{pod="{ray_pod}"}}')
-                mapped = prom.query(f'vllm:num_requests_running{{pod="{ray_pod}"}}')
-        assert raw and mapped
-        assert mapped[0]["metric"]["job"] == "monitoring/ray-vllm"
-        with Prometheus(stack.prometheus_url) as prom:  # the Ray Serve row's series
-            assert prom.query("ray_serve_num_http_requests_total")
-            assert prom.query("ray_serve_deployment_replica_healthy == 1")
-        handle = stack.running
-        # TargetDown through the PodMonitor's job; TTFT/ITL through the mapped histograms.
-        for name in ("replica-crash", "latency-degradation"):
-            res = run_scenario(SCENARIOS[name], handle, settle_s=30)
-            assert ray_pod in res.targets
-            assert res.ok, res
-            for t in res.alerts:
-                if t.expected:
-                    print(f"rayservice {name}: {t.alert} webhook after {t.webhook_s:.1f}s")
+        for v, p in procs.items():
+            outputs[v] = p.communicate(timeout=560)
     finally:
-        stack.stop()
+        for p in procs.values():
+            if p.poll() is None:
+                p.terminate()
+                p.wait(timeout=30)
+    failures = []
+    for v, (out, err) in outputs.items():
+        try:
+            results = json.loads(out)["results"]
+        except json.JSONDecodeError:
+            failures.append(f"ray {v}: no JSON; stderr: {err[-2000:]}")
+            continue
+        assert [r["scenario"] for r in results] == list(RAY_SCENARIOS)
+        for res in results:
+            if res["targets"]:
+                assert all("-gpu-group-worker-" in t for t in res["targets"]), res
+            if not res["ok"]:
+                failures.append(f"ray {v}: {json.dumps(res)}")
+            for a in res["alerts"]:
+                if a.get("expected") and a.get("webhook_s") is not None:
+                    print(f"ray {v} {res['scenario']}: {a['alert']} after {a['webhook_s']:.1f}s")
+    assert not failures, "\n".join(failures)
 
 
 def test_aibrix_gateway_exposition_is_catalogued() -> None:

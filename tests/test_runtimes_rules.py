@@ -187,6 +187,80 @@ def test_ray_names_reach_the_unchanged_vllm_alerts(repo_root: Path, tmp_path: Pa
     )
 
 
+def test_current_ray_names_reach_the_alerts_and_nothing_counts_twice(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    """Ray >= 2.50 with vLLM >= 0.11 (`ray_vllm_<name>`, ReplicaId) pages like vLLM. During
+    an upgrade a 2.49 pod (`ray_vllm:`) and a 2.58 pod whose counter also comes out as
+    #59072's bare gauge (same labels) run side by side: each pod counts once."""
+    base = f'namespace="vllm-llama", job="monitoring/ray-vllm", model_name="{RAY_MODEL}"'
+    new_pod = f'{base}, pod="{RAY_POD}", ReplicaId="r1", WorkerId="w2", engine="0"'
+    old_pod = f'{base}, pod="{RAY_POD}-old", WorkerId="w1", engine="0"'
+    tokens = f'sum(rate(vllm:prompt_tokens_total{{namespace="vllm-llama"}}[1m]))'
+    _promtool(
+        tmp_path,
+        [
+            {
+                "name": "600 waiting under sanitized Ray names pages VLLMQueueBacklog",
+                "interval": "15s",
+                "input_series": [
+                    {"series": f"ray_vllm_num_requests_waiting{{{new_pod}}}", "values": "600x40"}
+                ],
+                "alert_rule_test": [
+                    {
+                        "eval_time": "6m",
+                        "alertname": "VLLMQueueBacklog",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {
+                                    "namespace": "vllm-llama",
+                                    "model_name": RAY_MODEL,
+                                    "reason": "waiting_requests",
+                                    "severity": "warning",
+                                }
+                            }
+                        ],
+                    }
+                ],
+            },
+            {
+                "name": "old pod 4/s + new pod 2/s (counter and its bare gauge) is 6/s, not 8",
+                "interval": "15s",
+                "input_series": [
+                    {"series": f"ray_vllm:prompt_tokens_total{{{old_pod}}}", "values": "0+60x40"},
+                    {"series": f"ray_vllm_prompt_tokens_total{{{new_pod}}}", "values": "0+30x40"},
+                    {"series": f"ray_vllm_prompt_tokens{{{new_pod}}}", "values": "0+30x40"},
+                ],
+                "alert_rule_test": [],
+                "promql_expr_test": [
+                    {
+                        "expr": tokens,
+                        "eval_time": "5m",
+                        "exp_samples": [{"labels": "{}", "value": 6}],
+                    }
+                ],
+            },
+            {
+                "name": "a counter only as #59072's bare gauge still counts",
+                "interval": "15s",
+                "input_series": [
+                    {"series": f"ray_vllm_prompt_tokens{{{new_pod}}}", "values": "0+30x40"},
+                ],
+                "alert_rule_test": [],
+                "promql_expr_test": [
+                    {
+                        "expr": tokens,
+                        "eval_time": "5m",
+                        "exp_samples": [{"labels": "{}", "value": 2}],
+                    }
+                ],
+            },
+        ],
+        repo_root,
+        {"VLLMQueueBacklog": "600"},
+    )
+
+
 def test_aibrix_component_down_on_down_or_absent(repo_root: Path, tmp_path: Path) -> None:
     gw = 'up{job="aibrix-gateway-plugins", namespace="aibrix-system", pod="gw"}'
     ctl = 'up{job="aibrix-controller-manager-metrics-service", namespace="aibrix-system", pod="c"}'

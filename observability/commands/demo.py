@@ -80,6 +80,13 @@ def demo(
         help="Serve the first demo model through this runtime (vllm, rayservice, aibrix): "
         "its exporter's names, scraped through its rendered monitor and mapping rules.",
     ),
+    ray_version: str = typer.Option(
+        "",
+        "--ray-version",
+        help="With --runtime rayservice: the Ray release whose names the simulator exports "
+        "(2.58.0: ray_vllm_<name> with ReplicaId, vLLM 0.26.0; 2.49.2: ray_vllm:<name>, "
+        "vLLM 0.10.1). Default: the bundle's pinned ray-llm image.",
+    ),
     keda: bool = typer.Option(
         False,
         "--keda",
@@ -133,6 +140,13 @@ def demo(
         if runtime not in RUNTIMES or runtime not in runtimes.REGISTRY:
             die(f"unknown --runtime {runtime!r}: use one of {', '.join(runtimes.REGISTRY)}")
         cfg = with_runtime(cfg, runtime, chosen[0][0] if chosen else None)
+    if ray_version:
+        from observability.runtimes.rayservice import with_ray_version
+
+        try:
+            cfg = with_ray_version(cfg, ray_version)
+        except ValueError as err:
+            die(str(err))
     if keda:
         auto = cfg.autoscaling.model_copy(
             update={"keda": cfg.autoscaling.keda.model_copy(update={"enabled": True})}

@@ -57,6 +57,12 @@ def run(
     timeout: float = typer.Option(
         0, "--timeout", min=0, help="Seconds per scenario (0 = 1.25x the minimum + 15 s)."
     ),
+    runtime: str = typer.Option(
+        "", "--runtime", help="Serve the first model through this runtime (as obsctl demo)."
+    ),
+    ray_version: str = typer.Option(
+        "", "--ray-version", help="With --runtime rayservice: Ray naming (as obsctl demo)."
+    ),
     config: Path = ConfigOption,
 ) -> None:
     """Run scenarios on the running demo (same profile) or on a fresh stack; exit 1 when an
@@ -72,10 +78,31 @@ def run(
         wanted = parse_models(cfg, models) if models else ()
     except ModelsError as err:
         die(str(err))
-    from observability.local.stack import STATE_DIR, LocalStack, StackOptions, live_states
+    from observability.local.stack import (
+        STATE_DIR,
+        LocalStack,
+        StackOptions,
+        live_states,
+        with_runtime,
+    )
     from observability.process import ChildFailedError
     from observability.scenarios import format_result, run_scenario
 
+    if runtime:
+        from observability import runtimes
+
+        if runtime not in runtimes.REGISTRY:
+            die(f"unknown --runtime {runtime!r}: use one of {', '.join(runtimes.REGISTRY)}")
+        cfg = with_runtime(cfg, runtime, wanted[0][0] if wanted else None)
+        fresh = True  # a running demo serves its own runtimes
+    if ray_version:
+        from observability.runtimes.rayservice import with_ray_version
+
+        try:
+            cfg = with_ray_version(cfg, ray_version)
+        except ValueError as err:
+            die(str(err))
+        fresh = True
     repo_root = config.resolve().parent
     running = [] if fresh else live_states(repo_root / STATE_DIR)
     matching = [  # newest first

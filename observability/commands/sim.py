@@ -38,6 +38,7 @@ def sim_config_from_bundle(
     cfg: BundleConfig, models: str | None, namespace: str | None, **kwargs: Any
 ) -> SimConfig:
     """SimConfig for `--models a,b` (or `key=namespace`) from bundle.yaml's model registry."""
+    from observability.runtimes import runtime_of
     from observability.sim.cluster import SimConfig, SimModel  # the [demo] extra
 
     wanted = [m.strip() for m in models.split(",") if m.strip()] if models else cfg.vllm.deploy
@@ -49,7 +50,8 @@ def sim_config_from_bundle(
                 f"--models: {key!r} is not in bundle.yaml models ({', '.join(cfg.models)})"
             )
         ns = ns or namespace or cfg.model_namespace(key)
-        out.append(SimModel.from_profile(key, cfg.models[key], ns))
+        rt = runtime_of(cfg, key)
+        out.append(SimModel.from_profile(key, cfg.models[key], ns, rt.sim_exporter(cfg)))
     return SimConfig(models=tuple(out), monitoring_namespace=cfg.namespaces.monitoring, **kwargs)
 
 

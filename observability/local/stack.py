@@ -57,6 +57,7 @@ from observability.local.webhook import WebhookSink
 from observability.process import Child, Supervisor, http_ok
 from observability.promapi import PromError, Prometheus
 from observability.render.remote_write import local_remote_write
+from observability.runtimes import runtime_of
 from observability.sim import SimConfig, SimModel
 
 __all__ = [
@@ -286,7 +287,10 @@ class LocalStack:
         n_heads = sum(1 for key, _ in models if cfg.models[key].runtime == "rayservice")
         aibrix = any(cfg.models[key].runtime == "aibrix" for key, _ in models)
         return SimConfig(
-            models=tuple(SimModel.from_profile(k, cfg.models[k], ns) for k, ns in models),
+            models=tuple(
+                SimModel.from_profile(k, cfg.models[k], ns, runtime_of(cfg, k).sim_exporter(cfg))
+                for k, ns in models
+            ),
             replicas=o.replicas,
             port=self.ports.block(n_replicas),
             vllm_version=o.vllm_version,

@@ -44,6 +44,16 @@ class Runtime:
     sim_mode: str = "vllm"  # how the simulator exposes a replica of this runtime
     vllm_version: str | None = None  # the vLLM a pinned runtime image ships (sim, demo)
 
+    def sim_exporter(self, cfg: BundleConfig) -> str:
+        """The exporter release the simulator imitates for this runtime's models under `cfg`
+        ("" = the runtime's default)."""
+        return ""
+
+    def sim_vllm_version(self, exporter: str) -> str | None:
+        """The vLLM catalog a replica of `exporter` (sim_exporter) serves; None = the
+        simulator's own --vllm-version."""
+        return self.vllm_version
+
     def engine_jobs(self, cfg: BundleConfig) -> tuple[str, ...]:
         """`job` values of this runtime's engine targets other than the vLLM Services'."""
         return ()

@@ -2,22 +2,33 @@
 
 Ray Serve LLM (`ray.serve.llm:build_openai_app`) runs vLLM's engine in a Serve replica and,
 with `log_engine_metrics: true`, records vLLM's metrics through `ray.util.metrics`; each
-Ray node's metrics agent exposes them on the node's metrics-export port (8080) as
-`ray_vllm:<name>` with Ray's global tags (WorkerId, ...). Ray Serve's own request and
-replica metrics come out as `ray_serve_*` on the same port. The catalog
-(metrics/data/ray-2.49.2.json, scripts/derive_ray_catalog.py) names every family with
-its source.
+Ray node's metrics agent exposes them on the node's metrics-export port (8080) with Ray's
+global tags (WorkerId, ...). Ray Serve's own request and replica metrics come out as
+`ray_serve_*` on the same port. Two naming generations are in use (`GENERATIONS`, each
+with its catalog, scripts/derive_ray_catalog.py, which cites the sources):
+
+- Ray <= 2.49 with vLLM <= 0.10 (read from ray-llm 2.49.2, vLLM 0.10.1.1):
+  `ray_vllm:<name>`, counters as `_total` plus a deprecated bare gauge twin;
+- Ray >= 2.50 with vLLM >= 0.11 (read from ray-llm 2.58.0, vLLM 0.26.0): vLLM sanitizes
+  names for OpenTelemetry (`ray_vllm_<name>`) and adds a `ReplicaId` tag; counters come
+  out with `_total`, or (Ray issue #59072, 2.52) as gauges without it.
 
 Scraped by one PodMonitor over the head and worker pods (`ray.io/is-ray-node: yes` and
-our part-of label); the mapping records `vllm:<name>` from `ray_vllm:<name>` for every
-family the rules and panels read, keeping the target's namespace/pod and vLLM's
-model_name. Not forwarded: vLLM's HTTP metrics (`http_requests_total`), because Ray
-Serve, not vLLM's API server, answers HTTP; the error ratio therefore reads the engine's
-`finished_reason="error"` only (vLLM >= 0.16; 0.10.1 has none).
+our part-of label); the mapping records `vllm:<name>` from every Ray name of that family
+for every family the rules and panels read, keeping the target's namespace/pod and vLLM's
+model_name. The sources are joined with `or`, never summed: a pod exports one generation,
+and where one pod exports two names of one family with the same labels (a counter and its
+gauge twin) `or` keeps one, so nothing is counted twice; pods of both generations during
+an upgrade differ in `pod` and both survive. Not forwarded: vLLM's HTTP metrics
+(`http_requests_total`), because Ray Serve, not vLLM's API server, answers HTTP; the error
+ratio therefore reads the engine's `finished_reason="error"` only (vLLM >= 0.16; 0.10.1
+has none).
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
@@ -41,18 +52,22 @@ if TYPE_CHECKING:
     from observability.rulebase import Scope
 
 __all__ = [
-    "CATALOG_FILE",
+    "CURRENT",
+    "GENERATIONS",
+    "LEGACY",
     "METRICS_PORT",
     "METRICS_PORT_NAME",
     "POD_MONITOR",
     "RAY_NODE_LABEL",
+    "RayGeneration",
     "RayServiceRuntime",
+    "generation_of",
     "ray_pod_labels",
     "rayservice",
     "rayservice_name",
+    "with_ray_version",
 ]
 
-CATALOG_FILE = "ray-2.49.2.json"
 RAY_PREFIX = "ray_"
 METRICS_PORT = 8080  # Ray's default metrics-export-port
 METRICS_PORT_NAME = "metrics"
@@ -65,6 +80,66 @@ OPERATOR_APP = "kuberay-operator"
 WORKER_GROUP = "gpu-group"
 # Cardinality: a Ray node exports hundreds of ray_* core series; keep vLLM's and Serve's.
 KEEP_SERIES = r"ray_vllm[:_].+|ray_serve_.+"
+
+
+@dataclass(frozen=True)
+class RayGeneration:
+    """One naming generation of Ray's re-exported vLLM metrics, as read from one release."""
+
+    ray: str  # the Ray release its catalog was read from
+    vllm: str  # the vLLM that release's ray-llm image ships (its committed catalog)
+    image_tag: str  # the rayproject/ray-llm tag
+    sanitized: bool  # vLLM >= 0.11: `vllm:x` -> `vllm_x` and a ReplicaId tag
+
+    @property
+    def catalog_file(self) -> str:
+        return f"ray-{self.ray}.json"
+
+    def exposed(self, name: str) -> str:
+        """Ray's name of a vLLM family (`vllm:x` -> `ray_vllm:x` or `ray_vllm_x`)."""
+        return RAY_PREFIX + (re.sub(r"[^a-zA-Z0-9_]", "_", name) if self.sanitized else name)
+
+
+# Newest first: the mapping's `or` and the default image follow this order.
+CURRENT = RayGeneration("2.58.0", "0.26.0", "2.58.0-py312-cu130", sanitized=True)
+LEGACY = RayGeneration("2.49.2", "0.10.1", "2.49.2-py311-cu128", sanitized=False)
+GENERATIONS = (CURRENT, LEGACY)
+FIRST_SANITIZED = (2, 50)  # Ray 2.50 exports through OpenTelemetry; needs vLLM >= 0.11
+
+
+def generation_of(ray_version: str) -> RayGeneration:
+    """The naming generation a Ray release exports (`2.49.2` -> LEGACY)."""
+    parts = tuple(int(p) for p in re.findall(r"\d+", ray_version)[:2])
+    return LEGACY if parts < FIRST_SANITIZED else CURRENT
+
+
+def with_ray_version(cfg: BundleConfig, version: str) -> BundleConfig:
+    """`cfg` with the ray-llm image of one cataloged generation (`--ray-version`): the
+    simulator then exports that generation's names."""
+    gen = next((g for g in GENERATIONS if g.ray == version), None)
+    if gen is None:
+        known = ", ".join(g.ray for g in GENERATIONS)
+        raise ValueError(f"--ray-version {version}: no Ray catalog; use one of {known}")
+    ray = cfg.runtimes.rayservice.model_copy(update={"image_tag": gen.image_tag})
+    return cfg.model_copy(update={"runtimes": cfg.runtimes.model_copy(update={"rayservice": ray})})
+
+
+def ray_sources(name: str) -> tuple[str, ...]:
+    """Every Ray name of one canonical vLLM family name that some generation exposes,
+    newest first: for a counter `x_total` also #59072's bare gauge `x`."""
+    out: list[str] = []
+    for gen in GENERATIONS:
+        fams = runtime_catalog(gen.catalog_file).families
+        cands = [gen.exposed(name)]
+        if name.endswith("_total"):
+            cands.append(gen.exposed(name.removesuffix("_total")))
+        for cand in cands:
+            fam = fams.get(cand)
+            # the bare name counts only where it is a counter's gauge form, not the
+            # deprecated twin beside a `_total` that is always there (2.49)
+            if fam is not None and (cand == cands[0] or not fam.default):
+                out.append(cand)
+    return tuple(out)
 
 
 def rayservice_name(key: str) -> str:
@@ -321,11 +396,18 @@ class RayServiceRuntime(Runtime):
     name = "rayservice"
     pod_kinds: ClassVar[dict[str, Any]] = {"RayService": pod_templates}
     sim_mode = "ray"
-    vllm_version = "0.10.1"  # what rayproject/ray-llm:2.49.2 ships (vLLM 0.10.1.1)
+    vllm_version = CURRENT.vllm
     uses_vllm_deployment = False
 
     def catalogs(self) -> list[Catalog]:
-        return [runtime_catalog(CATALOG_FILE)]
+        return [runtime_catalog(g.catalog_file) for g in GENERATIONS]
+
+    def sim_exporter(self, cfg: BundleConfig) -> str:
+        """The Ray release of the configured image: the simulator exports its naming."""
+        return generation_of(cfg.runtimes.rayservice.image_tag).ray
+
+    def sim_vllm_version(self, exporter: str) -> str | None:
+        return generation_of(exporter).vllm if exporter else self.vllm_version
 
     def engine_jobs(self, cfg: BundleConfig) -> tuple[str, ...]:
         return (f"{cfg.namespaces.monitoring}/{POD_MONITOR}",)
@@ -343,6 +425,5 @@ class RayServiceRuntime(Runtime):
         return [operator_application(cfg)] if cfg.runtimes.rayservice.install_operator else []
 
     def mapping_rules(self, cfg: BundleConfig, sc: Scope) -> list[dict[str, Any]]:
-        names = runtime_catalog(CATALOG_FILE).series_names()
-        fams = forwarded_families(lambda n: n in names, lambda n: RAY_PREFIX + n)
-        return rename_rules(fams, lambda n: (RAY_PREFIX + n,))
+        fams = forwarded_families(lambda n: bool(ray_sources(n)), lambda n: n)
+        return rename_rules(fams, ray_sources)

@@ -51,6 +51,9 @@ class SimModel:
     max_num_seqs: int = 128
     gpus: int = 1
     runtime: str = "vllm"  # models.<key>.runtime: how the replica's metrics are exposed
+    # the runtime exporter release imitated (Runtime.sim_exporter: RayService's Ray version
+    # decides its naming generation); "" = the runtime's default
+    exporter: str = ""
 
     @property
     def workload(self) -> str:
@@ -59,9 +62,12 @@ class SimModel:
         return "tgi" if self.runtime == "tgi" else "vllm"
 
     @classmethod
-    def from_profile(cls, key: str, profile: ModelProfile, namespace: str) -> SimModel:
+    def from_profile(
+        cls, key: str, profile: ModelProfile, namespace: str, exporter: str = ""
+    ) -> SimModel:
         """The one place a bundle.yaml model profile becomes simulator settings."""
         return cls(
+            exporter=exporter,
             key=key,
             served_name=profile.served_name,
             namespace=namespace,
@@ -141,7 +147,8 @@ class SimCluster:
             rs_hash = _suffix(rng, 10)
             rt = get_runtime(model.runtime)
             ray = rt.sim_mode == "ray"
-            model_catalog = vllm_catalog(rt.vllm_version) if rt.vllm_version else catalog
+            pinned = rt.sim_vllm_version(model.exporter)
+            model_catalog = vllm_catalog(pinned) if pinned else catalog
             if ray:
                 cluster = f"vllm-{model.key}-raycluster-{_suffix(rng, 5)}"
                 self.heads.append(
@@ -150,6 +157,7 @@ class SimCluster:
                         model.namespace,
                         model.key,
                         self.cfg.head_port + len(self.heads),
+                        ray_version=model.exporter or RayServeStats.ray_version,
                     )
                 )
             for _ in range(self.cfg.replicas):
@@ -214,7 +222,11 @@ class SimCluster:
                         self.faults,
                         model.max_model_len,
                         runtime=model.runtime,
-                        serve=RayServeStats(_suffix(rng, 8)) if ray else None,
+                        serve=RayServeStats(
+                            _suffix(rng, 8), ray_version=model.exporter or RayServeStats.ray_version
+                        )
+                        if ray
+                        else None,
                     )
                 )
                 if ray:

@@ -1,11 +1,16 @@
 """A replica and its head as a KubeRay RayService exposes them (runtime `rayservice`).
 
 Ray nodes do not serve vLLM's `/metrics`: each node's metrics agent exports what the
-processes on it recorded through `ray.util.metrics` (catalog ray-2.49.2.json, which cites
-the sources). So a worker pod's endpoint turns the replica's vLLM exposition into Ray's:
+processes on it recorded through `ray.util.metrics` (catalogs ray-2.49.2.json and
+ray-2.58.0.json, which cite the sources). So a worker pod's endpoint turns the replica's
+vLLM exposition into Ray's, in the naming generation of the replica's Ray release
+(`RayServeStats.ray_version`, runtimes/rayservice.py GENERATIONS):
 
-- every `vllm:` family is renamed `ray_vllm:` (OpenCensusProxyCollector adds `ray_`);
-- counters get the deprecated gauge twin under the bare name (RAY_EXPORT_COUNTER_AS_GAUGE);
+- 2.49 (vLLM 0.10): every `vllm:` family is renamed `ray_vllm:` (OpenCensusProxyCollector
+  adds `ray_`), and counters get the deprecated gauge twin under the bare name
+  (RAY_EXPORT_COUNTER_AS_GAUGE);
+- 2.50+ (vLLM >= 0.11): `vllm:x` becomes `ray_vllm_x` (vLLM sanitizes for OpenTelemetry),
+  every sample gets `ReplicaId`, counters come out with `_total` only;
 - every sample gets the core worker's global tags (Component, NodeAddress, SessionName,
   Version, WorkerId); no `_created` series and no HTTP/process families (Ray Serve, not
   vLLM's API server, answers HTTP);
@@ -20,9 +25,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-__all__ = ["RAY_VERSION", "RayHead", "RayServeStats", "ray_worker_exposition"]
+from observability.runtimes.rayservice import CURRENT, RayGeneration, generation_of
 
-RAY_VERSION = "2.49.2"
+__all__ = ["RayHead", "RayServeStats", "ray_worker_exposition"]
+
 APPLICATION = "llm"
 DEPLOYMENT = "LLMServer:llm"  # what build_openai_app names the model's deployment
 ROUTE = "/v1/chat/completions"
@@ -36,13 +42,13 @@ def _labels(pairs: dict[str, str]) -> str:
     return ",".join(f'{k}="{_esc(v)}"' for k, v in pairs.items())
 
 
-def global_tags(pod: str, worker: bool = True) -> dict[str, str]:
+def global_tags(pod: str, ray_version: str, worker: bool = True) -> dict[str, str]:
     digest = hashlib.sha1(pod.encode()).hexdigest()
     return {
         "Component": "core_worker",
         "NodeAddress": f"10.0.{int(digest[:2], 16)}.{int(digest[2:4], 16)}",
         "SessionName": "session_2026-12-01_00-00-00_000000_1",
-        "Version": RAY_VERSION,
+        "Version": ray_version,
         "WorkerId": (digest * 2)[:56] if worker else "",
     }
 
@@ -55,6 +61,11 @@ class RayServeStats:
     requests: dict[str, int] = field(default_factory=dict)  # status code -> count
     errors: int = 0
     ongoing: int = 0
+    ray_version: str = CURRENT.ray  # the Ray release whose naming the node exports
+
+    @property
+    def generation(self) -> RayGeneration:
+        return generation_of(self.ray_version)
 
     def observe(self, status: int) -> None:
         code = str(status)
@@ -68,9 +79,10 @@ def _family(out: list[str], name: str, kind: str, text: str) -> None:
     out.append(f"# TYPE {name} {kind}")
 
 
-def _rename_vllm(text: str, tags: dict[str, str]) -> list[str]:
-    """vLLM text exposition -> Ray's: prefix, global tags, counter twins, no _created.
-    prometheus_client writes each family's samples right after its HELP/TYPE lines."""
+def _rename_vllm(text: str, tags: dict[str, str], gen: RayGeneration) -> list[str]:
+    """vLLM text exposition -> Ray's: the generation's names, global tags, counter twins
+    (2.49), no _created. prometheus_client writes each family's samples right after its
+    HELP/TYPE lines."""
     extra = _labels(tags)
     families: list[tuple[str, str, str, list[tuple[str, str, str]]]] = []
     helps: dict[str, str] = {}
@@ -94,9 +106,9 @@ def _rename_vllm(text: str, tags: dict[str, str]) -> list[str]:
             current.append((base, f"{labels},{extra}" if labels else extra, value))
     out: list[str] = []
     for name, kind, text_, rows in families:
-        _family(out, "ray_" + name, kind, text_)
-        out += [f"ray_{b}{{{m}}} {v}" for b, m, v in rows]
-        if kind == "counter":
+        _family(out, gen.exposed(name), kind, text_)
+        out += [f"{gen.exposed(b)}{{{m}}} {v}" for b, m, v in rows]
+        if kind == "counter" and not gen.sanitized:
             bare = "ray_" + name.removesuffix("_total")
             _family(out, bare, "gauge", f"(DEPRECATED, use {bare}_total metric instead) {text_}")
             out += [f"{bare}{{{m}}} {v}" for b, m, v in rows if b.endswith("_total")]
@@ -104,8 +116,10 @@ def _rename_vllm(text: str, tags: dict[str, str]) -> list[str]:
 
 
 def ray_worker_exposition(vllm_text: str, pod: str, stats: RayServeStats) -> bytes:
-    tags = global_tags(pod)
-    out = _rename_vllm(vllm_text, tags)
+    gen = stats.generation
+    tags = global_tags(pod, gen.ray)
+    replica = {"ReplicaId": stats.replica_id} if gen.sanitized else {}
+    out = _rename_vllm(vllm_text, {**replica, **tags}, gen)
     serve = {"deployment": DEPLOYMENT, "replica": stats.replica_id, "application": APPLICATION}
     lab = _labels({"route": ROUTE, **serve, **tags})
     total = sum(stats.requests.values())
@@ -115,8 +129,9 @@ def ray_worker_exposition(vllm_text: str, pod: str, stats: RayServeStats) -> byt
     ):  # fmt: skip
         _family(out, name, "counter", text)
         out.append(f"{name}_total{{{lab}}} {float(value)}")
-        _family(out, name, "gauge", f"(DEPRECATED, use {name}_total metric instead) {text}")
-        out.append(f"{name}{{{lab}}} {float(value)}")
+        if not gen.sanitized:  # 2.49's deprecated gauge twin
+            _family(out, name, "gauge", f"(DEPRECATED, use {name}_total metric instead) {text}")
+            out.append(f"{name}{{{lab}}} {float(value)}")
     _family(out, "ray_serve_replica_processing_queries", "gauge", "The current number of queries being processed.")  # fmt: skip
     out.append(f"ray_serve_replica_processing_queries{{{_labels({**serve, **tags})}}} {float(stats.ongoing)}")  # fmt: skip
     return ("\n".join(out) + "\n").encode()
@@ -131,9 +146,10 @@ class RayHead:
     model_key: str
     port: int
     replicas: list[tuple[RayServeStats, bool]] = field(default_factory=list)
+    ray_version: str = CURRENT.ray
 
     def exposition(self, healthy: dict[str, bool]) -> bytes:
-        tags = global_tags(self.pod)
+        tags = global_tags(self.pod, generation_of(self.ray_version).ray)
         out: list[str] = []
         by_status: dict[str, int] = {}
         errors = ongoing = 0
