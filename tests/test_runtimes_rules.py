@@ -196,7 +196,7 @@ def test_current_ray_names_reach_the_alerts_and_nothing_counts_twice(
     base = f'namespace="vllm-llama", job="monitoring/ray-vllm", model_name="{RAY_MODEL}"'
     new_pod = f'{base}, pod="{RAY_POD}", ReplicaId="r1", WorkerId="w2", engine="0"'
     old_pod = f'{base}, pod="{RAY_POD}-old", WorkerId="w1", engine="0"'
-    tokens = f'sum(rate(vllm:prompt_tokens_total{{namespace="vllm-llama"}}[1m]))'
+    tokens = 'sum(rate(vllm:prompt_tokens_total{namespace="vllm-llama"}[1m]))'
     _promtool(
         tmp_path,
         [

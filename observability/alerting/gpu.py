@@ -10,6 +10,7 @@ from typing import Any
 
 from observability.alerting.targets import dcgm_job, dcgm_up
 from observability.alerting.timing import Timing
+from observability.alerting.vllm_availability import asleep
 from observability.config import BundleConfig
 from observability.metrics.names import DCGM
 from observability.rulebase import Scope, alert, record
@@ -72,6 +73,7 @@ def group(cfg: BundleConfig, t: Timing, sc: Scope) -> dict[str, Any]:
 
     pre = (sc.cluster,) if sc.cluster else ()
     under_by = sc.by((*pre, "namespace", "pod", "Hostname", "gpu", "UUID", "modelName"))
+    pod_keys = (*pre, "namespace", "pod")
     util = f'{DCGM.GPU_UTIL}{{namespace=~"{_vllm_namespaces(cfg)}"}}'
     job = dcgm_up(cfg)
     return {
@@ -94,7 +96,9 @@ def group(cfg: BundleConfig, t: Timing, sc: Scope) -> dict[str, Any]:
             ),
             alert(
                 "GPUUnderutilized",
-                f"avg by ({under_by}) (avg_over_time({util}[{t.underutil_window}])) "
+                # a pod whose engines sleep on purpose holds an idle GPU by design
+                f"(avg by ({under_by}) (avg_over_time({util}[{t.underutil_window}]))\n"
+                f"unless {sc.on(pod_keys)} {asleep(sc, pod_keys)})\n"
                 f"< {a.gpu_utilization_low_ratio * 100:g}",
                 t.underutil_for,
                 "info",

@@ -16,7 +16,7 @@ from observability.config import BundleConfig
 from observability.metrics.names import VLLM
 from observability.rulebase import Scope, alert
 
-__all__ = ["GROUP", "group", "model_namespace"]
+__all__ = ["GROUP", "asleep", "group", "model_namespace"]
 
 GROUP = "vllm.availability"
 
@@ -28,16 +28,26 @@ def model_namespace(cfg: BundleConfig, key: str) -> str:
     return cfg.model_namespace(key)
 
 
+def asleep(sc: Scope, keys: tuple[str, ...]) -> str:
+    """Engines (or pods, by `keys`) put to sleep on purpose (`/sleep`, vLLM >= 0.11): every
+    engine's `sleep_state="awake"` is 0. Nothing matches on vLLM without sleep mode."""
+    awake = f'{VLLM.ENGINE_SLEEP_STATE.v1}{{sleep_state="awake"}}'
+    return f"max by ({sc.by(keys)}) ({awake}) == 0"
+
+
 def _stalled(sc: Scope, window: str) -> str:
-    """In-flight requests on a pod while it processed no prompt or output token."""
-    by = sc.by(sc.pod)
-    on = sc.on(sc.pod)
+    """In-flight requests on an engine while it processed no prompt or output token.
+    Per engine (data parallel: `engine` tells the engines of one pod apart, and one can
+    stall while another serves); a sleeping engine is not stalled."""
+    keys = (*sc.pod, "engine")
+    by = sc.by(keys)
+    on = sc.on(keys)
     inflight = f"(sum by ({by}) ({VLLM.RUNNING.v1}) + sum by ({by}) ({VLLM.WAITING.v1})) > 0"
     tokens = (
         f"(sum by ({by}) (rate({VLLM.GENERATION_TOKENS.v1}[{window}])) "
         f"+ sum by ({by}) (rate({VLLM.PROMPT_TOKENS.v1}[{window}]))) == 0"
     )
-    return f"{inflight}\nand {on}\n{tokens}"
+    return f"{inflight}\nand {on}\n{tokens}\nunless {on}\n{asleep(sc, keys)}"
 
 
 def _target_down(cfg: BundleConfig, sc: Scope, lookback: str) -> str:
@@ -95,7 +105,9 @@ def group(cfg: BundleConfig, t: Timing, sc: Scope) -> dict[str, Any]:
                 t.stalled_for,
                 "critical",
                 "vLLM engine is stalled.",
-                "Pod {{ $labels.pod }} serving " + _WHERE + " has {{ $value | humanize }} "
+                # V0 (0.7.3) has no engine label
+                "{{ if $labels.engine }}Engine {{ $labels.engine }} of pod{{ else }}Pod{{ end }} "
+                "{{ $labels.pod }} serving " + _WHERE + " has {{ $value | humanize }} "
                 f"requests running or waiting but processed no tokens in the last "
                 f"{t.stalled_window}.",
             ),

@@ -124,6 +124,18 @@ class Queries:
     def kv_usage_max(self, *by: str) -> str:
         return self.vllm(*by).gauge(VLLM.KV_CACHE_USAGE, "max")
 
+    def sleep_level(self) -> str:
+        """Sleep level per engine: 0 awake, 1 weights offloaded (`/sleep?level=1`), 2 all
+        discarded (level 2), from `vllm:engine_sleep_state`'s one-hot `sleep_state`."""
+        name = VLLM.ENGINE_SLEEP_STATE.v1
+        m = self._matchers("namespace", "model_name", "pod")
+        by = ", ".join(self._by(("pod", "engine")))
+
+        def state(s: str) -> str:
+            return f'max by ({by}) ({name}{{{m}, sleep_state="{s}"}})'
+
+        return f"{state('weights_offloaded')} + 2 * {state('discard_all')}"
+
     def waiting_max_per_model(self) -> str:
         per_model = self.vllm("model_name").gauge(VLLM.WAITING, "sum")
         return f"max({per_model})"

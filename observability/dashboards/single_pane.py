@@ -318,6 +318,15 @@ def scheduler(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
             colors=(("capacity", "orange"), ("deferred", "purple")),
         ),
         PanelSpec(
+            "timeseries",
+            "Sleep state",
+            "Sleep level of each engine (sleep mode, vLLM >= 0.11): 0 awake, 1 weights "
+            "offloaded to CPU (level 1), 2 weights and KV cache discarded (level 2); a "
+            "sleeping engine serves nothing and pages neither as stalled nor as an idle GPU",
+            "none",
+            (Query(q.sleep_level(), "{{pod}} engine {{engine}}"),),
+        ),
+        PanelSpec(
             "table",
             "LoRA adapters",
             "Adapters each engine holds now (vLLM's lora_requests_info): running and waiting "

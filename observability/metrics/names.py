@@ -172,6 +172,14 @@ class VLLM:
         "multimodal processor cache lookups; stays 0 for text-only models",
     )
     MM_CACHE_HITS = Signal("mm_cache_hits", "vllm:mm_cache_hits_total", None, "counter")
+    ENGINE_SLEEP_STATE = Signal(
+        "engine_sleep_state",
+        "vllm:engine_sleep_state",
+        None,
+        "gauge",
+        "label sleep_state: awake (1 awake, 0 asleep) | weights_offloaded (level 1) | "
+        "discard_all (level 2); set for every engine of a server at once; from 0.11",
+    )
     LORA_INFO = Signal(
         "lora_info",
         "vllm:lora_requests_info",
