@@ -22,9 +22,14 @@ Families created behind a condition (LoRA, speculative decoding, env flags) carr
 condition as `condition` (source text) and `default: false`. Histograms whose buckets
 depend on `max_model_len` store the rule (`buckets_rule`) and the values for
 `--max-model-len`. `cache_config_info` label names are the `CacheConfig` attributes
-(its `metrics_info()` is `self.__dict__`), read from the class source. Spec-decoding,
-KV-connector and MFU families live in other modules and are not extracted (all are off
-unless their feature is configured).
+(its `metrics_info()` is `self.__dict__`), read from the class source.
+
+V1 families defined outside loggers.py are read too (`helper_families`): every `*Prom`
+helper class PrometheusStatLogger names (`_spec_decoding_cls`: vllm/v1/spec_decode/
+metrics.py; `_perf_metrics_cls`: vllm/v1/metrics/perf.py, the MFU counters;
+`_kv_connector_cls`, ...) and every KV connector's `KVConnectorPromMetrics` subclass,
+each family with its `source`; a class whose names cannot be read statically is listed
+under `unread`.
 """
 
 from __future__ import annotations
@@ -206,10 +211,15 @@ def find_function(tree: ast.Module, cls: str, func: str) -> ast.FunctionDef:
 def walk_metrics(
     stmts: list[ast.stmt], ev: Evaluator, conditions: list[str], out: list[dict[str, Any]]
 ) -> None:
-    """Visit statements in order: track local assignments, collect metric constructors."""
+    """Visit statements in order: track local assignments, collect metric constructors.
+    `if <cond>: return` guards the statements after it (`not (<cond>)`); a comprehension
+    over a literal list of tuples (spec decoding's `for name, doc in counter_specs`) makes
+    one family per element."""
+    conditions = list(conditions)
     for stmt in stmts:
-        for call in _metric_calls(stmt):
-            out.append(_family(call, ev, conditions))
+        if not _comprehension_families(stmt, ev, conditions, out):
+            for call in _metric_calls(stmt):
+                out.append(_family(call, ev, conditions))
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
             target = stmt.targets[0]
             if (
@@ -239,10 +249,42 @@ def walk_metrics(
                         ev.env.pop(target.id, None)
         if isinstance(stmt, ast.If):
             cond = ast.unparse(stmt.test)
+            if stmt.body and isinstance(stmt.body[-1], ast.Return) and not stmt.orelse:
+                conditions.append(
+                    cond.removeprefix("not ") if cond.startswith("not ") else f"not ({cond})"
+                )
+                continue
             walk_metrics(stmt.body, ev, [*conditions, cond], out)
             walk_metrics(stmt.orelse, ev, [*conditions, f"not ({cond})"], out)
         elif isinstance(stmt, ast.For | ast.With | ast.Try):
             walk_metrics(stmt.body, ev, conditions, out)
+
+
+def _comprehension_families(
+    stmt: ast.stmt, ev: Evaluator, conditions: list[str], out: list[dict[str, Any]]
+) -> bool:
+    """Families made in a comprehension over a list the evaluator knows; False if none."""
+    if isinstance(stmt, ast.If | ast.For | ast.With | ast.Try | ast.FunctionDef):
+        return False
+    for node in ast.walk(stmt):
+        if not isinstance(node, ast.ListComp | ast.GeneratorExp) or len(node.generators) != 1:
+            continue
+        gen = node.generators[0]
+        calls = _metric_calls(ast.Expr(node.elt))
+        if not calls:
+            continue
+        try:
+            items = ev.eval(gen.iter)
+        except Unresolved:
+            return False
+        names = [e.id for e in getattr(gen.target, "elts", [gen.target]) if isinstance(e, ast.Name)]
+        saved = {n: ev.env.get(n) for n in names}
+        for item in items:
+            ev.env.update(zip(names, item if len(names) > 1 else [item], strict=True))
+            out.extend(_family(call, ev, conditions) for call in calls)
+        ev.env.update(saved)
+        return True
+    return False
 
 
 def _metric_calls(stmt: ast.stmt) -> list[ast.Call]:
@@ -368,6 +410,92 @@ def http_families(pfi: SourceTree, max_model_len: int) -> list[dict[str, Any]]:
     return fams
 
 
+# What PrometheusStatLogger passes its helpers as `labelnames` (V1).
+HELPER_LABELS = ["model_name", "engine"]
+KV_BASE = "KVConnectorPromMetrics"
+
+
+def _imports(tree: ast.Module) -> dict[str, str]:
+    """Imported name -> module (`from vllm.v1.metrics.perf import PerfMetricsProm`)."""
+    return {
+        a.asname or a.name: node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module
+        for a in node.names
+    }
+
+
+def _module_path(src: SourceTree, module: str) -> str | None:
+    base = module.replace(".", "/")
+    return next((p for p in (f"{base}.py", f"{base}/__init__.py") if p in src.names), None)
+
+
+def _class_families(
+    src: SourceTree, path: str, cls: str, max_model_len: int, condition: str | None
+) -> list[dict[str, Any]]:
+    mod = src.parse(path)
+    env = module_env(mod, max_model_len)
+    if "vllm/v1/metrics/buckets.py" in src.names:
+        env.update(module_env(src.parse("vllm/v1/metrics/buckets.py"), max_model_len))
+    ev = Evaluator(env, max_model_len)
+    ev.classes = (cls,)
+    ev.env["labelnames"] = list(HELPER_LABELS)
+    ev.pinned.add("labelnames")
+    fams: list[dict[str, Any]] = []
+    walk_metrics(
+        find_function(mod, cls, "__init__").body, ev, [condition] if condition else [], fams
+    )
+    for fam in fams:
+        fam["source"] = f"{path}: {cls}"
+    return fams
+
+
+def helper_families(
+    src: SourceTree, loggers: ast.Module, max_model_len: int, unread: list[str]
+) -> list[dict[str, Any]]:
+    """V1 families outside loggers.py: the `*Prom` helpers PrometheusStatLogger builds
+    (`_spec_decoding_cls = SpecDecodingProm`, `_perf_metrics_cls = PerfMetricsProm`, ...)
+    and every KV connector's `KVConnectorPromMetrics` subclass (registered only with
+    that connector in --kv-transfer-config). A class whose names cannot be read statically
+    is listed in `unread`."""
+    imports = _imports(loggers)
+    stat_logger = next(
+        n for n in loggers.body if isinstance(n, ast.ClassDef) and n.name == "PrometheusStatLogger"
+    )
+    out: list[dict[str, Any]] = []
+    for stmt in stat_logger.body:
+        if not (
+            isinstance(stmt, ast.Assign)
+            and isinstance(stmt.value, ast.Name)
+            and stmt.value.id.endswith("Prom")
+            and stmt.value.id in imports
+        ):
+            continue
+        cls = stmt.value.id
+        path = _module_path(src, imports[cls])
+        if path is None:
+            unread.append(f"{imports[cls]}.{cls}")
+            continue
+        try:
+            out += _class_families(src, path, cls, max_model_len, None)
+        except (Unresolved, SystemExit):
+            unread.append(f"{path}: {cls}")
+    marker = f"({KV_BASE})".encode()
+    for path in sorted(n for n in src.names if n.startswith("vllm/") and n.endswith(".py")):
+        if marker not in src.peek(path):
+            continue
+        for node in src.parse(path).body:
+            if isinstance(node, ast.ClassDef) and any(
+                ast.unparse(b).endswith(KV_BASE) for b in node.bases
+            ):
+                cond = f"kv_transfer_config.kv_connector uses {path}"
+                try:
+                    out += _class_families(src, path, node.name, max_model_len, cond)
+                except (Unresolved, SystemExit, KeyError):
+                    unread.append(f"{path}: {node.name}")
+    return out
+
+
 def extract(src: SourceTree, version: str, max_model_len: int) -> dict[str, Any]:
     names = src.names
     v0 = version.startswith("0.7.")
@@ -409,6 +537,10 @@ def extract(src: SourceTree, version: str, max_model_len: int) -> dict[str, Any]
         fam["condition"], fam["default"] = None, True
         families.append(fam)
 
+    unread: list[str] = []
+    if not v0:
+        families += helper_families(src, tree, max_model_len, unread)
+
     seen: set[str] = set()
     unique = []
     for fam in families:
@@ -422,6 +554,7 @@ def extract(src: SourceTree, version: str, max_model_len: int) -> dict[str, Any]
         "source": f"{src.label}: {path} (parsed with ast by scripts/extract_vllm_catalog.py)",
         "max_model_len": max_model_len,
         "families": unique,
+        **({"unread": unread} if unread else {}),
     }
 
 

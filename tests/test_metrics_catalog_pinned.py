@@ -90,3 +90,30 @@ def test_catalog_spot_checks(version, family, edge):
     from observability.metrics.catalog import vllm_catalog
 
     assert edge in vllm_catalog(version).families[family].buckets
+
+
+@pytest.mark.parametrize(
+    ("version", "family", "source", "default"),
+    [
+        # Families outside loggers.py, read off the vendored modules: the MFU counters of
+        # vllm/v1/metrics/perf.py (registered unconditionally from 0.26), spec decoding's
+        # (vllm/v1/spec_decode/metrics.py, only with --speculative-config), a KV
+        # connector's (only with that connector).
+        ("0.26.0", "vllm:estimated_flops_per_gpu_total", "vllm/v1/metrics/perf.py", True),
+        ("0.33.0", "vllm:estimated_write_bytes_per_gpu_total", "vllm/v1/metrics/perf.py", True),
+        ("0.10.1", "vllm:spec_decode_num_drafts_total", "vllm/v1/spec_decode/metrics.py", False),
+        ("0.33.0", "vllm:mooncake_store_operation_total",
+         "vllm/distributed/kv_transfer/kv_connector/v1/mooncake/store/metrics.py", False),
+    ],
+)  # fmt: skip
+def test_catalogs_read_every_metrics_module(repo_root, version, family, source, default):
+    import json
+
+    data = json.loads((repo_root / f"observability/metrics/data/vllm-{version}.json").read_text())
+    fam = next(f for f in data["families"] if f["name"] == family)
+    assert fam["source"].startswith(source + ": ") and fam["default"] is default
+    assert fam["labels"][:2] == ["model_name", "engine"]
+    names = {f["name"] for f in data["families"]}
+    older = json.loads((repo_root / "observability/metrics/data/vllm-0.10.1.json").read_text())
+    assert "vllm:estimated_flops_per_gpu_total" not in {f["name"] for f in older["families"]}
+    assert family in names

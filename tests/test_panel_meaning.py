@@ -60,6 +60,8 @@ def test_every_rendered_panel_passes(dashboards):
         ("avg(DCGM_FI_DEV_GPU_UTIL) / 100", "ratio"),
         ("max(DCGM_FI_DEV_FB_USED) + max(DCGM_FI_DEV_FB_FREE)", "mbytes"),
         ("sum(vllm:num_requests_waiting)", "count"),
+        ("sum by (pod) (rate(vllm:estimated_flops_per_gpu_total[1m]))", "rate:flops"),
+        ("sum(rate(vllm:estimated_read_bytes_per_gpu_total[1m]))", "rate:bytes"),
         ("sum(rate(vllm:prompt_tokens_total[1m])) * 0.0002", None),
     ],
 )

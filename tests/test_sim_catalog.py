@@ -119,3 +119,26 @@ def test_dcgm_exposition_matches_default_counters():
     ]
     fb = next(ln for ln in used if ln.startswith("DCGM_FI_DEV_FB_USED"))
     assert float(fb.rsplit(" ", 1)[1]) > 0.85 * 81559  # vLLM preallocates
+
+
+def test_mfu_counters_count_each_steps_work():
+    """The simulated MFU counters (vllm/v1/metrics/perf.py): 2 FLOPs per parameter per
+    scheduled token (parameters = the profile's 15 GiB of bf16 weights / 2), every weight
+    read once per step, each token's KV (128 KiB) written once."""
+    with running_sim("0.33.0") as sim:
+        port = sim.manifest["replicas"][0]["port"]
+        url = f"http://127.0.0.1:{port}/v1/completions"
+        for _ in range(2):
+            httpx.post(url, json={"model": MODEL, "prompt": "a b c", "max_tokens": 4})
+        samples = {
+            s.name: s.value
+            for fam in text_string_to_metric_families(scrape(port))
+            for s in fam.samples
+        }
+    tokens = samples["vllm:iteration_tokens_total_sum"]
+    assert tokens > 0
+    assert samples["vllm:estimated_flops_per_gpu_total"] == 15 * 1024**3 * tokens
+    assert samples["vllm:estimated_write_bytes_per_gpu_total"] == 131072 * tokens
+    steps = samples["vllm:iteration_tokens_total_count"]
+    read = 15 * 1024**3 * steps + 131072 * tokens
+    assert samples["vllm:estimated_read_bytes_per_gpu_total"] == read

@@ -319,6 +319,27 @@ def scheduler(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
         ),
         PanelSpec(
             "timeseries",
+            "Model FLOP/s per GPU",
+            "Estimated floating point operations per second per GPU, per pod (vLLM's MFU "
+            "counters from vllm/v1/metrics/perf.py): divided by the GPU's peak FLOP/s it is "
+            "the model FLOPs utilization; counts only with --enable-mfu-metrics",
+            "flops",
+            (Query(q.vllm("pod").rate(VLLM.MFU_FLOPS), "{{pod}}"),),
+        ),
+        PanelSpec(
+            "timeseries",
+            "Memory traffic per GPU",
+            "Estimated bytes read from and written to GPU memory per second per GPU, per pod "
+            "(vLLM's MFU counters): against the GPU's memory bandwidth it shows how "
+            "memory-bound decoding is; counts only with --enable-mfu-metrics",
+            "Bps",
+            (
+                Query(q.vllm("pod").rate(VLLM.MFU_READ_BYTES), "{{pod}} read"),
+                Query(q.vllm("pod").rate(VLLM.MFU_WRITE_BYTES), "{{pod}} write"),
+            ),
+        ),
+        PanelSpec(
+            "timeseries",
             "Sleep state",
             "Sleep level of each engine (sleep mode, vLLM >= 0.11): 0 awake, 1 weights "
             "offloaded to CPU (level 1), 2 weights and KV cache discarded (level 2); a "

@@ -7,8 +7,8 @@ Two properties, read from the dashboard JSON Grafana loads (never from the build
   fires);
 - a panel's unit follows the family its queries read: `*_seconds` (quantiles, means) in `s`,
   token histograms in `tok` and token rates in `tok/s`, ratios (like over like, `*_perc`,
-  percent / 100) in `percentunit`, DCGM's MB in `mbytes` (a TTFT panel in `ms` shows latencies
-  1000x smaller).
+  percent / 100) in `percentunit`, DCGM's MB in `mbytes`, rates of vLLM's MFU counters in
+  `flops` (FLOP/s) and `Bps` (bytes/s) (a TTFT panel in `ms` shows latencies 1000x smaller).
 
 The dimension of a query comes from its syntax tree (observability/metrics/promql_ast.py):
 leaf names by suffix (`level:metric:operations` recordings by their metric part; DCGM fields
@@ -43,6 +43,8 @@ UNITS: dict[str, frozenset[str]] = {
     "ratio": frozenset({"percentunit"}),
     "percent": frozenset({"percent"}),
     "bytes": frozenset({"bytes", "decbytes"}),
+    "rate:bytes": frozenset({"Bps", "binBps"}),
+    "rate:flops": frozenset({"flops"}),
     "mbytes": frozenset({"mbytes", "decmbytes"}),
     "celsius": frozenset({"celsius"}),
     "watt": frozenset({"watt"}),
@@ -86,6 +88,10 @@ def _base_dim(base: str) -> str | None:
         return "ratio"  # vLLM's usage gauges and 0.7.x's prefix-cache hit rate are 0-1
     if base.endswith("_bytes"):
         return "bytes"
+    # vLLM's MFU counters (perf.py): estimated_flops_per_gpu_total, ..._bytes_per_gpu_total
+    per_gpu = base.removesuffix("_total").removesuffix("_per_gpu")
+    if per_gpu != base and per_gpu.endswith(("_flops", "_bytes")):
+        return "flops" if per_gpu.endswith("_flops") else "bytes"
     if "tokens" in base:
         return "tokens"
     return None

@@ -180,6 +180,20 @@ class VLLM:
         "label sleep_state: awake (1 awake, 0 asleep) | weights_offloaded (level 1) | "
         "discard_all (level 2); set for every engine of a server at once; from 0.11",
     )
+    MFU_FLOPS = Signal(
+        "mfu_flops",
+        "vllm:estimated_flops_per_gpu_total",
+        None,
+        "counter",
+        "vllm/v1/metrics/perf.py PerfMetricsProm: registered from 0.26, counts only with "
+        "--enable-mfu-metrics; rate() is FLOP/s per GPU",
+    )
+    MFU_READ_BYTES = Signal(
+        "mfu_read_bytes", "vllm:estimated_read_bytes_per_gpu_total", None, "counter"
+    )
+    MFU_WRITE_BYTES = Signal(
+        "mfu_write_bytes", "vllm:estimated_write_bytes_per_gpu_total", None, "counter"
+    )
     LORA_INFO = Signal(
         "lora_info",
         "vllm:lora_requests_info",

@@ -26,6 +26,7 @@ from prometheus_client import exposition as _exposition
 from prometheus_client import metrics as _pc_metrics
 
 from observability.metrics.catalog import Catalog
+from observability.metrics.names import VLLM
 
 if TYPE_CHECKING:
     from observability.sim.engine import Engine, Request, StepStats
@@ -39,6 +40,11 @@ _FINISH_REASONS = {
     "0.7": ("stop", "length", "abort"),
     "default": ("stop", "length", "abort", "error", "repetition"),
 }
+
+
+MFU_FLOPS = VLLM.MFU_FLOPS.v1 or ""
+MFU_READ = VLLM.MFU_READ_BYTES.v1 or ""
+MFU_WRITE = VLLM.MFU_WRITE_BYTES.v1 or ""
 
 
 def set_created_series(enabled: bool) -> None:
@@ -157,6 +163,9 @@ class ReplicaMetrics:
             "vllm:external_prefix_cache_hits_total",
             "vllm:mm_cache_queries_total",
             "vllm:mm_cache_hits_total",
+            MFU_FLOPS,
+            MFU_READ,
+            MFU_WRITE,
         ):
             self._l(name)
         self.gauges_from(0, 0, 0.0)
@@ -194,11 +203,25 @@ class ReplicaMetrics:
         if s.prefix_queries and self.v0:
             self._set("vllm:gpu_prefix_cache_hit_rate", s.prefix_hits / s.prefix_queries)
         self._obs("vllm:iteration_tokens_total", s.prefill_tokens + s.decode_tokens)
+        self._mfu(engine, s.prefill_tokens + s.decode_tokens)
         for itl in s.itl:
             self.token_latency(itl)
         for req in s.prompt_done:
             if req.first_token is not None and len(req.output) <= 1:
                 self._obs("vllm:time_to_first_token_seconds", req.first_token - req.arrival)
+
+    def _mfu(self, engine: Engine, tokens: int) -> None:
+        """vLLM's MFU counters (vllm/v1/metrics/perf.py, registered from 0.26), to first
+        order: a dense model does 2 FLOPs per parameter per token (parameters = bf16
+        weight bytes / 2), a step reads every weight once plus each token's KV and
+        writes each token's KV."""
+        if not tokens or MFU_FLOPS not in self.m:
+            return
+        weights = engine.profile.weights_gib * 1024**3
+        kv = engine.profile.kv_bytes_per_token * tokens
+        self._inc(MFU_FLOPS, weights * tokens)
+        self._inc(MFU_READ, weights + kv)
+        self._inc(MFU_WRITE, kv)
 
     def token_latency(self, itl: float) -> None:
         self._obs("vllm:time_per_output_token_seconds", itl)
