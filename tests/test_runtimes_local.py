@@ -71,14 +71,17 @@ def test_ray_exposition_uses_only_catalogued_names_and_labels(
 
 
 # The scenarios whose alerts read the mapped engine series or the PodMonitor's targets;
-# the GPU and pod-lifecycle ones read DCGM and kube-state-metrics, which Ray leaves alone.
+# the GPU and pod-lifecycle ones read DCGM and kube-state-metrics, which Ray leaves alone
+# (they pass on both generations too: docs/runtimes/rayservice.md). error-storm is left
+# out: vLLM 0.10.1 records no finished_reason="error" and Ray Serve's HTTP errors are not
+# mapped, so the 2.49 generation cannot page VLLMHighErrorRate.
 RAY_SCENARIOS = (
-    "benign",
-    "kv-saturation",
-    "engine-hang",
-    "replica-crash",
     "metrics-disabled",
+    "benign",
+    "replica-crash",
+    "kv-saturation",
     "latency-degradation",
+    "engine-hang",  # last: its queue and missing first tokens outlast it
 )
 
 

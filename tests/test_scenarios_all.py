@@ -28,7 +28,7 @@ pytestmark = pytest.mark.e2e
 IN_E2E_LOCAL = ("replica-crash", "kv-saturation")
 ALONE = ("latency-degradation",)  # tests/test_scenarios_alone.py
 GROUPS = (
-    ("metrics-disabled", "crash-loop", "engine-hang"),
+    ("metrics-disabled", "crash-loop", "sleep-mode", "engine-hang"),
     ("gpu-overheat", "slow-start", "gpu-xid"),
     ("benign", "pod-pending-gpu", "oom-crash-loop", "error-storm"),
 )

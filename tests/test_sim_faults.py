@@ -242,3 +242,26 @@ def _dcgm(text: str) -> dict:
     from sim_helpers import samples
 
     return samples(text)
+
+
+@pytest.mark.parametrize(("level", "offloaded", "discarded"), [(1, 1.0, 0.0), (2, 0.0, 1.0)])
+def test_sleep_sets_the_sleep_state_and_holds_requests(sim, level, offloaded, discarded):
+    a, b = sim.manifest["replicas"]
+    _fault(sim, "sleep", a["pod"], level=level)
+    try:
+        text = scrape(a["port"])
+        assert value(text, "vllm:engine_sleep_state", sleep_state="awake") == 0.0
+        assert value(text, "vllm:engine_sleep_state", sleep_state="weights_offloaded") == offloaded
+        assert value(text, "vllm:engine_sleep_state", sleep_state="discard_all") == discarded
+        assert value(scrape(b["port"]), "vllm:engine_sleep_state", sleep_state="awake") == 1.0
+        with pytest.raises(httpx.ReadTimeout):  # no tokens until woken
+            httpx.post(
+                f"http://127.0.0.1:{a['port']}/v1/completions",
+                json={"model": MODEL, "prompt": "x", "max_tokens": 3},
+                timeout=0.5,
+            )
+    finally:
+        _clear(sim)
+    text = scrape(a["port"])
+    assert value(text, "vllm:engine_sleep_state", sleep_state="awake") == 1.0
+    assert value(text, "vllm:engine_sleep_state", sleep_state="weights_offloaded") == 0.0

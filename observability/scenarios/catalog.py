@@ -42,6 +42,8 @@ _STARTING = {
 }
 # Watch past the 1m `for` of TargetDown/MetricsAbsent (fast profile), so a leak would show.
 _LIFECYCLE_OBSERVE_S = 80.0
+# fast profile: VLLMEngineStalled's 1 m window and 1 m `for`, plus a scrape and an evaluation
+_SLEEP_OBSERVE_S = 150.0
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -126,6 +128,21 @@ SCENARIOS: dict[str, Scenario] = {
                 "VLLMLatencySLOBurnRate": "the missing first tokens burn the TTFT SLO",
             },
             window_fraction=1.0,
+        ),
+        Scenario(
+            "sleep-mode",
+            "every replica of one model is put to sleep (level 1) while requests keep coming",
+            "sleep",
+            "model",
+            (),
+            params={"level": 1},
+            tolerated={
+                "VLLMQueueBacklog": "requests sent to a sleeping engine wait for /wake_up",
+                "VLLMHighTimeToFirstToken": "no request gets a first token while it sleeps",
+                "VLLMLatencySLOBurnRate": "the missing first tokens burn the TTFT SLO",
+            },
+            # past VLLMEngineStalled's window and `for`: a sleeping engine is not stalled
+            observe_s=_SLEEP_OBSERVE_S,
         ),
         Scenario(
             "metrics-disabled",

@@ -362,7 +362,10 @@ class SimCluster:
             kvp = self.faults.get("kv-pressure", r.pod)
             frac = kvp.params["block_fraction"] if kvp else 1.0
             r.engine.kv.limit = max(2, int(r.engine.kv.num_blocks * frac))
-            r.engine.set_hung(self.faults.get("engine-hang", r.pod) is not None)
+            asleep = self.faults.get("sleep", r.pod)
+            r.engine.set_hung(self.faults.get("engine-hang", r.pod) is not None or bool(asleep))
+            if isinstance(r.metrics, ReplicaMetrics):
+                r.metrics.sleep_level(asleep.params["level"] if asleep else 0)
             # a pod that is not scheduled, crash-looping or still loading has no listener
             crashed = any(self.faults.get(f, r.pod) for f in ("crash", *LIFECYCLE_FAULTS))
             if crashed != (r.port in self._crashed):

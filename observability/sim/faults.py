@@ -35,6 +35,12 @@ FAULTS: dict[str, FaultSpec] = {
             "error-storm", "replica", {"ratio": (float, 0.5)}, "ratio of requests fail with 500"
         ),
         FaultSpec("engine-hang", "replica", {}, "requests accepted, no tokens produced"),
+        FaultSpec(
+            "sleep",
+            "replica",
+            {"level": (int, 1)},
+            "sleep mode (POST /sleep?level=N): engine_sleep_state awake 0, no tokens until woken",
+        ),
         FaultSpec("crash", "replica", {}, "the replica's port closes"),
         FaultSpec("metrics-disabled", "replica", {}, "vllm:* metrics vanish"),
         FaultSpec("underscore-escaping", "replica", {}, "sample names vllm: -> vllm_"),

@@ -170,6 +170,16 @@ class ReplicaMetrics:
             self._l(name)
         self.gauges_from(0, 0, 0.0)
 
+    def sleep_level(self, level: int) -> None:
+        """vLLM's record_sleep_state: 0 awake; 1 weights offloaded; 2 everything discarded
+        (set for every engine of the server at once)."""
+        for state, value in (
+            ("awake", int(level == 0)),
+            ("weights_offloaded", int(level == 1)),
+            ("discard_all", int(level == 2)),
+        ):
+            self._set("vllm:engine_sleep_state", value, sleep_state=state)
+
     # --- engine events ----------------------------------------------------------------------
     def gauges(self, engine: Engine) -> None:
         self.gauges_from(len(engine.running), len(engine.waiting), engine.kv.usage())
