@@ -67,6 +67,10 @@ _SPLITS: dict[str, dict[str, float]] = {
         "external_kv_transfer": 0.1,
     },
 }
+# one-hot gauges: each label value's constant (every engine awake, none asleep)
+_ONE_HOT: dict[str, dict[str, float]] = {
+    VLLM.ENGINE_SLEEP_STATE.v1 or "": {"awake": 1.0, "weights_offloaded": 0.0, "discard_all": 0.0},
+}
 
 
 def _load(t: int, idx: int) -> float:
@@ -97,6 +101,8 @@ def _vllm_lines(fleet: SyntheticFleet, fam: MetricFamily, times: list[int]) -> I
         for name in ("reason", "source"):
             if name in fam.labels and fam.name in _SPLITS:
                 split, values = name, tuple(_SPLITS[fam.name])
+        if "sleep_state" in fam.labels and fam.name in _ONE_HOT:
+            split, values = "sleep_state", tuple(_ONE_HOT[fam.name])
         for reason in values:
             lbl = dict(base, **{split: reason}) if reason else base
             share = {"stop": 0.8, "length": 0.17, "abort": 0.02, "error": 0.01}.get(reason, 1.0)
@@ -104,7 +110,10 @@ def _vllm_lines(fleet: SyntheticFleet, fam: MetricFamily, times: list[int]) -> I
             if reason == "repetition":
                 share = 0.0
             series = f"{fam.name}{_labels(lbl)}"
-            if fam.type == "gauge":
+            if fam.name in _ONE_HOT:
+                for t in times:
+                    yield f"{series} {_ONE_HOT[fam.name][reason]:.1f} {t}"
+            elif fam.type == "gauge":
                 for t in times:
                     x = _load(t, idx)
                     if "perc" in fam.name or "hit_rate" in fam.name:

@@ -43,14 +43,18 @@ EXPECTED_EMPTY = {
         "KV-connector (external) prefix-cache hit rate",
         _CLUSTER[1],
         "LoRA adapters",
+        "Memory traffic per GPU",  # MFU counters: vLLM 0.26+
+        "Model FLOP/s per GPU",
         "Multimodal cache hit rate",
         "Prompt tokens by source",
         _CLUSTER[2],
+        "Sleep state",  # vllm:engine_sleep_state: 0.11+
         "Time per output token per request",
         "Waiting requests by reason",
     ],
     "0.33.0": sorted(
-        ["Firing alerts", "LoRA adapters", "Speculative decoding acceptance", *_CLUSTER]
+        # spec-decode families are in the 0.33.0 catalog (read from its metrics modules)
+        ["Firing alerts", "LoRA adapters", *_CLUSTER]
     ),
 }
 MODELS = ("deepseek-ai/DeepSeek-R1-Distill-Llama-8B", "meta-llama/Meta-Llama-3-8B-Instruct")

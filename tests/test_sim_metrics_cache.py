@@ -7,12 +7,15 @@ sequences of engine events, HTTP requests and scrapes catch that on every vLLM v
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import exposition
 
 from observability.metrics.catalog import vllm_catalog
 from observability.sim.engine import Request, StepStats
+from observability.sim.latency import load_profile
 from observability.sim.metrics import ReplicaMetrics
 
 VERSIONS = ("0.7.3", "0.10.1", "0.33.0")
@@ -47,7 +50,7 @@ def _event(m: ReplicaMetrics, d: st.DataObject) -> None:
     if kind == "step":
         done = d.draw(st.lists(st.builds(lambda: None), max_size=2))
         m.step(
-            None,  # type: ignore[arg-type]  # ReplicaMetrics reads only the stats
+            SimpleNamespace(profile=load_profile()),  # type: ignore[arg-type]  # reads profile and stats
             StepStats(
                 prefill_tokens=d.draw(st.integers(0, 512)),
                 decode_tokens=d.draw(st.integers(0, 64)),

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from observability.metrics.names import DCGM, SIGNALS
+from observability.metrics.names import DCGM, SIGNALS, VLLM
 
 BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 60.0)
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -153,6 +153,10 @@ class Exporter(_Server):
                 lines.append(
                     f'{out}{{handler="/v1/completions",method="POST",status="2xx"}} {el * 3:.1f}'
                 )
+                continue
+            if name == VLLM.ENGINE_SLEEP_STATE.v1:  # one-hot: every engine awake
+                for state, v in (("awake", 1), ("weights_offloaded", 0), ("discard_all", 0)):
+                    lines.append(f'{out}{{{lab},sleep_state="{state}"}} {v}')
                 continue
             if kind == "counter":
                 if name.endswith("request_success_total"):
