@@ -5,8 +5,10 @@ false positives under benign load, and series ingested per vLLM replica vs its r
 
 Runs each scenario on its own fresh fast-profile stack (real Prometheus + Alertmanager,
 simulators, Locust load): follow-on alerts of one fault (5 m rate windows, SLO windows
-up to 3 h) would otherwise still fire during the next. Prints one table. Goal: every expected alert fires, none
-unexpected, webhook time within 1.2x the minimum.
+up to 3 h) would otherwise still fire during the next. Prints one table, PASS or FAIL per
+scenario: every expected alert pages, none unexpected, each page within 1.2x the minimum
+computed from its rule (observability/scenarios/minimum.py; an expected alert without a
+computable minimum fails). Exits 1 when any scenario fails.
 """
 
 from __future__ import annotations
@@ -79,11 +81,13 @@ def main() -> int:
         print(json.dumps({"scenarios": [r.to_json() for r in results], "series": series}, indent=2))
         return 0 if all(r.ok for r in results) else 1
     print(
-        f"\n{'scenario':<20} {'alert':<28} {'fired':<5} {'webhook':>8} {'minimum':>8} {'ratio':>6}"
+        f"\n{'':<4} {'scenario':<20} {'alert':<28} {'fired':<5} {'webhook':>8} {'minimum':>8} "
+        f"{'ratio':>6}"
     )
     for r in results:
+        verdict = "PASS" if r.ok else "FAIL"
         if not r.alerts:
-            print(f"{r.scenario:<20} {'(none)':<28}")
+            print(f"{verdict:<4} {r.scenario:<20} {'(none)':<28}")
         for t in r.alerts:
             wh = f"{t.webhook_s:7.1f}s" if t.webhook_s is not None else "       -"
             mn = f"{t.theoretical_min_s:7.1f}s" if t.theoretical_min_s is not None else "       -"
@@ -98,8 +102,14 @@ def main() -> int:
                 else "  (tolerated)"
             )
             print(
-                f"{r.scenario:<20} {t.alert:<28} {'yes' if t.fired else 'NO':<5} {wh} {mn} {ratio}{tag}"
+                f"{verdict:<4} {r.scenario:<20} {t.alert:<28} {'yes' if t.fired else 'NO':<5} "
+                f"{wh} {mn} {ratio}{tag}"
             )
+        for note in r.notes:
+            print(f"{'':<4} {r.scenario:<20} note: {note}")
+    failed = [r.scenario for r in results if not r.ok]
+    print(f"\n{len(results) - len(failed)}/{len(results)} scenarios pass", end="")
+    print(f"; FAIL: {', '.join(failed)}" if failed else "")
     benign = [r for r in results if r.scenario == "benign"]
     if benign:
         print(f"\nfalse positives under benign load: {len(benign[0].unexpected)}")

@@ -18,16 +18,15 @@ class Scenario:
     params: dict[str, Any] = field(default_factory=dict)
     # alerts the fault genuinely causes besides the expected ones: alert -> why
     tolerated: dict[str, str] = field(default_factory=dict)
-    window_fraction: float = 0.0  # share of the rule's range window the fault must fill
+    # share of the rule's range window the fault must fill (scenarios/minimum.py; a budget
+    # the expression waits out, such as a model's load time, is read from the rule itself)
+    window_fraction: float = 0.0
     observe_s: float = 0.0  # benign: how long to watch for false positives
     burst_users: int = 0  # extra back-to-back clients on the targets while the fault lasts
     burst_max_tokens: int | None = None  # their reply length; None = the seed mix's
     # alerts that may fire in Prometheus but Alertmanager must mute (a delivery fails the
     # scenario): alert -> the inhibiting cause
     inhibited: dict[str, str] = field(default_factory=dict)
-    # PromQL for seconds the condition itself holds before the rule can fire (a load
-    # budget); `{pod}` is the target pod. Added to the theoretical minimum.
-    hold_query: str = ""
 
 
 # A pod kube-state-metrics explains: the symptoms Alertmanager must mute, and the marker.
@@ -218,7 +217,6 @@ SCENARIOS: dict[str, Scenario] = {
             ("VLLMPodNotReady",),
             tolerated=_STARTING,
             inhibited=_LIFECYCLE_MUTED,
-            hold_query='max(namespace_pod:vllm_load_budget:seconds{pod="{pod}"})',
             observe_s=_LIFECYCLE_OBSERVE_S,
         ),
     )

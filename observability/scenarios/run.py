@@ -3,14 +3,13 @@
 Each scenario states the alerts it expects, injects one fault through the simulator's
 admin API while the stack's load runs, and measures per alert: the time from injection to
 `firing` in Prometheus (polling /api/v1/alerts), the time to the first webhook
-notification, and the theoretical minimum
+notification, and the theoretical minimum computed from the loaded rule
+(scenarios/minimum.py):
 
-    scrape interval + rule window need + evaluation interval + `for` + group_wait
+    scrape interval + rule window need + budget + evaluation interval + `for` + group_wait
 
-where "window need" is the part of the rule's range window the fault must fill before
-the expression can cross its threshold (0 for gauges and `up`, the whole window for
-"no tokens in the window"). It fails when an expected alert did not fire or an
-alert outside `expected` + `tolerated` (Watchdog aside) fired.
+It fails when an expected alert did not page, paged later than 1.2x its minimum or has no
+computable minimum, or an alert outside `expected` + `tolerated` (Watchdog aside) fired.
 """
 
 from __future__ import annotations
@@ -25,9 +24,18 @@ import httpx
 from observability.load.burst import Burst
 from observability.local.state import StackState
 from observability.local.webhook import fetch_notifications
-from observability.metrics.promql_ast import metric_names, ranges_s
 from observability.promapi import Prometheus
 from observability.scenarios.catalog import Scenario
+from observability.scenarios.minimum import (
+    Clock,
+    Minimum,
+    Rule,
+    Target,
+    max_range_s,
+    minimum,
+    rules_from_api,
+    too_late,
+)
 
 __all__ = [
     "AlertTiming",
@@ -37,6 +45,7 @@ __all__ = [
     "fault_targets",
     "format_result",
     "max_range_s",
+    "minimums",
     "run_scenario",
 ]
 
@@ -86,61 +95,28 @@ def active_alerts(prom_url: str) -> list[dict[str, Any]]:
         return prom.alerts()
 
 
-def loaded_rules(
-    prom_url: str,
-) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]], dict[str, float]]:
-    """(alert name -> rule with smallest `for`), recording name -> its queries (one per
-    rule of that name), alert -> group interval."""
+def loaded_rules(prom_url: str) -> list[Rule]:
+    """The rules as Prometheus loaded them (what the minimums are computed from)."""
     with Prometheus(prom_url, timeout=5.0) as prom:
-        groups = prom.rule_groups()
-    alerts: dict[str, dict[str, Any]] = {}
-    recording: dict[str, list[str]] = {}
-    interval: dict[str, float] = {}
-    for g in groups:
-        for r in g["rules"]:
-            if r["type"] == "recording":
-                recording.setdefault(r["name"], []).append(r["query"])
-            elif r["name"] not in alerts or r["duration"] < alerts[r["name"]]["duration"]:
-                alerts[r["name"]] = r
-                interval[r["name"]] = float(g["interval"])
-    return alerts, recording, interval
+        return rules_from_api(prom.rule_groups())
 
 
-def max_range_s(query: str, recording: dict[str, list[str]], depth: int = 0) -> float:
-    """Largest range window the query reads, following recording rules it uses."""
-    found = ranges_s(query)
-    if depth < 4:
-        for name in metric_names(query):
-            if name in recording:
-                found.append(max(max_range_s(q, recording, depth + 1) for q in recording[name]))
-    return max(found, default=0.0)
-
-
-def hold_seconds(scenario: Scenario, stack: StackState, targets: list[str]) -> float:
-    """Seconds the fault's condition must hold by itself (a load budget), from Prometheus."""
-    if not scenario.hold_query or not targets:
-        return 0.0
-    with Prometheus(stack.prometheus_url, timeout=5.0) as prom:
-        res = prom.query(scenario.hold_query.replace("{pod}", targets[0]))
-    return float(res[0]["value"][1]) if res else 0.0
-
-
-def theoretical_min(
-    alert: str, scenario: Scenario, stack: StackState, rules: Any, hold_s: float = 0.0
-) -> float | None:
-    alerts, recording, interval = rules
-    rule = alerts.get(alert)
-    if rule is None:
+def target_of(scenario: Scenario, stack: StackState, targets: list[str]) -> Target | None:
+    """The faulted pods' namespace and model key (None for a node fault)."""
+    if scenario.target == "node":
         return None
-    need = scenario.window_fraction * max_range_s(rule["query"], recording)
-    return (
-        stack.scrape_interval_s
-        + hold_s
-        + need
-        + interval.get(alert, stack.evaluation_interval_s)
-        + float(rule["duration"])
-        + stack.group_wait_s
-    )
+    r = next((r for r in stack.replicas if r.pod in targets), None)
+    return Target(r.namespace, r.model_key) if r is not None else None
+
+
+def minimums(
+    scenario: Scenario, stack: StackState, rules: list[Rule], target: Target | None
+) -> dict[str, Minimum | None]:
+    """Each expected alert's theoretical minimum on this stack (None: not computable)."""
+    clock = Clock(stack.scrape_interval_s, stack.evaluation_interval_s, stack.group_wait_s)
+    return {
+        a: minimum(a, rules, clock, scenario.window_fraction, target) for a in scenario.expected
+    }
 
 
 def _burst(scenario: Scenario, stack: StackState, targets: list[str]) -> Burst:
@@ -245,14 +221,14 @@ def run_scenario(
     say: Callable[[str], None] = lambda _m: None,
 ) -> ScenarioResult:
     rules = loaded_rules(stack.prometheus_url)
-    missing = [a for a in scenario.expected if a not in rules[0]]
+    missing = [a for a in scenario.expected if not any(r.name == a for r in rules)]
     clear_faults(stack)
     preexisting = wait_quiet(stack, settle_s, say)
     targets = fault_targets(scenario, stack)
     victim = target_model(scenario, stack)
-    hold = hold_seconds(scenario, stack, targets)
-    mins = {a: theoretical_min(a, scenario, stack, rules, hold) for a in scenario.expected}
-    # expected alerts should arrive within ~1.2x their minimum: give up at 1.25x + 15 s
+    computed = minimums(scenario, stack, rules, target_of(scenario, stack, targets))
+    mins = {a: m.total_s if m is not None else None for a, m in computed.items()}
+    # expected alerts must arrive within 1.2x their minimum: give up at 1.25x + 15 s
     budget = timeout_s or max([1.25 * (m or 0) for m in mins.values()] + [30.0]) + 15
     wait_traffic(stack, targets)
     t0 = time.time()
@@ -327,12 +303,24 @@ def run_scenario(
             )
         )
     notes = [f"no alert rule named {a} is loaded" for a in missing]
+    late = [
+        f"{t.alert}: {why}"
+        for t in timings
+        if t.expected and t.webhook_s is not None
+        for why in [too_late(t.webhook_s, computed.get(t.alert))]
+        if why
+    ]
+    notes += late
     if preexisting:
         notes.append(f"already active before the fault: {', '.join(sorted(preexisting))}")
     muted = sorted(set(scenario.inhibited) & set(seen_prom) - set(seen_hook))
     if muted:
         notes.append(f"fired in Prometheus, muted by Alertmanager: {', '.join(muted)}")
-    ok = all(t.fired and t.webhook_s is not None for t in timings if t.expected) and not unexpected
+    ok = (
+        all(t.fired and t.webhook_s is not None for t in timings if t.expected)
+        and not unexpected
+        and not late
+    )
     return ScenarioResult(
         scenario=scenario.name,
         fault=scenario.fault,

@@ -1,0 +1,178 @@
+"""The theoretical minimum of every scenario's expected alerts, computed from the rules the
+shipped bundle.yaml renders under the `fast` profile on the demo's models (what `obsctl
+scenario run --profile fast` and bench/scenarios.py load), with the demo stack's clock: no
+stack runs. A minimum that leaves out the rule's `for`, a scrape and an evaluation, or the
+model's load budget (slow-start once printed 3.0 s against a 61.1 s page) fails here."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from observability.alerting.timing import FAST, scaled_seconds
+from observability.config import duration_seconds, load_config
+from observability.local import alertmanager as am
+from observability.local.models import demo_config, demo_models
+from observability.local.rules import groups_for
+from observability.local.stack import FAST as FAST_STACK
+from observability.scenarios import SCENARIOS, Scenario
+from observability.scenarios.minimum import (
+    RATIO_LIMIT,
+    Clock,
+    Rule,
+    Target,
+    budget_s,
+    minimum,
+    rules_from_api,
+    rules_from_groups,
+    too_late,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+CFG0 = load_config(ROOT / "bundle.yaml")
+MODELS = demo_models(CFG0)  # ((model key, namespace), ...)
+CFG = demo_config(CFG0, MODELS)
+GROUPS = groups_for(CFG, "fast")
+RULES = rules_from_groups(GROUPS)
+CLOCK = Clock(
+    scrape_s=duration_seconds(FAST_STACK["scrape_interval"]),
+    evaluation_s=duration_seconds(FAST_STACK["evaluation_interval"]),
+    group_wait_s=am.group_wait_s(am.local_config(CFG, "http://127.0.0.1:1", "fast")),
+)
+
+# The scenario -> its expected alerts' minimum in seconds on the fast profile, by hand from
+# the rendered rules (1 s scrape, 1 s evaluation, 1 s group_wait):
+PINNED = {
+    "kv-saturation": {"VLLMKVCacheSaturated": 3 + 5 + 60},  # half the 10s median window
+    "latency-degradation": {
+        "VLLMHighInterTokenLatency": 3 + 3 + 60,  # 1% of the 5m rate window
+        "VLLMHighTimeToFirstToken": 3 + 3 + 60,
+    },
+    "error-storm": {"VLLMHighErrorRate": 3 + 60},
+    "replica-crash": {"VLLMTargetDown": 3 + 60},
+    "engine-hang": {"VLLMEngineStalled": 3 + 60 + 60},  # the whole 1m window, then `for`
+    "metrics-disabled": {"VLLMMetricsAbsent": 3 + 60},
+    "gpu-xid": {"GPUXidErrors": 3},
+    "gpu-overheat": {"GPUHighTemperature": 3 + 60},
+    "pod-pending-gpu": {"VLLMPodUnschedulable": 3 + 60},
+    "crash-loop": {"VLLMPodCrashLooping": 3 + 30},
+    "oom-crash-loop": {"VLLMPodOOMKilled": 3},
+    "slow-start": {"VLLMPodNotReady": 3 + 60},  # expected_load_time 10m / 10, no `for`
+}
+
+
+def target(s: Scenario) -> Target | None:
+    """The model run_scenario faults: a replica's and "model" are the stack's first."""
+    if s.target == "node":
+        return None
+    key, namespace = MODELS[-1] if s.target == "last-model" else MODELS[0]
+    return Target(namespace, key)
+
+
+def rules_named(alert: str) -> list[Rule]:
+    return [r for r in RULES if r.alerting and r.name == alert]
+
+
+def test_the_clock_is_the_fast_stacks() -> None:
+    assert (CLOCK.scrape_s, CLOCK.evaluation_s, CLOCK.group_wait_s) == (1.0, 1.0, 1.0)
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_every_expected_alert_has_a_minimum_covering_its_rule(name: str) -> None:
+    s = SCENARIOS[name]
+    got = {a: minimum(a, RULES, CLOCK, s.window_fraction, target(s)) for a in s.expected}
+    assert {a: m.total_s if m else None for a, m in got.items()} == PINNED.get(name, {})
+    for alert, m in got.items():
+        assert m is not None and m.total_s > 0, (name, alert)
+        # no rule of the alert can page sooner than its `for` plus a scrape and an evaluation
+        shortest_for = min(r.for_s for r in rules_named(alert))
+        assert m.total_s >= shortest_for + CLOCK.scrape_s + CLOCK.evaluation_s, (name, m)
+        assert m.for_s == shortest_for
+
+
+def test_every_scenario_is_pinned() -> None:
+    assert set(PINNED) == {n for n, s in SCENARIOS.items() if s.expected}
+
+
+def test_slow_start_includes_the_models_load_budget() -> None:
+    s = SCENARIOS["slow-start"]
+    key, namespace = MODELS[0]
+    m = minimum("VLLMPodNotReady", RULES, CLOCK, s.window_fraction, Target(namespace, key))
+    assert m is not None
+    load = scaled_seconds(FAST, CFG.models[key].expected_load_time)
+    assert load == 60
+    assert m.budget_s == load
+    assert m.total_s == CLOCK.scrape_s + load + CLOCK.evaluation_s + CLOCK.group_wait_s
+
+
+def test_the_budget_follows_the_faulted_model() -> None:
+    """Each model's budget is its own expected_load_time: a model with 15m waits 90 s."""
+    data = CFG.model_dump(mode="json")
+    key, namespace = MODELS[1]
+    data["models"][key]["expected_load_time"] = "15m"
+    cfg = type(CFG).model_validate(data)
+    rules = rules_from_groups(groups_for(cfg, "fast"))
+    slow = minimum("VLLMPodNotReady", rules, CLOCK, 0.0, Target(namespace, key))
+    other = minimum("VLLMPodNotReady", rules, CLOCK, 0.0, Target(MODELS[0][1], MODELS[0][0]))
+    assert slow is not None and other is not None
+    assert (slow.budget_s, other.budget_s) == (90, 60)
+
+
+def test_a_budget_that_cannot_be_read_gives_no_minimum() -> None:
+    """A pod of no known model: the recorded budget has no value for it, so the minimum is
+    None and the scenario fails instead of passing against a minimum without the budget."""
+    assert minimum("VLLMPodNotReady", RULES, CLOCK, 0.0, Target("elsewhere", "nobody")) is None
+    assert minimum("VLLMPodNotReady", RULES, CLOCK, 0.0, None) is None
+    assert minimum("NoSuchAlert", RULES, CLOCK, 0.0, None) is None
+
+
+def test_age_comparisons_against_numbers_and_recordings() -> None:
+    rec = {"ns_pod:budget:seconds": ["vector(42)"], "lit:seconds": ["120"]}
+    assert budget_s("time() - x > 30", rec, None) == 30
+    assert budget_s("(time() - x) > on (pod) group_left lit:seconds", rec, None) == 120
+    assert budget_s("time() - x > ns_pod:budget:seconds", rec, None) is None  # not read
+    assert budget_s("rate(x[5m]) > 3", rec, None) == 0  # a threshold, not an age
+
+
+def test_prometheus_api_rules_give_the_same_minimums() -> None:
+    """run_scenario reads the rules Prometheus loaded (/api/v1/rules): shaped as it serves
+    them (seconds, `query`, `duration`), they give the same minimums as the rule file."""
+    api = [
+        {
+            "name": g["name"],
+            "interval": duration_seconds(g.get("interval", "1s")),
+            "rules": [
+                {
+                    "type": "alerting" if "alert" in r else "recording",
+                    "name": r.get("alert", r.get("record")),
+                    "query": r["expr"],
+                    "duration": duration_seconds(r["for"]) if r.get("for") else 0,
+                }
+                for r in g["rules"]
+            ],
+        }
+        for g in GROUPS
+    ]
+    rules = rules_from_api(api)
+    for name, s in SCENARIOS.items():
+        for a in s.expected:
+            m = minimum(a, rules, CLOCK, s.window_fraction, target(s))
+            assert m is not None and m.total_s == PINNED[name][a], (name, a)
+
+
+def test_a_page_later_than_the_ratio_limit_fails() -> None:
+    """slow-start paged at 61.1 s: in time against its 63 s minimum, 20x late against the
+    3.0 s the bench printed when the budget was left out; no minimum fails too."""
+    s = SCENARIOS["slow-start"]
+    m = minimum("VLLMPodNotReady", RULES, CLOCK, s.window_fraction, target(s))
+    assert m is not None and RATIO_LIMIT == 1.2
+    assert too_late(61.1, m) is None
+    assert too_late(RATIO_LIMIT * m.total_s, m) is None
+    late = too_late(RATIO_LIMIT * m.total_s + 0.1, m)
+    assert late is not None and "60s budget" in late
+    without_budget = dataclasses.replace(m, budget_s=0.0)
+    assert without_budget.total_s == 3.0
+    assert "20.37x" in (too_late(61.1, without_budget) or "")
+    assert too_late(1.0, None) == "no theoretical minimum could be computed from its rule"
