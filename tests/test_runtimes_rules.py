@@ -136,6 +136,7 @@ def test_autoscaler_at_max_and_keda_errors(repo_root: Path, tmp_path: Path) -> N
                         "exp_alerts": [
                             {
                                 "exp_labels": {
+                                    "namespace": "vllm",  # kept: routing and the runbook link
                                     "scaledObject": f"vllm-{VLLM_KEY}",
                                     "severity": "warning",
                                 }
@@ -286,6 +287,7 @@ def test_aibrix_component_down_on_down_or_absent(repo_root: Path, tmp_path: Path
                                     "job": "aibrix-gateway-plugins",
                                     "namespace": "aibrix-system",
                                     "pod": "gw",
+                                    "reason": "target_down",
                                     "severity": "critical",
                                 }
                             }
@@ -306,6 +308,7 @@ def test_aibrix_component_down_on_down_or_absent(repo_root: Path, tmp_path: Path
                                 "exp_labels": {
                                     "component": "controller-manager",
                                     "job": "aibrix-controller-manager-metrics-service",
+                                    "reason": "absent",
                                     "severity": "critical",
                                 }
                             }

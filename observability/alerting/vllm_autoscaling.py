@@ -13,8 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from observability.alerting.timing import Timing
-from observability.autoscaling.keda import hpa_name, scalable_models, waiting_query
+from observability.autoscaling.keda import hpa_name, scalable_models
 from observability.config import BundleConfig
+from observability.metrics.names import VLLM
 from observability.rulebase import Scope, alert
 
 __all__ = ["GROUP", "group"]
@@ -22,15 +23,23 @@ __all__ = ["GROUP", "group"]
 GROUP = "vllm.autoscaling"
 
 
-def _at_max(cfg: BundleConfig, key: str) -> str:
+def _at_max(cfg: BundleConfig, key: str, sc: Scope) -> str:
+    """Per cluster (in a central store two clusters' HPAs share names), joined to the
+    model's queue on namespace, so the alert keeps every label it is routed on."""
     ns = cfg.model_namespace(key)
     sel = f'{{namespace="{ns}", horizontalpodautoscaler="{hpa_name(key)}"}}'
+    pre = (sc.cluster,) if sc.cluster else ()
+    hpa = sc.by((*pre, "namespace"))  # the selector pins the one HPA
     scale = cfg.models[key].autoscaling
     room = scale.max_replicas * scale.waiting_per_replica
+    waiting = (
+        f"sum by ({sc.by(sc.model)}) ({VLLM.WAITING.v1}"
+        f'{{namespace="{ns}", model_name="{cfg.models[key].served_name}"}})'
+    )
     return (
-        f"(max(kube_horizontalpodautoscaler_status_current_replicas{sel})\n"
-        f">= max(kube_horizontalpodautoscaler_spec_max_replicas{sel}))\n"
-        f"and on () ({waiting_query(cfg, key)} > {room:g})"
+        f"(max by ({hpa}) (kube_horizontalpodautoscaler_status_current_replicas{sel})\n"
+        f">= max by ({hpa}) (kube_horizontalpodautoscaler_spec_max_replicas{sel}))\n"
+        f"and on ({sc.by((*pre, 'namespace'))}) ({waiting} > {room:g})"
     )
 
 
@@ -41,7 +50,7 @@ def group(cfg: BundleConfig, t: Timing, sc: Scope) -> dict[str, Any]:
     rules = [
         alert(
             "VLLMAutoscalerAtMax",
-            _at_max(cfg, key),
+            _at_max(cfg, key, sc),
             t.saturation_for,
             "warning",
             "vLLM autoscaler is at its maximum and the queue persists.",
@@ -55,15 +64,18 @@ def group(cfg: BundleConfig, t: Timing, sc: Scope) -> dict[str, Any]:
         )
         for key in keys
     ]
+    pre = (sc.cluster,) if sc.cluster else ()
     rules.append(
         alert(
             "KEDAScalerErrors",
-            'sum by (scaledObject) (rate(keda_scaler_detail_errors_total{scaler="prometheusScaler"}'
+            f"sum by ({sc.by((*pre, 'namespace', 'scaledObject'))}) "
+            '(rate(keda_scaler_detail_errors_total{scaler="prometheusScaler"}'
             f"[{t.rate_window}])) > 0",
             t.error_for,
             "warning",
             "KEDA cannot query Prometheus for a ScaledObject.",
-            "KEDA's Prometheus scaler of ScaledObject {{ $labels.scaledObject }} fails "
+            "KEDA's Prometheus scaler of ScaledObject {{ $labels.scaledObject }} in namespace "
+            "{{ $labels.namespace }} fails "
             "{{ $value | humanize }} times per second: its HPA keeps the last replica count "
             "whatever the queue does.",
         )

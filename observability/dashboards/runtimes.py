@@ -19,6 +19,11 @@ def _m(q: Queries, *labels: str) -> str:
     return q._matchers(*labels)
 
 
+def _by(q: Queries, *labels: str) -> str:
+    """`by` labels with the cluster label first when configured (two clusters never merge)."""
+    return ", ".join(q._by(labels))
+
+
 def ray_serve(q: Queries) -> list[PanelSpec]:
     sel = _m(q, "namespace")
     return [
@@ -30,7 +35,7 @@ def ray_serve(q: Queries) -> list[PanelSpec]:
             "reqps",
             (
                 Query(
-                    f"sum by (namespace, status_code) (rate(ray_serve_num_http_requests_total"
+                    f"sum by ({_by(q, 'namespace', 'status_code')}) (rate(ray_serve_num_http_requests_total"
                     f"{{{sel}}}[{RATE}]))",
                     "{{namespace}} {{status_code}}",
                 ),
@@ -44,7 +49,8 @@ def ray_serve(q: Queries) -> list[PanelSpec]:
             "reqps",
             (
                 Query(
-                    f"sum by (namespace, error_code) (rate(ray_serve_num_http_error_requests_total"
+                    f"sum by ({_by(q, 'namespace', 'error_code')}) "
+                    f"(rate(ray_serve_num_http_error_requests_total"
                     f"{{{sel}}}[{RATE}]))",
                     "{{namespace}} {{error_code}}",
                 ),
@@ -58,11 +64,12 @@ def ray_serve(q: Queries) -> list[PanelSpec]:
             "none",
             (
                 Query(
-                    f"sum by (namespace, deployment) (ray_serve_deployment_replica_healthy{{{sel}}})",
+                    f"sum by ({_by(q, 'namespace', 'deployment')}) "
+                    f"(ray_serve_deployment_replica_healthy{{{sel}}})",
                     "{{namespace}} {{deployment}}",
                 ),
                 Query(
-                    f"sum by (namespace) (ray_serve_replica_processing_queries{{{sel}}})",
+                    f"sum by ({_by(q, 'namespace')}) (ray_serve_replica_processing_queries{{{sel}}})",
                     "{{namespace}} queries in replicas",
                 ),
             ),
@@ -72,7 +79,15 @@ def ray_serve(q: Queries) -> list[PanelSpec]:
 
 
 def aibrix_gateway(q: Queries) -> list[PanelSpec]:
-    model = 'model=~"$model_name"'
+    jobs = ", ".join(
+        m
+        for m in (
+            _m(q),
+            'job=~"aibrix-gateway-plugins|aibrix-controller-manager-metrics-service"',
+        )
+        if m
+    )
+    model = ", ".join(m for m in (_m(q), 'model=~"$model_name"') if m)
     return [
         PanelSpec(
             "timeseries",
@@ -83,7 +98,7 @@ def aibrix_gateway(q: Queries) -> list[PanelSpec]:
             "reqps",
             (
                 Query(
-                    "sum by (model) (rate(gateway_request_model_success_total"
+                    f"sum by ({_by(q, 'model')}) (rate(gateway_request_model_success_total"
                     f"{{{model}}}[{RATE}]))",
                     "{{model}}",
                 ),
@@ -97,7 +112,7 @@ def aibrix_gateway(q: Queries) -> list[PanelSpec]:
             "reqps",
             (
                 Query(
-                    "sum by (model, status_code) (rate(gateway_request_model_fail_total"
+                    f"sum by ({_by(q, 'model', 'status_code')}) (rate(gateway_request_model_fail_total"
                     f"{{{model}}}[{RATE}]))",
                     "{{model}} {{status_code}}",
                 ),
@@ -111,8 +126,7 @@ def aibrix_gateway(q: Queries) -> list[PanelSpec]:
             "none",
             (
                 Query(
-                    'max by (job) (up{job=~"aibrix-gateway-plugins|'
-                    'aibrix-controller-manager-metrics-service"})',
+                    f"max by ({_by(q, 'job')}) (up{{{jobs}}})",
                     "{{job}}",
                 ),
             ),
@@ -125,6 +139,7 @@ def aibrix_gateway(q: Queries) -> list[PanelSpec]:
 
 def keda(q: Queries) -> list[PanelSpec]:
     sel = _m(q, "namespace") + ', horizontalpodautoscaler=~"keda-hpa-vllm-.+"'
+    hpa = _by(q, "namespace", "horizontalpodautoscaler")
     return [
         PanelSpec(
             "timeseries",
@@ -135,18 +150,17 @@ def keda(q: Queries) -> list[PanelSpec]:
             "none",
             (
                 Query(
-                    "max by (namespace, horizontalpodautoscaler) "
+                    f"max by ({hpa}) "
                     f"(kube_horizontalpodautoscaler_status_current_replicas{{{sel}}})",
                     "current {{horizontalpodautoscaler}}",
                 ),
                 Query(
-                    "max by (namespace, horizontalpodautoscaler) "
+                    f"max by ({hpa}) "
                     f"(kube_horizontalpodautoscaler_status_desired_replicas{{{sel}}})",
                     "desired {{horizontalpodautoscaler}}",
                 ),
                 Query(
-                    "max by (namespace, horizontalpodautoscaler) "
-                    f"(kube_horizontalpodautoscaler_spec_max_replicas{{{sel}}})",
+                    f"max by ({hpa}) (kube_horizontalpodautoscaler_spec_max_replicas{{{sel}}})",
                     "max {{horizontalpodautoscaler}}",
                 ),
             ),

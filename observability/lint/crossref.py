@@ -328,6 +328,9 @@ def check_crossrefs(
     external = runtimes.external_services(cfg)
     chart_services += outside_services(cfg)
     known_ns = created_ns | _PREEXISTING_NS | {cfg.namespaces.argocd}
+    renders_vllm_service = any(
+        runtimes.runtime_of(cfg, key).uses_vllm_deployment for key in cfg.vllm.deploy
+    )
     for m in (m for m in raw if m.kind == "Application"):
         dest = str(((m.obj.get("spec") or {}).get("destination") or {}).get("namespace") or "")
         if dest and dest not in known_ns:
@@ -355,14 +358,15 @@ def check_crossrefs(
         if d.kind in ("ServiceMonitor", "PodMonitor"):
             found = _check_monitor(d, deployed, chart_services, external)
             name = (d.obj.get("metadata") or {}).get("name")
-            if not cfg.vllm.deploy and name == VLLM_NAME and d.kind == "ServiceMonitor":
-                # Monitor-only bundle: the vLLM Services come from outside this repo.
+            if not renders_vllm_service and name == VLLM_NAME and d.kind == "ServiceMonitor":
+                # No deployed model runs as a vLLM Deployment (monitor-only, or every one is
+                # a RayService): the registry's vLLM models are served from outside this repo.
                 found = [
                     replace(
                         f,
                         severity="warning",
-                        message=f"{f.message} (vllm.deploy is empty: label the vLLM Services "
-                        "you deploy yourself to match)",
+                        message=f"{f.message} (no model in vllm.deploy runs as a vLLM "
+                        "Deployment: label the vLLM Services you deploy yourself to match)",
                     )
                     for f in found
                 ]

@@ -159,23 +159,36 @@ class AibrixRuntime(Runtime):
 
     def alert_rules(self, cfg: BundleConfig, t: Timing, sc: Scope) -> list[dict[str, Any]]:
         rules = []
+        # Two rules, as DCGMExporterDown: `up == 0` keeps the target's labels (cluster
+        # included); absent() is about the evaluating Prometheus and carries none.
         for component, job in component_jobs().items():
-            expr = f'up{{job="{job}"}} == 0 or absent(up{{job="{job}"}})'
-            rules.append(
-                alert(
-                    "AIBrixComponentDown",
-                    expr,
-                    t.target_down_for,
-                    "critical",
-                    f"AIBrix {component} is down.",
-                    f"Prometheus cannot scrape AIBrix {component} (job {job}) in namespace "
-                    f"{cfg.runtimes.aibrix.system_namespace}, or it is gone: "
-                    + (
-                        "the gateway cannot route requests to any AIBrix model."
-                        if component == "gateway-plugins"
-                        else "model routes and autoscalers stop being reconciled."
-                    ),
-                    labels={"component": component},
-                )
+            impact = (
+                "the gateway cannot route requests to any AIBrix model."
+                if component == "gateway-plugins"
+                else "model routes and autoscalers stop being reconciled."
             )
+            where = f"(job {job}) in namespace {cfg.runtimes.aibrix.system_namespace}"
+            for reason, expr, what in (
+                (
+                    "target_down",
+                    f'up{{job="{job}"}} == 0',
+                    f"Prometheus cannot scrape AIBrix {component} {where}",
+                ),
+                (
+                    "absent",
+                    f'absent(up{{job="{job}"}})',
+                    f"No AIBrix {component} target {where} is discovered",
+                ),
+            ):
+                rules.append(
+                    alert(
+                        "AIBrixComponentDown",
+                        expr,
+                        t.target_down_for,
+                        "critical",
+                        f"AIBrix {component} is down.",
+                        f"{what}: {impact}",
+                        labels={"component": component, "reason": reason},
+                    )
+                )
         return rules
