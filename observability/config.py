@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -171,6 +172,13 @@ _S3_URI_RE = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$")
 _SECRET_HINT_RE = re.compile(r"(secret|password|token|access[_-]?key|credential)", re.I)
 
 
+def _check_http_url(value: str) -> str:
+    """An http(s) URL with a host (remote-write url, s3 endpoint_url)."""
+    if not re.match(r"^https?://[^\s/]+\S*$", value):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
+
+
 def _check_image_pinned(value: str) -> str:
     name, _, tag = value.rpartition(":")
     if not name or "/" in tag or tag in ("", "latest"):
@@ -183,15 +191,28 @@ def _check_image_pinned(value: str) -> str:
 class S3Source(_Model):
     """`source: s3`: an init container syncs `uri` into the model cache before vLLM starts.
 
-    Credentials come from the pod's ServiceAccount (IRSA on EKS, workload identity on GKE):
-    `annotations` name the cloud identity, never a key."""
+    Credentials come from the identity the pod runs as, never from a key: IRSA (EKS) or
+    workload identity (GKE) named by `annotations` on the model's ServiceAccount
+    `vllm-<key>`; without annotations, an EKS Pod Identity association on that
+    ServiceAccount or else the node's IAM role. `endpoint_url` points the sync at an
+    S3-compatible store (MinIO, Ceph RGW)."""
 
     uri: str = Field(description="s3://bucket/prefix/ holding the model files (config, weights)")
     annotations: dict[str, str] = Field(
+        default_factory=dict,
         description="Annotations of the pod's ServiceAccount `vllm-<model key>` naming the "
-        "cloud identity, e.g. eks.amazonaws.com/role-arn: arn:aws:iam::...",
+        "cloud identity, e.g. eks.amazonaws.com/role-arn: arn:aws:iam::... (IRSA) or "
+        "iam.gke.io/gcp-service-account: ...; empty (EKS Pod Identity, whose association "
+        "names the ServiceAccount outside the pod spec, or the node's IAM role): the "
+        "ServiceAccount carries none. Never a key",
     )
     region: str = Field("", description="AWS region of the bucket (AWS_REGION); empty: SDK default")
+    endpoint_url: str = Field(
+        "",
+        description="S3-compatible endpoint the sync talks to (`aws s3 sync --endpoint-url`, "
+        "path-style), e.g. http://minio.minio.svc:9000 or https://rgw.example:7480; "
+        "empty: AWS S3. An http(s) URL without user:pass@",
+    )
     image: str = Field("amazon/aws-cli:2.17.0", description="Pinned image with `aws s3 sync`")
 
     @field_validator("uri")
@@ -204,17 +225,25 @@ class S3Source(_Model):
     @field_validator("annotations")
     @classmethod
     def _no_secrets(cls, v: dict[str, str]) -> dict[str, str]:
-        if not v:
-            raise ValueError(
-                "name the identity the sync runs as: eks.amazonaws.com/role-arn (IRSA) or "
-                "iam.gke.io/gcp-service-account (workload identity)"
-            )
         for key, value in v.items():
             if _SECRET_HINT_RE.search(key) or re.match(r"^(AKIA|ASIA)[A-Z0-9]{16}$", value):
                 raise ValueError(
                     f"annotation {key!r} looks like a credential: name an identity "
                     "(eks.amazonaws.com/role-arn or iam.gke.io/gcp-service-account), never a key"
                 )
+        return v
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, v: str) -> str:
+        if not v:
+            return v
+        _check_http_url(v)
+        if "@" in urlsplit(v).netloc:
+            raise ValueError(
+                "endpoint_url carries credentials (user:pass@): give the bare URL; the sync "
+                "signs with the pod's identity, never a key"
+            )
         return v
 
     @field_validator("image")
@@ -470,9 +499,7 @@ class RemoteWrite(_Model):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not re.match(r"^https?://[^\s/]+\S*$", v):
-            raise ValueError(f"{v!r} is not an http(s) URL")
-        return v
+        return _check_http_url(v)
 
     @model_validator(mode="after")
     def _one_auth(self) -> RemoteWrite:

@@ -2,9 +2,11 @@
 
 - every source: the model `vllm serve` loads (its first argument) is what the source provides (hf_id, the synced copy, the claim),
   and no container sets a cloud credential as a literal env value (keys never in git);
-- `s3`: the `model-sync` init container with a pinned image syncs the configured URI, and
-  the pod runs as a ServiceAccount of the same overlay that names a cloud identity
-  (IRSA / GKE or Azure workload identity);
+- `s3`: the `model-sync` init container with a pinned image syncs the configured URI (from
+  the configured `endpoint_url`), and the pod runs as its own ServiceAccount of the same
+  overlay carrying the configured annotations; when none names a cloud identity (IRSA /
+  GKE or Azure workload identity) a warning says the sync runs as an EKS Pod Identity
+  association on that ServiceAccount, or else the node's IAM role;
 - `pvc`: the claim is mounted read-only; the bundle does not create it, so for a deployed
   model a warning says to create it (with the weights) before syncing.
 """
@@ -12,6 +14,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -108,23 +111,72 @@ def _s3(
                 "spec.template.spec.initContainers",
             )
         )
-    sa_name = spec.get("serviceAccountName", "")
-    sas = {o["metadata"]["name"]: o for o in objects if o.get("kind") == "ServiceAccount"}
-    sa = sas.get(sa_name)
-    annotations = ((sa or {}).get("metadata") or {}).get("annotations") or {}
-    if sa is None or not set(annotations) & set(IDENTITY_ANNOTATIONS):
+    if profile.s3.endpoint_url and not _has_endpoint(sync, profile.s3.endpoint_url):
         out.append(
             Finding(
                 "source",
                 file,
-                f"the pod's ServiceAccount {sa_name or '(default)'} names no cloud identity "
-                f"({', '.join(IDENTITY_ANNOTATIONS)}): the S3 sync would run without "
-                "credentials; set models.<key>.s3.annotations",
+                f"{SYNC_CONTAINER} does not pass --endpoint-url {profile.s3.endpoint_url}: "
+                "re-run `obsctl render`",
+                obj,
+                "spec.template.spec.initContainers",
+            )
+        )
+    sa_name = spec.get("serviceAccountName", "")
+    sas = {o["metadata"]["name"]: o for o in objects if o.get("kind") == "ServiceAccount"}
+    sa = sas.get(sa_name)
+    if sa is None:
+        return [
+            *out,
+            Finding(
+                "source",
+                file,
+                f"the pod runs as ServiceAccount {sa_name or '(default)'}, which the overlay "
+                f"does not render: the S3 sync needs the model's own ServiceAccount; "
+                "re-run `obsctl render`",
+                obj,
+                "spec.template.spec.serviceAccountName",
+            ),
+        ]
+    annotations = (sa.get("metadata") or {}).get("annotations") or {}
+    missing = sorted(k for k, v in profile.s3.annotations.items() if annotations.get(k) != v)
+    if missing:
+        out.append(
+            Finding(
+                "source",
+                file,
+                f"ServiceAccount {sa_name} lacks the configured annotation "
+                f"{', '.join(missing)} of models.<key>.s3.annotations: re-run `obsctl render`",
                 obj,
                 "spec.template.spec.serviceAccountName",
             )
         )
+    elif not set(annotations) & set(IDENTITY_ANNOTATIONS):
+        ns = sa["metadata"].get("namespace", "")
+        out.append(
+            Finding(
+                "source",
+                file,
+                f"no identity annotation: the S3 sync {_target(profile)}runs as an EKS Pod "
+                f"Identity association on ServiceAccount {ns}/{sa_name}, or else the node's "
+                "IAM role; create the association, or name an identity in "
+                f"models.<key>.s3.annotations ({', '.join(IDENTITY_ANNOTATIONS)})",
+                obj,
+                "spec.template.spec.serviceAccountName",
+                severity="warning",
+            )
+        )
     return out
+
+
+def _has_endpoint(sync: dict[str, Any] | None, url: str) -> bool:
+    cmd = list((sync or {}).get("command") or [])
+    return any(a == "--endpoint-url" and b == url for a, b in pairwise(cmd))
+
+
+def _target(profile: ModelProfile) -> str:
+    assert profile.s3 is not None
+    return f"to {profile.s3.endpoint_url} " if profile.s3.endpoint_url else ""
 
 
 def _pvc(

@@ -11,10 +11,11 @@
 Where the weights come from (`models.<key>.source`):
 - `huggingface`: vLLM downloads `hf_id` into the model cache with the HF token Secret.
 - `s3`: an init container (`model-sync`, pinned aws-cli image) runs `aws s3 sync` of the
-  prefix into the model cache; the pod runs as a ServiceAccount (rendered in the overlay)
-  whose annotation names the cloud identity (IRSA `eks.amazonaws.com/role-arn`, GKE
-  `iam.gke.io/gcp-service-account`): no key is ever rendered. vLLM loads the local copy
-  offline.
+  prefix into the model cache (`--endpoint-url` for an S3-compatible store); the pod runs
+  as its own ServiceAccount `vllm-<key>` (rendered in the overlay) whose annotation names
+  the cloud identity (IRSA `eks.amazonaws.com/role-arn`, GKE
+  `iam.gke.io/gcp-service-account`) or, with none, which an EKS Pod Identity association
+  names (else the node's role): no key is ever rendered. vLLM loads the local copy offline.
 - `pvc`: an existing claim is mounted read-only at /model-store and vLLM loads from it.
 """
 
@@ -241,12 +242,17 @@ def _sync_container(key: str, profile: ModelProfile) -> dict[str, Any]:
     env = [{"name": "HOME", "value": "/tmp"}]
     if s3.region:
         env.append({"name": "AWS_REGION", "value": s3.region})
+    command = ["aws", "s3", "sync", s3.uri, f"{_CACHE}/{key}", "--no-progress"]
+    if s3.endpoint_url:
+        # An S3-compatible store (MinIO, Ceph RGW): a global option of aws-cli (also
+        # AWS_ENDPOINT_URL_S3 since 2.13); a client endpoint makes the sync path-style.
+        command += ["--endpoint-url", s3.endpoint_url]
     return {
         "name": SYNC_CONTAINER,
         "image": s3.image,
         "imagePullPolicy": "IfNotPresent",
         # Incremental: a restarted pod with a PVC-backed cache copies only what changed.
-        "command": ["aws", "s3", "sync", s3.uri, f"{_CACHE}/{key}", "--no-progress"],
+        "command": command,
         "env": env,
         "resources": {
             "requests": {"cpu": "1", "memory": "1Gi"},
@@ -305,16 +311,17 @@ def overlay_patch(cfg: BundleConfig, profile: ModelProfile, key: str = "") -> di
 
 def service_account(profile: ModelProfile) -> dict[str, Any]:
     """The s3 source's ServiceAccount `vllm-<key>` (after the overlay's nameSuffix): an
-    identity annotation, never a key. The IAM role's trust policy names
-    `system:serviceaccount:<namespace>:vllm-<key>`."""
+    identity annotation, never a key. The IAM role's trust policy (IRSA) names
+    `system:serviceaccount:<namespace>:vllm-<key>`; without annotations the ServiceAccount
+    is still the model's own, for an EKS Pod Identity association to name."""
     assert profile.s3 is not None
+    metadata: dict[str, Any] = {"name": VLLM_NAME}
+    if profile.s3.annotations:
+        metadata["annotations"] = dict(sorted(profile.s3.annotations.items()))
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": {
-            "name": VLLM_NAME,
-            "annotations": dict(sorted(profile.s3.annotations.items())),
-        },
+        "metadata": metadata,
         "automountServiceAccountToken": False,
     }
 
