@@ -39,6 +39,9 @@ class LoadSpec:
     duration_s: float | None = 30.0  # None = until stopped
     stream: bool = True
     api: str = "completions"
+    # seconds a user may take to finish its request once the run time is up; a request
+    # still running after it is cut off (aborted on the server, no client sample)
+    stop_timeout_s: float = 2.0
 
 
 def discover_model(url: str, timeout: float = 5.0) -> str:
@@ -70,7 +73,7 @@ def locust_argv(spec: LoadSpec) -> list[str]:
         "--loglevel",
         "ERROR",
         "--stop-timeout",
-        "2",
+        f"{spec.stop_timeout_s:g}",
         "--exit-code-on-error",
         "0",
     ]
@@ -104,7 +107,7 @@ def run_load(spec: LoadSpec, samples: Path | None = None) -> LoadReport:
         started = time.time()
         child = start_load(sup, spec, samples)
         try:
-            limit = (spec.duration_s or 0) + 30
+            limit = (spec.duration_s or 0) + spec.stop_timeout_s + 30
             while child.alive():
                 if spec.duration_s is not None and time.time() - started > limit:
                     break
