@@ -142,10 +142,9 @@ def _server_hist(prom_url: str, signal: Signal) -> Hist:
     return Hist(edges, cum, scalars[0], scalars[1])
 
 
-def _shape(name: str, h: Hist, edges: tuple[float, ...] | None, floor_s: float) -> list[str]:
+def _shape(name: str, h: Hist, edges: tuple[float, ...] | None, floor_s: float | None) -> list[str]:
     """What a histogram of simulated engine times must satisfy on its own: vLLM's edges,
-    a sum within its buckets' bounds, and no value below one engine step (the simulated
-    GPU never takes less than its fixed launch cost, whatever the machine's speed)."""
+    a sum within its buckets' bounds, and (floor_s) no value below one engine step."""
     bad = []
     if edges is not None and h.edges != edges:
         bad.append(f"{name}: bucket edges {h.edges} != {edges}")
@@ -154,6 +153,8 @@ def _shape(name: str, h: Hist, edges: tuple[float, ...] | None, floor_s: float) 
     hi = sum(c * e for c, e in zip(per_bucket, (*h.edges, math.inf), strict=True) if c)
     if not lo - 1e-9 <= h.total <= hi + 1e-9:
         bad.append(f"{name}: sum {h.total} outside its buckets' bounds [{lo}, {hi}]")
+    if floor_s is None:
+        return bad
     if h.total < h.count * floor_s - 1e-9:
         bad.append(f"{name}: mean {h.total / h.count} s below one engine step ({floor_s} s)")
     below = [e for e in h.edges if e < floor_s and h.le(e)]
@@ -167,7 +168,6 @@ def _check(
     server: Hist,
     client: list[float],
     edges: tuple[float, ...] | None,
-    floor_s: float,
     k: float = 10.0,
 ) -> list[str]:
     """A server histogram against the client's values for the same requests, each client
@@ -175,7 +175,7 @@ def _check(
     n = len(client)
     if server.count != n or server.cum[-1:] != (n,):
         return [f"{name}: server counted {server.count} (+Inf {server.cum[-1:]}), client {n}"]
-    bad = _shape(name, server, edges, floor_s)
+    bad = _shape(name, server, edges, None)
     # client >= server per request: a larger total, and at any edge no more client
     # values at or below it than server ones
     overhead = (sum(client) - server.total) / n
@@ -229,8 +229,14 @@ def test_client_timings_match_server_histograms(
     - Markov on the overhead (client - server >= 0, mean known from the sums): at most
       n/10 requests are later by more than 10x the mean, so client(<= e + 10 mean) >=
       server(<= e) - n/10 (buckets counting values too low fail);
-    - the sum lies within its buckets' bounds, and no value is below one engine step
-      (values scaled down fail), and the edges are vLLM's.
+    - the sum lies within its buckets' bounds, and the edges are vLLM's.
+
+    ITL gaps are >= one engine step (each token comes one step after the previous, the
+    step's simulated time excludes event-loop lag), so an ITL histogram scaled down fails.
+    TTFT has no such floor: a request arriving while a step overruns its time gets a
+    simulated arrival after the step's (lag-corrected) end, so its TTFT can be under one
+    step (measured: values <= 5 ms with 6 ms steps). A TTFT histogram scaled *down* is
+    therefore not detected; scaled up (ms) it is. E2E scaled down fails ttft + itl <= e2e.
 
     ITL gaps cannot be paired one by one (a chunk delayed on the client shortens the
     next gap), so the ITL histogram is checked by its exact count, its edges and sum
@@ -281,8 +287,8 @@ def test_client_timings_match_server_histograms(
         f"{itl.total:.2f} s, decode {decode.total:.2f} s"
     )
     ttft_edges, itl_edges = _edges(version, VLLM.TTFT), _edges(version, VLLM.ITL)
-    bad = _check("ttft", server["ttft"], ttft, ttft_edges, floor_s)
-    bad += _check("e2e", e2e, to_last, _edges(version, VLLM.E2E), floor_s)
+    bad = _check("ttft", server["ttft"], ttft, ttft_edges)
+    bad += _check("e2e", e2e, to_last, _edges(version, VLLM.E2E))
     bad += _shape("itl", itl, itl_edges, floor_s)  # count checked above
     if abs(itl.total - decode.total) > 1e-6 * max(1.0, decode.total):
         bad.append(f"itl: sum {itl.total} != decode-time sum {decode.total}")
@@ -291,7 +297,8 @@ def test_client_timings_match_server_histograms(
     assert bad == [], bad
     # the checks are not vacuous: broken copies of the server's histograms fail them
     for kind, h in _mutants(server["ttft"]).items():
-        assert _check("ttft", h, ttft, ttft_edges, floor_s), kind
+        if kind != "s/1000":  # no floor for TTFT (see above)
+            assert _check("ttft", h, ttft, ttft_edges), kind
     for kind, h in _mutants(itl).items():
         if kind != "dropped" and h != itl:  # all gaps in the first bucket: no lower one
             assert _shape("itl", h, itl_edges, floor_s), kind
