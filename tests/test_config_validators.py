@@ -211,6 +211,10 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         {f"{S3}.s3.annotations": {"aws-secret-access-key": "x"}},
         "looks like a credential",
     ),
+    "S3Source._endpoint": (
+        {f"{S3}.s3.endpoint_url": "http://minio:s3cr3t@minio.minio.svc:9000"},
+        "endpoint_url carries credentials (user:pass@)",
+    ),
     "S3Source._pinned": ({f"{S3}.s3.image": "amazon/aws-cli"}, "is not a pinned image"),
     "PvcSource._claim": ({f"{PVC}.pvc.claim_name": "Model_Store"}, "'Model_Store' is not a valid"),
     "PvcSource.claim_name:_check_k8s_name": (
