@@ -96,9 +96,10 @@ class StackOptions:
     state_dir: Path | None = None  # None = repo_root/.obsctl
     ready_timeout_s: float = 30.0
     seed: int | None = None
-    # Several clusters (local/multicluster.py): this cluster's external label value, the
-    # central store's write URL, and how many Prometheus replicas (an HA pair) scrape it.
-    cluster_name: str = "local-demo"
+    # Several clusters (local/multicluster.py): this cluster's external label value ("" =
+    # the bundle's prometheus.cluster_name, else local-demo), the central store's write
+    # URL, and how many Prometheus replicas (an HA pair) scrape it.
+    cluster_name: str = ""
     remote_write_url: str | None = None
     prometheus_replicas: int = 1
 
@@ -170,6 +171,11 @@ class LocalStack:
         """The bundle as a cluster running `models` has it (local/models.py demo_config):
         what the rules, routing, monitors and snapshot page are generated from."""
         return demo_config(self.opts.cfg, self.models)
+
+    @property
+    def cluster_name(self) -> str:
+        """The external cluster label's value: as the bundle names this cluster."""
+        return self.opts.cluster_name or self.cfg.prometheus.cluster_name or "local-demo"
 
     @property
     def scrape_interval(self) -> str:
@@ -385,7 +391,7 @@ class LocalStack:
             vllm_version=self.manifest.get("vllm_version", self.opts.vllm_version),
             prometheus_url=prom_url,
             prometheus_urls=self._prometheus_urls,
-            cluster=self.opts.cluster_name,
+            cluster=self.cluster_name,
             alertmanager_url=am_url,
             webhook_url=self.webhook.url,
             sim_admin_url=f"http://127.0.0.1:{sim.admin_port}",
@@ -445,7 +451,7 @@ class LocalStack:
             prom.replica_label: f"prometheus-{name}-{replica}",
         }
         if prom.cluster_label:
-            external[prom.cluster_label] = self.opts.cluster_name
+            external[prom.cluster_label] = self.cluster_name
         out: dict[str, Any] = {
             "global": {
                 "scrape_interval": self.scrape_interval,

@@ -63,6 +63,9 @@ class AlertTiming:
     ratio: float | None  # webhook_s / theoretical_min_s
     # "namespace/model_name" of every firing instance seen (those carrying model_name)
     models: list[str] = field(default_factory=list)
+    # label sets of its firing instances as the webhook received them: what a receiver
+    # routes on, external labels (the cluster) included
+    delivered: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -245,6 +248,7 @@ def run_scenario(
     seen_prom: dict[str, float] = {}
     seen_hook: dict[str, float] = {}
     where: dict[str, set[str]] = {}  # alert -> namespace/model of its firing instances
+    delivered: dict[str, set[tuple[tuple[str, str], ...]]] = {}  # alert -> label sets
     # benign scenarios watch for false positives; lifecycle ones past the `for` of the
     # symptoms their cause must mute
     observe = scenario.observe_s
@@ -260,6 +264,12 @@ def run_scenario(
                 if n.receiver == "null":  # severity none: delivered to nobody, not a page
                     continue
                 _note_models(where, n.alerts)
+                for a in n.alerts:
+                    if a.get("status") == "firing":
+                        labels = a.get("labels", {})
+                        delivered.setdefault(labels.get("alertname", ""), set()).add(
+                            tuple(sorted(labels.items()))
+                        )
                 for name in n.alertnames() - {WATCHDOG}:
                     seen_hook.setdefault(name, n.received_at - t0)
             done = all(a in seen_hook for a in scenario.expected)
@@ -300,6 +310,7 @@ def run_scenario(
                 theoretical_min_s=m,
                 ratio=(hook / m) if hook is not None and m else None,
                 models=sorted(where.get(name, set())),
+                delivered=[dict(ls) for ls in sorted(delivered.get(name, set()))],
             )
         )
     notes = [f"no alert rule named {a} is loaded" for a in missing]
