@@ -143,16 +143,16 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     M(
         "xid-79-not-critical",
-        "observability/config.py",
+        "observability/config/alerting.py",
         "default_factory=lambda: [48, 64, 74, 79, 92, 94, 95, 119, 120, 154],",
         "default_factory=lambda: [48, 64, 74, 92, 94, 95, 119, 120, 154],",
         ALERTING,
     ),
     M(
         "kv-default-0.94",
-        "observability/config.py",
-        "kv_cache_warning_ratio: float = Field(0.90, gt=0, le=1)",
-        "kv_cache_warning_ratio: float = Field(0.94, gt=0, le=1)",
+        "observability/config/alerting.py",
+        "kv_cache_warning_ratio: float = Field(\n        0.90, gt=0, le=1,",
+        "kv_cache_warning_ratio: float = Field(\n        0.94, gt=0, le=1,",
         ALERTING,
     ),
     M(
@@ -284,22 +284,22 @@ MUTATIONS: tuple[Mutation, ...] = (
     # -- config ----------------------------------------------------------------------------
     M(
         "modelprofile-ignores-unknown-keys",
-        "observability/config.py",
-        "class ModelProfile(_Model):\n",
-        'class ModelProfile(_Model):\n    model_config = ConfigDict(extra="ignore", frozen=True)\n',
+        "observability/config/models.py",
+        "class ModelProfile(ConfigModel):\n",
+        'class ModelProfile(ConfigModel):\n    model_config = {"extra": "ignore", "frozen": True}\n',
         CONFIG,
         "ModelProfile ignores unknown keys (max_num_seq: 4 silently dropped)",
     ),
     M(
         "base-model-ignores-unknown-keys",
-        "observability/config.py",
+        "observability/config/types.py",
         'model_config = ConfigDict(extra="forbid", frozen=True, strict=False)',
         'model_config = ConfigDict(extra="ignore", frozen=True, strict=False)',
         CONFIG,
     ),
     M(
         "kv-order-not-validated",
-        "observability/config.py",
+        "observability/config/alerting.py",
         '                ("kv_cache_critical_ratio", "kv_cache_warning_ratio"),\n',
         "",
         CONFIG,

@@ -1,11 +1,11 @@
-"""Every validator in observability/config.py rejects an invalid bundle with its own message.
+"""Every validator in observability/config/ rejects an invalid bundle with its own message.
 
 One case per validator: a mutation of the committed bundle.yaml (as a dict) and a
 substring of the ConfigError it must raise, the key and the validator's own words. The
 validators are counted by introspecting the pydantic models reachable from BundleConfig:
 each `field_validator` and `model_validator`, each numeric or length bound of a Field
 (`ge`, `le`, `gt`, `lt`, `max_length`, `min_length`) and each validator a field's type
-carries (K8sName, Duration, the histogram bucket edges). A new validator without a case
+carries (K8sName, Quantity, PinnedImage, Duration, the histogram bucket edges). A new validator without a case
 fails `test_every_validator_has_a_case`, naming it. No rendering: parse_config only.
 """
 
@@ -122,23 +122,23 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     ),
     # git, charts, namespaces
     "GitConfig._url": ({"git.repo_url": "github.com/x/y"}, "is not a git URL"),
-    "HelmChart._pinned": (
+    "HelmChart.version:check_chart_version": (
         {"charts.kube_prometheus_stack.version": "~88.5"},
         "'~88.5' is not an exact chart version",
     ),
-    "Namespaces.argocd:_check_k8s_name": (
+    "Namespaces.argocd:check_k8s_name": (
         {"namespaces.argocd": "Argo_CD"},
         "'Argo_CD' is not a valid Kubernetes name",
     ),
-    "Namespaces.monitoring:_check_k8s_name": (
+    "Namespaces.monitoring:check_k8s_name": (
         {"namespaces.monitoring": "-monitoring"},
         "'-monitoring' is not a valid Kubernetes name",
     ),
-    "Namespaces.vllm:_check_k8s_name": (
+    "Namespaces.vllm:check_k8s_name": (
         {"namespaces.vllm": "vllm.prod"},
         "'vllm.prod' is not a valid Kubernetes name",
     ),
-    "Namespaces.gateway:_check_k8s_name": (
+    "Namespaces.gateway:check_k8s_name": (
         {"namespaces.gateway": "g" * 64},
         "is not a valid Kubernetes name",
     ),
@@ -147,14 +147,27 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         {"vllm.deploy": ["deepseek-r1-distill-llama-8b"] * 2},
         "lists deepseek-r1-distill-llama-8b more than once",
     ),
-    "VllmConfig._size": ({"vllm.shm_size": "8 GB"}, "'8 GB' is not a Kubernetes quantity"),
-    "VllmConfig._pinned": ({"vllm.image_tag": "latest"}, "pin an exact image tag"),
+    "VllmConfig.shm_size:check_quantity": (
+        {"vllm.shm_size": "8 GB"},
+        "'8 GB' is not a Kubernetes quantity",
+    ),
+    "VllmConfig.model_cache_size:check_quantity": (
+        {"vllm.model_cache_size": "100G b"},
+        "'100G b' is not a Kubernetes quantity",
+    ),
+    "VllmConfig.image_tag:check_pinned_tag": (
+        {"vllm.image_tag": "latest"},
+        "pin an exact image tag",
+    ),
     "VllmConfig.replicas:ge": ({"vllm.replicas": -1}, "'vllm.replicas'"),
     "VllmConfig.replicas:le": ({"vllm.replicas": 65}, "'vllm.replicas'"),
     "VllmConfig.port:ge": ({"vllm.port": 0}, "'vllm.port'"),
     "VllmConfig.port:le": ({"vllm.port": 65536}, "'vllm.port'"),
     # models
-    "ModelProfile._ns": ({f"{D}.namespace": "Team_A"}, "'Team_A' is not a valid Kubernetes"),
+    "ModelProfile.namespace:check_k8s_name": (
+        {f"{D}.namespace": "Team_A"},
+        "'Team_A' is not a valid Kubernetes",
+    ),
     "ModelProfile._load_time": (
         {f"{D}.expected_load_time": "20s"},
         "'20s' is shorter than any model load: use at least 30s",
@@ -215,9 +228,11 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         {f"{S3}.s3.endpoint_url": "http://minio:s3cr3t@minio.minio.svc:9000"},
         "endpoint_url carries credentials (user:pass@)",
     ),
-    "S3Source._pinned": ({f"{S3}.s3.image": "amazon/aws-cli"}, "is not a pinned image"),
-    "PvcSource._claim": ({f"{PVC}.pvc.claim_name": "Model_Store"}, "'Model_Store' is not a valid"),
-    "PvcSource.claim_name:_check_k8s_name": (
+    "S3Source.image:check_pinned_image": (
+        {f"{S3}.s3.image": "amazon/aws-cli"},
+        "is not a pinned image",
+    ),
+    "PvcSource.claim_name:check_k8s_name": (
         {f"{PVC}.pvc.claim_name": "model-store-"},
         "'model-store-' is not a valid Kubernetes name",
     ),
@@ -228,12 +243,15 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         {"gpu.dcgm_exporter": "external"},
         "dcgm_service.namespace': required with dcgm_exporter: external",
     ),
-    "DcgmService.namespace:_check_k8s_name": (
+    "DcgmService.namespace:check_k8s_name": (
         {"gpu.dcgm_service": {"namespace": "GPU"}},
         "'GPU' is not a valid Kubernetes name",
     ),
     # prometheus
-    "PrometheusConfig._quantity": ({"prometheus.storage_size": "50GB"}, "'50GB' is not a"),
+    "PrometheusConfig.storage_size:check_quantity": (
+        {"prometheus.storage_size": "50GB"},
+        "'50GB' is not a",
+    ),
     "PrometheusConfig._label_name": (
         {"prometheus.replica_label": "replica-id"},
         "'replica-id' is not a Prometheus label name",
@@ -260,7 +278,7 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "PrometheusConfig.replicas:ge": ({"prometheus.replicas": 0}, "'prometheus.replicas'"),
     "PrometheusConfig.replicas:le": ({"prometheus.replicas": 11}, "'prometheus.replicas'"),
-    "RemoteWrite._url": (
+    "RemoteWrite.url:check_http_url": (
         {"prometheus.remote_write": [{**RW, "url": "mimir:9009/push"}]},
         "'mimir:9009/push' is not an http(s) URL",
     ),
@@ -268,15 +286,15 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         {"prometheus.remote_write": [{**RW, "basic_auth": {"name": "a"}, "bearer_token": SECRET}]},
         "set basic_auth or bearer_token, not both",
     ),
-    "RemoteWrite.name:_check_k8s_name": (
+    "RemoteWrite.name:check_k8s_name": (
         {"prometheus.remote_write": [{**RW, "name": "Mimir"}]},
         "'Mimir' is not a valid Kubernetes name",
     ),
-    "BasicAuthSecret.name:_check_k8s_name": (
+    "BasicAuthSecret.name:check_k8s_name": (
         {"prometheus.remote_write": [{**RW, "basic_auth": {"name": "rw_auth"}}]},
         "'rw_auth' is not a valid Kubernetes name",
     ),
-    "SecretKeyRef.name:_check_k8s_name": (
+    "SecretKeyRef.name:check_k8s_name": (
         {"secrets.hf_token.name": "HF-Token"},
         "'HF-Token' is not a valid Kubernetes name",
     ),
@@ -303,11 +321,11 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         "enabled needs object_store",
     ),
     # secrets
-    "GrafanaAdminSecret.name:_check_k8s_name": (
+    "GrafanaAdminSecret.name:check_k8s_name": (
         {"secrets.grafana_admin.name": "grafana admin"},
         "'grafana admin' is not a valid Kubernetes name",
     ),
-    "NamedSecret.name:_check_k8s_name": (
+    "NamedSecret.name:check_k8s_name": (
         {"secrets.alert_receivers.name": "Receivers"},
         "'Receivers' is not a valid Kubernetes name",
     ),
@@ -402,16 +420,28 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     "AlertmanagerConfig.replicas:ge": ({"alertmanager.replicas": 0}, "alertmanager.replicas'"),
     "AlertmanagerConfig.replicas:le": ({"alertmanager.replicas": 6}, "alertmanager.replicas'"),
     "DashboardsConfig.uid:max_length": ({"dashboards.uid": "u" * 41}, "dashboards.uid'"),
-    "VerifyConfig._pinned_image": (
+    "VerifyConfig.image:check_pinned_image": (
         {"verify": {"image": "ghcr.io/example-org/obsctl-verify:latest"}},
-        "is not pinned: use a version tag",
+        "is not a pinned image: use name:tag",
     ),
-    "ResourceSpec._quantity": (
+    "VerifyConfig.git_image:check_pinned_image": (
+        {"verify": {"git_image": "alpine/git@sha256:abc"}},
+        "a digest is sha256: and 64 hex digits",
+    ),
+    "ResourceSpec.cpu:check_quantity": (
         {"resources.prometheus": {"cpu": "half", "memory": "2Gi"}},
         "'half' is not a Kubernetes quantity",
     ),
+    "ResourceSpec.memory:check_quantity": (
+        {"resources.prometheus": {"cpu": "1", "memory": "2 GiB"}},
+        "'2 GiB' is not a Kubernetes quantity",
+    ),
+    "ResourceSpec.memory_limit:check_quantity_or_blank": (
+        {"resources.prometheus": {"cpu": "1", "memory": "2Gi", "memory_limit": "4g"}},
+        "'4g' is not a Kubernetes quantity",
+    ),
     # autoscaling, runtimes
-    "KedaConfig.namespace:_check_k8s_name": (
+    "KedaConfig.namespace:check_k8s_name": (
         {"autoscaling": {"keda": {"namespace": "KEDA"}}},
         "'KEDA' is not a valid Kubernetes name",
     ),
@@ -423,15 +453,15 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         {"autoscaling": {"keda": {"polling_interval_seconds": 0}}},
         "keda.polling_interval_seconds'",
     ),
-    "RayServiceRuntime._pinned": (
+    "RayServiceSettings.image_tag:check_pinned_tag": (
         {"runtimes": {"rayservice": {"image_tag": "latest"}}},
-        "pin an exact image tag such as 2.49.2",
+        "pin an exact image tag such as v0.11.0 or 2.58.0-py312-cu130, not 'latest'",
     ),
-    "RayServiceRuntime.operator_namespace:_check_k8s_name": (
+    "RayServiceSettings.operator_namespace:check_k8s_name": (
         {"runtimes": {"rayservice": {"operator_namespace": "Ray"}}},
         "'Ray' is not a valid Kubernetes name",
     ),
-    "AibrixRuntime.system_namespace:_check_k8s_name": (
+    "AibrixSettings.system_namespace:check_k8s_name": (
         {"runtimes": {"aibrix": {"system_namespace": "aibrix_system"}}},
         "'aibrix_system' is not a valid Kubernetes name",
     ),

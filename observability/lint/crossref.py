@@ -309,8 +309,8 @@ def _check_monitor(
 
 def outside_services(cfg: BundleConfig) -> list[tuple[str, ChartService]]:
     """Services this repository does not deploy but a monitor selects on purpose: the GPU
-    Operator's dcgm-exporter (its labels and port are NVIDIA's, see config.py
-    GPU_OPERATOR_DCGM) or the exporter Service named in gpu.dcgm_service."""
+    Operator's dcgm-exporter (its labels and port are NVIDIA's, see
+    config/workload.py GPU_OPERATOR_DCGM) or the exporter Service named in gpu.dcgm_service."""
     if cfg.gpu.dcgm_exporter == "bundled":
         return []
     svc = cfg.gpu.scraped_dcgm_service

@@ -1,0 +1,89 @@
+"""`autoscaling:` (KEDA) and `runtimes:` the settings each runtime shares across its models.
+
+These are settings only; what a runtime renders, scrapes and checks is its plug-in in
+observability/runtimes/ (which reads `cfg.runtimes.<name>`).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from observability.config.types import ConfigModel, HelmChart, K8sName, PinnedTag, ResourceSpec
+
+__all__ = [
+    "AibrixSettings",
+    "AutoscalingConfig",
+    "KedaConfig",
+    "RayServiceSettings",
+    "RuntimesConfig",
+]
+
+
+class KedaConfig(ConfigModel):
+    """KEDA: one ScaledObject per deployed model, on its queue (models.<key>.autoscaling)."""
+
+    enabled: bool = Field(False, description="One ScaledObject per deployed model")
+    install: bool = Field(True, description="Install KEDA itself (Argo CD Application)")
+    namespace: K8sName = Field("keda", description="Namespace KEDA runs in")
+    cooldown_seconds: int = Field(300, ge=0, description="Wait before scaling back down")
+    polling_interval_seconds: int = Field(15, ge=1, description="How often KEDA queries")
+    chart: HelmChart = Field(
+        HelmChart(repo_url="https://kedacore.github.io/charts", chart="keda", version="2.17.2"),
+        description="KEDA's Helm chart",
+    )
+
+
+class AutoscalingConfig(ConfigModel):
+    keda: KedaConfig = Field(KedaConfig(), description="KEDA autoscaling")
+
+
+class RayServiceSettings(ConfigModel):
+    """KubeRay RayService settings shared by every `rayservice` model."""
+
+    install_operator: bool = Field(True, description="Install the KubeRay operator app")
+    operator_namespace: K8sName = Field(
+        "kuberay-operator", description="Namespace the KubeRay operator runs in"
+    )
+    chart: HelmChart = Field(
+        HelmChart(
+            repo_url="https://ray-project.github.io/kuberay-helm/",
+            chart="kuberay-operator",
+            version="1.4.2",
+        ),
+        description="The KubeRay operator's Helm chart",
+    )
+    image: str = Field("rayproject/ray-llm", description="Ray image name (without the tag)")
+    image_tag: PinnedTag = Field(
+        "2.58.0-py312-cu130",
+        description="Pinned ray-llm image tag (2.58.0 ships vLLM 0.26.0 and exports "
+        "ray_vllm_<name>; 2.49.x and older ship vLLM 0.10 and export ray_vllm:<name>)",
+    )
+    head_node_selector: dict[str, str] = Field(
+        default_factory=dict, description="Where the CPU-only head pod runs"
+    )
+    head: ResourceSpec = Field(
+        ResourceSpec(cpu="2", memory="12Gi", memory_limit="12Gi"),
+        description="Resources of the head pod",
+    )
+    worker: ResourceSpec = Field(
+        ResourceSpec(cpu="12", memory="60Gi", memory_limit="60Gi"),
+        description="Resources of each worker pod (GPUs come from the model's `gpus`)",
+    )
+
+
+class AibrixSettings(ConfigModel):
+    """Where the AIBrix control plane and gateway run (installed by AIBrix's own manifests)."""
+
+    system_namespace: K8sName = Field(
+        "aibrix-system", description="Namespace of AIBrix's control plane and gateway"
+    )
+    routing_strategy: str = Field(
+        "least-request", description="Default routing-strategy header the gateway applies"
+    )
+
+
+class RuntimesConfig(ConfigModel):
+    rayservice: RayServiceSettings = Field(
+        RayServiceSettings(), description="KubeRay RayService settings"
+    )
+    aibrix: AibrixSettings = Field(AibrixSettings(), description="AIBrix settings")
