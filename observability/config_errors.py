@@ -1,6 +1,6 @@
 """Every bundle.yaml problem in one run, each on one line with its line and column.
 
-Generic over the typed models in `observability/config.py`: a key added there needs no
+Generic over the typed models in `observability/config/`: a key added there needs no
 change here. The YAML is composed into nodes first (PyYAML keeps each node's start mark),
 so every pydantic error location maps back to where the user typed it:
 
@@ -182,7 +182,7 @@ def _lines_for(
             (
                 _where(source, marks, path, True),
                 f"unknown key '{key}': {hint}remove it or fix the spelling "
-                "(every key is documented in observability/config.py)",
+                "(every key is documented in docs/config-reference.md)",
             )
         ]
     if kind == "missing":
