@@ -1,0 +1,332 @@
+"""Generated mutants as the measure: a seeded sample of cosmic-ray's mutants, each judged.
+
+    .venv/bin/python bench/mutants.py [--seed 28] [--sample 150] [--jobs 2] [--json PATH]
+    .venv/bin/python bench/mutants.py --only ID,ID      # re-judge some mutants (ids as printed)
+    .venv/bin/python bench/mutants.py --count           # mutants per module, no run
+
+`bench/mutation.py` runs a curated list (the fast subset); this bench measures the suite
+against mutants it did not choose. cosmic-ray's operators (its library API: the `core/*`
+operator plugins over a parso tree, as `cosmic-ray init` enumerates them) generate every
+mutant over the modules in MODULES; a fixed random sample (seeded) is drawn from that
+list, sorted by (file, operator, occurrence). Each mutant is applied to a throwaway copy of
+the working tree (without .git/.venv) and judged there:
+
+1. `obsctl render --check`: the committed rendered files must still match (a mutant that
+   changes a rule, a dashboard or a manifest is caught by the committed artifacts);
+2. the fast test files that cover its module (TESTS, a small mapping by path prefix), as
+   `pytest -x -q -p no:cacheprovider`.
+
+KILLED when either fails (or runs past the timeout), SURVIVED otherwise. `obsctl lint`
+is not run per mutant: it has no option to skip its slow stages (about 18 s alone). Each
+test subset first runs on the clean copy (baseline); a subset failing there is reported
+and its mutants are not counted. Mutants run `--jobs` at a time at nice 19.
+
+A mutant id is `path:operator:occurrence` (the occurrence is cosmic-ray's index of that
+operator's positions in that file), so ids are stable while the module's code is.
+EQUIVALENT lists sampled survivors judged to change no behaviour, with why; they are
+reported apart and left out of the score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+IGNORE = shutil.ignore_patterns(
+    ".git", ".venv", ".obsctl", "__pycache__", ".pytest_cache", ".ruff_cache", "*.egg-info"
+)
+TIMEOUT_S = 120
+DEFAULT_SEED = 28
+DEFAULT_SAMPLE = 150
+
+MODULES = (
+    "observability/alerting/*.py",
+    "observability/dashboards/*.py",
+    "observability/render/*.py",
+    "observability/kube.py",
+    "observability/config*.py",
+    "observability/runtimes/*.py",
+    "observability/verify/*.py",
+    "observability/sim/metrics.py",
+)
+
+# Path prefix -> the fast test files that cover it (first match wins).
+TESTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("observability/alerting/", ("tests/test_alerts_thresholds.py", "tests/test_alerts_rules.py")),
+    (
+        "observability/dashboards/",
+        ("tests/test_dashboards_build.py", "tests/test_dashboards_scope.py"),
+    ),
+    ("observability/render/", ("tests/test_render.py", "tests/test_gitops_render.py")),
+    ("observability/kube.py", ("tests/test_render.py", "tests/test_gitops_render.py")),
+    ("observability/config", ("tests/test_config.py", "tests/test_config_validators.py")),
+    ("observability/runtimes/", ("tests/test_runtimes.py", "tests/test_runtimes_rules.py")),
+    # the checks are driven to FAIL/WARN in test_verify_failures (about 45 s, the slowest here)
+    ("observability/verify/checks", ("tests/test_verify_failures.py",)),
+    ("observability/verify/", ("tests/test_verify_units.py", "tests/test_verify_runtimes.py")),
+    (
+        "observability/sim/metrics.py",
+        ("tests/test_sim_catalog.py", "tests/test_sim_metrics_cache.py"),
+    ),
+)
+
+# Sampled survivors that change no behaviour: id -> why (see docs/testing.md).
+EQUIVALENT: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class Mutant:
+    file: str
+    operator: str
+    occurrence: int
+    line: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.file}:{self.operator.removeprefix('core/')}:{self.occurrence}"
+
+
+def tests_for(path: str) -> tuple[str, ...]:
+    for prefix, tests in TESTS:
+        if path.startswith(prefix):
+            return tests
+    raise KeyError(f"no test mapping for {path}")
+
+
+def _operators() -> list[tuple[str, object]]:
+    import cosmic_ray.plugins
+
+    ops = []
+    for name in cosmic_ray.plugins.operator_names():
+        cls = cosmic_ray.plugins.get_operator(name)
+        if cls.arguments():  # VariableReplacer/Inserter need a cause and an effect variable
+            continue
+        ops.append((name, cls()))
+    return ops
+
+
+def module_files() -> list[str]:
+    files: set[str] = set()
+    for pattern in MODULES:
+        files.update(str(p.relative_to(ROOT)) for p in ROOT.glob(pattern))
+    return sorted(files)
+
+
+def enumerate_mutants(files: list[str]) -> list[Mutant]:
+    """Every mutant cosmic-ray's operators make over the files, in its occurrence order."""
+    from cosmic_ray.ast import ast_nodes, get_ast
+
+    ops = _operators()
+    out: list[Mutant] = []
+    for f in files:
+        nodes = list(ast_nodes(get_ast((ROOT / f).read_text(encoding="utf-8"))))
+        for name, op in ops:
+            occ = 0
+            for node in nodes:
+                for start, _end in op.mutation_positions(node):
+                    out.append(Mutant(f, name, occ, start[0]))
+                    occ += 1
+    return out
+
+
+def mutate(m: Mutant, source: str) -> str | None:
+    import cosmic_ray.plugins
+    from cosmic_ray.mutating import mutate_code
+
+    return mutate_code(source, cosmic_ray.plugins.get_operator(m.operator)(), m.occurrence)
+
+
+def diff_lines(old: str, new: str) -> list[str]:
+    return [
+        ln
+        for ln in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0)
+        if ln[:1] in "+-" and not ln.startswith(("+++", "---"))
+    ]
+
+
+def _run(cmd: list[str], cwd: Path, timeout: float = TIMEOUT_S) -> tuple[int, str]:
+    env = {**os.environ, "PYTHONPATH": str(cwd), "PYTHONDONTWRITEBYTECODE": "1"}
+    try:
+        p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return 124, f"timed out after {timeout:.0f}s"
+    return p.returncode, (p.stdout + p.stderr)[-3000:]
+
+
+def _copy() -> Path:
+    tmp = Path(tempfile.mkdtemp(prefix="obsctl-mutant-"))
+    dst = tmp / "repo"
+    shutil.copytree(ROOT, dst, ignore=IGNORE, symlinks=True)
+    return dst
+
+
+def _pytest(tests: tuple[str, ...], cwd: Path) -> tuple[int, str]:
+    return _run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests], cwd)
+
+
+def _last(out: str) -> str:
+    lines = out.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def judge(m: Mutant) -> dict[str, object]:
+    t0 = time.monotonic()
+    repo = _copy()
+    res: dict[str, object] = {"id": m.id, "file": m.file, "line": m.line, "operator": m.operator}
+    try:
+        path = repo / m.file
+        source = path.read_text(encoding="utf-8")
+        mutated = mutate(m, source)
+        if mutated is None:
+            return {**res, "status": "INVALID", "detail": "no such occurrence", "seconds": 0.0}
+        res["diff"] = diff_lines(source, mutated)
+        path.write_text(mutated, encoding="utf-8")
+        rc, out = _run([sys.executable, "-m", "observability.cli", "render", "--check"], repo)
+        if rc != 0:
+            status, detail = "KILLED", "render --check: " + _last(out)[:160]
+        else:
+            rc, out = _pytest(tests_for(m.file), repo)
+            failed = [ln for ln in out.splitlines() if ln.startswith(("FAILED", "ERROR"))]
+            if rc == 0:
+                status, detail = "SURVIVED", ""
+            elif rc == 124:
+                status, detail = "KILLED", "tests timed out"
+            else:
+                status, detail = "KILLED", (failed[0] if failed else _last(out))[:160]
+        if status == "SURVIVED" and m.id in EQUIVALENT:
+            status, detail = "EQUIVALENT", EQUIVALENT[m.id]
+        return {
+            **res,
+            "status": status,
+            "detail": detail,
+            "seconds": round(time.monotonic() - t0, 1),
+        }
+    finally:
+        shutil.rmtree(repo.parent, ignore_errors=True)
+
+
+def baseline(subsets: set[tuple[str, ...]], jobs: int) -> dict[tuple[str, ...], tuple[int, str]]:
+    repo = _copy()
+    try:
+        rc, out = _run([sys.executable, "-m", "observability.cli", "render", "--check"], repo)
+        if rc != 0:
+            raise SystemExit(f"baseline: render --check fails on the clean tree: {_last(out)}")
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(lambda s: _pytest(s, repo), sorted(subsets)))
+        return dict(zip(sorted(subsets), results, strict=True))
+    finally:
+        shutil.rmtree(repo.parent, ignore_errors=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    ap.add_argument("--sample", type=int, default=DEFAULT_SAMPLE, help="mutants drawn")
+    ap.add_argument("--only", default="", help="comma-separated mutant ids (no sampling)")
+    ap.add_argument("--jobs", type=int, default=2, help="mutants judged at once")
+    ap.add_argument("--count", action="store_true", help="print mutants per module and exit")
+    ap.add_argument("--list", action="store_true", help="print the sample's ids and exit")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the clean-tree run")
+    ap.add_argument("--json", default="", help="write the results to this file")
+    args = ap.parse_args()
+    os.nice(19)
+    print("command: " + " ".join([Path(sys.executable).name, *sys.argv]))
+    files = module_files()
+    t_enum = time.monotonic()
+    everything = enumerate_mutants(files)
+    print(
+        f"cosmic-ray operators: {len(everything)} mutants over {len(files)} files"
+        f" ({time.monotonic() - t_enum:.0f}s to enumerate)"
+    )
+    if args.count:
+        per: dict[str, int] = {}
+        for m in everything:
+            per[m.file] = per.get(m.file, 0) + 1
+        for f, n in sorted(per.items()):
+            print(f"{n:>6}  {f}")
+        return 0
+    if args.only:
+        wanted = args.only.split(",")
+        by_id = {m.id: m for m in everything}
+        missing = [i for i in wanted if i not in by_id]
+        if missing:
+            print(f"error: unknown mutant ids: {', '.join(missing)}", file=sys.stderr)
+            return 2
+        chosen = [by_id[i] for i in wanted]
+    else:
+        chosen = sorted(
+            random.Random(args.seed).sample(everything, min(args.sample, len(everything))),
+            key=lambda m: (m.file, m.operator, m.occurrence),
+        )
+        print(f"seed {args.seed}, sample {len(chosen)} of {len(everything)}")
+    if args.list:
+        for m in chosen:
+            print(f"{m.id}  (line {m.line})")
+        return 0
+    bad: set[tuple[str, ...]] = set()
+    if not args.no_baseline:
+        subsets = {tests_for(m.file) for m in chosen}
+        print(f"baseline: render --check and {len(subsets)} test subsets on the clean tree ...")
+        for subset, (rc, out) in baseline(subsets, args.jobs).items():
+            if rc != 0:
+                bad.add(subset)
+                print(f"  BASELINE FAILS {' '.join(subset)}: {_last(out)}")
+    counted = [m for m in chosen if tests_for(m.file) not in bad]
+    results: list[dict[str, object]] = []
+    t0 = time.monotonic()
+    try:
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            for i, res in enumerate(pool.map(judge, counted), 1):
+                results.append(res)
+                print(
+                    f"[{i}/{len(counted)}] {res['status']:<10} {res['id']:<70}"
+                    f" {res['seconds']:>5}s  {res['detail']}",
+                    flush=True,
+                )
+    except KeyboardInterrupt:
+        print(f"interrupted after {len(results)} mutants", file=sys.stderr)
+    elapsed = time.monotonic() - t0
+    valid = [r for r in results if r["status"] in ("KILLED", "SURVIVED")]
+    killed = sum(r["status"] == "KILLED" for r in valid)
+    survivors = [r for r in valid if r["status"] == "SURVIVED"]
+    equivalent = [r for r in results if r["status"] == "EQUIVALENT"]
+    pct = 100.0 * killed / len(valid) if valid else 0.0
+    print(
+        f"killed {killed}/{len(valid)} ({pct:.1f}%) in {elapsed:.0f}s"
+        f"; {len(equivalent)} equivalent left out; {len(survivors)} survivors"
+    )
+    for r in survivors:
+        print(f"  SURVIVED {r['file']}:{r['line']} {r['operator']}  [{r['id']}]")
+        for ln in r.get("diff", []):
+            print(f"      {ln.strip()}")
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "seed": args.seed,
+                    "sample": len(chosen),
+                    "killed": killed,
+                    "total": len(valid),
+                    "seconds": round(elapsed),
+                    "results": results,
+                },
+                indent=1,
+            )
+        )
+    return 0 if pct >= 85 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
