@@ -185,7 +185,7 @@ class SimCluster:
                 metrics: Any = (
                     TgiMetrics(model.max_model_len, model.max_model_len - 1)
                     if model.runtime == "tgi"
-                    else ReplicaMetrics(model_catalog, model.served_name, info)
+                    else ReplicaMetrics(model_catalog, model.served_name, info, model.max_model_len)
                 )
                 engine = Engine(
                     profile,

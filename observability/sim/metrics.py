@@ -52,8 +52,45 @@ def set_created_series(enabled: bool) -> None:
     _pc_metrics._use_created = enabled
 
 
+def _one_two_five(max_value: float) -> list[float]:
+    """1, 2, 5, 10, 20, 50, ... up to `max_value` (vLLM's build_1_2_5_buckets)."""
+    out: list[float] = []
+    scale = 1
+    while True:
+        for m in (1, 2, 5):
+            if m * scale > max_value:
+                return out
+            out.append(float(m * scale))
+        scale *= 10
+
+
+def token_buckets(
+    fam_name: str, buckets: tuple[float, ...], max_model_len: int | None
+) -> list[float]:
+    """A histogram's edges as vLLM builds them for this replica: the token-count families
+    (request prompt/generation/max tokens, prefill KV computed tokens) are a 1-2-5 series
+    capped at --max-model-len (checked against a real vLLM 0.32 serving with
+    --max-model-len 512: edges 1..500); the catalog records them for max_model_len 8192
+    (1..5000). Every other family keeps the catalog's edges."""
+    edges = [float(b) for b in buckets]
+    if (
+        max_model_len is None
+        or "tokens" not in fam_name
+        or not edges
+        or edges != _one_two_five(edges[-1])
+    ):
+        return edges
+    return _one_two_five(max_model_len)
+
+
 class ReplicaMetrics:
-    def __init__(self, catalog: Catalog, model_name: str, labels: dict[str, str]) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        model_name: str,
+        labels: dict[str, str],
+        max_model_len: int | None = None,
+    ) -> None:
         self.catalog = catalog
         self.v0 = catalog.version.startswith("0.7.")
         self.registry = CollectorRegistry(auto_describe=False)
@@ -74,7 +111,7 @@ class ReplicaMetrics:
                 continue
             kwargs: dict[str, Any] = {"registry": self.registry}
             if fam.type == "histogram":
-                kwargs["buckets"] = list(fam.buckets or ())
+                kwargs["buckets"] = token_buckets(fam.name, fam.buckets or (), max_model_len)
             name = fam.name.removesuffix("_total") if fam.type == "counter" else fam.name
             self.m[fam.name] = _CLS[fam.type](name, fam.help, list(fam.labels), **kwargs)
         self._changed.update(self.m)
