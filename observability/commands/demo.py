@@ -17,6 +17,7 @@ from observability.local.models import ModelsError, parse_models
 from observability.promapi import PromError, Prometheus
 
 if TYPE_CHECKING:
+    from observability.engine.targets import ExternalTarget
     from observability.local.stack import LocalStack
 
 
@@ -27,7 +28,8 @@ def print_urls(stack: LocalStack) -> None:
     typer.echo(f"Webhook sink      {s.webhook_url}/notifications")
     typer.echo(f"Simulator admin   {s.sim_admin_url}/faults")
     for r in s.replicas:
-        typer.echo(f"vLLM {r.namespace}/{r.pod:<28} {r.url}  ({r.model})")
+        kind = "" if r.engine == "sim" else f", {r.engine}"
+        typer.echo(f"vLLM {r.namespace}/{r.pod:<28} {r.url}  ({r.model}{kind})")
     for n in s.nodes:
         typer.echo(f"DCGM {n.node:<33} http://127.0.0.1:{n.dcgm_port}/metrics")
     if s.snapshot_url:
@@ -36,6 +38,19 @@ def print_urls(stack: LocalStack) -> None:
             "every 15 s; ?range=1h)"
         )
     typer.echo(f"State file        {stack.state_file}")
+
+
+def check_targets(urls: list[str]) -> tuple[ExternalTarget, ...]:
+    """Each --target parsed and reached; exits 2 with one line on the first bad one."""
+    from observability.engine.targets import TargetError, check_target, parse_target
+
+    out = []
+    for url in urls:
+        try:
+            out.append(check_target(parse_target(url)))
+        except TargetError as err:
+            die(str(err))
+    return tuple(out)
 
 
 def keda_desired(stack: LocalStack, cfg: BundleConfig) -> list[Desired]:
@@ -55,7 +70,11 @@ def keda_desired(stack: LocalStack, cfg: BundleConfig) -> list[Desired]:
 
 def demo(
     duration: float = typer.Option(
-        0, "--duration", "-d", min=0, help="Stop after this many seconds (0 = until Ctrl-C)."
+        0,
+        "--duration",
+        "-d",
+        min=0,
+        help="Stop after running this many seconds once every target is up (0 = until Ctrl-C).",
     ),
     replicas: int = typer.Option(2, "--replicas", min=1, max=16, help="Replicas per model."),
     models: str = typer.Option(
@@ -117,6 +136,22 @@ def demo(
         60.0, "--outage", min=1, max=600, help="Seconds the central store is down in --prove."
     ),
     json_out: bool = typer.Option(False, "--json", help="With --prove: the result as JSON."),
+    engine: str = typer.Option(
+        "sim",
+        "--engine",
+        help="sim (simulated replicas only) or vllm-cpu: --real-replicas more replicas of the "
+        "first model are real vLLM servers on CPU serving a tiny model made on the spot "
+        "(needs `bash scripts/setup.sh --real`; docs/real-engine.md).",
+    ),
+    real_replicas: int = typer.Option(
+        1, "--real-replicas", min=1, max=4, help="With --engine vllm-cpu: real vLLM servers."
+    ),
+    targets: list[str] = typer.Option(
+        [],
+        "--target",
+        help="Base URL (http://HOST:PORT) of a vLLM server that already runs, scraped as a "
+        "replica with the bundle's labels and rules (repeatable; never sent load).",
+    ),
     config: Path = ConfigOption,
 ) -> None:
     """Run Prometheus, Alertmanager, simulated vLLM replicas and GPUs, a webhook sink and
@@ -125,6 +160,19 @@ def demo(
         die(f"unknown --profile {profile!r}: use standard or fast")
     if prove and clusters < 2:
         die("--prove checks several clusters: add --clusters 2")
+    if engine not in ("sim", "vllm-cpu"):
+        die(f"unknown --engine {engine!r}: use sim or vllm-cpu")
+    if clusters > 1 and (engine != "sim" or targets):
+        die("--engine vllm-cpu and --target run with one cluster: drop --clusters")
+    real = real_replicas if engine == "vllm-cpu" else 0
+    if real:
+        from observability.engine.server import MissingEngineError, require_engine
+
+        try:
+            require_engine(config.resolve().parent)
+        except MissingEngineError as err:
+            die(str(err))
+    external = check_targets(targets)
     cfg = load_bundle(config)
     try:
         chosen = parse_models(cfg, models) if models else ()
@@ -182,6 +230,8 @@ def demo(
         load=users > 0,
         users=max(users, 1),
         rate=rate,
+        real_replicas=real,
+        targets=external,
     )
     stack = LocalStack(opts)
     started = time.monotonic()
@@ -189,6 +239,7 @@ def demo(
         try:
             stack.start(progress=lambda m: typer.echo(f"- {m}"))
             typer.echo(f"all targets up after {time.monotonic() - started:.1f}s\n")
+            started = time.monotonic()  # --duration counts from here (a real engine: ~1 min)
             print_urls(stack)
             typer.echo("\nCtrl-C stops everything.")
             while not duration or time.monotonic() - started < duration:

@@ -149,7 +149,8 @@ def targets_from_manifest(
         }
         out.append(
             DiscoveredTarget(
-                address=f"127.0.0.1:{r['port']}",
+                # a real server given by `obsctl demo --target` may run on another host
+                address=r.get("address") or f"127.0.0.1:{r['port']}",
                 namespace=r["namespace"],
                 service=r["service"],
                 service_labels=labels,

@@ -27,6 +27,9 @@ from typing import Any
 
 from observability import tmpdirs
 from observability.config import BundleConfig
+from observability.engine.server import EngineServer, EngineSpec, require_engine
+from observability.engine.targets import ExternalTarget
+from observability.engine.tinymodel import ensure_tiny_model
 from observability.load.runner import LoadSpec, Target, start_load
 from observability.local import alertmanager as am
 from observability.local import rules as rulefiles
@@ -102,6 +105,14 @@ class StackOptions:
     cluster_name: str = ""
     remote_write_url: str | None = None
     prometheus_replicas: int = 1
+    # A real vLLM in the loop (observability/engine): this many extra replicas of the
+    # first vLLM-served demo model are real CPU vLLM servers (`.venv-vllm`, a tiny model
+    # made on the spot), and `targets` are vLLM servers that already run (checked with
+    # engine.targets.check_target). Both are scraped like the simulated replicas; only
+    # the real ones this stack starts get load.
+    real_replicas: int = 0
+    targets: tuple[ExternalTarget, ...] = ()
+    engine_ready_timeout_s: float = 300.0
 
 
 def with_runtime_monitors(
@@ -159,6 +170,7 @@ class LocalStack:
     _state_written: Path | None = None  # the state file this stack wrote (and removes)
     _sup: Supervisor | None = None
     _children: dict[str, Child] = field(default_factory=dict)
+    engines: list[EngineServer] = field(default_factory=list)
 
     # -- derived settings -------------------------------------------------------------
     @property
@@ -244,7 +256,9 @@ class LocalStack:
         rule_file, monitors = self._write_rules(), self._service_monitors()
         self.webhook = WebhookSink(port=self.ports.one()).start()
         self._write_alertmanager_config(self.webhook.url)
+        self._start_engines(say)  # minutes on CPU: they start while the rest comes up
         sim = self._start_simulators(say)
+        self._wait_engines(say)
         say("starting Alertmanager and Prometheus")
         am_url = self._start_alertmanager()
         prom_url = self._start_prometheus(monitors, rule_file, am_url)
@@ -331,6 +345,72 @@ class LocalStack:
         self.manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
         return sim
 
+    def real_model(self) -> str:
+        """The demo model the real engines serve: the first one a vLLM Deployment runs."""
+        for key, _ns in self.models:
+            if runtime_of(self.cfg, key).uses_vllm_deployment:
+                return key
+        raise RuntimeError("a real vLLM needs a demo model served by a vLLM Deployment")
+
+    def _start_engines(self, say: Any) -> None:
+        """Start the real vLLM servers (without waiting for them)."""
+        o = self.opts
+        if not o.real_replicas:
+            return
+        assert self._sup is not None
+        python = require_engine(o.repo_root)
+        say("making the tiny model (once; cached)")
+        model_dir = ensure_tiny_model(python)
+        key = self.real_model()
+        for i in range(o.real_replicas):
+            spec = EngineSpec(model_dir, self.cfg.models[key].served_name, self.ports.one())
+            self.engines.append(
+                EngineServer(spec, python, name=f"vllm-cpu-{i}", sup=self._sup).start()
+            )
+        say(f"starting {o.real_replicas} real vLLM server(s) on CPU for {key}")
+
+    def _wait_engines(self, say: Any) -> None:
+        """Wait for the real servers, then add them and the --target servers to the
+        manifest as replicas (the labels discovery would give their pods)."""
+        o = self.opts
+        for engine in self.engines:
+            took = engine.wait_ready(o.engine_ready_timeout_s, say)
+            say(f"{engine.name} ready after {took:.0f}s at {engine.url}")
+        if not self.engines and not o.targets:
+            return
+        key = self.real_model()
+        by_name = {self.cfg.models[k].served_name: (k, ns) for k, ns in self.models}
+        ns = dict(self.models)[key]
+        replicas = self.manifest.setdefault("replicas", [])
+        for i, engine in enumerate(self.engines):
+            replicas.append(self._replica(key, ns, f"cpu-{i}", engine.spec.port, "vllm-cpu"))
+        for i, t in enumerate(o.targets):
+            k, n = by_name.get(t.served_name, (key, ns))
+            served = t.served_name or self.cfg.models[k].served_name
+            replicas.append(
+                {
+                    **self._replica(k, n, f"target-{i}", t.port, "external", served),
+                    "address": t.address,
+                }
+            )
+
+    def _replica(
+        self, key: str, ns: str, suffix: str, port: int, engine: str, served: str = ""
+    ) -> dict[str, Any]:
+        return {
+            "pod": f"vllm-{key}-{suffix}",
+            "namespace": ns,
+            "service": f"vllm-{key}",
+            "container": "vllm",
+            "model": served or self.cfg.models[key].served_name,
+            "model_key": key,
+            "port": port,
+            "node": "cpu-node-0",
+            "gpus": [],
+            "runtime": "vllm",
+            "engine": engine,
+        }
+
     def _start_alertmanager(self) -> str:
         assert self._tmp is not None and self._sup is not None and self.bins is not None
         port = self.ports.one()
@@ -400,7 +480,10 @@ class LocalStack:
             evaluation_interval=self.evaluation_interval,
             group_wait_s=am.group_wait_s(self.am_config),
             replicas=tuple(
-                ReplicaInfo(**r, url=f"http://127.0.0.1:{r['port']}")
+                ReplicaInfo(
+                    **{k: v for k, v in r.items() if k != "address"},
+                    url="http://" + (r.get("address") or f"127.0.0.1:{r['port']}"),
+                )
                 for r in self.manifest["replicas"]
             ),
             nodes=tuple(NodeInfo(**n) for n in self.manifest.get("nodes", [])),
@@ -414,7 +497,10 @@ class LocalStack:
         assert self._sup is not None
         self.stop_load()
         spec = LoadSpec(
-            targets=tuple(Target(r.url, r.model) for r in self.running.replicas),
+            # never a --target server: it is someone's; only watched
+            targets=tuple(
+                Target(r.url, r.model) for r in self.running.replicas if r.engine != "external"
+            ),
             users=users or self.opts.users,
             rate=self.opts.rate if rate is None else rate,
             duration_s=None,
@@ -538,7 +624,8 @@ class LocalStack:
     def stop(self) -> None:
         """Idempotent: every child, the webhook, the ports, the temp dir, the state file."""
         if self._sup is not None:
-            self._sup.stop()
+            self._sup.stop()  # the real vLLM servers too: they are its children
+        self.engines.clear()
         if self.page is not None:
             self.page.stop()
             self.page = None

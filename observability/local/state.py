@@ -60,6 +60,9 @@ class ReplicaInfo(_Frozen):
     gpus: tuple[GpuRef, ...] = ()
     runtime: str = "vllm"  # models.<key>.runtime
     url: str
+    # what answers at `url`: sim (the simulator), vllm-cpu (a real vLLM this stack started,
+    # engine/server.py) or external (a server that already ran: obsctl demo --target)
+    engine: str = "sim"
 
 
 class NodeInfo(_Frozen):
