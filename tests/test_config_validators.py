@@ -457,6 +457,18 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         {"runtimes": {"rayservice": {"image_tag": "latest"}}},
         "pin an exact image tag such as v0.11.0 or 2.58.0-py312-cu130, not 'latest'",
     ),
+    "KServeSettings.llm_image:check_pinned_image": (
+        {"runtimes": {"kserve": {"llm_image": "ghcr.io/llm-d/llm-d-cuda:latest"}}},
+        "is not a pinned image",
+    ),
+    "KServeSettings.huggingface_image:check_pinned_image": (
+        {"runtimes": {"kserve": {"huggingface_image": "kserve/huggingfaceserver"}}},
+        "is not a pinned image",
+    ),
+    "KServeSettings._monitors_need_llmisvc": (
+        {"runtimes": {"kserve": {"api": "inference-service", "controller_monitors": True}}},
+        "controller_monitors applies to api llm-inference-service only",
+    ),
     "RayServiceSettings.operator_namespace:check_k8s_name": (
         {"runtimes": {"rayservice": {"operator_namespace": "Ray"}}},
         "'Ray' is not a valid Kubernetes name",

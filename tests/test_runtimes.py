@@ -46,7 +46,7 @@ def test_runtime_defaults_to_vllm(bundle) -> None:
 
 def test_unknown_runtime_is_one_line_naming_the_key(repo_root: Path) -> None:
     data = runtimes_data(repo_root)
-    data["models"][RAY_KEY]["runtime"] = "kserve"
+    data["models"][RAY_KEY]["runtime"] = "triton"
     with pytest.raises(ConfigError) as err:
         parse_config(data)
     msg = str(err.value)

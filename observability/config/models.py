@@ -30,7 +30,7 @@ __all__ = [
 
 # What can serve a model (models.<key>.runtime), in the order monitors and mappings render;
 # each name has one plug-in in observability/runtimes/ (REGISTRY is checked against it).
-RuntimeName = Literal["vllm", "rayservice", "aibrix", "tgi"]
+RuntimeName = Literal["vllm", "rayservice", "aibrix", "tgi", "kserve"]
 RUNTIMES: tuple[str, ...] = get_args(RuntimeName)
 
 
@@ -170,7 +170,8 @@ class ModelProfile(ConfigModel):
     pvc: PvcSource | None = Field(None, description="Required with source: pvc")
     runtime: RuntimeName = Field(
         "vllm",
-        description="What serves it: vllm (Deployment), rayservice (KubeRay), aibrix, tgi",
+        description="What serves it: vllm (Deployment), rayservice (KubeRay), aibrix, tgi, "
+        "kserve (LLMInferenceService or InferenceService, runtimes.kserve)",
     )
     autoscaling: ModelAutoscaling = Field(
         ModelAutoscaling(), description="Replica bounds and scaling target"

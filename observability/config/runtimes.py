@@ -6,13 +6,23 @@ observability/runtimes/ (which reads `cfg.runtimes.<name>`).
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
 
-from observability.config.types import ConfigModel, HelmChart, K8sName, PinnedTag, ResourceSpec
+from pydantic import Field, model_validator
+
+from observability.config.types import (
+    ConfigModel,
+    HelmChart,
+    K8sName,
+    PinnedImage,
+    PinnedTag,
+    ResourceSpec,
+)
 
 __all__ = [
     "AibrixSettings",
     "AutoscalingConfig",
+    "KServeSettings",
     "KedaConfig",
     "RayServiceSettings",
     "RuntimesConfig",
@@ -82,8 +92,55 @@ class AibrixSettings(ConfigModel):
     )
 
 
+class KServeSettings(ConfigModel):
+    """KServe settings shared by every `kserve` model (docs/runtimes/kserve.md)."""
+
+    api: Literal["llm-inference-service", "inference-service"] = Field(
+        "llm-inference-service",
+        description="Which KServe API serves the models: llm-inference-service "
+        "(serving.kserve.io/v1alpha2 LLMInferenceService, vLLM in the llm-d image) or "
+        "inference-service (serving.kserve.io/v1beta1 InferenceService with the Hugging Face "
+        "runtime's vLLM backend, Standard deployment mode)",
+    )
+    controller_monitors: bool = Field(
+        False,
+        description="KServe's own controller creates the vLLM PodMonitors "
+        "(kserve-llm-isvc-vllm-engine-default with vLLM's names and kserve-llm-isvc-vllm-"
+        "engine renaming them kserve_vllm:*; Open Data Hub / OpenShift AI builds of KServe, "
+        "LLMISVC_MONITORING_DISABLED unset). true: the bundle renders no engine monitor and "
+        "maps kserve_vllm:* onto vllm:* only where a pod lacks vLLM's own names; false "
+        "(upstream KServe, which creates none): the bundle's PodMonitor kserve-vllm scrapes "
+        "vLLM's names. Only for api llm-inference-service",
+    )
+    engine_tls: bool = Field(
+        True,
+        description="vLLM serves /metrics over HTTPS with KServe's self-signed certificate "
+        "(ingress config enableLLMInferenceServiceTLS); the bundle's monitor then scrapes "
+        "https without verifying, as KServe's own monitor does",
+    )
+    llm_image: PinnedImage = Field(
+        "ghcr.io/llm-d/llm-d-cuda:v0.8.0",
+        description="Pinned vLLM image of LLMInferenceService models (the default of KServe "
+        "v0.20.0's config-llm-template)",
+    )
+    huggingface_image: PinnedImage = Field(
+        "kserve/huggingfaceserver:v0.20.0-gpu",
+        description="Pinned Hugging Face runtime image of InferenceService models",
+    )
+
+    @model_validator(mode="after")
+    def _monitors_need_llmisvc(self) -> KServeSettings:
+        if self.controller_monitors and self.api != "llm-inference-service":
+            raise ValueError(
+                "controller_monitors applies to api llm-inference-service only: KServe "
+                "creates no monitor for an InferenceService"
+            )
+        return self
+
+
 class RuntimesConfig(ConfigModel):
     rayservice: RayServiceSettings = Field(
         RayServiceSettings(), description="KubeRay RayService settings"
     )
     aibrix: AibrixSettings = Field(AibrixSettings(), description="AIBrix settings")
+    kserve: KServeSettings = Field(KServeSettings(), description="KServe settings")

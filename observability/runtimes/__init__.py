@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from observability.config import RUNTIMES, BundleConfig, ConfigError
 from observability.runtimes.aibrix import AibrixRuntime
 from observability.runtimes.base import Runtime
+from observability.runtimes.kserve import KServeRuntime
 from observability.runtimes.rayservice import RayServiceRuntime
 from observability.runtimes.tgi import TgiRuntime
 from observability.runtimes.vllm import VllmRuntime
@@ -36,7 +37,8 @@ __all__ = [
 ]
 
 REGISTRY: dict[str, Runtime] = {
-    r.name: r for r in (VllmRuntime(), RayServiceRuntime(), AibrixRuntime(), TgiRuntime())
+    r.name: r
+    for r in (VllmRuntime(), RayServiceRuntime(), AibrixRuntime(), TgiRuntime(), KServeRuntime())
 }
 if tuple(REGISTRY) != RUNTIMES:  # config's RuntimeName names exactly these, in this order
     raise ImportError(f"runtime plug-ins {tuple(REGISTRY)} differ from config's {RUNTIMES}")
