@@ -44,6 +44,16 @@ def _deploying(*keys: str) -> dict:
     return data
 
 
+def _registering_ray(data: dict) -> dict:
+    data["models"]["ray-llama"] = {
+        "hf_id": "org/ray-llama",
+        "served_name": "org/ray-llama",
+        "runtime": "rayservice",
+        "cost": {"input_per_1k": 0.0002, "output_per_1k": 0.0006},
+    }
+    return data
+
+
 @pytest.mark.parametrize(
     "data",
     [
@@ -51,8 +61,17 @@ def _deploying(*keys: str) -> dict:
         _deploying(),  # monitor-only: nothing deployed
         _deploying("llama-3-8b-instruct"),  # a model with its own namespace, alone
         _deploying("deepseek-r1-distill-llama-8b", "llama-3-8b-instruct"),
+        # found by the space: a registered RayService model renders its PodMonitor, which
+        # selects no pod here while the model is served from outside (a warning, not an error)
+        _registering_ray(_deploying("deepseek-r1-distill-llama-8b")),
     ],
-    ids=["committed", "none-deployed", "own-namespace-alone", "two-models"],
+    ids=[
+        "committed",
+        "none-deployed",
+        "own-namespace-alone",
+        "two-models",
+        "rayservice-registered-not-deployed",
+    ],
 )
 def test_the_reported_layouts_pass_the_property(tmp_path, data):
     assert check_tree(data, tmp_path) == []

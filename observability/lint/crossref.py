@@ -331,6 +331,15 @@ def check_crossrefs(
     renders_vllm_service = any(
         runtimes.runtime_of(cfg, key).uses_vllm_deployment for key in cfg.vllm.deploy
     )
+    # A runtime's monitors render for every registered model of it; with none of them
+    # deployed here, what they select is served from outside this repository.
+    deployed_runtimes = {runtimes.runtime_of(cfg, key).name for key in cfg.vllm.deploy}
+    outside_monitors = {
+        (obj.get("kind"), (obj.get("metadata") or {}).get("name"))
+        for rt in runtimes.runtimes_in_use(cfg)
+        if rt.name not in deployed_runtimes
+        for obj in rt.monitors(cfg).values()
+    }
     for m in (m for m in raw if m.kind == "Application"):
         dest = str(((m.obj.get("spec") or {}).get("destination") or {}).get("namespace") or "")
         if dest and dest not in known_ns:
@@ -367,6 +376,16 @@ def check_crossrefs(
                         severity="warning",
                         message=f"{f.message} (no model in vllm.deploy runs as a vLLM "
                         "Deployment: label the vLLM Services you deploy yourself to match)",
+                    )
+                    for f in found
+                ]
+            elif (d.kind, name) in outside_monitors:
+                found = [
+                    replace(
+                        f,
+                        severity="warning",
+                        message=f"{f.message} (no model of this runtime is in vllm.deploy: "
+                        "label the pods you deploy yourself to match)",
                     )
                     for f in found
                 ]
