@@ -202,11 +202,13 @@ def runtimes_and_sources(draw: Draw, data: dict[str, Any]) -> None:
         source = draw(st.sampled_from(("huggingface", "huggingface", "s3", "pvc")))
         m["source"] = source
         if source == "s3":
+            # IRSA, GKE workload identity, or none (EKS Pod Identity, the node's role)
             identity = draw(
                 st.sampled_from(
                     (
                         {"eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/reader"},
                         {"iam.gke.io/gcp-service-account": "reader@proj.iam.gserviceaccount.com"},
+                        {},
                     )
                 )
             )
@@ -215,6 +217,8 @@ def runtimes_and_sources(draw: Draw, data: dict[str, Any]) -> None:
                 "annotations": identity,
                 "region": draw(_name(("", "us-east-1", "eu-west-1"))),
                 "image": draw(_name(("amazon/aws-cli:2.17.0", "amazon/aws-cli:2.22.4"))),
+                # AWS itself, or an S3-compatible store (MinIO, Ceph RGW)
+                "endpoint_url": draw(_name(("", "http://minio.storage:9000", "https://rgw.ceph"))),
             }
         elif source == "pvc":
             m["pvc"] = {

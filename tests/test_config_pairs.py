@@ -47,6 +47,12 @@ def s3(d: dict[str, Any]) -> None:
     d["vllm"]["deploy"].append("mistral-7b-instruct-s3")
 
 
+def s3_compatible(d: dict[str, Any]) -> None:
+    """No identity annotation (EKS Pod Identity or the node's role), a MinIO endpoint."""
+    s3 = {"uri": "s3://models/qwen/", "endpoint_url": "http://minio.storage:9000"}
+    _deploy(d, "minio-qwen", source="s3", s3=s3)
+
+
 def pvc(d: dict[str, Any]) -> None:
     d["vllm"]["deploy"].append("qwen2-5-7b-instruct-pvc")
 
@@ -102,7 +108,7 @@ def second_model(d: dict[str, Any]) -> None:
 
 
 OPTIONS: list[Option] = [
-    rayservice, aibrix, tgi, s3, pvc, keda, cluster_label, ha, remote_write, thanos,
+    rayservice, aibrix, tgi, s3, s3_compatible, pvc, keda, cluster_label, ha, remote_write, thanos,
     gpu_operator, namespaces, verify_cronjob, receivers, second_model,
 ]  # fmt: skip
 ROWS = 8
