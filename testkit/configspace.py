@@ -148,10 +148,20 @@ def gpu(draw: Draw, data: dict[str, Any]) -> None:
             {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
             {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"},
         ],
+        [{"key": "pool", "operator": "Equal", "value": "a100", "effect": "NoExecute"}],
     )
     data["gpu"]["node_selector"] = draw(st.sampled_from(selectors))
     data["gpu"]["tolerations"] = draw(st.sampled_from(tolerations))
     data["gpu"]["hourly_cost"] = {"default": draw(st.sampled_from((0.5, 1.2, 4.0)))}
+    data["gpu"]["node_pool_label"] = draw(
+        _name(
+            (
+                "karpenter.sh/nodepool",
+                "eks.amazonaws.com/nodegroup",
+                "cloud.google.com/gke-nodepool",
+            )
+        )
+    )
     mode = draw(st.sampled_from(("bundled", "gpu-operator", "external")))
     data["gpu"]["dcgm_exporter"] = mode
     if mode == "gpu-operator" and draw(st.booleans()):
@@ -159,7 +169,9 @@ def gpu(draw: Draw, data: dict[str, Any]) -> None:
     elif mode == "external":
         data["gpu"]["dcgm_service"] = {
             "namespace": draw(_name(("gpu-monitoring", "kube-system"))),
-            "match_labels": {"app.kubernetes.io/name": "my-dcgm"},
+            "match_labels": draw(
+                st.sampled_from(({"app.kubernetes.io/name": "my-dcgm"}, {"app": "dcgm"}))
+            ),
             "port": draw(_name(("metrics", "gpu-metrics"))),
         }
 
@@ -167,9 +179,224 @@ def gpu(draw: Draw, data: dict[str, Any]) -> None:
 def secrets(draw: Draw, data: dict[str, Any]) -> None:
     s = data["secrets"]
     s["hf_token"] = {"name": draw(_name(_SECRET_NAMES)), "key": draw(_name(("token", "HF_TOKEN")))}
-    s["grafana_admin"]["name"] = draw(_name(_SECRET_NAMES))
+    s["grafana_admin"] = {
+        "name": draw(_name(_SECRET_NAMES)),
+        "user_key": draw(_name(("admin-user", "user"))),
+        "password_key": draw(_name(("admin-password", "password"))),
+    }
     s["alert_receivers"] = {"name": draw(_name(_SECRET_NAMES))}
     data["resources"]["priority_class_name"] = draw(_name(("", "monitoring-high")))
+
+
+_DURATIONS = ("30s", "1m", "2m", "5m", "10m", "15m", "30m", "1h")
+
+
+def runtimes_and_sources(draw: Draw, data: dict[str, Any]) -> None:
+    """Per model: what serves it (vllm, rayservice, aibrix, tgi), where its weights come from
+    (huggingface, s3 with any identity, pvc), its load budget and autoscaling bounds."""
+    for key, m in data["models"].items():
+        runtime = draw(st.sampled_from(("vllm", "vllm", "rayservice", "aibrix", "tgi")))
+        m["runtime"] = runtime
+        if runtime == "aibrix":  # routes on model.aibrix.ai/name: a Kubernetes name
+            m["served_name"] = key
+        source = draw(st.sampled_from(("huggingface", "huggingface", "s3", "pvc")))
+        m["source"] = source
+        if source == "s3":
+            # IRSA, GKE workload identity, or none (EKS Pod Identity, the node's role)
+            identity = draw(
+                st.sampled_from(
+                    (
+                        {"eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/reader"},
+                        {"iam.gke.io/gcp-service-account": "reader@proj.iam.gserviceaccount.com"},
+                        {},
+                    )
+                )
+            )
+            m["s3"] = {
+                "uri": f"s3://models-{draw(_name(('eu', 'us')))}/{key}/",
+                "annotations": identity,
+                "region": draw(_name(("", "us-east-1", "eu-west-1"))),
+                "image": draw(_name(("amazon/aws-cli:2.17.0", "amazon/aws-cli:2.22.4"))),
+                # AWS itself, or an S3-compatible store (MinIO, Ceph RGW)
+                "endpoint_url": draw(_name(("", "http://minio.storage:9000", "https://rgw.ceph"))),
+            }
+        elif source == "pvc":
+            m["pvc"] = {
+                "claim_name": draw(_name(("model-store", "weights"))),
+                "path": draw(_name((key, f"hf/{key}"))),
+            }
+        m["expected_load_time"] = draw(_name(("30s", "5m", "10m", "45m")))
+        lo = draw(st.integers(0, 4))
+        m["autoscaling"] = {
+            "min_replicas": lo,
+            "max_replicas": draw(st.integers(max(1, lo), 8)),
+            "waiting_per_replica": draw(st.sampled_from((1, 4, 8.5, 32))),
+        }
+        m["cost"] = {
+            "input_per_1k": draw(st.sampled_from((0.0, 0.0002, 0.003))),
+            "output_per_1k": draw(st.sampled_from((0.0, 0.0006, 0.015))),
+        }
+
+
+def vllm_settings(draw: Draw, data: dict[str, Any]) -> None:
+    v = data["vllm"]
+    v["image"] = draw(_name(("vllm/vllm-openai", "registry.example/mirror/vllm-openai")))
+    v["image_tag"] = draw(_name(("v0.33.0", "v0.26.0", "v0.10.1.1")))
+    v["port"] = draw(st.sampled_from((8000, 8080, 9000)))
+    v["shm_size"] = draw(_name(("1Gi", "8Gi", "16Gi")))
+    v["model_cache_size"] = draw(_name(("50Gi", "100Gi", "500Gi")))
+    v["model_cache_pvc"] = draw(_name(("", "model-cache")))
+
+
+def autoscaling(draw: Draw, data: dict[str, Any]) -> None:
+    """KEDA off, or on (installed by the bundle or already there)."""
+    data["autoscaling"] = {
+        "keda": {
+            "enabled": draw(st.booleans()),
+            "install": draw(st.booleans()),
+            "namespace": draw(_name(("keda", "autoscaling"))),
+            "cooldown_seconds": draw(st.sampled_from((0, 60, 300))),
+            "polling_interval_seconds": draw(st.sampled_from((5, 15, 30))),
+        }
+    }
+
+
+def _resource(draw: Draw, cpus: tuple[str, ...], gib: tuple[int, ...]) -> dict[str, str]:
+    mem = draw(st.sampled_from(gib))
+    return {
+        "cpu": draw(_name(cpus)),
+        "memory": f"{mem}Gi",
+        "memory_limit": draw(st.sampled_from((f"{mem}Gi", f"{mem + 4}Gi"))),
+    }
+
+
+def runtime_settings(draw: Draw, data: dict[str, Any]) -> None:
+    data["runtimes"] = {
+        "rayservice": {
+            "install_operator": draw(st.booleans()),
+            "operator_namespace": draw(_name(("kuberay-operator", "ray-system"))),
+            "image_tag": draw(_name(("2.58.0-py312-cu130", "2.49.2-py311-cu128"))),
+            "head_node_selector": draw(st.sampled_from(({}, {"node-role": "cpu"}))),
+            "head": _resource(draw, ("1", "2"), (8, 12)),
+            "worker": _resource(draw, ("8", "12"), (48, 60)),
+        },
+        "aibrix": {
+            "system_namespace": draw(_name(("aibrix-system", "aibrix"))),
+            "routing_strategy": draw(_name(("least-request", "prefix-cache", "random"))),
+        },
+    }
+
+
+def prometheus_and_alertmanager(draw: Draw, data: dict[str, Any]) -> None:
+    """HA pairs, retention and storage, remote write (0-2 queues, any auth), Thanos."""
+    p = data["prometheus"]
+    p["replicas"] = draw(st.integers(1, 3))
+    p["replica_label"] = draw(_name(("prometheus_replica", "replica")))
+    p["evaluation_interval"] = draw(_name(("10s", "15s", "30s")))
+    p["retention"] = draw(_name(("2d", "15d", "90d")))
+    p["storage_size"] = draw(_name(("20Gi", "50Gi", "1Ti")))
+    p["storage_class"] = draw(_name(("", "gp3", "premium-rwo")))
+    queues = []
+    for name in draw(st.lists(_name(("mimir", "thanos-receive", "vm")), max_size=2, unique=True)):
+        rw: dict[str, Any] = {
+            "name": name,
+            "url": f"https://{name}.example/api/v1/push",
+            "only_bundle_series": draw(st.booleans()),
+        }
+        auth = draw(st.sampled_from(("none", "basic", "bearer")))
+        if auth == "basic":
+            rw["basic_auth"] = {
+                "name": draw(_name(_SECRET_NAMES)),
+                "username_key": draw(_name(("username", "user"))),
+                "password_key": draw(_name(("password", "pass"))),
+            }
+        elif auth == "bearer":
+            rw["bearer_token"] = {
+                "name": draw(_name(_SECRET_NAMES)),
+                "key": draw(_name(("token", "bearer"))),
+            }
+        if draw(st.booleans()):
+            lo = draw(st.integers(1, 4))
+            rw["queue"] = {
+                "capacity": draw(st.sampled_from((2500, 10000))),
+                "min_shards": lo,
+                "max_shards": draw(st.integers(lo, 50)),
+                "max_samples_per_send": draw(st.sampled_from((500, 2000))),
+                "batch_send_deadline": draw(_name(("5s", "10s"))),
+                "min_backoff": draw(_name(("30ms", "1s"))),
+                "max_backoff": draw(_name(("5s", "1m"))),
+            }
+        queues.append(rw)
+    p["remote_write"] = queues
+    thanos = draw(st.booleans())
+    p["thanos"] = {"enabled": thanos}
+    if thanos:
+        p["thanos"]["object_store"] = {
+            "name": draw(_name(_SECRET_NAMES)),
+            "key": draw(_name(("objstore.yml", "bucket.yaml"))),
+        }
+    data["alertmanager"] = {"replicas": draw(st.integers(1, 3))}
+
+
+def receivers_and_alerting(draw: Draw, data: dict[str, Any]) -> None:
+    a = data["alerting"]
+    a["receivers"] = {
+        "ticket_webhook_url": draw(_name(("", "https://tickets.example/hook"))),
+        "heartbeat_webhook_url": draw(_name(("", "https://hc.example/ping/abc"))),
+        "webhook_token_from_secret": draw(st.booleans()),
+    }
+    a["gpu_xid_critical_codes"] = draw(
+        st.lists(st.sampled_from((48, 63, 64, 74, 79, 92, 94, 95, 119)), min_size=1, unique=True)
+    )
+    a["grafana_url"] = draw(_name(("http://localhost:3000", "https://grafana.example.com")))
+    a["pod_pending_for"] = draw(_name(("2m", "5m", "15m")))
+    a["container_waiting_for"] = draw(_name(("2m", "5m", "10m")))
+    a["replicas_unavailable_for"] = draw(_name(("5m", "10m", "15m")))
+    a["oom_window"] = draw(_name(("10m", "15m", "1h")))
+    a["ttft_slo"]["min_requests"] = draw(st.sampled_from((1, 10, 100)))
+
+
+def dashboards_verify_git(draw: Draw, data: dict[str, Any]) -> None:
+    data["dashboards"] = {
+        "folder": draw(_name(("vLLM", "Inference", "LLM serving"))),
+        "uid": draw(_name(("vllm-single-pane", "llm-pane", "a" * 40))),
+        "title": draw(_name(("vLLM single pane", "LLM inference"))),
+    }
+    digest = "sha256:" + "0" * 64
+    data["verify"] = {
+        "cronjob": draw(st.booleans()),
+        "schedule": draw(_name(("*/15 * * * *", "0 * * * *"))),
+        "image": draw(
+            _name(("ghcr.io/example-org/obsctl-verify:0.1.0", f"ghcr.io/me/verify@{digest}"))
+        ),
+        "git_image": draw(_name(("alpine/git:v2.47.2", "alpine/git:2.45.2"))),
+    }
+    data["git"] = {
+        "repo_url": draw(
+            _name(
+                (
+                    "https://github.com/example-org/vllm-observability-bundle.git",
+                    "git@github.com:me/obs.git",
+                )
+            )
+        ),
+        "revision": draw(_name(("main", "v1.2.0", "release"))),
+    }
+
+
+def resources(draw: Draw, data: dict[str, Any]) -> None:
+    """Requests and limits of every component, limits at or above requests."""
+    r = data["resources"]
+    for comp in (
+        "prometheus", "alertmanager", "grafana", "grafana_sidecar", "prometheus_operator",
+        "config_reloader", "kube_state_metrics", "node_exporter", "dcgm_exporter", "vllm",
+    ):  # fmt: skip
+        mem = draw(st.sampled_from((64, 256, 1024, 4096)))
+        r[comp] = {
+            "cpu": draw(_name(("10m", "250m", "1", "4"))),
+            "memory": f"{mem}Mi",
+            "memory_limit": draw(st.sampled_from(("", f"{mem}Mi", f"{mem * 2}Mi"))),
+        }
 
 
 DIMENSIONS: list[Dimension] = [
@@ -180,6 +407,14 @@ DIMENSIONS: list[Dimension] = [
     thresholds,
     gpu,
     secrets,
+    runtimes_and_sources,
+    vllm_settings,
+    autoscaling,
+    runtime_settings,
+    prometheus_and_alertmanager,
+    receivers_and_alerting,
+    dashboards_verify_git,
+    resources,
 ]
 
 
