@@ -1,4 +1,5 @@
-"""Shared fixtures for the simulator tests: free ports, a running sim, scrape parsing."""
+"""Shared helpers for the simulator tests: a config on reserved ports, a running sim,
+scrape parsing. conftest.py's `make_sim` fixture starts sims from these."""
 
 from __future__ import annotations
 
@@ -18,30 +19,40 @@ MODEL = "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"
 _PORTS = PortAllocator()
 
 
-def free_range(n: int) -> int:
-    """First port of `n` consecutive free ports."""
-    return _PORTS.block(n)
+def free_port() -> int:
+    """A free port, reserved for the session (a Prometheus beside a sim)."""
+    return _PORTS.one()
 
 
-def free_ports(n: int) -> list[int]:
-    return [_PORTS.one() for _ in range(n)]
+def sim_config(
+    models: tuple[SimModel, ...] = (),
+    replicas: int = 1,
+    gpus_per_node: int = 4,
+    ksm: bool = False,
+    **kw: object,
+) -> SimConfig:
+    """A SimConfig whose every port is reserved here: replicas, DCGM exporters (one per
+    node), admin, and kube-state-metrics when `ksm`. Tests never compute ports."""
+    models = models or (SimModel("deepseek-r1-distill-llama-8b", MODEL, max_model_len=8192),)
+    n_replicas = replicas * len(models)
+    nodes = -(-n_replicas // max(gpus_per_node, 1))
+    return SimConfig(
+        models=models,
+        replicas=replicas,
+        gpus_per_node=gpus_per_node,
+        port=_PORTS.block(n_replicas),
+        dcgm_port=_PORTS.block(nodes),
+        admin_port=_PORTS.one(),
+        ksm_port=_PORTS.one() if ksm else 0,
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 @contextmanager
 def running_sim(version: str = "latest", replicas: int = 1, **kw: object) -> Iterator[SimThread]:
     """A sim on free ports; time_scale 0.02 makes a 100-token request take ~30 ms."""
-    base = free_range(replicas + 2)
-    cfg = SimConfig(
-        models=(SimModel("deepseek-r1-distill-llama-8b", MODEL, max_model_len=8192),),
-        replicas=replicas,
-        port=base,
-        admin_port=base + replicas + 1,
-        dcgm_port=base + replicas,
-        vllm_version=version,
-        time_scale=float(kw.pop("time_scale", 0.02)),  # type: ignore[arg-type]
-        **kw,  # type: ignore[arg-type]
-    )
-    with SimThread(cfg) as sim:
+    kw.setdefault("time_scale", 0.02)
+    with SimThread(sim_config(replicas=replicas, vllm_version=version, **kw)) as sim:
         yield sim
 
 

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from tests.scenario_helpers import scenario_cmd
+from scenario_helpers import scenario_cmd
 
 pytestmark = pytest.mark.e2e
 

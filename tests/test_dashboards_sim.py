@@ -12,7 +12,7 @@ import time
 
 import httpx
 import pytest
-from sim_helpers import free_range
+from sim_helpers import sim_config
 
 from observability.dashboards import build_single_pane
 from observability.dashboards.check import empty_panels
@@ -24,7 +24,7 @@ from observability.local.scrapeconfig import (
     targets_from_manifest,
 )
 from observability.process import Supervisor
-from observability.sim import SimConfig, SimModel, SimThread
+from observability.sim import SimModel, SimThread
 from testkit.rulefill import write_rule_files
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -35,18 +35,10 @@ LOAD_S = 25
 def _sim(bundle, version: str, namespace: str) -> SimThread:
     key = bundle.vllm.deploy[0]
     m = bundle.models[key]
-    base = free_range(5)
-    cfg = SimConfig(
-        models=(SimModel(key, m.served_name, namespace=namespace),),
-        replicas=2,
-        port=base,
-        dcgm_port=base + 2,
-        admin_port=base + 4,
-        vllm_version=version,
-        time_scale=0.05,
-        gpus_per_node=1,
+    models = (SimModel(key, m.served_name, namespace=namespace),)
+    return SimThread(
+        sim_config(models, replicas=2, gpus_per_node=1, vllm_version=version, time_scale=0.05)
     )
-    return SimThread(cfg)
 
 
 async def _load(ports: list[int], model: str, seconds: float) -> int:

@@ -13,9 +13,9 @@ import asyncio
 import time
 
 import httpx
+from sim_helpers import running_sim
 
 from observability.httppool import race_free_limits
-from tests.sim_helpers import running_sim
 
 REPLICAS = 4
 CONNECTIONS = 20  # idle connections that expire together (5 per replica)

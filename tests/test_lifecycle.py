@@ -9,13 +9,13 @@ import time
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sim_helpers import free_range
+from sim_helpers import sim_config
 
 from observability.alerting import capacity, lifecycle
 from observability.alerting.timing import timing
 from observability.dashboards.reads import families_read
 from observability.rulebase import scope
-from observability.sim import SimConfig, SimModel
+from observability.sim import SimModel
 from observability.sim.cluster import SimThread
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -30,19 +30,9 @@ def test_recorded_from_matches_the_generated_rules(bundle):
 
 
 @pytest.fixture(scope="module")
-def sim():
-    base = free_range(6)
-    cfg = SimConfig(
-        models=(SimModel("m1", "org/m1"), SimModel("t1", "t1", runtime="tgi")),
-        replicas=2,
-        port=base,
-        admin_port=base + 4,
-        dcgm_port=base + 5,
-        ksm_port=free_range(1),
-        gpus_per_node=4,
-    )
-    with SimThread(cfg) as s:
-        yield s
+def sim(make_sim):
+    models = (SimModel("m1", "org/m1"), SimModel("t1", "t1", runtime="tgi"))
+    return make_sim(sim_config(models, replicas=2, gpus_per_node=4, ksm=True))
 
 
 def _scrape(sim: SimThread) -> Samples:

@@ -8,6 +8,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from runtimes_helpers import (
+    AIBRIX_KEY,
+    RAY_KEY,
+    VLLM_KEY,
+    keda_data,
+    render_tree,
+    runtimes_data,
+)
 from typer.testing import CliRunner
 
 from observability.alerting.rules import rule_groups
@@ -17,14 +25,6 @@ from observability.config import ConfigError, load_config, parse_config
 from observability.lint.runner import run_lint
 from observability.metrics.catalog import runtime_catalog
 from observability.render.registry import check, render_all
-from tests.runtimes_helpers import (
-    AIBRIX_KEY,
-    RAY_KEY,
-    VLLM_KEY,
-    keda_data,
-    render_tree,
-    runtimes_data,
-)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from scenario_helpers import scenario_cmd
 
 from observability.config import BundleConfig
 from observability.local.stack import LocalStack, StackOptions, with_runtime
@@ -24,7 +25,6 @@ from observability.sim.ray import RayHead, RayServeStats, ray_worker_exposition
 from observability.verify import Options, Status
 from observability.verify.checks_runtimes import CHECKS as RUNTIME_CHECKS
 from observability.verify.context import VerifyContext
-from tests.scenario_helpers import scenario_cmd
 
 
 def _series(text: str) -> dict[str, set[str]]:

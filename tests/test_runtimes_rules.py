@@ -10,11 +10,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import yaml
+from runtimes_helpers import RAY_KEY, VLLM_KEY, keda_data
 
 from observability.alerting.rules import rule_groups
 from observability.config import parse_config
 from observability.local.binaries import find_binary
-from tests.runtimes_helpers import RAY_KEY, VLLM_KEY, keda_data
 
 HPA = f"keda-hpa-vllm-{VLLM_KEY}"
 VLLM_MODEL = "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"

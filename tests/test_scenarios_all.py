@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 import pytest
+from scenario_helpers import scenario_cmd
 
 from observability.scenarios import SCENARIOS
-from tests.scenario_helpers import scenario_cmd
 
 pytestmark = pytest.mark.e2e
 

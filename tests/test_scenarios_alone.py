@@ -16,8 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from tests.scenario_helpers import run_scenarios
+from scenario_helpers import run_scenarios
 
 pytestmark = pytest.mark.e2e
 

@@ -7,15 +7,14 @@ import time
 import httpx
 import openai
 import pytest
-from sim_helpers import MODEL, running_sim, scrape, value
+from sim_helpers import MODEL, running_sim, scrape, sim_config, value
 
 pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture(scope="module")
-def sim():
-    with running_sim("latest") as s:
-        yield s
+def sim(make_sim):
+    return make_sim(sim_config(vllm_version="latest", time_scale=0.02))
 
 
 def _client(sim) -> openai.OpenAI:

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from itertools import pairwise
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sim_helpers import free_range
+from sim_helpers import sim_config
 
-from observability.sim import SimConfig, SimModel, SimThread
+from observability.sim import SimModel, SimThread
 from observability.sim.latency import DEFAULT_PROFILE, load_profile
 
 pytestmark = pytest.mark.timeout(90)
@@ -43,24 +42,15 @@ Gpus = dict[tuple[str, str], dict[str, float]]  # (Hostname, gpu) -> field -> va
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[SimThread]:
-    base = free_range(7)  # 3 replicas, 2 exporters, admin
-    cfg = SimConfig(
-        models=tuple(
-            SimModel(key, f"org/{key}-8b", namespace=f"ns-{key}", gpu_memory_utilization=g)
-            for key, g in GMU.items()
-        ),
-        replicas=1,
-        port=base,
-        dcgm_port=base + 3,
-        admin_port=base + 5,
-        gpus_per_node=2,
-        time_scale=1.0,
+def sim(make_sim) -> SimThread:
+    models = tuple(
+        SimModel(key, f"org/{key}-8b", namespace=f"ns-{key}", gpu_memory_utilization=g)
+        for key, g in GMU.items()
     )
-    with SimThread(cfg) as s:
-        for node in s.manifest["nodes"]:
-            _scrape(node["dcgm_port"])  # the first scrape starts each GPU's clock
-        yield s
+    s = make_sim(sim_config(models, replicas=1, gpus_per_node=2, time_scale=1.0))
+    for node in s.manifest["nodes"]:
+        _scrape(node["dcgm_port"])  # the first scrape starts each GPU's clock
+    return s
 
 
 def _scrape(port: int) -> str:

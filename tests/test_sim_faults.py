@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sim_helpers import MODEL, free_ports, running_sim, scrape, value
+from sim_helpers import MODEL, free_port, scrape, sim_config, value
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -30,9 +30,8 @@ def _complete(port: int, max_tokens: int = 8, **extra) -> httpx.Response:
 
 
 @pytest.fixture(scope="module")
-def sim():
-    with running_sim("latest", replicas=2) as s:
-        yield s
+def sim(make_sim):
+    return make_sim(sim_config(replicas=2, vllm_version="latest", time_scale=0.02))
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +39,7 @@ def prometheus(sim):
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.skip("prometheus binary not installed (apt install prometheus)")
-    port = free_ports(1)[0]
+    port = free_port()
     reps = sim.manifest["replicas"]
     targets = ", ".join(f"'127.0.0.1:{r['port']}'" for r in reps)
     with tempfile.TemporaryDirectory() as tmp:

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sim_helpers import MODEL, free_range, scrape, value
+from sim_helpers import MODEL, scrape, sim_config, value
 
 from observability.config import load_config
 from observability.dashboards import build_all
@@ -54,22 +54,16 @@ def _load(port: int, stop: threading.Event) -> None:
             c.post(f"http://127.0.0.1:{port}/v1/completions", json=body)
 
 
+def _sim_config(version: str) -> SimConfig:
+    model = SimModel(
+        "deepseek-r1-distill-llama-8b", MODEL, max_model_len=8192, max_num_seqs=MAX_NUM_SEQS
+    )
+    return sim_config((model,), vllm_version=version, time_scale=0.05)
+
+
 @pytest.mark.parametrize("version", sorted(KV_NAMES))
 def test_engine_gauges_follow_load(version):
-    base = free_range(3)
-    cfg = SimConfig(
-        models=(
-            SimModel(
-                "deepseek-r1-distill-llama-8b", MODEL, max_model_len=8192, max_num_seqs=MAX_NUM_SEQS
-            ),
-        ),
-        replicas=1,
-        port=base,
-        dcgm_port=base + 1,
-        admin_port=base + 2,
-        vllm_version=version,
-        time_scale=0.05,
-    )
+    cfg = _sim_config(version)
     names = (*KV_NAMES[version], "vllm:num_requests_running", "vllm:num_requests_waiting")
     with SimThread(cfg) as sim:
         port = sim.manifest["replicas"][0]["port"]
@@ -187,20 +181,7 @@ def test_the_panels_read_the_gauges_this_test_drives():
 @pytest.mark.parametrize("version", available_vllm_versions())
 @pytest.mark.timeout(120)
 def test_every_panel_gauge_rises_with_load(version):
-    base = free_range(3)
-    cfg = SimConfig(
-        models=(
-            SimModel(
-                "deepseek-r1-distill-llama-8b", MODEL, max_model_len=8192, max_num_seqs=MAX_NUM_SEQS
-            ),
-        ),
-        replicas=1,
-        port=base,
-        dcgm_port=base + 1,
-        admin_port=base + 2,
-        vllm_version=version,
-        time_scale=0.05,
-    )
+    cfg = _sim_config(version)
     names = vllm_gauges(version)
     with SimThread(cfg) as sim:
         port = sim.manifest["replicas"][0]["port"]
@@ -212,7 +193,9 @@ def test_every_panel_gauge_rises_with_load(version):
         def now() -> dict[Series, float]:
             return {
                 **gauge_series(scrape(port), names),
-                **gauge_series(scrape(base + 1), DCGM_GAUGES, pod_only=True),
+                **gauge_series(
+                    scrape(sim.manifest["nodes"][0]["dcgm_port"]), DCGM_GAUGES, pod_only=True
+                ),
             }
 
         idle = now()

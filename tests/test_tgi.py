@@ -10,13 +10,13 @@ import httpx
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
-from sim_helpers import free_range
+from sim_helpers import sim_config
 
 from observability.config import parse_config
 from observability.local.stack import demo_models, with_runtime, with_runtime_monitors
 from observability.metrics.catalog import runtime_catalog
 from observability.runtimes import tgi
-from observability.sim import SimConfig, SimModel
+from observability.sim import SimModel
 from observability.sim.cluster import SimThread
 
 RAW = yaml.safe_load((Path(__file__).resolve().parent.parent / "bundle.yaml").read_text())
@@ -65,14 +65,7 @@ def test_demo_runtime_tgi_serves_the_first_model_on_tgi_and_scrapes_it(bundle):
 
 @pytest.fixture(scope="module")
 def exposition() -> str:
-    base = free_range(3)
-    cfg = SimConfig(
-        models=(SimModel(KEY, KEY, runtime="tgi", max_model_len=4096),),
-        port=base,
-        admin_port=base + 1,
-        dcgm_port=base + 2,
-        time_scale=0.02,
-    )
+    cfg = sim_config((SimModel(KEY, KEY, runtime="tgi", max_model_len=4096),), time_scale=0.02)
     with SimThread(cfg) as sim:
         url = f"http://127.0.0.1:{sim.manifest['replicas'][0]['port']}"
         for _ in range(3):

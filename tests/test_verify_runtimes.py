@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from runtimes_helpers import AIBRIX_KEY, RAY_KEY, VLLM_KEY, keda_data
 from verify_fakes.cluster import write_kubeconfig
 from verify_fakes.kube import FakeKube
 
@@ -19,7 +20,6 @@ from observability.verify import Options, Status
 from observability.verify.checks_runtimes import CHECKS
 from observability.verify.context import VerifyContext
 from observability.verify.k8s import Cluster
-from tests.runtimes_helpers import AIBRIX_KEY, RAY_KEY, VLLM_KEY, keda_data
 
 RUN = {c.id: c.run for c in CHECKS}
 

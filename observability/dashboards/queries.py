@@ -1,7 +1,8 @@
-"""Every PromQL expression the single pane shows, built through `Promql` and `signals`.
+"""Every PromQL expression the single pane shows, built through `Promql` and the signal
+names of `observability.metrics.names` (`VLLM`, `DCGM`).
 
-Grafana variables appear verbatim (`$namespace`, `$__rate_interval`); `vars.py` substitutes
-them for Prometheus when the snapshot, the empty-panel check and lint evaluate a query.
+Grafana variables appear verbatim (`$namespace`, `$__rate_interval`); `dashboards/exprs.py`
+substitutes them for Prometheus when the snapshot, the empty-panel check and lint evaluate a query.
 
 Scopes: vLLM engine series carry `namespace`, `pod` (target labels) and `model_name`;
 `http_requests_total` has no `model_name`; DCGM series carry `pod`/`namespace` only for GPUs

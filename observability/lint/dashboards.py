@@ -234,7 +234,10 @@ def _check_panel(
         names = set(families_read(expr))
         unknown = {n for n in names if n.startswith("vllm:")} - _KNOWN_VLLM
         if unknown:
-            bad(f"unknown vLLM metric(s) {sorted(unknown)}: use names from signals.py", field)
+            bad(
+                f"unknown vLLM metric(s) {sorted(unknown)}: use the names of observability/metrics/names.py (VLLM)",
+                field,
+            )
         not_ours = {n for n in names if ":" in n and not n.startswith("vllm:")} - set(recorded)
         if not_ours:
             bad(
