@@ -55,3 +55,59 @@ def test_the_check_sees_a_cycle_even_inside_a_function(tmp_path: Path) -> None:
 def test_layers_put_every_stage_after_what_it_imports() -> None:
     graph = {"cli": {"verify", "config"}, "verify": {"config"}, "config": set()}
     assert layers(graph) == [["config"], ["verify"], ["cli"]]
+
+
+# Stages ask the runtime plug-in (observability/runtimes/) and never compare a runtime's
+# name. Each entry here is a known exception with why; it must still exist (no stale
+# excuses) and nothing else may appear.
+_RUNTIME_NAME_EXCEPTIONS = {
+    # config sits below the plug-ins (they import it), so the served-name rule AIBrix
+    # routes on is validated where the model is parsed
+    ("observability/config/models.py", "self.runtime == 'aibrix'"),
+}
+
+
+def _runtime_name_comparisons(root: Path) -> set[tuple[str, str]]:
+    import ast
+
+    from observability.config import RUNTIMES
+
+    found: set[tuple[str, str]] = set()
+    for path in sorted((root / "observability").rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith("observability/runtimes/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Compare):
+                continue
+            values: list[object] = []
+            for side in (node.left, *node.comparators):
+                if isinstance(side, ast.Constant):
+                    values.append(side.value)
+                elif isinstance(side, (ast.Tuple, ast.List, ast.Set)):
+                    values += [e.value for e in side.elts if isinstance(e, ast.Constant)]
+            if any(v in RUNTIMES for v in values if isinstance(v, str)):
+                found.add((rel, ast.unparse(node)))
+    return found
+
+
+def test_stages_never_branch_on_a_runtime_name() -> None:
+    root = Path(__file__).resolve().parent.parent
+    found = _runtime_name_comparisons(root)
+    assert found - _RUNTIME_NAME_EXCEPTIONS == set(), (
+        "compare no runtime name outside observability/runtimes/: add a question to "
+        "runtimes/base.py Runtime and answer it in the runtime's module"
+    )
+    assert found >= _RUNTIME_NAME_EXCEPTIONS, "stale exception: remove it"
+
+
+def test_the_runtime_name_scan_sees_comparisons(tmp_path: Path) -> None:
+    pkg = tmp_path / "observability" / "stage"
+    pkg.mkdir(parents=True)
+    (pkg / "m.py").write_text('if m.runtime == "tgi" or r in ("aibrix",):\n    pass\n')
+    (tmp_path / "observability" / "runtimes").mkdir()
+    (tmp_path / "observability" / "runtimes" / "x.py").write_text('a = b == "tgi"\n')
+    assert {e for _f, e in _runtime_name_comparisons(tmp_path)} == {
+        "m.runtime == 'tgi'",
+        "r in ('aibrix',)",
+    }

@@ -10,7 +10,7 @@ import typer
 
 from observability.autoscaling.evaluate import Desired, desired_now
 from observability.commands._common import ConfigOption, die, load_bundle
-from observability.config import RUNTIMES, BundleConfig
+from observability.config import BundleConfig
 from observability.local.binaries import MissingBinaryError
 from observability.local.interrupt import interrupt_on_term
 from observability.local.models import ModelsError, parse_models
@@ -185,7 +185,7 @@ def demo(
     if runtime:
         from observability import runtimes
 
-        if runtime not in RUNTIMES or runtime not in runtimes.REGISTRY:
+        if runtime not in runtimes.REGISTRY:
             die(f"unknown --runtime {runtime!r}: use one of {', '.join(runtimes.REGISTRY)}")
         cfg = with_runtime(cfg, runtime, chosen[0][0] if chosen else None)
     if ray_version:

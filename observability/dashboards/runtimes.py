@@ -1,5 +1,6 @@
 """Single-pane rows of the serving runtimes and the queue autoscaler, present only when a
-model uses them: Ray Serve (RayService), the AIBrix gateway, KEDA replicas.
+model uses them: each runtime's own row (Ray Serve, the AIBrix gateway: declared by the
+runtime, observability/runtimes/), and the KEDA replicas.
 
 Engine panels never change per runtime (they read the normalised `vllm:*` series); these
 rows show what only the runtime has: Serve's own HTTP proxy and replica health, the
@@ -8,9 +9,13 @@ gateway's traffic per model, and the replicas the HPA runs versus those it wants
 
 from __future__ import annotations
 
+from typing import Any
+
+from observability import runtimes
 from observability.config import BundleConfig
 from observability.dashboards.panels import PanelSpec, Query, thresholds_low
 from observability.dashboards.queries import RATE, Queries
+from observability.runtimes.base import PanelScope, RuntimePanel
 
 __all__ = ["runtime_rows"]
 
@@ -24,117 +29,22 @@ def _by(q: Queries, *labels: str) -> str:
     return ", ".join(q._by(labels))
 
 
-def ray_serve(q: Queries) -> list[PanelSpec]:
-    sel = _m(q, "namespace")
-    return [
-        PanelSpec(
-            "timeseries",
-            "Ray Serve HTTP requests/s by status",
-            "Requests per second the Serve HTTP proxies answered, by status code "
-            "(RayService models; vLLM's own HTTP metrics do not exist there)",
-            "reqps",
-            (
-                Query(
-                    f"sum by ({_by(q, 'namespace', 'status_code')}) (rate(ray_serve_num_http_requests_total"
-                    f"{{{sel}}}[{RATE}]))",
-                    "{{namespace}} {{status_code}}",
-                ),
-            ),
-            stack=True,
-        ),
-        PanelSpec(
-            "timeseries",
-            "Ray Serve HTTP errors/s",
-            "Errored responses per second of the Serve HTTP proxies, by error code",
-            "reqps",
-            (
-                Query(
-                    f"sum by ({_by(q, 'namespace', 'error_code')}) "
-                    f"(rate(ray_serve_num_http_error_requests_total"
-                    f"{{{sel}}}[{RATE}]))",
-                    "{{namespace}} {{error_code}}",
-                ),
-            ),
-        ),
-        PanelSpec(
-            "timeseries",
-            "Ray Serve replicas healthy",
-            "Healthy Serve replicas per deployment (the controller's health checks); fewer "
-            "than running means replicas failing checks",
-            "none",
-            (
-                Query(
-                    f"sum by ({_by(q, 'namespace', 'deployment')}) "
-                    f"(ray_serve_deployment_replica_healthy{{{sel}}})",
-                    "{{namespace}} {{deployment}}",
-                ),
-                Query(
-                    f"sum by ({_by(q, 'namespace')}) (ray_serve_replica_processing_queries{{{sel}}})",
-                    "{{namespace}} queries in replicas",
-                ),
-            ),
-            thresholds=thresholds_low(1),
-        ),
-    ]
-
-
-def aibrix_gateway(q: Queries) -> list[PanelSpec]:
-    jobs = ", ".join(
-        m
-        for m in (
-            _m(q),
-            'job=~"aibrix-gateway-plugins|aibrix-controller-manager-metrics-service"',
-        )
-        if m
+def _spec(p: RuntimePanel) -> PanelSpec:
+    extra: dict[str, Any] = {}
+    if p.red_below is not None:
+        extra["thresholds"] = thresholds_low(p.red_below)
+    return PanelSpec(
+        "timeseries",
+        p.title,
+        p.text,
+        p.unit,
+        tuple(Query(expr, legend) for expr, legend in p.queries),
+        width=p.width,
+        min=p.min,
+        max=p.max,
+        stack=p.stack,
+        **extra,
     )
-    model = ", ".join(m for m in (_m(q), 'model=~"$model_name"') if m)
-    return [
-        PanelSpec(
-            "timeseries",
-            "AIBrix gateway requests/s per model",
-            "Requests per second the AIBrix gateway routed successfully, per model. AIBrix "
-            "v0.7.0 exports no routing-strategy label; the strategy is the routing-strategy "
-            "request header",
-            "reqps",
-            (
-                Query(
-                    f"sum by ({_by(q, 'model')}) (rate(gateway_request_model_success_total"
-                    f"{{{model}}}[{RATE}]))",
-                    "{{model}}",
-                ),
-            ),
-            stack=True,
-        ),
-        PanelSpec(
-            "timeseries",
-            "AIBrix gateway failures/s per model",
-            "Requests per second the gateway failed, per model and status code",
-            "reqps",
-            (
-                Query(
-                    f"sum by ({_by(q, 'model', 'status_code')}) (rate(gateway_request_model_fail_total"
-                    f"{{{model}}}[{RATE}]))",
-                    "{{model}} {{status_code}}",
-                ),
-            ),
-        ),
-        PanelSpec(
-            "timeseries",
-            "AIBrix control plane up",
-            "1 while Prometheus scrapes the gateway plugins and the controller manager "
-            "(AIBrixComponentDown fires after 5m at 0 or absent)",
-            "none",
-            (
-                Query(
-                    f"max by ({_by(q, 'job')}) (up{{{jobs}}})",
-                    "{{job}}",
-                ),
-            ),
-            min=0,
-            max=1,
-            thresholds=thresholds_low(1),
-        ),
-    ]
 
 
 def keda(q: Queries) -> list[PanelSpec]:
@@ -170,13 +80,15 @@ def keda(q: Queries) -> list[PanelSpec]:
 
 
 def runtime_rows(cfg: BundleConfig) -> list[tuple[str, list[PanelSpec]]]:
+    """Each runtime in use contributes its own row (runtimes/*.py `panels`); KEDA, not a
+    runtime, its replicas row."""
     q = Queries(cfg)
-    used = set(cfg.runtimes_in_use)
+    scope = PanelScope(matchers=lambda *lbl: _m(q, *lbl), by=lambda *lbl: _by(q, *lbl), rate=RATE)
     out: list[tuple[str, list[PanelSpec]]] = []
-    if "rayservice" in used:
-        out.append(("Ray Serve", ray_serve(q)))
-    if "aibrix" in used:
-        out.append(("AIBrix gateway", aibrix_gateway(q)))
+    for rt in runtimes.runtimes_in_use(cfg):
+        panels = rt.panels(scope)
+        if panels:
+            out.append((rt.panel_row, [_spec(p) for p in panels]))
     if cfg.autoscaling.keda.enabled:
         out.append(("Autoscaling (KEDA)", keda(q)))
     return out

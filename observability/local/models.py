@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 
+from observability import runtimes
 from observability.config import BundleConfig
 
 __all__ = ["DemoModels", "ModelsError", "demo_config", "demo_models", "parse_models"]
@@ -26,7 +27,8 @@ class ModelsError(ValueError):
 
 
 def _vllm_served(cfg: BundleConfig) -> list[str]:
-    return [k for k, m in cfg.models.items() if m.runtime == "vllm"]
+    """Registry models the demo adds first: those of a runtime that says so (vLLM's)."""
+    return [k for k in cfg.models if runtimes.runtime_of(cfg, k).demo_default]
 
 
 def demo_models(cfg: BundleConfig, count: int = 2) -> DemoModels:

@@ -125,6 +125,7 @@ def targets_from_manifest(
     The Service/pod labels are the ones the bundle's reference deployment and the
     dcgm-exporter chart put on their objects (contracts.md, GitOps section).
     """
+    from observability import runtimes
     from observability.runtimes.rayservice import (
         METRICS_PORT_NAME,
         kuberay_pod_labels,
@@ -133,13 +134,9 @@ def targets_from_manifest(
 
     out: list[DiscoveredTarget] = []
     for r in manifest.get("replicas", []):
-        if r.get("runtime") == "rayservice":
-            cluster = r["pod"].split("-gpu-group-", 1)[0]
-            labels = {
-                **kuberay_pod_labels(cluster, "worker", "gpu-group"),
-                **ray_pod_labels(r["model_key"]),
-            }
-            out.append(_ray_target(r, labels, METRICS_PORT_NAME, "ray-worker"))
+        custom = runtimes.get(r.get("runtime", "vllm")).demo_target(r)
+        if custom is not None:  # the runtime's own pods (a RayCluster's workers)
+            out.append(_pod_target(r, *custom))
             continue
         labels = {
             # vllm, or the runtime's workload name (tgi): the Services' jobLabel value
@@ -184,7 +181,7 @@ def targets_from_manifest(
             **kuberay_pod_labels(cluster, "head", "headgroup"),
             **ray_pod_labels(h["model_key"]),
         }
-        out.append(_ray_target(h, labels, METRICS_PORT_NAME, "ray-head"))
+        out.append(_pod_target(h, labels, METRICS_PORT_NAME, "ray-head"))
     for n in manifest.get("nodes", []):
         labels = {
             "app.kubernetes.io/name": n.get("service", "dcgm-exporter"),
@@ -222,10 +219,11 @@ def targets_from_manifest(
     return out
 
 
-def _ray_target(
+def _pod_target(
     entry: Mapping[str, Any], labels: dict[str, str], port_name: str, container: str
 ) -> DiscoveredTarget:
-    """A Ray pod as pod discovery reports it: no Service, only pod labels and ports."""
+    """A pod as pod discovery reports it (a Ray worker or head): no Service, only pod
+    labels and ports."""
     return DiscoveredTarget(
         address=f"127.0.0.1:{entry['port']}",
         namespace=entry["namespace"],

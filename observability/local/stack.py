@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from observability import tmpdirs
+from observability import runtimes, tmpdirs
 from observability.config import BundleConfig
 from observability.engine.server import EngineServer, EngineSpec, require_engine
 from observability.engine.targets import ExternalTarget
@@ -61,6 +61,7 @@ from observability.process import Child, Supervisor, http_ok
 from observability.promapi import PromError, Prometheus
 from observability.render.remote_write import local_remote_write
 from observability.runtimes import runtime_of
+from observability.runtimes.base import SIM_RAY
 from observability.sim import SimConfig, SimModel
 
 __all__ = [
@@ -131,8 +132,6 @@ def with_runtime_monitors(
         and (obj["kind"], obj["metadata"]["name"]) not in have
     ]
     # a registered (not deployed) model's runtime renders no monitor; the demo runs it
-    from observability import runtimes
-
     for rt in runtimes.runtimes_in_use(cfg):
         for obj in rt.demo_monitors(cfg).values():
             key = (obj["kind"], obj["metadata"]["name"])
@@ -146,10 +145,7 @@ def with_runtime(cfg: BundleConfig, runtime: str, first: str | None = None) -> B
     `runtime` (obsctl demo --runtime)."""
     first = first or demo_models(cfg)[0][0]
     models = dict(cfg.models)
-    update: dict[str, Any] = {"runtime": runtime}
-    if runtime == "aibrix":
-        # AIBrix routes on model.aibrix.ai/name = Service name = served name.
-        update["served_name"] = first
+    update: dict[str, Any] = {"runtime": runtime, **runtimes.get(runtime).demo_overrides(first)}
     models[first] = models[first].model_copy(update=update)
     return cfg.model_copy(update={"models": models})
 
@@ -304,8 +300,8 @@ class LocalStack:
         o, cfg, models = self.opts, self.cfg, self.models
         n_replicas = o.replicas * len(models)
         n_nodes = math.ceil(n_replicas / max(o.gpus_per_node, 1))
-        n_heads = sum(1 for key, _ in models if cfg.models[key].runtime == "rayservice")
-        aibrix = any(cfg.models[key].runtime == "aibrix" for key, _ in models)
+        n_heads = sum(1 for key, _ in models if runtime_of(cfg, key).sim_mode == SIM_RAY)
+        aibrix = any(runtime_of(cfg, key).sim_gateway for key, _ in models)
         return SimConfig(
             models=tuple(
                 SimModel.from_profile(k, cfg.models[k], ns, runtime_of(cfg, k).sim_exporter(cfg))

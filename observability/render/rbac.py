@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from observability import runtimes
 from observability.config import BundleConfig
 
 __all__ = ["NAME", "RULES", "artifacts"]
@@ -35,8 +36,8 @@ RULES: list[tuple[str, list[str], list[str]]] = [
 def rules_for(cfg: BundleConfig) -> list[tuple[str, list[str], list[str]]]:
     """RULES plus what the runtime and autoscaling checks read, when the bundle uses them."""
     out = list(RULES)
-    if any(m.runtime == "rayservice" for _k, m in cfg.deployed_models):
-        out.append(("ray.io", ["rayservices"], ["get"]))
+    deployed = dict.fromkeys(runtimes.runtime_of(cfg, k) for k in cfg.vllm.deploy)
+    out += [rule for rt in deployed for rule in rt.rbac_rules() if rule not in out]
     if cfg.autoscaling.keda.enabled:
         out.append(("keda.sh", ["scaledobjects"], ["get"]))
         out.append(("autoscaling", ["horizontalpodautoscalers"], ["get"]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from observability.config import BundleConfig, ConfigError
+from observability.config import RUNTIMES, BundleConfig, ConfigError
 from observability.runtimes.aibrix import AibrixRuntime
 from observability.runtimes.base import Runtime
 from observability.runtimes.rayservice import RayServiceRuntime
@@ -38,6 +38,8 @@ __all__ = [
 REGISTRY: dict[str, Runtime] = {
     r.name: r for r in (VllmRuntime(), RayServiceRuntime(), AibrixRuntime(), TgiRuntime())
 }
+if tuple(REGISTRY) != RUNTIMES:  # config's RuntimeName names exactly these, in this order
+    raise ImportError(f"runtime plug-ins {tuple(REGISTRY)} differ from config's {RUNTIMES}")
 
 
 def get(name: str) -> Runtime:

@@ -30,7 +30,7 @@ from observability.kube import (
 )
 from observability.metrics.catalog import Catalog, runtime_catalog
 from observability.rulebase import alert
-from observability.runtimes.base import Runtime
+from observability.runtimes.base import PanelScope, Runtime, RuntimePanel
 
 if TYPE_CHECKING:
     from observability.alerting.timing import Timing
@@ -113,6 +113,60 @@ class AibrixRuntime(Runtime):
 
     def workload_path(self, key: str) -> str:
         return f"deploy/aibrix/{key}"
+
+    sim_gateway = True
+
+    def demo_overrides(self, key: str) -> dict[str, Any]:
+        # AIBrix routes on model.aibrix.ai/name = Service name = served name.
+        return {"served_name": key}
+
+    panel_row = "AIBrix gateway"
+
+    def panels(self, s: PanelScope) -> list[RuntimePanel]:
+        """The gateway's traffic per model and the control plane's scrape health."""
+        model = ", ".join(m for m in (s.matchers(), 'model=~"$model_name"') if m)
+        job = component_jobs()
+        either = f'job=~"{job["gateway-plugins"]}|{job["controller-manager"]}"'
+        jobs = ", ".join(m for m in (s.matchers(), either) if m)
+        return [
+            RuntimePanel(
+                "AIBrix gateway requests/s per model",
+                "Requests per second the AIBrix gateway routed successfully, per model. "
+                "AIBrix v0.7.0 exports no routing-strategy label; the strategy is the "
+                "routing-strategy request header",
+                "reqps",
+                (
+                    (
+                        f"sum by ({s.by('model')}) "
+                        f"(rate(gateway_request_model_success_total{{{model}}}[{s.rate}]))",
+                        "{{model}}",
+                    ),
+                ),
+                stack=True,
+            ),
+            RuntimePanel(
+                "AIBrix gateway failures/s per model",
+                "Requests per second the gateway failed, per model and status code",
+                "reqps",
+                (
+                    (
+                        f"sum by ({s.by('model', 'status_code')}) "
+                        f"(rate(gateway_request_model_fail_total{{{model}}}[{s.rate}]))",
+                        "{{model}} {{status_code}}",
+                    ),
+                ),
+            ),
+            RuntimePanel(
+                "AIBrix control plane up",
+                "1 while Prometheus scrapes the gateway plugins and the controller manager "
+                "(AIBrixComponentDown fires after 5m at 0 or absent)",
+                "none",
+                ((f"max by ({s.by('job')}) (up{{{jobs}}})", "{{job}}"),),
+                min=0,
+                max=1,
+                red_below=1,
+            ),
+        ]
 
     def workload(self, cfg: BundleConfig, key: str) -> dict[str, Any]:
         served = cfg.models[key].served_name

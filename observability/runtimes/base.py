@@ -24,6 +24,8 @@ docs/runtimes.md describes how to add one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from observability.kube import kustomization
@@ -34,14 +36,46 @@ if TYPE_CHECKING:
     from observability.metrics.catalog import Catalog
     from observability.rulebase import Scope
 
-__all__ = ["Runtime"]
+__all__ = ["SIM_RAY", "SIM_TGI", "SIM_VLLM", "PanelScope", "Runtime", "RuntimePanel"]
+
+# How the simulator can expose a replica (Runtime.sim_mode): vLLM's /metrics, a Ray worker
+# (ray_vllm names beside a head pod), TGI's own names.
+SIM_VLLM, SIM_RAY, SIM_TGI = "vllm", "ray", "tgi"
+
+
+@dataclass(frozen=True)
+class PanelScope:
+    """What a runtime's panels filter and group by: the dashboard's variables.
+
+    `matchers("namespace")` is `cluster=~"$cluster", namespace=~"$namespace"` (the cluster
+    only when configured); `by("namespace", "x")` puts the cluster label first, so two
+    clusters never merge; `rate` is the dashboard's rate window."""
+
+    matchers: Callable[..., str]
+    by: Callable[..., str]
+    rate: str
+
+
+@dataclass(frozen=True)
+class RuntimePanel:
+    """A time-series panel of a runtime's own row, declared without the dashboard code."""
+
+    title: str
+    text: str
+    unit: str
+    queries: tuple[tuple[str, str], ...]  # (PromQL, legend)
+    stack: bool = False
+    width: int = 8
+    min: float | None = None
+    max: float | None = None
+    red_below: float | None = None  # red under this value, green from it
 
 
 class Runtime:
     """Defaults describe the plain vLLM Deployment: nothing to map, nothing extra."""
 
     name: str = ""
-    sim_mode: str = "vllm"  # how the simulator exposes a replica of this runtime
+    sim_mode: str = SIM_VLLM  # how the simulator exposes a replica of this runtime
     vllm_version: str | None = None  # the vLLM a pinned runtime image ships (sim, demo)
 
     def sim_exporter(self, cfg: BundleConfig) -> str:
@@ -121,3 +155,29 @@ class Runtime:
     def catalogs(self) -> list[Catalog]:
         """What the runtime's exporters expose (exposed family names, with sources)."""
         return []
+
+    # -- the single pane ---------------------------------------------------------------
+    panel_row: str = ""  # title of the runtime's own row of panels ("" = none)
+
+    def panels(self, s: PanelScope) -> list[RuntimePanel]:
+        """Panels of what only the runtime has (its proxy, gateway, replica health)."""
+        return []
+
+    # -- RBAC --------------------------------------------------------------------------
+    def rbac_rules(self) -> list[tuple[str, list[str], list[str]]]:
+        """(apiGroup, resources, verbs) the verify checks read for a deployed model."""
+        return []
+
+    # -- the local demo and the simulator ----------------------------------------------
+    pod_stem: str = "vllm"  # Deployment/Service/container name stem of a model's pods
+    sim_gateway: bool = False  # the simulator runs a gateway in front of its replicas
+    demo_default: bool = False  # the demo picks registry models of this runtime first
+
+    def demo_overrides(self, key: str) -> dict[str, Any]:
+        """Model settings `obsctl demo --runtime` needs to serve `key` this way."""
+        return {}
+
+    def demo_target(self, replica: dict[str, Any]) -> tuple[dict[str, str], str, str] | None:
+        """(pod labels, port name, container) of a simulated replica when the runtime's
+        pods are not the vLLM Deployment's; None = the vLLM Deployment's."""
+        return None

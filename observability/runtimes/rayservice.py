@@ -44,7 +44,7 @@ from observability.kube import (
     restricted_container_security,
 )
 from observability.metrics.catalog import Catalog, runtime_catalog
-from observability.runtimes.base import Runtime
+from observability.runtimes.base import SIM_RAY, PanelScope, Runtime, RuntimePanel
 from observability.runtimes.mapping import forwarded_families, rename_rules
 
 if TYPE_CHECKING:
@@ -395,7 +395,7 @@ def operator_application(cfg: BundleConfig) -> dict[str, Any]:
 class RayServiceRuntime(Runtime):
     name = "rayservice"
     pod_kinds: ClassVar[dict[str, Any]] = {"RayService": pod_templates}
-    sim_mode = "ray"
+    sim_mode = SIM_RAY
     vllm_version = CURRENT.vllm
     uses_vllm_deployment = False
 
@@ -427,3 +427,69 @@ class RayServiceRuntime(Runtime):
     def mapping_rules(self, cfg: BundleConfig, sc: Scope) -> list[dict[str, Any]]:
         fams = forwarded_families(lambda n: bool(ray_sources(n)), lambda n: n)
         return rename_rules(fams, ray_sources)
+
+    def rbac_rules(self) -> list[tuple[str, list[str], list[str]]]:
+        return [("ray.io", ["rayservices"], ["get"])]
+
+    def demo_target(self, replica: dict[str, Any]) -> tuple[dict[str, str], str, str]:
+        """A worker pod of the model's RayCluster (`<cluster>-gpu-group-worker-<id>`)."""
+        cluster = replica["pod"].split("-gpu-group-", 1)[0]
+        labels = {
+            **kuberay_pod_labels(cluster, "worker", "gpu-group"),
+            **ray_pod_labels(replica["model_key"]),
+        }
+        return labels, METRICS_PORT_NAME, "ray-worker"
+
+    panel_row = "Ray Serve"
+
+    def panels(self, s: PanelScope) -> list[RuntimePanel]:
+        """Serve's own HTTP proxy and replica health (vLLM's HTTP metrics do not exist
+        behind Serve)."""
+        sel = s.matchers("namespace")
+        return [
+            RuntimePanel(
+                "Ray Serve HTTP requests/s by status",
+                "Requests per second the Serve HTTP proxies answered, by status code "
+                "(RayService models; vLLM's own HTTP metrics do not exist there)",
+                "reqps",
+                (
+                    (
+                        f"sum by ({s.by('namespace', 'status_code')}) "
+                        f"(rate(ray_serve_num_http_requests_total{{{sel}}}[{s.rate}]))",
+                        "{{namespace}} {{status_code}}",
+                    ),
+                ),
+                stack=True,
+            ),
+            RuntimePanel(
+                "Ray Serve HTTP errors/s",
+                "Errored responses per second of the Serve HTTP proxies, by error code",
+                "reqps",
+                (
+                    (
+                        f"sum by ({s.by('namespace', 'error_code')}) "
+                        f"(rate(ray_serve_num_http_error_requests_total{{{sel}}}[{s.rate}]))",
+                        "{{namespace}} {{error_code}}",
+                    ),
+                ),
+            ),
+            RuntimePanel(
+                "Ray Serve replicas healthy",
+                "Healthy Serve replicas per deployment (the controller's health checks); "
+                "fewer than running means replicas failing checks",
+                "none",
+                (
+                    (
+                        f"sum by ({s.by('namespace', 'deployment')}) "
+                        f"(ray_serve_deployment_replica_healthy{{{sel}}})",
+                        "{{namespace}} {{deployment}}",
+                    ),
+                    (
+                        f"sum by ({s.by('namespace')}) "
+                        f"(ray_serve_replica_processing_queries{{{sel}}})",
+                        "{{namespace}} queries in replicas",
+                    ),
+                ),
+                red_below=1,
+            ),
+        ]

@@ -48,7 +48,7 @@ from observability.kube import (
     startup_failures,
 )
 from observability.metrics.catalog import Catalog, runtime_catalog
-from observability.runtimes.base import Runtime
+from observability.runtimes.base import SIM_TGI, Runtime
 
 if TYPE_CHECKING:
     from observability.config import BundleConfig
@@ -273,7 +273,8 @@ def service_monitor(cfg: BundleConfig) -> dict[str, Any]:
 
 class TgiRuntime(Runtime):
     name = TGI_NAME
-    sim_mode = "tgi"
+    sim_mode = SIM_TGI
+    pod_stem = "tgi"  # tgi-<key>: Deployment, Service and container
     uses_vllm_deployment = False
 
     def catalogs(self) -> list[Catalog]:

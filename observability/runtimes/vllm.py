@@ -9,3 +9,4 @@ __all__ = ["VllmRuntime"]
 
 class VllmRuntime(Runtime):
     name = "vllm"
+    demo_default = True  # the demo's extra models are plain vLLM Deployments

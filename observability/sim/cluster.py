@@ -20,6 +20,7 @@ from aiohttp import web
 
 from observability.metrics.catalog import vllm_catalog
 from observability.runtimes import get as get_runtime
+from observability.runtimes.base import SIM_RAY, SIM_TGI
 from observability.sim.admin import add_admin_routes
 from observability.sim.aibrix import CONTROLLER, GATEWAY, AibrixComponent
 from observability.sim.api import Replica, add_replica_routes, http_metrics_middleware
@@ -59,7 +60,7 @@ class SimModel:
     def workload(self) -> str:
         """Deployment/Service name stem and container name of the model's pods (TGI's
         workload is `tgi-<key>`, every other runtime's pods are vLLM's)."""
-        return "tgi" if self.runtime == "tgi" else "vllm"
+        return get_runtime(self.runtime).pod_stem
 
     @classmethod
     def from_profile(
@@ -146,7 +147,7 @@ class SimCluster:
         for model in self.cfg.models:
             rs_hash = _suffix(rng, 10)
             rt = get_runtime(model.runtime)
-            ray = rt.sim_mode == "ray"
+            ray = rt.sim_mode == SIM_RAY
             pinned = rt.sim_vllm_version(model.exporter)
             model_catalog = vllm_catalog(pinned) if pinned else catalog
             if ray:
@@ -184,7 +185,7 @@ class SimCluster:
                 }
                 metrics: Any = (
                     TgiMetrics(model.max_model_len, model.max_model_len - 1)
-                    if model.runtime == "tgi"
+                    if rt.sim_mode == SIM_TGI
                     else ReplicaMetrics(model_catalog, model.served_name, info, model.max_model_len)
                 )
                 engine = Engine(
@@ -250,14 +251,14 @@ class SimCluster:
             started_at=time.time(),
         )
         self.aibrix: list[AibrixComponent] = []
-        if any(get_runtime(m.runtime).name == "aibrix" for m in self.cfg.models):
+        if any(get_runtime(m.runtime).sim_gateway for m in self.cfg.models):
             base = self.cfg.aibrix_port or self.cfg.head_port + 100
             self.aibrix = [
                 AibrixComponent.make(c, self.cfg.aibrix_namespace, base + i, self.cfg.seed)
                 for i, c in enumerate((GATEWAY, CONTROLLER))
             ]
         for r in self.replicas:
-            if get_runtime(r.runtime).name == "aibrix":
+            if get_runtime(r.runtime).sim_gateway:
                 r.gateway = self.aibrix[0]
         self.faults.replicas = {r.pod for r in self.replicas} | {
             c.pod for c in (*self.aibrix, *self.heads)

@@ -146,7 +146,7 @@ def _keda(ctx: VerifyContext) -> Outcome:
 
 
 def _aibrix(ctx: VerifyContext) -> Outcome:
-    if "aibrix" not in ctx.cfg.runtimes_in_use:
+    if not _registered("aibrix")(ctx.cfg):
         return Outcome.skip("no model uses runtime aibrix")
     prom = ctx.prometheus()
     problems: list[str] = []
@@ -181,7 +181,13 @@ def _aibrix(ctx: VerifyContext) -> Outcome:
 
 
 def _uses(runtime: str) -> Any:
+    """The check of `runtime`'s own objects applies when a deployed model runs on it."""
     return lambda cfg: any(m.runtime == runtime for _k, m in cfg.deployed_models)
+
+
+def _registered(runtime: str) -> Any:
+    """... or when any registered model does (its control plane is scraped then)."""
+    return lambda cfg: runtime in cfg.runtimes_in_use
 
 
 CHECKS = [
@@ -198,7 +204,7 @@ CHECKS = [
         "AIBrix gateway and controller scraped",
         _aibrix,
         local=True,
-        applies=lambda cfg: "aibrix" in cfg.runtimes_in_use,
+        applies=_registered("aibrix"),
     ),
     Check(
         "autoscaling.keda",
