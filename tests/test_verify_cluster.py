@@ -69,7 +69,7 @@ def test_healthy_installation_passes_every_check_with_least_privilege(h: Harness
     run = h.run()
     bad = [f"{r.id}: {r.status} {r.evidence}" for r in run.results if r.status is not Status.PASS]
     assert not bad, bad
-    assert len(run.results) == 27
+    assert len(run.results) == 28
     assert h.kube.denied == [], "verify needed more than the rendered ClusterRole/Role grant"
     assert run.seconds < 10
 
@@ -217,6 +217,18 @@ def test_escaped_vllm_names(h: Harness) -> None:
     assert r.status is Status.FAIL
     assert "vllm_" in r.evidence and "no vllm:* names" in r.evidence
     assert "prometheus-client>=0.23" in r.fix and "Prometheus 2.x" in r.fix
+
+
+def test_drift_guard_names_the_alerts_escaped_names_leave_blind(h: Harness) -> None:
+    """The pod behind vllm-<key> is read through the API server proxy: with escaped
+    names every engine alert reads a family nothing provides."""
+    assert run_one(h, "scrape.drift").status is Status.PASS
+    h.exporter.escaped = True
+    r = run_one(h, "scrape.drift")
+    assert r.status is Status.FAIL, r
+    assert "VLLMKVCacheSaturated (vllm:kv_cache_usage_perc)" in r.evidence
+    assert "read from vllm/vllm-" in r.evidence and "an unknown exporter" in r.evidence
+    assert "vllm.image_tag" in r.fix
 
 
 def test_old_generation_is_named(h: Harness) -> None:

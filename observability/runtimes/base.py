@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from observability.kube import kustomization
+from observability.kube import VLLM_PORT_NAME, kustomization, vllm_service_name
 
 if TYPE_CHECKING:
     from observability.alerting.timing import Timing
@@ -172,6 +172,22 @@ class Runtime:
     pod_stem: str = "vllm"  # Deployment/Service/container name stem of a model's pods
     sim_gateway: bool = False  # the simulator runs a gateway in front of its replicas
     demo_default: bool = False  # the demo picks registry models of this runtime first
+
+    def metrics_service(self, cfg: BundleConfig, key: str) -> tuple[str, str, str] | None:
+        """(namespace, Service, port name) whose /metrics is one pod of the model's
+        workload (verify's drift guard reads it); None = no such Service (Prometheus is
+        asked instead)."""
+        if not self.uses_vllm_deployment:
+            return None
+        return cfg.model_namespace(key), vllm_service_name(key), VLLM_PORT_NAME
+
+    def drift_fix(self, cfg: BundleConfig, key: str) -> str:
+        """What to do when the model's pods export names the rules do not read."""
+        return (
+            f"the pods of {key} export other metric names than vLLM's (escaped vllm_ "
+            "names, --disable-log-stats, or another exporter): run the image the bundle "
+            "pins (vllm.image_tag) and see scrape.escaping"
+        )
 
     def demo_overrides(self, key: str) -> dict[str, Any]:
         """Model settings `obsctl demo --runtime` needs to serve `key` this way."""

@@ -428,6 +428,16 @@ class RayServiceRuntime(Runtime):
         fams = forwarded_families(lambda n: bool(ray_sources(n)), lambda n: n)
         return rename_rules(fams, ray_sources)
 
+    def drift_fix(self, cfg: BundleConfig, key: str) -> str:
+        tag = cfg.runtimes.rayservice.image_tag
+        return (
+            f"the Ray workers of {key} export no vLLM families the mapping reads (it reads "
+            "ray_vllm_<name> from Ray >= 2.50 with vLLM >= 0.11, ray_vllm:<name> from Ray "
+            "<= 2.49 with vLLM 0.10): Ray >= 2.50 with vLLM < 0.11 exports none at all; "
+            f"run the pinned image (runtimes.rayservice.image_tag {tag}) or set it to the "
+            "image the RayService runs and re-render"
+        )
+
     def rbac_rules(self) -> list[tuple[str, list[str], list[str]]]:
         return [("ray.io", ["rayservices"], ["get"])]
 

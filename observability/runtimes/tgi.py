@@ -273,6 +273,10 @@ def service_monitor(cfg: BundleConfig) -> dict[str, Any]:
 
 class TgiRuntime(Runtime):
     name = TGI_NAME
+
+    def metrics_service(self, cfg: BundleConfig, key: str) -> tuple[str, str, str] | None:
+        return cfg.model_namespace(key), tgi_name(key), PORT_NAME
+
     sim_mode = SIM_TGI
     pod_stem = "tgi"  # tgi-<key>: Deployment, Service and container
     uses_vllm_deployment = False

@@ -1,0 +1,65 @@
+"""The drift guard's judgement on real expositions: the simulator's, which follow the
+vendored catalogs of each vLLM version and each Ray naming generation."""
+
+from __future__ import annotations
+
+import pytest
+
+from observability import runtimes
+from observability.config import BundleConfig
+from observability.metrics.catalog import available_vllm_versions, vllm_catalog
+from observability.sim.metrics import ReplicaMetrics
+from observability.sim.ray import RayServeStats, ray_worker_exposition
+from observability.verify.drift import blind_readers, exposed, from_names
+
+RAY = {"2.58.0": "0.26.0", "2.49.2": "0.10.1"}
+
+
+def _vllm_text(version: str) -> str:
+    m = ReplicaMetrics(vllm_catalog(version), "m", {})
+    m.gauges_from(1, 0, 0.5)
+    return m.exposition().decode()
+
+
+def _ray_text(ray: str, vllm_text: str) -> str:
+    stats = RayServeStats("r1", {"200": 3}, errors=0, ray_version=ray)
+    return ray_worker_exposition(vllm_text, "worker-pod", stats).decode()
+
+
+@pytest.mark.parametrize("version", available_vllm_versions())
+def test_every_cataloged_vllm_is_no_drift(bundle: BundleConfig, version: str) -> None:
+    seen = exposed(_vllm_text(version))
+    assert version in seen.version
+    assert blind_readers(bundle, runtimes.get("vllm"), seen) == []
+
+
+@pytest.mark.parametrize("ray", sorted(RAY))
+def test_both_ray_naming_generations_are_no_drift(bundle: BundleConfig, ray: str) -> None:
+    seen = exposed(_ray_text(ray, _vllm_text(RAY[ray])))
+    assert seen.version == ray  # Ray's Version label
+    assert blind_readers(bundle, runtimes.get("rayservice"), seen) == []
+
+
+def test_ray_without_vllm_families_names_every_blind_engine_alert(bundle: BundleConfig) -> None:
+    """Ray >= 2.50 with vLLM < 0.11 exports no vLLM families at all (Ray PR #57201)."""
+    seen = exposed(_ray_text("2.58.0", ""))
+    blind = blind_readers(bundle, runtimes.get("rayservice"), seen)
+    alerts = {b.name: b.missing for b in blind if b.kind == "alert"}
+    assert {"VLLMQueueBacklog", "VLLMKVCacheSaturated", "VLLMEngineStalled"} <= set(alerts)
+    assert "vllm:num_requests_waiting" in alerts["VLLMQueueBacklog"]
+    assert any(b.kind == "panel" for b in blind)
+
+
+def test_tgi_is_judged_against_what_tgi_exports(bundle: BundleConfig) -> None:
+    """TGI has no KV-cache gauge: its KV alerts are not drift; its own names missing are."""
+    rt = runtimes.get("tgi")
+    full = from_names({"__name__": n} for c in rt.catalogs() for n in c.families)
+    assert blind_readers(bundle, rt, full) == []
+    assert blind_readers(bundle, rt, from_names([{"__name__": "tgi_batch_current_size"}]))
+
+
+def test_an_idle_pod_is_told_apart_from_a_serving_one() -> None:
+    assert not exposed(_vllm_text("0.33.0")).served
+    m = ReplicaMetrics(vllm_catalog("0.33.0"), "m", {})
+    m._inc("vllm:request_success_total", 1, finished_reason="stop")
+    assert exposed(m.exposition().decode()).served
