@@ -14,6 +14,7 @@ __all__ = [
     "AibrixSettings",
     "AutoscalingConfig",
     "KedaConfig",
+    "LwsSettings",
     "RayServiceSettings",
     "RuntimesConfig",
 ]
@@ -82,8 +83,20 @@ class AibrixSettings(ConfigModel):
     )
 
 
+class LwsSettings(ConfigModel):
+    """The LeaderWorkerSet controller (kubernetes-sigs/lws) every `lws` model needs."""
+
+    install_controller: bool = Field(True, description="Install the LWS controller app")
+    chart: HelmChart = Field(
+        HelmChart(repo_url="registry.k8s.io/lws/charts", chart="lws", version="0.10.0"),
+        description="The release's OCI chart (Argo CD: an OCI Helm repoURL has no scheme); "
+        "0.10.0 is kubernetes-sigs/lws v0.10.0, whose CRD lint validates against",
+    )
+
+
 class RuntimesConfig(ConfigModel):
     rayservice: RayServiceSettings = Field(
         RayServiceSettings(), description="KubeRay RayService settings"
     )
     aibrix: AibrixSettings = Field(AibrixSettings(), description="AIBrix settings")
+    lws: LwsSettings = Field(LwsSettings(), description="LeaderWorkerSet controller settings")
