@@ -64,6 +64,9 @@ _RUNTIME_NAME_EXCEPTIONS = {
     # config sits below the plug-ins (they import it), so the served-name rule AIBrix
     # routes on is validated where the model is parsed
     ("observability/config/models.py", "self.runtime == 'aibrix'"),
+    # likewise `nodes > 1` (pods per serving group) needs a LeaderWorkerSet: refused when
+    # the model is parsed, with the fix, instead of rendering a replica that ignores it
+    ("observability/config/models.py", "self.runtime != 'lws'"),
 }
 
 

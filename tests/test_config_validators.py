@@ -193,6 +193,9 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     "ModelProfile.max_num_seqs:ge": ({f"{D}.max_num_seqs": 0}, "max_num_seqs'"),
     "ModelProfile.gpus:ge": ({f"{D}.gpus": 0}, "gpus'"),
     "ModelProfile.gpus:le": ({f"{D}.gpus": 17}, "gpus'"),
+    "ModelProfile.nodes:ge": ({f"{D}.nodes": 0}, "nodes'"),
+    "ModelProfile.nodes:le": ({f"{D}.nodes": 65, f"{D}.runtime": "lws"}, "nodes'"),
+    "ModelProfile._multi_node": ({f"{D}.nodes": 2}, "nodes: 2 needs runtime lws"),
     "ModelCost.input_per_1k:ge": ({f"{D}.cost.input_per_1k": -0.1}, "cost.input_per_1k'"),
     "ModelCost.output_per_1k:ge": ({f"{D}.cost.output_per_1k": -0.1}, "cost.output_per_1k'"),
     "ModelAutoscaling._ordered": (

@@ -30,7 +30,7 @@ __all__ = [
 
 # What can serve a model (models.<key>.runtime), in the order monitors and mappings render;
 # each name has one plug-in in observability/runtimes/ (REGISTRY is checked against it).
-RuntimeName = Literal["vllm", "rayservice", "aibrix", "tgi", "kserve"]
+RuntimeName = Literal["vllm", "rayservice", "aibrix", "tgi", "kserve", "lws"]
 RUNTIMES: tuple[str, ...] = get_args(RuntimeName)
 
 
@@ -154,6 +154,14 @@ class ModelProfile(ConfigModel):
     )
     max_num_seqs: int = Field(128, ge=1, description="--max-num-seqs (sequences per step)")
     gpus: int = Field(1, ge=1, le=16, description="GPUs per replica (--tensor-parallel-size)")
+    nodes: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Pods per serving group (runtime lws: one leader and nodes-1 workers, "
+        "each with `gpus` GPUs; vLLM runs tensor parallel over a pod's GPUs and pipeline "
+        "parallel over the nodes); other runtimes serve on one pod and need 1",
+    )
     cost: ModelCost = Field(description="Token prices for the cost panels")
     namespace: K8sName | None = Field(
         None, description="Namespace the model runs in; defaults to namespaces.vllm"
@@ -191,6 +199,17 @@ class ModelProfile(ConfigModel):
                 f"runtime aibrix routes on model.aibrix.ai/name, which must equal the served "
                 f"name and a Service name: {self.served_name!r} is not one; set served_name "
                 "to lower-case letters, digits and '-' (e.g. deepseek-r1-distill-llama-8b)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _multi_node(self) -> ModelProfile:
+        # Below the plug-ins (they import this module): only a LeaderWorkerSet spans pods.
+        if self.nodes > 1 and self.runtime != "lws":
+            raise ValueError(
+                f"nodes: {self.nodes} needs runtime lws (a LeaderWorkerSet of one leader and "
+                f"nodes-1 workers); runtime {self.runtime} serves a replica on one pod: set "
+                "nodes: 1 or runtime: lws"
             )
         return self
 

@@ -24,6 +24,7 @@ __all__ = [
     "AutoscalingConfig",
     "KServeSettings",
     "KedaConfig",
+    "LwsSettings",
     "RayServiceSettings",
     "RuntimesConfig",
 ]
@@ -138,9 +139,21 @@ class KServeSettings(ConfigModel):
         return self
 
 
+class LwsSettings(ConfigModel):
+    """The LeaderWorkerSet controller (kubernetes-sigs/lws) every `lws` model needs."""
+
+    install_controller: bool = Field(True, description="Install the LWS controller app")
+    chart: HelmChart = Field(
+        HelmChart(repo_url="registry.k8s.io/lws/charts", chart="lws", version="0.10.0"),
+        description="The release's OCI chart (Argo CD: an OCI Helm repoURL has no scheme); "
+        "0.10.0 is kubernetes-sigs/lws v0.10.0, whose CRD lint validates against",
+    )
+
+
 class RuntimesConfig(ConfigModel):
     rayservice: RayServiceSettings = Field(
         RayServiceSettings(), description="KubeRay RayService settings"
     )
     aibrix: AibrixSettings = Field(AibrixSettings(), description="AIBrix settings")
     kserve: KServeSettings = Field(KServeSettings(), description="KServe settings")
+    lws: LwsSettings = Field(LwsSettings(), description="LeaderWorkerSet controller settings")

@@ -37,6 +37,7 @@ SCHEMA_VERSIONS = {
     "argoproj.io": "Argo CD v3.5.1",
     "ray.io": "KubeRay v1.4.2",
     "keda.sh": "KEDA v2.17.2",
+    "leaderworkerset.x-k8s.io": "LeaderWorkerSet v0.10.0",
 }
 
 

@@ -37,8 +37,11 @@ _KINDS = ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig")
 
 def ksm_label_allowlist(cfg: BundleConfig) -> list[str]:
     """kube-state-metrics `--metric-labels-allowlist` entries (chart: metricLabelsAllowlist)."""
+    from observability import runtimes
+
     model = f"[{JOB_LABEL},{MODEL_POD_LABEL}]"
-    return [f"pods={model}", f"deployments={model}", f"nodes=[{cfg.gpu.node_pool_label}]"]
+    pods = f"[{','.join((JOB_LABEL, MODEL_POD_LABEL, *runtimes.ksm_pod_labels(cfg)))}]"
+    return [f"pods={pods}", f"deployments={model}", f"nodes=[{cfg.gpu.node_pool_label}]"]
 
 
 def _prometheus_spec(cfg: BundleConfig) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from observability.config import RUNTIMES, BundleConfig, ConfigError
 from observability.runtimes.aibrix import AibrixRuntime
 from observability.runtimes.base import Runtime
 from observability.runtimes.kserve import KServeRuntime
+from observability.runtimes.lws import LwsRuntime
 from observability.runtimes.rayservice import RayServiceRuntime
 from observability.runtimes.tgi import TgiRuntime
 from observability.runtimes.vllm import VllmRuntime
@@ -30,6 +31,7 @@ __all__ = [
     "engine_jobs",
     "external_services",
     "get",
+    "ksm_pod_labels",
     "mapping_rules",
     "pod_templates",
     "runtime_of",
@@ -38,7 +40,14 @@ __all__ = [
 
 REGISTRY: dict[str, Runtime] = {
     r.name: r
-    for r in (VllmRuntime(), RayServiceRuntime(), AibrixRuntime(), TgiRuntime(), KServeRuntime())
+    for r in (
+        VllmRuntime(),
+        RayServiceRuntime(),
+        AibrixRuntime(),
+        TgiRuntime(),
+        KServeRuntime(),
+        LwsRuntime(),
+    )
 }
 if tuple(REGISTRY) != RUNTIMES:  # config's RuntimeName names exactly these, in this order
     raise ImportError(f"runtime plug-ins {tuple(REGISTRY)} differ from config's {RUNTIMES}")
@@ -100,6 +109,11 @@ def external_services(cfg: BundleConfig) -> list[tuple[str, str, dict[str, str],
     """(namespace, name, labels, port names) of Services a runtime's monitors scrape that
     something other than this bundle installs (lint's selector cross-check)."""
     return [s for r in runtimes_in_use(cfg) for s in r.external_services(cfg)]
+
+
+def ksm_pod_labels(cfg: BundleConfig) -> tuple[str, ...]:
+    """Pod labels the runtimes in use read from kube-state-metrics, in order, once each."""
+    return tuple(dict.fromkeys(lab for r in runtimes_in_use(cfg) for lab in r.ksm_pod_labels()))
 
 
 def catalogs() -> list[Catalog]:

@@ -144,6 +144,11 @@ class Runtime:
         """Extra Argo CD Applications (e.g. an operator chart), already built."""
         return []
 
+    def ksm_pod_labels(self) -> tuple[str, ...]:
+        """Pod labels its alerts read from kube-state-metrics' `kube_pod_labels` (added to
+        the chart's metricLabelsAllowlist while a model uses the runtime)."""
+        return ()
+
     def mapping_rules(self, cfg: BundleConfig, sc: Scope) -> list[dict[str, Any]]:
         """Recording rules writing the normalised vLLM names from this runtime's names."""
         return []
