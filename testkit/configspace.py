@@ -195,8 +195,12 @@ def runtimes_and_sources(draw: Draw, data: dict[str, Any]) -> None:
     """Per model: what serves it (vllm, rayservice, aibrix, tgi), where its weights come from
     (huggingface, s3 with any identity, pvc), its load budget and autoscaling bounds."""
     for key, m in data["models"].items():
-        runtime = draw(st.sampled_from(("vllm", "vllm", "rayservice", "aibrix", "tgi")))
+        runtime = draw(
+            st.sampled_from(("vllm", "vllm", "rayservice", "aibrix", "tgi", "kserve", "lws"))
+        )
         m["runtime"] = runtime
+        # pods per group: a LeaderWorkerSet spans several, every other runtime one
+        m["nodes"] = draw(st.integers(1, 4)) if runtime == "lws" else 1
         if runtime == "aibrix":  # routes on model.aibrix.ai/name: a Kubernetes name
             m["served_name"] = key
         source = draw(st.sampled_from(("huggingface", "huggingface", "s3", "pvc")))
@@ -270,6 +274,22 @@ def _resource(draw: Draw, cpus: tuple[str, ...], gib: tuple[int, ...]) -> dict[s
     }
 
 
+def _kserve(draw: Draw) -> dict[str, Any]:
+    api = draw(_name(("llm-inference-service", "inference-service")))
+    return {
+        "api": api,
+        # KServe's own monitors exist for LLMInferenceService only (ODH builds)
+        "controller_monitors": api == "llm-inference-service" and draw(st.booleans()),
+        "engine_tls": draw(st.booleans()),
+        "llm_image": draw(
+            _name(("ghcr.io/llm-d/llm-d-cuda:v0.8.0", "ghcr.io/llm-d/llm-d-cuda:v0.7.1"))
+        ),
+        "huggingface_image": draw(
+            _name(("kserve/huggingfaceserver:v0.20.0-gpu", "kserve/huggingfaceserver:v0.19.0-gpu"))
+        ),
+    }
+
+
 def runtime_settings(draw: Draw, data: dict[str, Any]) -> None:
     data["runtimes"] = {
         "rayservice": {
@@ -283,6 +303,10 @@ def runtime_settings(draw: Draw, data: dict[str, Any]) -> None:
         "aibrix": {
             "system_namespace": draw(_name(("aibrix-system", "aibrix"))),
             "routing_strategy": draw(_name(("least-request", "prefix-cache", "random"))),
+        },
+        "kserve": _kserve(draw),
+        "lws": {
+            "install_controller": draw(st.booleans()),
         },
     }
 

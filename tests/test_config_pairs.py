@@ -39,6 +39,14 @@ def aibrix(d: dict[str, Any]) -> None:
     _deploy(d, "aibrix-qwen", runtime="aibrix", served_name="aibrix-qwen")
 
 
+def kserve(d: dict[str, Any]) -> None:
+    _deploy(d, "kserve-mistral", runtime="kserve")
+
+
+def lws(d: dict[str, Any]) -> None:
+    _deploy(d, "lws-llama-70b", runtime="lws", nodes=2, gpus=8)
+
+
 def tgi(d: dict[str, Any]) -> None:
     d["vllm"]["deploy"].append("mistral-7b-instruct-tgi")
 
@@ -108,7 +116,7 @@ def second_model(d: dict[str, Any]) -> None:
 
 
 OPTIONS: list[Option] = [
-    rayservice, aibrix, tgi, s3, s3_compatible, pvc, keda, cluster_label, ha, remote_write, thanos,
+    rayservice, aibrix, kserve, lws, tgi, s3, s3_compatible, pvc, keda, cluster_label, ha, remote_write, thanos,
     gpu_operator, namespaces, verify_cronjob, receivers, second_model,
 ]  # fmt: skip
 ROWS = 8
