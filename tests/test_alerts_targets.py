@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from observability.alerting.rules import rule_groups
 from observability.alerting.targets import dcgm_up, job_matches, vllm_up
@@ -139,3 +141,16 @@ def test_a_job_override_wins_for_a_custom_scrape_config(bundle):
     assert all('up{job=~"serving-.+"}' in e for e in _alert_exprs(cfg, "VLLMTargetDown"))
     assert all('up{job="gpu-metrics"}' in e for e in _alert_exprs(cfg, "DCGMExporterDown"))
     assert job_matches(vllm_up(cfg), "serving-llama") and not job_matches(vllm_up(cfg), "vllm")
+
+
+_JOB_NAME = st.from_regex(r"[a-z0-9][a-z0-9/-]{0,20}", fullmatch=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=_JOB_NAME, b=_JOB_NAME)
+def test_an_equality_job_selector_selects_that_job_only(a, b):
+    """`up{job="a"}` selects the targets whose job is a, and no other job (generated
+    mutant: `value == job` in job_matches became `>` / `is not`)."""
+    assert job_matches(f'up{{job="{a}"}}', a)
+    assert job_matches(f'up{{job="{a}"}}', b) == (a == b)
+    assert job_matches(f'up{{job=~"{a}|{b}"}}', b)

@@ -180,3 +180,22 @@ def test_ordering_problems_are_all_reported():
 def test_scrape_interval_too_slow_for_the_dashboard_window_is_rejected_at_load():
     with pytest.raises(ConfigError, match=r"'prometheus\.scrape_interval': 1m leaves fewer than 2"):
         parse_config(_mutated(lambda d: d["prometheus"].update(scrape_interval="1m")))
+
+
+def test_a_misspelled_choice_says_did_you_mean(tmp_path):
+    """A Literal value off by a letter names the nearest choice; a far one adds no hint
+    (generated mutant: the hint kept only when empty)."""
+    text = (Path(__file__).resolve().parent.parent / "bundle.yaml").read_text()
+    assert "  dcgm_exporter: bundled\n" in text
+    for value, hint in (("gpu-operatr", "; did you mean 'gpu-operator'?"), ("zzz", None)):
+        (tmp_path / "bundle.yaml").write_text(
+            text.replace("  dcgm_exporter: bundled\n", f"  dcgm_exporter: {value}\n")
+        )
+        result = CliRunner().invoke(app, ["render", "--config", str(tmp_path / "bundle.yaml")])
+        assert result.exit_code == 2, result.output
+        line = result.output.strip()
+        assert "invalid value for 'gpu.dcgm_exporter'" in line, line
+        if hint:
+            assert line.endswith(hint), line
+        else:
+            assert "did you mean" not in line and not line.endswith(";"), line

@@ -244,3 +244,18 @@ def _first(d, kind="timeseries"):
 def test_lint_catches(dash, bundle, mutate, needle):
     findings = check_dashboard(FILE, _broken(dash, mutate), bundle)
     assert any(needle in f.message for f in findings), [f.line() for f in findings]
+
+
+def test_idle_hit_ratio_families_are_keyed_by_their_exporter_names():
+    """Each lookup family idle without its feature is in IDLE under its v1 name (generated
+    mutant: `... or ""` -> `and ""` keyed the external-prefix hits by "")."""
+    from observability.dashboards.availability import IDLE
+
+    for sig in (
+        VLLM.MM_CACHE_QUERIES,
+        VLLM.MM_CACHE_HITS,
+        VLLM.EXTERNAL_PREFIX_CACHE_QUERIES,
+        VLLM.EXTERNAL_PREFIX_CACHE_HITS,
+    ):
+        assert sig.v1 and IDLE[sig.v1].startswith("No lookups: "), sig
+    assert "" not in IDLE

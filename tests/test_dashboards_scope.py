@@ -143,6 +143,9 @@ def test_substitute_rejects_unknown_variables(dash):
         substitute('x{namespace=~"$namespace"}[$__rate_interval]', values, rate_interval="2m")
         == 'x{namespace=~".*"}[2m]'
     )
+    # Grafana's three variable syntaxes (generated mutant: `[[name]]` read as no name)
+    for form in ("$namespace", "${namespace}", "${namespace:regex}", "[[namespace]]"):
+        assert substitute(f'x{{namespace=~"{form}"}}', values) == 'x{namespace=~".*"}', form
     with pytest.raises(UnknownVariable, match=r"\$namespaces is not a variable"):
         substitute('x{namespace=~"$namespaces"}', values)
     with pytest.raises(UnknownVariable, match=r"\$cluster is not a variable"):
