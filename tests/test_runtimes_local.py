@@ -52,8 +52,9 @@ def test_ray_exposition_uses_only_catalogued_names_and_labels(
     metrics = ReplicaMetrics(vllm_catalog(vllm), "m", {})
     stats = RayServeStats("r1", {"200": 3, "500": 1}, errors=1, ray_version=ray)
     text = ray_worker_exposition(metrics.exposition().decode(), "pod-a", stats).decode()
-    head = RayHead("h", "ns", "k", 1, [(stats, True)], ray_version=ray)
-    text += head.exposition({"r1": False}).decode()
+    stats.healthy = False
+    head = RayHead("h", "ns", "k", 1, [stats], ray_version=ray)
+    text += head.exposition().decode()
     cat = runtime_catalog(f"ray-{ray}.json")
     seen = _series(text)
     assert waiting in seen and counter in seen

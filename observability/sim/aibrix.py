@@ -14,8 +14,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import ClassVar
 
-__all__ = ["CONTROLLER", "GATEWAY", "AibrixComponent"]
+from observability.sim.exporter import PROMETHEUS_TEXT
+
+__all__ = ["CONTENT_TYPE", "CONTROLLER", "GATEWAY", "AibrixComponent"]
+
+# both are Go binaries exporting through client_golang's promhttp: the text format 0.0.4
+CONTENT_TYPE = PROMETHEUS_TEXT
 
 GATEWAY = "gateway-plugins"
 CONTROLLER = "controller-manager"
@@ -27,10 +33,13 @@ def _labels(pairs: dict[str, str]) -> str:
 
 @dataclass
 class AibrixComponent:
+    """One AIBrix control-plane pod's metrics endpoint (an `Exporter`, sim/exporter.py)."""
+
     component: str  # gateway-plugins | controller-manager
     pod: str
     namespace: str
     port: int
+    content_type: ClassVar[str] = CONTENT_TYPE
     success: dict[str, int] = field(default_factory=dict)  # model -> count
     fail: dict[tuple[str, str], int] = field(default_factory=dict)  # (model, code) -> count
     reconciles: int = 0

@@ -1,8 +1,10 @@
 """N replicas + their nodes' DCGM exporters + the admin API, on one asyncio loop.
 
-One aiohttp application serves every port; a handler finds its replica, node or admin
+One aiohttp application serves every port; a handler finds its replica, exporter or admin
 role from the local port the request arrived on, so a replica costs one listening socket
-and a few objects, not a server of its own.
+and a few objects, not a server of its own. Every exporter (DCGM per node,
+kube-state-metrics, Ray heads, AIBrix components) is an `Exporter` (sim/exporter.py):
+the cluster answers `/metrics` on its port with its exposition and its content type.
 """
 
 from __future__ import annotations
@@ -18,17 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from observability.metrics.catalog import vllm_catalog
+from observability.metrics.catalog import Catalog, vllm_catalog
 from observability.runtimes import get as get_runtime
 from observability.runtimes.base import SIM_RAY, SIM_TGI
 from observability.sim.admin import add_admin_routes
 from observability.sim.aibrix import CONTROLLER, GATEWAY, AibrixComponent
 from observability.sim.api import Replica, add_replica_routes, http_metrics_middleware
-from observability.sim.dcgm import CONTENT_TYPE as DCGM_CONTENT_TYPE
 from observability.sim.dcgm import Gpu, Node
 from observability.sim.engine import Engine, EngineConfig
+from observability.sim.exporter import Exporter
 from observability.sim.faults import LIFECYCLE_FAULTS, Faults
-from observability.sim.ksm import CONTENT_TYPE as KSM_CONTENT_TYPE
 from observability.sim.ksm import KsmNode, KsmPod, KubeState
 from observability.sim.kvcache import KVCache
 from observability.sim.latency import DEFAULT_PROFILE, load_profile
@@ -118,122 +119,140 @@ class SimCluster:
         catalog = vllm_catalog(self.cfg.vllm_version)
         self.version = catalog.version
         set_created_series(not catalog.version.startswith("0.7."))
-        profile = load_profile(self.cfg.profile)
-        rng = random.Random(self.cfg.seed)
-        gpus: list[tuple[Node, Gpu]] = []
+        self._profile = load_profile(self.cfg.profile)
+        self._rng = random.Random(self.cfg.seed)
         self.faults = Faults([], [])
         self.faults.listeners.append(self._apply_faults)
-
-        def take_gpu() -> tuple[Node, Gpu]:
-            if not gpus or all(g.engine is not None for _, g in gpus[-self.cfg.gpus_per_node :]):
-                idx = len(self.nodes)
-                node = Node(f"gpu-node-{idx}", [], self.faults)
-                for i in range(self.cfg.gpus_per_node):
-                    uid = hashlib.sha1(f"{self.cfg.seed}/{idx}/{i}".encode()).hexdigest()
-                    gpu = Gpu(
-                        i,
-                        f"GPU-{uid[:8]}-{uid[8:12]}-{uid[12:16]}-{uid[16:20]}-{uid[20:32]}",
-                        f"00000000:{0x18 + i * 0x10:02X}:00.0",
-                        profile.gpu,
-                    )
-                    node.gpus.append(gpu)
-                    gpus.append((node, gpu))
-                self.nodes.append(node)
-            return next((n, g) for n, g in gpus if g.engine is None)
-
-        port = self.cfg.port
-        models = {m.key: m for m in self.cfg.models}
         self.heads: list[RayHead] = []
         for model in self.cfg.models:
-            rs_hash = _suffix(rng, 10)
-            rt = get_runtime(model.runtime)
-            ray = rt.sim_mode == SIM_RAY
-            pinned = rt.sim_vllm_version(model.exporter)
-            model_catalog = vllm_catalog(pinned) if pinned else catalog
-            if ray:
-                cluster = f"vllm-{model.key}-raycluster-{_suffix(rng, 5)}"
-                self.heads.append(
-                    RayHead(
-                        f"{cluster}-head-{_suffix(rng, 5)}",
-                        model.namespace,
-                        model.key,
-                        self.cfg.head_port + len(self.heads),
-                        ray_version=model.exporter or RayServeStats.ray_version,
-                    )
+            self._add_model(model, catalog)
+        self.ksm = self._kube_state()
+        self.aibrix = self._aibrix_components()
+        self.faults.replicas = {r.pod for r in self.replicas} | {
+            c.pod for c in (*self.aibrix, *self.heads)
+        }
+        self.faults.nodes = {n.name for n in self.nodes}
+        self._replica_at: dict[int, Replica] = {r.port: r for r in self.replicas}
+        exporters: list[Exporter] = [*self.nodes, *self.heads, *self.aibrix]
+        if self.cfg.ksm_port:
+            exporters.append(self.ksm)
+        self.exporters: dict[int, Exporter] = {e.port: e for e in exporters}
+        self._sites: dict[int, web.TCPSite] = {}
+        self._runner: web.AppRunner | None = None
+        self._crashed: set[int] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    # --- construction -----------------------------------------------------------------------
+    def _add_model(self, model: SimModel, catalog: Catalog) -> None:
+        """The model's replicas (and its Ray head, for a Ray runtime), each on free GPUs."""
+        rng = self._rng
+        rs_hash = _suffix(rng, 10)
+        rt = get_runtime(model.runtime)
+        ray = rt.sim_mode == SIM_RAY
+        pinned = rt.sim_vllm_version(model.exporter)
+        model_catalog = vllm_catalog(pinned) if pinned else catalog
+        ray_version = model.exporter or RayServeStats.ray_version
+        if ray:
+            cluster = f"vllm-{model.key}-raycluster-{_suffix(rng, 5)}"
+            head = RayHead(
+                f"{cluster}-head-{_suffix(rng, 5)}",
+                model.namespace,
+                model.key,
+                self.cfg.head_port + len(self.heads),
+                ray_version=ray_version,
+            )
+            self.heads.append(head)
+        for _ in range(self.cfg.replicas):
+            pod = (
+                f"{cluster}-gpu-group-worker-{_suffix(rng, 5)}"
+                if ray
+                else f"{model.workload}-{model.key}-{rs_hash}-{_suffix(rng, 5)}"
+            )
+            metrics, engine = self._engine(model, model_catalog)
+            placed = [self._free_gpu() for _ in range(model.gpus)]
+            for _, gpu in placed:
+                gpu.engine = engine
+                gpu.gpu_memory_utilization = model.gpu_memory_utilization
+                gpu.pod = {"pod": pod, "namespace": model.namespace, "container": model.workload}
+            replica = Replica(
+                pod,
+                model.namespace,
+                model.key,
+                model.served_name,
+                self.cfg.port + len(self.replicas),
+                placed[0][0].name,
+                model_catalog.version,
+                engine,
+                metrics,
+                self.faults,
+                model.max_model_len,
+                runtime=model.runtime,
+                serve=RayServeStats(_suffix(rng, 8), ray_version=ray_version) if ray else None,
+            )
+            self.replicas.append(replica)
+            if replica.serve is not None:
+                head.replicas.append(replica.serve)
+
+    def _engine(self, model: SimModel, catalog: Catalog) -> tuple[Any, Engine]:
+        """One replica's metrics and engine, its KV cache sized from the GPU profile."""
+        profile = self._profile
+        kv = KVCache(
+            profile.num_gpu_blocks(model.gpu_memory_utilization, model.gpus), profile.block_size
+        )
+        info = {
+            "block_size": str(profile.block_size),
+            "gpu_memory_utilization": str(model.gpu_memory_utilization),
+            "num_gpu_blocks": str(kv.num_blocks),
+            "num_cpu_blocks": "0",
+            "cache_dtype": "auto",
+            "enable_prefix_caching": "True",
+            "is_attention_free": "False",
+            "swap_space_bytes": str(4 * 1024**3),
+            "cpu_offload_gb": "0",
+            "calculate_kv_scales": "False",
+        }
+        metrics: Any = (
+            TgiMetrics(model.max_model_len, model.max_model_len - 1)
+            if get_runtime(model.runtime).sim_mode == SIM_TGI
+            else ReplicaMetrics(catalog, model.served_name, info, model.max_model_len)
+        )
+        engine = Engine(
+            profile,
+            kv,
+            EngineConfig(
+                max_num_seqs=model.max_num_seqs,
+                max_model_len=model.max_model_len,
+                time_scale=self.cfg.time_scale,
+            ),
+            metrics,
+            seed=self._rng.randrange(2**31),
+        )
+        return metrics, engine
+
+    def _free_gpu(self) -> tuple[Node, Gpu]:
+        """The first GPU no engine holds; GPUs are taken in order and never given back, so
+        when there is none the cluster gets a node (with its DCGM exporter's port)."""
+        free = next(((n, g) for n in self.nodes for g in n.gpus if g.engine is None), None)
+        if free is not None:
+            return free
+        idx = len(self.nodes)
+        node = Node(f"gpu-node-{idx}", [], self.faults, self.cfg.dcgm_port + idx)
+        for i in range(self.cfg.gpus_per_node):
+            uid = hashlib.sha1(f"{self.cfg.seed}/{idx}/{i}".encode()).hexdigest()
+            node.gpus.append(
+                Gpu(
+                    i,
+                    f"GPU-{uid[:8]}-{uid[8:12]}-{uid[12:16]}-{uid[16:20]}-{uid[20:32]}",
+                    f"00000000:{0x18 + i * 0x10:02X}:00.0",
+                    self._profile.gpu,
                 )
-            for _ in range(self.cfg.replicas):
-                pod = (
-                    f"{cluster}-gpu-group-worker-{_suffix(rng, 5)}"
-                    if ray
-                    else f"{model.workload}-{model.key}-{rs_hash}-{_suffix(rng, 5)}"
-                )
-                kv = KVCache(
-                    profile.num_gpu_blocks(model.gpu_memory_utilization, model.gpus),
-                    profile.block_size,
-                )
-                info = {
-                    "block_size": str(profile.block_size),
-                    "gpu_memory_utilization": str(model.gpu_memory_utilization),
-                    "num_gpu_blocks": str(kv.num_blocks),
-                    "num_cpu_blocks": "0",
-                    "cache_dtype": "auto",
-                    "enable_prefix_caching": "True",
-                    "is_attention_free": "False",
-                    "swap_space_bytes": str(4 * 1024**3),
-                    "cpu_offload_gb": "0",
-                    "calculate_kv_scales": "False",
-                }
-                metrics: Any = (
-                    TgiMetrics(model.max_model_len, model.max_model_len - 1)
-                    if rt.sim_mode == SIM_TGI
-                    else ReplicaMetrics(model_catalog, model.served_name, info, model.max_model_len)
-                )
-                engine = Engine(
-                    profile,
-                    kv,
-                    EngineConfig(
-                        max_num_seqs=model.max_num_seqs,
-                        max_model_len=model.max_model_len,
-                        time_scale=self.cfg.time_scale,
-                    ),
-                    metrics,
-                    seed=rng.randrange(2**31),
-                )
-                placed = [take_gpu() for _ in range(model.gpus)]
-                node = placed[0][0]
-                for _, gpu in placed:
-                    gpu.engine = engine
-                    gpu.gpu_memory_utilization = model.gpu_memory_utilization
-                    gpu.pod = {
-                        "pod": pod,
-                        "namespace": model.namespace,
-                        "container": model.workload,
-                    }
-                self.replicas.append(
-                    Replica(
-                        pod,
-                        model.namespace,
-                        model.key,
-                        model.served_name,
-                        port,
-                        node.name,
-                        model_catalog.version,
-                        engine,
-                        metrics,
-                        self.faults,
-                        model.max_model_len,
-                        runtime=model.runtime,
-                        serve=RayServeStats(
-                            _suffix(rng, 8), ray_version=model.exporter or RayServeStats.ray_version
-                        )
-                        if ray
-                        else None,
-                    )
-                )
-                if ray:
-                    self.heads[-1].replicas.append((self.replicas[-1].serve, True))
-                port += 1
-        self.ksm = KubeState(
+            )
+        self.nodes.append(node)
+        return node, node.gpus[0]
+
+    def _kube_state(self) -> KubeState:
+        models = {m.key: m for m in self.cfg.models}
+        return KubeState(
             [
                 KsmPod(
                     r.pod,
@@ -249,32 +268,23 @@ class SimCluster:
             [KsmNode(n.name, len(n.gpus)) for n in self.nodes],
             self.faults,
             started_at=time.time(),
+            port=self.cfg.ksm_port,
         )
-        self.aibrix: list[AibrixComponent] = []
-        if any(get_runtime(m.runtime).sim_gateway for m in self.cfg.models):
-            base = self.cfg.aibrix_port or self.cfg.head_port + 100
-            self.aibrix = [
-                AibrixComponent.make(c, self.cfg.aibrix_namespace, base + i, self.cfg.seed)
-                for i, c in enumerate((GATEWAY, CONTROLLER))
-            ]
+
+    def _aibrix_components(self) -> list[AibrixComponent]:
+        """The AIBrix gateway plugins and controller when an aibrix model runs; the gateway
+        counts what its replicas answer."""
+        if not any(get_runtime(m.runtime).sim_gateway for m in self.cfg.models):
+            return []
+        base = self.cfg.aibrix_port or self.cfg.head_port + 100
+        components = [
+            AibrixComponent.make(c, self.cfg.aibrix_namespace, base + i, self.cfg.seed)
+            for i, c in enumerate((GATEWAY, CONTROLLER))
+        ]
         for r in self.replicas:
             if get_runtime(r.runtime).sim_gateway:
-                r.gateway = self.aibrix[0]
-        self.faults.replicas = {r.pod for r in self.replicas} | {
-            c.pod for c in (*self.aibrix, *self.heads)
-        }
-        self.faults.nodes = {n.name for n in self.nodes}
-        self._by_port: dict[int, Any] = {r.port: r for r in self.replicas}
-        self.dcgm_ports = {self.cfg.dcgm_port + i: n for i, n in enumerate(self.nodes)}
-        self._by_port.update(self.dcgm_ports)
-        if self.cfg.ksm_port:
-            self._by_port[self.cfg.ksm_port] = self.ksm
-        self._by_port.update({h.port: h for h in self.heads})
-        self._by_port.update({c.port: c for c in self.aibrix})
-        self._sites: dict[int, web.TCPSite] = {}
-        self._runner: web.AppRunner | None = None
-        self._crashed: set[int] = set()
-        self._tasks: set[asyncio.Future[Any]] = set()
+                r.gateway = components[0]
+        return components
 
     # --- identity ---------------------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:
@@ -316,12 +326,12 @@ class SimCluster:
             "nodes": [
                 {
                     "node": n.name,
-                    "dcgm_port": p,
+                    "dcgm_port": n.port,
                     "namespace": self.cfg.monitoring_namespace,
                     "pod": f"dcgm-exporter-{hashlib.sha1(n.name.encode()).hexdigest()[:5]}",
                     "service": "dcgm-exporter",
                 }
-                for p, n in self.dcgm_ports.items()
+                for n in self.nodes
             ],
             "vllm_version": self.version,
             **(
@@ -342,17 +352,18 @@ class SimCluster:
     def _model(self, r: Replica) -> SimModel:
         return next(m for m in self.cfg.models if m.key == r.model_key)
 
-    def _role(self, request: web.Request) -> Any:
+    @staticmethod
+    def _port(request: web.Request) -> int | None:
+        """The local port the request arrived on: which replica, exporter or admin it asks."""
         sock = request.transport.get_extra_info("sockname") if request.transport else None
-        return self._by_port.get(sock[1]) if sock else None
+        return sock[1] if sock else None
 
     def _replica(self, request: web.Request) -> Replica | None:
-        role = self._role(request)
-        return role if isinstance(role, Replica) else None
+        port = self._port(request)
+        return self._replica_at.get(port) if port is not None else None
 
     def _is_admin(self, request: web.Request) -> bool:
-        sock = request.transport.get_extra_info("sockname") if request.transport else None
-        return bool(sock) and sock[1] == self.cfg.admin_port
+        return self._port(request) == self.cfg.admin_port
 
     # --- faults -------------------------------------------------------------------------------
     def _apply_faults(self) -> None:
@@ -370,11 +381,11 @@ class SimCluster:
             # a pod that is not scheduled, crash-looping or still loading has no listener
             crashed = any(self.faults.get(f, r.pod) for f in ("crash", *LIFECYCLE_FAULTS))
             if crashed != (r.port in self._crashed):
-                self._spawn(self._crash(r) if crashed else self._restart(r))
+                self._spawn(self._crash(r) if crashed else self._restart(r.port))
         for c in (*self.aibrix, *self.heads):
             crashed = self.faults.get("crash", c.pod) is not None
             if crashed != (c.port in self._crashed):
-                self._spawn(self._crash_port(c.port) if crashed else self._restart_port(c.port))
+                self._spawn(self._crash_port(c.port) if crashed else self._restart(c.port))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -382,24 +393,15 @@ class SimCluster:
         task.add_done_callback(self._tasks.discard)
 
     async def _crash(self, r: Replica) -> None:
-        """Behave like a dead process: no listener, and every open connection to the port
-        (Prometheus keeps its scrape connection alive) is reset, so `up` drops to 0."""
-        self._crashed.add(r.port)
-        site = self._sites.pop(r.port, None)
+        """A replica dies: its requests are aborted, its port goes down (`_crash_port`)."""
         for req in list(r.inflight):
             r.engine.abort(req)
-        if site is not None:
-            await site.stop()
-        server = self._runner.server if self._runner is not None else None
-        for conn in list(server.connections if server is not None else ()):
-            transport = conn.transport
-            sock = transport.get_extra_info("sockname") if transport is not None else None
-            if transport is not None and sock and sock[1] == r.port:
-                transport.abort()  # RST, like the kernel closing a dead process's sockets
+        await self._crash_port(r.port)
 
     async def _crash_port(self, port: int) -> None:
-        """A control-plane pod (Ray head, AIBrix component) dies: no listener, RST."""
-        self._crashed.add(port)
+        """Behave like a dead process: no listener, and every open connection to the port
+        (Prometheus keeps its scrape connection alive) is reset, so `up` drops to 0."""
+        self._set_crashed(port, True)
         site = self._sites.pop(port, None)
         if site is not None:
             await site.stop()
@@ -408,15 +410,21 @@ class SimCluster:
             transport = conn.transport
             sock = transport.get_extra_info("sockname") if transport is not None else None
             if transport is not None and sock and sock[1] == port:
-                transport.abort()
+                transport.abort()  # RST, like the kernel closing a dead process's sockets
 
-    async def _restart_port(self, port: int) -> None:
-        self._crashed.discard(port)
+    async def _restart(self, port: int) -> None:
+        self._set_crashed(port, False)
         await self._listen(port)
 
-    async def _restart(self, r: Replica) -> None:
-        self._crashed.discard(r.port)
-        await self._listen(r.port)
+    def _set_crashed(self, port: int, crashed: bool) -> None:
+        """Mark the port down or up; a Ray replica's head reports it unhealthy meanwhile."""
+        if crashed:
+            self._crashed.add(port)
+        else:
+            self._crashed.discard(port)
+        replica = self._replica_at.get(port)
+        if replica is not None and replica.serve is not None:
+            replica.serve.healthy = not crashed
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def _listen(self, port: int) -> None:
@@ -426,21 +434,13 @@ class SimCluster:
         self._sites[port] = site
 
     async def start(self, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-        middlewares = [self._dcgm_middleware, http_metrics_middleware(self._replica)]
+        middlewares = [self._port_middleware, http_metrics_middleware(self._replica)]
         app = web.Application(middlewares=middlewares, client_max_size=16 * 1024 * 1024)
         add_replica_routes(app, self._replica)
         add_admin_routes(app, self._is_admin, self.manifest, self.faults)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        ports = [
-            self.cfg.admin_port,
-            *self.dcgm_ports,
-            *(h.port for h in self.heads),
-            *(c.port for c in self.aibrix),
-            *(r.port for r in self.replicas),
-        ]
-        if self.cfg.ksm_port:
-            ports.append(self.cfg.ksm_port)
+        ports = [self.cfg.admin_port, *self.exporters, *self._replica_at]
         for i, port in enumerate(ports, 1):
             try:
                 await self._listen(port)
@@ -457,45 +457,23 @@ class SimCluster:
         return self.manifest()
 
     @web.middleware
-    async def _dcgm_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        role = self._role(request)
-        if isinstance(role, Replica) and role.port in self._crashed:
+    async def _port_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Dispatch by the port a request arrived on: a crashed pod's port resets the
+        connection, an exporter's port answers `/metrics` (404 otherwise), a replica's or the
+        admin port goes on to the routes, any other port is 404."""
+        port = self._port(request)
+        if port in self._crashed:
             # a request that raced the crash on a connection accepted before it: no answer
             if request.transport is not None:
                 request.transport.abort()
-            raise ConnectionResetError(f"replica {role.pod} is crashed")
-        if isinstance(role, KubeState):
-            if request.path == "/metrics":
-                return web.Response(
-                    body=role.exposition(), headers={"Content-Type": KSM_CONTENT_TYPE}
-                )
-            raise web.HTTPNotFound()
-        if isinstance(role, Node):
-            if request.path == "/metrics":
-                body = role.exposition()
-                return web.Response(body=body, headers={"Content-Type": DCGM_CONTENT_TYPE})
-            raise web.HTTPNotFound()
-        if isinstance(role, (RayHead, AibrixComponent)) and role.port in self._crashed:
-            if request.transport is not None:
-                request.transport.abort()
-            raise ConnectionResetError(f"{role.pod} is crashed")
-        if isinstance(role, AibrixComponent):
-            if request.path == "/metrics":
-                return web.Response(
-                    body=role.exposition(), headers={"Content-Type": DCGM_CONTENT_TYPE}
-                )
-            raise web.HTTPNotFound()
-        if isinstance(role, RayHead):
-            if request.path == "/metrics":
-                healthy = {
-                    r.serve.replica_id: r.port not in self._crashed
-                    for r in self.replicas
-                    if r.serve is not None
-                }
-                body = role.exposition(healthy)
-                return web.Response(body=body, headers={"Content-Type": DCGM_CONTENT_TYPE})
-            raise web.HTTPNotFound()
-        if role is None and not self._is_admin(request):
+            raise ConnectionResetError(f"the pod on port {port} is crashed")
+        exporter = self.exporters.get(port) if port is not None else None
+        if exporter is not None:
+            if request.path != "/metrics":
+                raise web.HTTPNotFound()
+            body = exporter.exposition()
+            return web.Response(body=body, headers={"Content-Type": exporter.content_type})
+        if self._replica(request) is None and not self._is_admin(request):
             raise web.HTTPNotFound()
         return await handler(request)
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from observability.metrics.catalog import dcgm_catalog
+from observability.sim.exporter import PROMETHEUS_TEXT
 
 if TYPE_CHECKING:
     from observability.sim.engine import Engine
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CONTENT_TYPE", "Gpu", "Node"]
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = PROMETHEUS_TEXT  # dcgm-exporter writes the text format 0.0.4
 _POWER_TAU_S = 5.0
 _TEMP_TAU_S = 60.0
 
@@ -72,9 +73,13 @@ class Gpu:
 
 @dataclass(eq=False)
 class Node:
+    """One GPU node's dcgm-exporter (an `Exporter`, sim/exporter.py)."""
+
     name: str
     gpus: list[Gpu]
     faults: Faults
+    port: int = 0
+    content_type: ClassVar[str] = CONTENT_TYPE
 
     def exposition(self) -> bytes:
         now = time.monotonic()

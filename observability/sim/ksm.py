@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from observability.metrics.kube import GPU_RESOURCE, KSM, ksm_label
+from observability.sim.exporter import PROMETHEUS_TEXT
 from observability.sim.faults import Faults
 
 __all__ = ["CONTENT_TYPE", "NODE_POOL", "KsmNode", "KsmPod", "KubeState"]
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = PROMETHEUS_TEXT  # kube-state-metrics serves the text format 0.0.4
 NODE_POOL = "gpu-pool"  # karpenter.sh/nodepool of every simulated GPU node
 _PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
 _HELP = {
@@ -88,7 +89,10 @@ def _labels(**kv: str) -> str:
 
 
 class KubeState:
-    """The objects and their state; `exposition()` renders them at scrape time."""
+    """The objects and their state; `exposition()` renders them at scrape time (an
+    `Exporter`, sim/exporter.py, listening on `port`)."""
+
+    content_type = CONTENT_TYPE
 
     def __init__(
         self,
@@ -98,8 +102,10 @@ class KubeState:
         started_at: float,
         node_pool_label: str = "karpenter.sh/nodepool",
         clock: Callable[[], float] = time.time,
+        port: int = 0,
     ) -> None:
         self.pods, self.nodes, self.faults = pods, nodes, faults
+        self.port = port
         self.started_at = started_at
         self.node_pool_label = node_pool_label
         self.clock = clock

@@ -24,10 +24,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from observability.runtimes.rayservice import CURRENT, RayGeneration, generation_of
+from observability.sim.exporter import PROMETHEUS_TEXT
 
-__all__ = ["RayHead", "RayServeStats", "ray_worker_exposition"]
+__all__ = ["CONTENT_TYPE", "RayHead", "RayServeStats", "ray_worker_exposition"]
+
+# Ray's metrics agent exports through prometheus_client: the text format 0.0.4
+CONTENT_TYPE = PROMETHEUS_TEXT
 
 APPLICATION = "llm"
 DEPLOYMENT = "LLMServer:llm"  # what build_openai_app names the model's deployment
@@ -62,6 +67,7 @@ class RayServeStats:
     errors: int = 0
     ongoing: int = 0
     ray_version: str = CURRENT.ray  # the Ray release whose naming the node exports
+    healthy: bool = True  # False while the replica's process is down (the head reports it)
 
     @property
     def generation(self) -> RayGeneration:
@@ -139,21 +145,23 @@ def ray_worker_exposition(vllm_text: str, pod: str, stats: RayServeStats) -> byt
 
 @dataclass
 class RayHead:
-    """The head pod of one model's RayService: Serve's proxy and controller."""
+    """The head pod of one model's RayService: Serve's proxy and controller (an
+    `Exporter`, sim/exporter.py)."""
 
     pod: str
     namespace: str
     model_key: str
     port: int
-    replicas: list[tuple[RayServeStats, bool]] = field(default_factory=list)
+    replicas: list[RayServeStats] = field(default_factory=list)
     ray_version: str = CURRENT.ray
+    content_type: ClassVar[str] = CONTENT_TYPE
 
-    def exposition(self, healthy: dict[str, bool]) -> bytes:
+    def exposition(self) -> bytes:
         tags = global_tags(self.pod, generation_of(self.ray_version).ray)
         out: list[str] = []
         by_status: dict[str, int] = {}
         errors = ongoing = 0
-        for stats, _ in self.replicas:
+        for stats in self.replicas:
             for code, n in stats.requests.items():
                 by_status[code] = by_status.get(code, 0) + n
             errors += stats.errors
@@ -171,8 +179,8 @@ class RayHead:
         node = {"node_id": hashlib.sha1(self.pod.encode()).hexdigest()[:40], "node_ip_address": tags["NodeAddress"]}  # fmt: skip
         out.append(f"ray_serve_num_ongoing_http_requests{{{_labels({**node, **tags})}}} {float(ongoing)}")  # fmt: skip
         _family(out, "ray_serve_deployment_replica_healthy", "gauge", "Tracks whether this deployment replica is healthy. 1 means healthy, 0 means unhealthy.")  # fmt: skip
-        for stats, _ in self.replicas:
-            up = 1.0 if healthy.get(stats.replica_id, True) else 0.0
+        for stats in self.replicas:
+            up = 1.0 if stats.healthy else 0.0
             lab = {
                 "deployment": DEPLOYMENT,
                 "replica": stats.replica_id,
