@@ -10,6 +10,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from observability.local.ports import PortAllocator
+from observability.runtimes import get as get_runtime
+from observability.runtimes.base import SIM_RAY
 from observability.sim import SimConfig, SimModel, SimThread
 
 MODEL = "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"
@@ -32,10 +34,16 @@ def sim_config(
     **kw: object,
 ) -> SimConfig:
     """A SimConfig whose every port is reserved here: replicas, DCGM exporters (one per
-    node), admin, and kube-state-metrics when `ksm`. Tests never compute ports."""
+    node), admin, kube-state-metrics when `ksm`, a Ray head per Ray model and the AIBrix
+    gateway and controller when a model needs them. Tests never compute ports."""
     models = models or (SimModel("deepseek-r1-distill-llama-8b", MODEL, max_model_len=8192),)
     n_replicas = replicas * len(models)
     nodes = -(-n_replicas // max(gpus_per_node, 1))
+    heads = sum(1 for m in models if get_runtime(m.runtime).sim_mode == SIM_RAY)
+    if heads:
+        kw.setdefault("head_port", _PORTS.block(heads))
+    if any(get_runtime(m.runtime).sim_gateway for m in models):
+        kw.setdefault("aibrix_port", _PORTS.block(2))  # gateway plugins, controller
     return SimConfig(
         models=models,
         replicas=replicas,

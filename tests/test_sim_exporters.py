@@ -6,13 +6,12 @@ comes back."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
-from sim_helpers import free_ports, free_range, value
+from sim_helpers import sim_config, value
 
-from observability.sim import SimConfig, SimModel, SimThread
+from observability.sim import SimModel, SimThread
 from observability.sim.aibrix import CONTENT_TYPE as AIBRIX_CONTENT_TYPE
 from observability.sim.dcgm import CONTENT_TYPE as DCGM_CONTENT_TYPE
 from observability.sim.ksm import CONTENT_TYPE as KSM_CONTENT_TYPE
@@ -24,24 +23,12 @@ TEXT_0_0_4 = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[SimThread]:
-    admin, dcgm, ksm, head = free_ports(4)
-    cfg = SimConfig(
-        models=(
-            SimModel("ray-model", "org/ray-model", runtime="rayservice"),
-            SimModel("aibrix-model", "aibrix-model", runtime="aibrix"),
-        ),
-        replicas=1,
-        port=free_range(2),
-        admin_port=admin,
-        dcgm_port=dcgm,
-        ksm_port=ksm,
-        head_port=head,
-        aibrix_port=free_range(2),
-        time_scale=0.02,
+def sim(make_sim) -> SimThread:
+    models = (
+        SimModel("ray-model", "org/ray-model", runtime="rayservice"),
+        SimModel("aibrix-model", "aibrix-model", runtime="aibrix"),
     )
-    with SimThread(cfg) as s:
-        yield s
+    return make_sim(sim_config(models, ksm=True, time_scale=0.02))
 
 
 def _get(port: int, path: str = "/metrics") -> httpx.Response:
