@@ -31,8 +31,8 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     cfg = load_config(ROOT / "bundle.yaml")
-    opts = MultiOptions(
-        cfg=cfg, repo_root=ROOT, clusters=2, prometheus_replicas=args.prometheus_replicas, users=2
+    opts = MultiOptions.of(
+        cfg, ROOT, clusters=2, prometheus_replicas=args.prometheus_replicas, users=2
     )
     say = (lambda m: print(f"- {m}", file=sys.stderr)) if args.json else (lambda m: print(f"- {m}"))
     with MultiClusterStack(opts) as multi:

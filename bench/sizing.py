@@ -55,14 +55,12 @@ def measure(replicas: int, seconds: float, say, only_bundle_series: bool = False
         queue = queue.model_copy(update={"only_bundle_series": True})
         prom_cfg = cfg.prometheus.model_copy(update={"remote_write": [queue]})
         cfg = cfg.model_copy(update={"prometheus": prom_cfg})
-    opts = MultiOptions(
-        cfg=cfg, repo_root=ROOT, clusters=1, replicas=replicas, prometheus_replicas=1, users=4
-    )
+    opts = MultiOptions.of(cfg, ROOT, clusters=1, prometheus_replicas=1, replicas=replicas, users=4)
     with MultiClusterStack(opts) as multi:
         say(f"running {seconds:.0f}s of load on {replicas} replica(s) per model")
         time.sleep(seconds)
         stack = multi.stacks[0]
-        gpus = len(stack.running.nodes) * opts.gpus_per_node
+        gpus = len(stack.running.nodes) * opts.stack.gpus_per_node
         pods = len(stack.running.replicas)
         models = len({r.model for r in stack.running.replicas})
         recorded = sorted(

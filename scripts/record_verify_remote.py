@@ -34,7 +34,7 @@ def scrub(text: str) -> str:
 def main(out: Path) -> None:
     repo = Path(__file__).resolve().parent.parent
     cfg = load_config(repo / "bundle.yaml")
-    opts = MultiOptions(cfg=cfg, repo_root=repo, clusters=2, prometheus_replicas=1, users=2)
+    opts = MultiOptions.of(cfg, repo, clusters=2, prometheus_replicas=1, users=2)
     with MultiClusterStack(opts) as multi:
         multi.wait_caught_up(60, max_lag=5)
         time.sleep(15)  # a few self-scrapes of the queue metrics

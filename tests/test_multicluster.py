@@ -5,10 +5,16 @@ and a 20 s outage of the central store. bench/multicluster.py runs the 60 s outa
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
+
+from observability import tmpdirs
+from observability.config import load_config
+from observability.local.multicluster import MultiClusterStack, MultiOptions
 
 
 @pytest.mark.timeout(240)
@@ -52,3 +58,25 @@ def test_two_clusters_apart_fault_routed_outage_without_loss(repo_root) -> None:
         assert r["samples_central"] >= r["samples_source"] - 1, r  # HA: either replica
     assert proof["ok"] is True
     assert "stopped: no process left" in res.stderr
+
+
+@pytest.mark.timeout(60)
+def test_clusters_share_one_stack_options_and_a_private_temp_dir(repo_root) -> None:
+    """The central store's directory is in this process's private temp dir (a `kill -9`
+    leaves it to the next obsctl's sweep), and each cluster runs `opts.stack` with only its
+    label, seed, remote write URL and Prometheus replicas of its own."""
+    cfg = load_config(repo_root / "bundle.yaml")
+    opts = MultiOptions.of(cfg, repo_root, clusters=0, prometheus_replicas=2, users=3)
+    assert (opts.stack.profile, opts.stack.replicas, opts.stack.users) == ("fast", 1, 3)
+    with MultiClusterStack(opts) as multi:  # no cluster: the central store alone
+        assert multi.store is not None and multi._tmp is not None
+        assert multi._tmp.parent == tmpdirs.user_root() / f"pid-{os.getpid()}"
+        assert multi.store.workdir == multi._tmp
+        b = multi.cluster_options(1, "cluster-b")
+        assert b.cfg.prometheus.cluster_name == "cluster-b"
+        assert (b.seed, b.cluster_name, b.prometheus_replicas) == (2, "cluster-b", 2)
+        assert b.remote_write_url == multi.store.write_url
+        assert replace(b, cfg=cfg, seed=None, cluster_name="", remote_write_url=None,
+                       prometheus_replicas=1) == opts.stack  # fmt: skip
+        tmp = multi._tmp
+    assert not tmp.exists()

@@ -48,14 +48,14 @@ def run_clusters(
     json_out: bool,
 ) -> None:
     multi = MultiClusterStack(
-        MultiOptions(
-            cfg=cfg,
-            repo_root=repo_root,
+        MultiOptions.of(
+            cfg,
+            repo_root,
             clusters=clusters,
+            prometheus_replicas=prometheus_replicas,
             profile=profile,
             replicas=replicas,
             models=models,
-            prometheus_replicas=prometheus_replicas,
             load=users > 0,
             users=max(users, 1),
             rate=rate,

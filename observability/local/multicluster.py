@@ -19,21 +19,21 @@ write queue into one `CentralStore` (VictoriaMetrics, local/central.py).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import shutil
-import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from observability import tmpdirs
 from observability.config import BundleConfig, duration_seconds
 from observability.local.central import CentralStore
 from observability.local.ports import PortAllocator
-from observability.local.stack import FAST, LocalStack, StackOptions
+from observability.local.stack import FAST, LocalStack, Say, StackOptions
 from observability.local.webhook import fetch_notifications
 from observability.promapi import PromError, Prometheus
 
@@ -70,21 +70,38 @@ def cluster_config(cfg: BundleConfig, name: str) -> BundleConfig:
     return cfg.model_copy(update={"prometheus": prom})
 
 
+# What each cluster runs unless told otherwise: the fast profile, one vLLM replica per
+# model, a light load, and more time to get ready (the clusters start one after another).
+CLUSTER_DEFAULTS: dict[str, Any] = {
+    "profile": "fast",
+    "replicas": 1,
+    "users": 4,
+    "rate": 2.0,
+    "ready_timeout_s": 60.0,
+}
+
+
 @dataclass(frozen=True)
 class MultiOptions:
-    cfg: BundleConfig
-    repo_root: Path
+    """`clusters` local stacks, each run with `stack` but for what is its own (see
+    `cluster_options`): its cluster label, seed, remote write URL and Prometheus replicas."""
+
+    stack: StackOptions
     clusters: int = 2
-    profile: str = "fast"
-    replicas: int = 1  # vLLM replicas per model, per cluster
-    models: tuple[tuple[str, str], ...] = ()  # (key, namespace) per model; () = demo default
-    gpus_per_node: int = 2
     prometheus_replicas: int | None = None  # None: bundle's prometheus.replicas
-    load: bool = True
-    users: int = 4
-    rate: float = 2.0
-    ready_timeout_s: float = 60.0
-    state_dir: Path | None = None
+
+    @classmethod
+    def of(
+        cls,
+        cfg: BundleConfig,
+        repo_root: Path,
+        clusters: int = 2,
+        prometheus_replicas: int | None = None,
+        **stack: Any,
+    ) -> MultiOptions:
+        """Options with `CLUSTER_DEFAULTS`; `stack` sets any other `StackOptions` field."""
+        opts = StackOptions(cfg=cfg, repo_root=repo_root, **{**CLUSTER_DEFAULTS, **stack})
+        return cls(opts, clusters, prometheus_replicas)
 
 
 @dataclass
@@ -123,21 +140,21 @@ class MultiClusterStack:
 
     @property
     def label(self) -> str:
-        return self.opts.cfg.prometheus.cluster_label or DEFAULT_CLUSTER_LABEL
+        return self.opts.stack.cfg.prometheus.cluster_label or DEFAULT_CLUSTER_LABEL
 
     @property
     def prometheus_replicas(self) -> int:
-        return self.opts.prometheus_replicas or self.opts.cfg.prometheus.replicas
+        return self.opts.prometheus_replicas or self.opts.stack.cfg.prometheus.replicas
 
     @property
     def scrape_interval(self) -> str:
         return (
             FAST["scrape_interval"]
-            if self.opts.profile == "fast"
-            else (self.opts.cfg.prometheus.scrape_interval)
+            if self.opts.stack.profile == "fast"
+            else (self.opts.stack.cfg.prometheus.scrape_interval)
         )
 
-    def start(self, say: Callable[[str], None] = lambda _m: None) -> MultiClusterStack:
+    def start(self, say: Say = lambda _m: None) -> MultiClusterStack:
         try:
             self._start(say)
         except BaseException:
@@ -145,40 +162,35 @@ class MultiClusterStack:
             raise
         return self
 
-    def _start(self, say: Callable[[str], None]) -> None:
-        o = self.opts
-        self._tmp = Path(tempfile.mkdtemp(prefix="obsctl-clusters-"))
+    def _start(self, say: Say) -> None:
+        # in this process's private temp dir: a `kill -9` leaves it to the next sweep
+        self._tmp = tmpdirs.mkdtemp("obsctl-clusters-")
         self.store = CentralStore(
             self._tmp,
             self.ports.one(),
             dedup_interval=self.scrape_interval,
-            replica_label=o.cfg.prometheus.replica_label,
+            replica_label=self.opts.stack.cfg.prometheus.replica_label,
         )
         say(f"starting the central store (VictoriaMetrics) on {self.store.url}")
         self.store.start()
-        for i, name in enumerate(cluster_names(o.clusters)):
+        for i, name in enumerate(cluster_names(self.opts.clusters)):
             say(f"{name}: starting ({self.prometheus_replicas} Prometheus replica(s))")
-            stack = LocalStack(
-                StackOptions(
-                    cfg=cluster_config(o.cfg, name),
-                    repo_root=o.repo_root,
-                    profile=o.profile,
-                    replicas=o.replicas,
-                    models=o.models,
-                    gpus_per_node=o.gpus_per_node,
-                    load=o.load,
-                    users=o.users,
-                    rate=o.rate,
-                    ready_timeout_s=o.ready_timeout_s,
-                    state_dir=o.state_dir,
-                    seed=i + 1,
-                    cluster_name=name,
-                    remote_write_url=self.store.write_url,
-                    prometheus_replicas=self.prometheus_replicas,
-                ),
-            )
+            stack = LocalStack(self.cluster_options(i, name))
             self.stacks.append(stack)
             stack.start(progress=lambda m, n=name: say(f"{n}: {m}"))
+
+    def cluster_options(self, index: int, name: str) -> StackOptions:
+        """The options of cluster `name` (the `index`th): `opts.stack` with the cluster's
+        label in its config, its own seed, and remote write into the central store."""
+        assert self.store is not None
+        return dataclasses.replace(
+            self.opts.stack,
+            cfg=cluster_config(self.opts.stack.cfg, name),
+            seed=index + 1,
+            cluster_name=name,
+            remote_write_url=self.store.write_url,
+            prometheus_replicas=self.prometheus_replicas,
+        )
 
     def dead_children(self) -> list[str]:
         out = [f"{s.opts.cluster_name}/{c}" for s in self.stacks for c in s.dead_children()]
@@ -250,7 +262,7 @@ class MultiClusterStack:
         return "central store | " + " | ".join(parts)
 
     # -- the proof --------------------------------------------------------------------
-    def prove(self, outage_s: float = 60.0, say: Callable[[str], None] = print) -> Proof:
+    def prove(self, outage_s: float = 60.0, say: Say = print) -> Proof:
         assert self.store is not None and self.stacks
         proof = Proof()
         step = duration_seconds(self.scrape_interval)
@@ -287,7 +299,7 @@ class MultiClusterStack:
                     return
             time.sleep(0.5)
 
-    def _apart(self, proof: Proof, say: Callable[[str], None]) -> None:
+    def _apart(self, proof: Proof, say: Say) -> None:
         self._wait_all_clusters(60.0)
         # Remote write is asynchronous: a target's first samples can reach the store a few
         # batches after its Prometheus scraped them, so measure until the store has
@@ -339,7 +351,7 @@ class MultiClusterStack:
                 "vllm_targets_up": targets.get(name, 0.0),
                 "vllm_up_series_in_store": series.get(name, 0),
                 "vllm_replicas": len(s.running.replicas),
-                "gpus": len(s.running.nodes) * self.opts.gpus_per_node,
+                "gpus": len(s.running.nodes) * self.opts.stack.gpus_per_node,
                 "generation_tokens_per_s": round(tokens.get(name, 0.0), 2),
                 "prometheus_replicas": len(s.running.prometheus_urls),
             }
@@ -351,7 +363,7 @@ class MultiClusterStack:
         )
         return unlabelled
 
-    def _snapshot(self, proof: Proof, say: Callable[[str], None]) -> None:
+    def _snapshot(self, proof: Proof, say: Say) -> None:
         """The single pane (built for a bundle with the cluster label), evaluated on the
         central store over the last two minutes as `obsctl snapshot` does: its per-series
         panels must show each cluster as its own series."""
@@ -359,7 +371,7 @@ class MultiClusterStack:
         from observability.dashboards.snapshot.evaluate import TimeRange, evaluate
 
         assert self.store is not None
-        dash = build_single_pane(cluster_config(self.opts.cfg, "central"))
+        dash = build_single_pane(cluster_config(self.opts.stack.cfg, "central"))
         end = time.time()
         with Prometheus(self.store.url, timeout=30.0) as prom:
             panels = evaluate(prom, dash, TimeRange(end - 120, end), self.scrape_interval)
@@ -382,7 +394,7 @@ class MultiClusterStack:
             f"panels showing each cluster apart: {dict(sorted(per_cluster.items()))}"
         )
 
-    def _outage(self, proof: Proof, outage_s: float, step: float, say: Callable) -> None:
+    def _outage(self, proof: Proof, outage_s: float, step: float, say: Say) -> None:
         assert self.store is not None
         margin = max(10 * step, 10.0)
         t_stop = time.time()
@@ -444,10 +456,10 @@ class MultiClusterStack:
                 f"{r['catch_up_s']}s after restart"
             )
 
-    def _fault(self, proof: Proof, victim: LocalStack, t0: float, say: Callable) -> None:
+    def _fault(self, proof: Proof, victim: LocalStack, t0: float, say: Say) -> None:
         name = victim.opts.cluster_name
         others = [s for s in self.stacks if s is not victim]
-        for_s = 90.0 if self.opts.profile == "fast" else 600.0
+        for_s = 90.0 if self.opts.stack.profile == "fast" else 600.0
         deadline = time.time() + for_s + 60
         hit = None
         while time.time() < deadline and hit is None:

@@ -21,6 +21,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,7 @@ __all__ = [
     "FAST",
     "STATE_DIR",
     "LocalStack",
+    "Say",
     "StackOptions",
     "StackState",
     "demo_models",
@@ -76,6 +78,9 @@ __all__ = [
     "with_runtime",
     "with_runtime_monitors",
 ]
+
+# Where progress lines go (the terminal, a wrapper that prefixes a cluster's name, ...).
+Say = Callable[[str], None]
 
 _stack_numbers = itertools.count(1)  # several stacks in one process: demo-<pid>-<n>.json
 # Fast profile: scrape and evaluate every second so a scenario runs in tens of seconds.
@@ -234,7 +239,7 @@ class LocalStack:
         return self._tmp / "logs"
 
     # -- lifecycle --------------------------------------------------------------------
-    def start(self, progress: Any = None) -> LocalStack:
+    def start(self, progress: Say | None = None) -> LocalStack:
         say = progress or (lambda _msg: None)
         try:
             self._start(say)
@@ -243,7 +248,7 @@ class LocalStack:
             raise
         return self
 
-    def _start(self, say: Any) -> None:
+    def _start(self, say: Say) -> None:
         o = self.opts
         self.bins = self.bins or find_binaries()
         self._tmp = tmpdirs.mkdtemp(prefix="obsctl-demo-")
@@ -321,7 +326,7 @@ class LocalStack:
             seed=o.seed or 0,
         )
 
-    def _start_simulators(self, say: Any) -> SimConfig:
+    def _start_simulators(self, say: Say) -> SimConfig:
         """The simulators in their own process; returns their config once every port
         listens (the process writes its manifest then)."""
         assert self._tmp is not None and self._sup is not None
@@ -348,7 +353,7 @@ class LocalStack:
                 return key
         raise RuntimeError("a real vLLM needs a demo model served by a vLLM Deployment")
 
-    def _start_engines(self, say: Any) -> None:
+    def _start_engines(self, say: Say) -> None:
         """Start the real vLLM servers (without waiting for them)."""
         o = self.opts
         if not o.real_replicas:
@@ -365,7 +370,7 @@ class LocalStack:
             )
         say(f"starting {o.real_replicas} real vLLM server(s) on CPU for {key}")
 
-    def _wait_engines(self, say: Any) -> None:
+    def _wait_engines(self, say: Say) -> None:
         """Wait for the real servers, then add them and the --target servers to the
         manifest as replicas (the labels discovery would give their pods)."""
         o = self.opts
