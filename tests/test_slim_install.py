@@ -95,9 +95,17 @@ def test_demo_commands_name_the_extra() -> None:
     assert "'matplotlib' is not installed" in json.loads(proc.stdout)["error"]
 
 
-def _imported_top_levels() -> set[str]:
+# Modules that run in the real engine's own virtualenv (.venv-vllm), never in obsctl's.
+REAL_ENGINE = "observability/engine/"
+
+
+def _imported_top_levels(real: bool = False) -> set[str]:
+    """Third-party top-level modules imported by obsctl's code (`real`: by the code that
+    runs in the real engine's virtualenv)."""
     names: set[str] = set()
     for path in (REPO / "observability").rglob("*.py"):
+        if path.relative_to(REPO).as_posix().startswith(REAL_ENGINE) != real:
+            continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 names.update(a.name.split(".")[0] for a in node.names)
@@ -127,6 +135,11 @@ def test_every_imported_package_is_declared_and_demo_ones_are_extras() -> None:
             missing.append(f"{mod} ({', '.join(sorted(owners))})")
         if mod in DEMO_PACKAGES and owners & base:
             misplaced.append(mod)
+    real = _declared(PYPROJECT["project"]["optional-dependencies"]["real"])
+    for mod in sorted(_imported_top_levels(real=True) - _imported_top_levels()):
+        owners = {d.lower().replace("_", "-") for d in dists.get(mod, [mod])} | {mod}
+        if not owners & (base | demo | real):
+            missing.append(f"{mod} (real engine)")
     assert not missing, f"imported but not declared in pyproject.toml: {missing}"
     assert not misplaced, f"demo-only packages in the base install: {misplaced}"
     # The demo set named in the CLI's hint is what the [demo] extra installs.
