@@ -75,18 +75,54 @@ TESTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     (
         "observability/dashboards/",
-        ("tests/test_dashboards_build.py", "tests/test_dashboards_scope.py"),
+        (
+            "tests/test_dashboards_build.py",
+            "tests/test_dashboards_scope.py",
+            "tests/test_dashboards_families.py",
+            "tests/test_panel_meaning.py",
+        ),
     ),
-    ("observability/render/", ("tests/test_render.py", "tests/test_gitops_render.py")),
+    (
+        "observability/render/",
+        ("tests/test_render.py", "tests/test_gitops_render.py", "tests/test_model_source.py"),
+    ),
     ("observability/kube.py", ("tests/test_render.py", "tests/test_gitops_render.py")),
-    ("observability/config", ("tests/test_config.py", "tests/test_config_validators.py")),
-    ("observability/runtimes/", ("tests/test_runtimes.py", "tests/test_runtimes_rules.py")),
+    (
+        "observability/config",
+        (
+            "tests/test_config.py",
+            "tests/test_config_validators.py",
+            "tests/test_config_reference.py",
+            "tests/test_model_source.py",
+        ),
+    ),
+    (
+        "observability/runtimes/",
+        (
+            "tests/test_runtimes.py",
+            "tests/test_runtimes_rules.py",
+            "tests/test_kserve.py",
+            "tests/test_lws.py",
+            "tests/test_architecture.py",
+        ),
+    ),
     # the checks are driven to FAIL/WARN in test_verify_failures (about 45 s, the slowest here)
     ("observability/verify/checks", ("tests/test_verify_failures.py",)),
-    ("observability/verify/", ("tests/test_verify_units.py", "tests/test_verify_runtimes.py")),
+    (
+        "observability/verify/",
+        (
+            "tests/test_verify_units.py",
+            "tests/test_verify_runtimes.py",
+            "tests/test_verify_drift.py",
+        ),
+    ),
     (
         "observability/sim/metrics.py",
-        ("tests/test_sim_catalog.py", "tests/test_sim_metrics_cache.py"),
+        (
+            "tests/test_sim_catalog.py",
+            "tests/test_sim_metrics_cache.py",
+            "tests/test_sim_gauges.py",
+        ),
     ),
 )
 
