@@ -35,18 +35,19 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-IGNORE = shutil.ignore_patterns(
-    ".git", ".venv", ".obsctl", "__pycache__", ".pytest_cache", ".ruff_cache", "*.egg-info"
+# the throwaway copy of the tree and the command runner are the curated bench's
+from mutation import (
+    ROOT,
+    _copy,
 )
+from mutation import _run as run_in
+
 TIMEOUT_S = 120
 DEFAULT_SEED = 28
 DEFAULT_SAMPLE = 150
@@ -208,20 +209,8 @@ def diff_lines(old: str, new: str) -> list[str]:
     ]
 
 
-def _run(cmd: list[str], cwd: Path, timeout: float = TIMEOUT_S) -> tuple[int, str]:
-    env = {**os.environ, "PYTHONPATH": str(cwd), "PYTHONDONTWRITEBYTECODE": "1"}
-    try:
-        p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return 124, f"timed out after {timeout:.0f}s"
-    return p.returncode, (p.stdout + p.stderr)[-3000:]
-
-
-def _copy() -> Path:
-    tmp = Path(tempfile.mkdtemp(prefix="obsctl-mutant-"))
-    dst = tmp / "repo"
-    shutil.copytree(ROOT, dst, ignore=IGNORE, symlinks=True)
-    return dst
+def _run(cmd: list[str], cwd: Path) -> tuple[int, str]:
+    return run_in(cmd, cwd, TIMEOUT_S)
 
 
 def _pytest(tests: tuple[str, ...], cwd: Path) -> tuple[int, str]:
