@@ -9,8 +9,6 @@ draws it (testkit/configspace.py) or EXCLUDED says why it need not be.
 from __future__ import annotations
 
 import json
-import types
-import typing
 import warnings
 from collections import defaultdict
 from typing import Any
@@ -19,6 +17,7 @@ from hypothesis.errors import NonInteractiveExampleWarning
 from pydantic import BaseModel
 
 from observability.config import BundleConfig
+from observability.config.reference import nested_model
 from testkit.configspace import bundles
 
 SAMPLES = 150
@@ -46,29 +45,24 @@ EXCLUDED: dict[str, str] = {
 }
 
 
-def _unwrap(tp: Any) -> list[Any]:
-    """The concrete types inside Optional/Union/Annotated."""
-    origin = typing.get_origin(tp)
-    if origin is typing.Annotated:
-        return _unwrap(typing.get_args(tp)[0])
-    if origin in (typing.Union, types.UnionType):
-        return [t for a in typing.get_args(tp) for t in _unwrap(a) if t is not type(None)]
-    return [tp]
+def _step(annotation: Any) -> tuple[str, type[BaseModel]] | None:
+    """The model a field holds (the reference page's walk) and the path step into it: `.`,
+    or `.*.` for a registry (`dict`) or a list of models."""
+    found = nested_model(annotation)
+    if found is None:
+        return None
+    step, model = found
+    return ("." if step == "." else ".*."), model
 
 
 def leaves(model: type[BaseModel], prefix: str = "") -> list[str]:
     out: list[str] = []
     for name, field in model.model_fields.items():
-        path = f"{prefix}{name}"
-        for tp in _unwrap(field.annotation):
-            origin, args = typing.get_origin(tp), typing.get_args(tp)
-            inner = args[-1] if origin in (dict, list) and args else None
-            if isinstance(tp, type) and issubclass(tp, BaseModel):
-                out += leaves(tp, f"{path}.")
-            elif isinstance(inner, type) and issubclass(inner, BaseModel):
-                out += leaves(inner, f"{path}.*.")
-            else:
-                out.append(path)
+        inner = _step(field.annotation)
+        if inner is None:
+            out.append(f"{prefix}{name}")
+        else:
+            out += leaves(inner[1], f"{prefix}{name}{inner[0]}")
     return sorted(set(out))
 
 
@@ -77,17 +71,14 @@ def _walk(data: Any, path: str, seen: dict[str, set[str]], model: type[BaseModel
         if not isinstance(data, dict) or name not in data:
             continue
         value, p = data[name], f"{path}{name}"
-        for tp in _unwrap(field.annotation):
-            origin, args = typing.get_origin(tp), typing.get_args(tp)
-            inner = args[-1] if origin in (dict, list) and args else None
-            if isinstance(tp, type) and issubclass(tp, BaseModel):
-                _walk(value, f"{p}.", seen, tp)
-            elif isinstance(inner, type) and issubclass(inner, BaseModel):
-                items = value.values() if isinstance(value, dict) else value or []
-                for item in items:
-                    _walk(item, f"{p}.*.", seen, inner)
-            else:
-                seen[p].add(json.dumps(value, sort_keys=True))
+        inner = _step(field.annotation)
+        if inner is None:
+            seen[p].add(json.dumps(value, sort_keys=True))
+        elif inner[0] == ".":
+            _walk(value, f"{p}.", seen, inner[1])
+        else:
+            for item in value.values() if isinstance(value, dict) else value or []:
+                _walk(item, f"{p}.*.", seen, inner[1])
 
 
 def test_every_config_key_is_drawn_or_excluded_with_a_reason() -> None:

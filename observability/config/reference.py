@@ -103,19 +103,19 @@ def _default(info: FieldInfo) -> Any:
     return info.default
 
 
-def _models(tp: Any) -> tuple[str, type[BaseModel]] | None:
+def nested_model(tp: Any) -> tuple[str, type[BaseModel]] | None:
     """The model a field holds and the path step into it: `.`, `.<key>.` or `[].`."""
     origin = typing.get_origin(tp)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return ".", tp
     if origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(tp):
-            found = _models(arg)
+            found = nested_model(arg)
             if found:
                 return found
-    if origin is dict and _models(typing.get_args(tp)[1]):
+    if origin is dict and nested_model(typing.get_args(tp)[1]):
         return ".<key>.", typing.get_args(tp)[1]
-    if origin is list and _models(typing.get_args(tp)[0]):
+    if origin is list and nested_model(typing.get_args(tp)[0]):
         return "[].", typing.get_args(tp)[0]
     return None
 
@@ -130,7 +130,7 @@ def all_keys(
         default = getattr(parent, name) if parent is not None else _default(info)
         shown = "required" if default is PydanticUndefined else _value(default)
         yield Key(path, _type(info.annotation, list(info.metadata)), shown, info.description or "")
-        inner = _models(info.annotation)
+        inner = nested_model(info.annotation)
         if inner:
             own = default if inner[0] == "." and isinstance(default, BaseModel) else None
             yield from all_keys(inner[1], path + inner[0], own)
@@ -160,7 +160,7 @@ def reference_markdown() -> str:
         "out. Unknown keys are errors (see [config.md](config.md)).",
     ]
     for name, info in BundleConfig.model_fields.items():
-        step = _models(info.annotation)
+        step = nested_model(info.annotation)
         assert step is not None, name
         lines += ["", f"## `{name}`", "", _doc(step[1]) or _cell(info.description or "")]
         lines += ["", "| key | type | default | meaning |", "| --- | --- | --- | --- |"]
