@@ -36,3 +36,23 @@ def run_scenarios(
         scenario_cmd(repo_root, names, models), capture_output=True, text=True, timeout=timeout
     )
     return json.loads(run.stdout)["results"]
+
+
+def run_side_by_side(cmds: dict[str, list[str]], timeout: float) -> dict[str, tuple[int, str, str]]:
+    """Run scenario command lines at once (one stack each); key -> (rc, stdout, stderr).
+    Whatever is still running when one times out or fails is terminated."""
+    procs = {
+        k: subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for k, cmd in cmds.items()
+    }
+    out: dict[str, tuple[int, str, str]] = {}
+    try:
+        for k, p in procs.items():
+            stdout, stderr = p.communicate(timeout=timeout)
+            out[k] = (p.returncode, stdout, stderr)
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.terminate()
+                p.wait(timeout=30)
+    return out

@@ -10,12 +10,11 @@ cluster label and the autoscaler's rules are in the same bundle.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from scenario_helpers import scenario_cmd
+from scenario_helpers import run_side_by_side, scenario_cmd
 
 pytestmark = pytest.mark.e2e
 
@@ -35,25 +34,13 @@ def _bundle(repo_root: Path, tmp_path: Path) -> Path:
 @pytest.mark.timeout(420)
 def test_runtime_models_page_alone_with_the_cluster_label(repo_root: Path, tmp_path: Path) -> None:
     config = _bundle(repo_root, tmp_path)
-    procs = {}
+    cmds = {}
     for runtime in ("rayservice", "aibrix"):
         cmd = scenario_cmd(repo_root, (SCENARIO,), models="2")
         cmd[cmd.index("--config") + 1] = str(config)
-        cmd += ["--runtime", runtime, "--replicas", "1"]
-        procs[runtime] = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-    outputs = {}
-    try:
-        for runtime, p in procs.items():
-            outputs[runtime] = p.communicate(timeout=400)
-    finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.terminate()
-                p.wait(timeout=30)
+        cmds[runtime] = [*cmd, "--runtime", runtime, "--replicas", "1"]
     failures = []
-    for runtime, (out, err) in outputs.items():
+    for runtime, (_rc, out, err) in run_side_by_side(cmds, timeout=400).items():
         try:
             (res,) = json.loads(out)["results"]
         except (json.JSONDecodeError, ValueError):

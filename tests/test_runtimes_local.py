@@ -5,14 +5,13 @@ mapping rules, and fault scenarios fire the same alerts as on a plain vLLM Deplo
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from scenario_helpers import scenario_cmd
+from scenario_helpers import run_side_by_side, scenario_cmd
 
 from observability.config import BundleConfig
 from observability.local.stack import LocalStack, StackOptions, with_runtime
@@ -96,26 +95,12 @@ def test_rayservice_scenarios_page_on_both_naming_generations(repo_root: Path) -
     scraped through the rendered PodMonitor and mapped by the rendered rules; every
     scenario pages what it pages on plain vLLM, on the Ray worker pods."""
     extra = ("--runtime", "rayservice", "--models", "1")  # the Ray model alone
-    procs = {
-        v: subprocess.Popen(
-            [*scenario_cmd(repo_root, RAY_SCENARIOS), *extra, "--ray-version", v],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+    cmds = {
+        v: [*scenario_cmd(repo_root, RAY_SCENARIOS), *extra, "--ray-version", v]
         for v in ("2.58.0", "2.49.2")
     }
-    outputs = {}
-    try:
-        for v, p in procs.items():
-            outputs[v] = p.communicate(timeout=560)
-    finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.terminate()
-                p.wait(timeout=30)
     failures = []
-    for v, (out, err) in outputs.items():
+    for v, (_rc, out, err) in run_side_by_side(cmds, timeout=560).items():
         try:
             results = json.loads(out)["results"]
         except json.JSONDecodeError:

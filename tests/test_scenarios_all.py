@@ -14,12 +14,11 @@ stacks on two cores it missed VLLMHighTimeToFirstToken in CI; see that file)."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from scenario_helpers import scenario_cmd
+from scenario_helpers import run_side_by_side, scenario_cmd
 
 from observability.scenarios import SCENARIOS
 
@@ -46,29 +45,11 @@ def test_groups_cover_every_scenario_once():
 @pytest.mark.timeout(600)
 def test_every_fault_scenario_pages_exactly_what_it_expects(repo_root: Path) -> None:
     t0 = time.monotonic()
-    procs = [
-        subprocess.Popen(
-            scenario_cmd(repo_root, group),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for group in GROUPS
-    ]
-    outputs = []
-    try:
-        for p in procs:
-            out, err = p.communicate(timeout=540)
-            outputs.append((p.returncode, out, err))
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-                p.wait(timeout=30)
+    outputs = run_side_by_side({g: scenario_cmd(repo_root, g) for g in GROUPS}, timeout=540)
     took = time.monotonic() - t0
     failures = []
     seen = []
-    for group, (rc, out, err) in zip(GROUPS, outputs, strict=True):
+    for group, (rc, out, err) in outputs.items():
         try:
             data = json.loads(out)
         except json.JSONDecodeError:
