@@ -311,6 +311,53 @@ def runtime_settings(draw: Draw, data: dict[str, Any]) -> None:
     }
 
 
+def inference_pool(draw: Draw, data: dict[str, Any]) -> None:
+    """The router off, or on: its pool in the namespace of some of the models (which then
+    name it), the EPP's Service anywhere, any token source, P/D or not, any thresholds."""
+    vllm_ns = data["namespaces"]["vllm"]
+    ns_of = {k: m.get("namespace") or vllm_ns for k, m in data["models"].items()}
+    enabled = draw(st.booleans())
+    own_ns = draw(st.sampled_from((None, *sorted(set(ns_of.values())))))
+    pool_ns = own_ns or vllm_ns
+    name = draw(_name(("vllm-pool", "llama-pool")))
+    for key, m in data["models"].items():
+        member = enabled and ns_of[key] == pool_ns and draw(st.booleans())
+        m["inference_pool"] = name if member else None
+    warning = draw(st.sampled_from((0.01, 0.05)))
+    data["gateway"] = {
+        "inference_pool": {
+            "enabled": enabled,
+            "name": name,
+            "namespace": own_ns,
+            "epp": {
+                "name": draw(st.sampled_from((None, "router-epp"))),
+                "namespace": draw(st.sampled_from((None, "llm-d-router"))),
+                "port_name": draw(_name(("http-metrics", "metrics"))),
+                "port": draw(st.sampled_from((9090, 9091))),
+            },
+            "auth": {
+                "source": draw(_name(("service-account", "secret", "none"))),
+                "service_account": draw(_name(("epp-metrics-reader", "prom-epp"))),
+                "secret": {
+                    "name": draw(_name(("epp-metrics-reader-token", "epp-token"))),
+                    "key": draw(_name(("token", "bearer"))),
+                },
+            },
+            "disaggregation": draw(st.booleans()),
+            "thresholds": {
+                "ttft_p99_seconds": draw(st.sampled_from((1.0, 2.0, 3.0))),
+                "error_ratio_warning": warning,
+                "error_ratio_critical": draw(st.sampled_from((0.25, 0.5))),
+                "scheduling_failure_ratio": draw(st.sampled_from((0.01, 0.05))),
+                "saturation": draw(st.sampled_from((1.0, 1.5))),
+                "flow_control_queue": draw(st.sampled_from((50, 100))),
+                "datalayer_poll_errors_per_second": draw(st.sampled_from((0.0, 0.5))),
+                "disagg_min_ratio": draw(st.sampled_from((0.1, 0.3))),
+            },
+        }
+    }
+
+
 def prometheus_and_alertmanager(draw: Draw, data: dict[str, Any]) -> None:
     """HA pairs, retention and storage, remote write (0-2 queues, any auth), Thanos."""
     p = data["prometheus"]
@@ -435,6 +482,7 @@ DIMENSIONS: list[Dimension] = [
     vllm_settings,
     autoscaling,
     runtime_settings,
+    inference_pool,
     prometheus_and_alertmanager,
     receivers_and_alerting,
     dashboards_verify_git,

@@ -10,6 +10,7 @@ the key, not a silently ignored setting. One module per concern:
     prometheus.py  prometheus:    scraping, HA, remote write, Thanos
     alerting.py    alerting:, alertmanager:  thresholds, SLO, receivers
     runtimes.py    autoscaling:, runtimes:   KEDA and the per-runtime settings
+    gateway.py     gateway:       the inference router (InferencePool, endpoint picker)
     gitops.py      git:, namespaces:, charts:, secrets:, resources:, dashboards:, verify:
     bundle.py      BundleConfig, the whole file and its cross-section rules
     load.py        load_config / parse_config and ConfigError

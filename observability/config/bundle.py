@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from observability.config.alerting import AlertingConfig, AlertmanagerConfig
+from observability.config.gateway import GatewayConfig, InferencePoolConfig
 from observability.config.gitops import (
     Charts,
     DashboardsConfig,
@@ -47,6 +48,9 @@ class BundleConfig(ConfigModel):
     )
     autoscaling: AutoscalingConfig = Field(AutoscalingConfig(), description="Autoscaling")
     runtimes: RuntimesConfig = Field(RuntimesConfig(), description="Per-runtime settings")
+    gateway: GatewayConfig = Field(
+        GatewayConfig(), description="The inference router (InferencePool and its EPP)"
+    )
 
     @field_validator("models")
     @classmethod
@@ -83,6 +87,65 @@ class BundleConfig(ConfigModel):
         if problems:
             raise KeyProblem(*problems)
         return self
+
+    @model_validator(mode="after")
+    def _pool_members(self) -> BundleConfig:
+        pool = self.gateway.inference_pool
+        problems: list[tuple[str, str]] = []
+        for key, m in self.models.items():
+            if m.inference_pool is None:
+                continue
+            where = f"models.{key}.inference_pool"
+            if not pool.enabled:
+                problems.append(
+                    (
+                        where,
+                        f"names pool {m.inference_pool!r} but gateway.inference_pool."
+                        "enabled is false: enable it or remove the key",
+                    )
+                )
+            elif m.inference_pool != pool.name:
+                problems.append(
+                    (
+                        where,
+                        f"{m.inference_pool!r} is not the configured pool "
+                        f"(gateway.inference_pool.name: {pool.name!r})",
+                    )
+                )
+            elif self.model_namespace(key) != self.pool_namespace:
+                problems.append(
+                    (
+                        where,
+                        f"the model runs in namespace {self.model_namespace(key)} but the "
+                        f"pool is in {self.pool_namespace}: an InferencePool selects pods in its "
+                        "own namespace; set models.<key>.namespace or gateway.inference_pool."
+                        "namespace",
+                    )
+                )
+        if problems:
+            raise KeyProblem(*problems)
+        return self
+
+    @property
+    def pool(self) -> InferencePoolConfig:
+        return self.gateway.inference_pool
+
+    @property
+    def pool_namespace(self) -> str:
+        return self.pool.namespace or self.namespaces.vllm
+
+    @property
+    def epp_service(self) -> str:
+        return self.pool.epp.name or f"{self.pool.name}-epp"
+
+    @property
+    def epp_namespace(self) -> str:
+        return self.pool.epp.namespace or self.pool_namespace
+
+    @property
+    def pool_models(self) -> list[str]:
+        """Keys of the models served through the pool (models.<key>.inference_pool)."""
+        return [k for k, m in self.models.items() if m.inference_pool is not None]
 
     @property
     def runtimes_in_use(self) -> list[str]:

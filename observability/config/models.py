@@ -184,6 +184,11 @@ class ModelProfile(ConfigModel):
     autoscaling: ModelAutoscaling = Field(
         ModelAutoscaling(), description="Replica bounds and scaling target"
     )
+    inference_pool: K8sName | None = Field(
+        None,
+        description="The InferencePool whose endpoint picker routes to this model "
+        "(gateway.inference_pool.name); the model then runs in the pool's namespace",
+    )
 
     @field_validator("expected_load_time")
     @classmethod

@@ -43,6 +43,7 @@ _CHECKED = {
     "check_http_url": "http(s) URL",
     "check_duration": "duration",
     "_on_bucket_edge": "bucket edge",
+    "_on_ttft_edge": "bucket edge",
 }
 _PLAIN = {str: "string", int: "integer", float: "number", bool: "boolean"}
 _BOUNDS = {at.Ge: ">=", at.Gt: ">", at.Le: "<=", at.Lt: "<", at.MaxLen: "length <="}
