@@ -429,6 +429,14 @@ def receivers_and_alerting(draw: Draw, data: dict[str, Any]) -> None:
 
 def dashboards_verify_git(draw: Draw, data: dict[str, Any]) -> None:
     data["dashboards"] = {
+        "delivery": draw(_name(("sidecar", "grafana-operator"))),
+        "grafana_operator": {
+            "instance_selector": draw(
+                st.sampled_from(({"dashboards": "grafana"}, {"app": "grafana", "team": "ml"}))
+            ),
+            "allow_cross_namespace_import": draw(st.booleans()),
+            "resync_period": draw(_name(("10m", "1h", "30s"))),
+        },
         "folder": draw(_name(("vLLM", "Inference", "LLM serving"))),
         "uid": draw(_name(("vllm-single-pane", "llm-pane", "a" * 40))),
         "title": draw(_name(("vLLM single pane", "LLM inference"))),

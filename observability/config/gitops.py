@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -21,6 +22,7 @@ __all__ = [
     "DashboardsConfig",
     "GitConfig",
     "GrafanaAdminSecret",
+    "GrafanaOperatorConfig",
     "NamedSecret",
     "Namespaces",
     "ResourcesConfig",
@@ -123,7 +125,36 @@ class SecretsConfig(ConfigModel):
     )
 
 
+class GrafanaOperatorConfig(ConfigModel):
+    """Where `GrafanaDashboard` objects land (`dashboards.delivery: grafana-operator`)."""
+
+    instance_selector: dict[str, str] = Field(
+        {"dashboards": "grafana"},
+        min_length=1,
+        description="matchLabels of the operator's `Grafana` instances that get the dashboards",
+    )
+    allow_cross_namespace_import: bool = Field(
+        False,
+        description="Let `Grafana` instances outside namespaces.monitoring import the dashboards",
+    )
+    resync_period: str = Field(
+        "10m",
+        pattern=r"^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$",
+        description="How often the operator re-applies each dashboard (Go duration)",
+    )
+
+
 class DashboardsConfig(ConfigModel):
+    delivery: Literal["sidecar", "grafana-operator"] = Field(
+        "sidecar",
+        description="How Grafana gets the dashboards: ConfigMaps the kube-prometheus-stack "
+        "Grafana sidecar loads (`sidecar`), or `GrafanaDashboard` objects "
+        "(grafana.integreatly.org/v1beta1) the Grafana Operator applies (`grafana-operator`)",
+    )
+    grafana_operator: GrafanaOperatorConfig = Field(
+        GrafanaOperatorConfig(),
+        description="GrafanaDashboard settings (delivery: grafana-operator)",
+    )
     folder: str = Field("vLLM", description="Grafana folder of the dashboards")
     uid: str = Field(
         "vllm-single-pane", max_length=40, description="UID of the single-pane dashboard"

@@ -38,6 +38,7 @@ SCHEMA_VERSIONS = {
     "ray.io": "KubeRay v1.4.2",
     "keda.sh": "KEDA v2.17.2",
     "leaderworkerset.x-k8s.io": "LeaderWorkerSet v0.10.0",
+    "grafana.integreatly.org": "Grafana Operator v5.24.0",
 }
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from observability import runtimes
 from observability.config import BundleConfig
+from observability.dashboards import DASHBOARDS
+from observability.render import dashboards
 
 __all__ = ["NAME", "RULES", "artifacts"]
 
@@ -42,6 +44,19 @@ def rules_for(cfg: BundleConfig) -> list[tuple[str, list[str], list[str]]]:
         out.append(("keda.sh", ["scaledobjects"], ["get"]))
         out.append(("autoscaling", ["horizontalpodautoscalers"], ["get"]))
     return out
+
+
+def _delivery_rule(cfg: BundleConfig) -> dict[str, Any]:
+    """`get` on exactly the dashboard objects the bundle renders: the sidecar's ConfigMaps,
+    or the GrafanaDashboards the Grafana Operator applies."""
+    files = sorted(DASHBOARDS)
+    if cfg.dashboards.delivery == "grafana-operator":
+        group, resource = dashboards.GRAFANA_DASHBOARD_API.split("/")[0], "grafanadashboards"
+        names = [f.removesuffix(".json") for f in files]
+    else:
+        group, resource = "", "configmaps"
+        names = [dashboards.configmap_name(f) for f in files]
+    return {"apiGroups": [group], "resources": [resource], "resourceNames": names, "verbs": ["get"]}
 
 
 def _labels() -> dict[str, str]:
@@ -83,14 +98,16 @@ def rbac(cfg: BundleConfig) -> list[dict[str, Any]]:
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "Role",
             "metadata": _meta(f"{NAME}-grafana-secret", ns),
-            # Only the Grafana admin Secret, only `get`: verify logs in to Grafana with it.
+            # Only the Grafana admin Secret, only `get`: verify logs in to Grafana with it;
+            # and the bundle's own dashboard objects (grafana.delivery).
             "rules": [
                 {
                     "apiGroups": [""],
                     "resources": ["secrets"],
                     "resourceNames": [cfg.secrets.grafana_admin.name],
                     "verbs": ["get"],
-                }
+                },
+                _delivery_rule(cfg),
             ],
         },
         {

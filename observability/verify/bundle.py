@@ -13,11 +13,12 @@ from typing import Any
 import yaml
 
 from observability.config import BundleConfig
+from observability.dashboards import DASHBOARDS
 from observability.render import alerts, servicemonitors
 from observability.render import dashboards as dashboard_files
 from observability.render.registry import render_objects
 
-__all__ = ["applications", "dashboards", "monitors", "rule_groups"]
+__all__ = ["applications", "dashboard_files_of", "dashboards", "monitors", "rule_groups"]
 
 MONITOR_KINDS = ("ServiceMonitor", "PodMonitor")
 
@@ -93,3 +94,9 @@ def dashboards(cfg: BundleConfig) -> dict[str, dict[str, Any]]:
         elif path.endswith(".json"):
             add(doc)
     return out
+
+
+def dashboard_files_of(cfg: BundleConfig) -> list[str]:
+    """The dashboard JSON file names the bundle renders (each one ConfigMap and, with
+    `dashboards.delivery: grafana-operator`, one GrafanaDashboard)."""
+    return sorted(DASHBOARDS)

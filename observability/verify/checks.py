@@ -6,6 +6,7 @@ from observability.verify import (
     checks_alerting,
     checks_argocd,
     checks_crds,
+    checks_delivery,
     checks_drift,
     checks_gpu,
     checks_grafana,
@@ -32,6 +33,7 @@ ALL_CHECKS: list[Check] = [
     *checks_drift.CHECKS,
     *checks_rules.CHECKS,
     *checks_alerting.CHECKS,
+    *checks_delivery.CHECKS,
     *_grafana_rest,
 ]
 

@@ -366,6 +366,11 @@ class Cluster:
             f"secret {namespace}/{name}", self.core.read_namespaced_secret, name, namespace
         )
 
+    def configmap(self, namespace: str, name: str) -> dict | None:
+        return self._call(
+            f"configmap {namespace}/{name}", self.core.read_namespaced_config_map, name, namespace
+        )
+
     def deployments(self, namespace: str, selector: dict[str, str]) -> list[dict]:
         sel = label_selector(selector)
         return self._items(

@@ -5,6 +5,7 @@ and the matching Prometheus scrape config and rule groups."""
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,7 @@ def build_cluster(
         live["status"] = copy.deepcopy(t["application-status-healthy"])
         inst.objects.append(live)
     inst.objects += [copy.deepcopy(m) for m in bundle_facts.monitors(cfg)]
+    inst.objects += dashboard_objects(cfg)
     seen: set[tuple[str, str]] = set()
     for g in bundle_facts.rule_groups(cfg):
         meta = g["source"]
@@ -160,6 +162,46 @@ def build_cluster(
                 }
             )
     return inst
+
+
+def dashboard_objects(cfg: BundleConfig) -> list[dict[str, Any]]:
+    """The dashboards as `dashboards.delivery` puts them in the cluster, healthy: the
+    ConfigMaps kustomize generates (sidecar), or those plus GrafanaDashboards whose status
+    says the Grafana Operator applied them (grafana-operator)."""
+    from observability.render import dashboards as files
+
+    rendered = files.artifacts(cfg)
+    kz = rendered["dashboards/kustomization.yaml"]
+    opts = kz["generatorOptions"]
+    out: list[dict[str, Any]] = []
+    for gen in kz["configMapGenerator"]:
+        (f,) = gen["files"]
+        meta = {"name": gen["name"], "namespace": kz["namespace"], "labels": opts["labels"]}
+        if opts.get("annotations"):
+            meta["annotations"] = opts["annotations"]
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": meta,
+                "data": {f: json.dumps(rendered[f"dashboards/{f}"], sort_keys=True)},
+            }
+        )
+    for gd in rendered.get(f"dashboards/{files.OPERATOR_FILE}", []):
+        live = copy.deepcopy(gd)
+        live["status"] = {
+            "conditions": [
+                {
+                    "type": "DashboardSynchronized",
+                    "status": "True",
+                    "reason": "ApplySuccessful",
+                    "message": "Dashboard was successfully applied to 1 instances",
+                }
+            ],
+            "lastResync": "2026-12-01T10:00:00Z",
+        }
+        out.append(live)
+    return out
 
 
 def write_kubeconfig(path: Path, server: str, context: str = "fake") -> Path:

@@ -24,6 +24,7 @@ KINDS: dict[str, tuple[str, str, str]] = {  # kind -> (group, version, plural)
     "Pod": ("", "v1", "pods"),
     "Service": ("", "v1", "services"),
     "Secret": ("", "v1", "secrets"),
+    "ConfigMap": ("", "v1", "configmaps"),
     "Deployment": ("apps", "v1", "deployments"),
     "DaemonSet": ("apps", "v1", "daemonsets"),
     "CustomResourceDefinition": ("apiextensions.k8s.io", "v1", "customresourcedefinitions"),
@@ -36,6 +37,7 @@ KINDS: dict[str, tuple[str, str, str]] = {  # kind -> (group, version, plural)
     "RayService": ("ray.io", "v1", "rayservices"),
     "ScaledObject": ("keda.sh", "v1alpha1", "scaledobjects"),
     "HorizontalPodAutoscaler": ("autoscaling", "v2", "horizontalpodautoscalers"),
+    "GrafanaDashboard": ("grafana.integreatly.org", "v1beta1", "grafanadashboards"),
 }
 KIND_OF = {(g, p): k for k, (g, _, p) in KINDS.items()}
 HANG = "hang"
