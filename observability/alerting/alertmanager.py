@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from observability.alerting import router
 from observability.alerting.lifecycle import CAUSES, STARTING
 from observability.config import BundleConfig
+from observability.metrics.router import POOL_LABEL
 
 __all__ = [
     "INHIBITED_BY_TARGET_DOWN",
@@ -122,6 +124,8 @@ def _receivers(cfg: BundleConfig) -> list[dict[str, Any]]:
 
 def _route(cfg: BundleConfig) -> dict[str, Any]:
     group_by = ["alertname", *_cluster(cfg), "namespace", "model_name"]
+    if cfg.pool.enabled:  # two pools in one namespace page apart
+        group_by.append(POOL_LABEL)
     return {
         "receiver": "chat",
         "group_by": group_by,
@@ -191,12 +195,33 @@ def _inhibit_rules(cfg: BundleConfig) -> list[dict[str, Any]]:
     ]
 
 
+def _router_inhibit_rules(cfg: BundleConfig) -> list[dict[str, Any]]:
+    """A pool whose EPP is down, or that has no ready endpoint, pages once for that: its
+    errors, latency, backlog and scheduling failures are the consequence."""
+    if not cfg.pool.enabled:
+        return []
+    equal = [*_cluster(cfg), "namespace", POOL_LABEL]
+    others = tuple(a for a in router.ALERTS if a not in (router.EPP_DOWN, router.NIXL))
+    return [
+        {
+            "source_matchers": [f'alertname="{router.EPP_DOWN}"'],
+            "target_matchers": [f'alertname=~"{_alternation(others)}"'],
+            "equal": equal,
+        },
+        {
+            "source_matchers": [f'alertname="{router.NO_READY}"'],
+            "target_matchers": [f'alertname=~"{_alternation(router.SYMPTOMS)}"'],
+            "equal": equal,
+        },
+    ]
+
+
 def alertmanager_config(cfg: BundleConfig) -> dict[str, Any]:
     """The plain alertmanager.yml body."""
     return {
         "global": {"resolve_timeout": "5m"},
         "route": _route(cfg),
-        "inhibit_rules": _inhibit_rules(cfg),
+        "inhibit_rules": [*_inhibit_rules(cfg), *_router_inhibit_rules(cfg)],
         "receivers": _receivers(cfg),
         "templates": ["/etc/alertmanager/config/*.tmpl"],
     }

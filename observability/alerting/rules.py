@@ -18,6 +18,7 @@ from observability.alerting import (
     capacity,
     gpu,
     lifecycle,
+    router,
     slo,
     vllm_autoscaling,
     vllm_availability,
@@ -51,6 +52,8 @@ COMPONENTS: dict[str, GroupBuilder] = {
     "vllm-slo": slo.group,
     "vllm-saturation": vllm_saturation.group,
     "vllm-availability": vllm_availability.group,
+    # Empty (and not rendered) unless gateway.inference_pool.enabled.
+    "vllm-router": router.group,
     # Empty (and not rendered) unless autoscaling.keda.enabled.
     "vllm-autoscaling": vllm_autoscaling.group,
     "vllm-lifecycle": lifecycle.group,

@@ -44,6 +44,8 @@ CAUSAL_ORDER: tuple[tuple[str, ...], ...] = (
     ("VLLMPodCrashLooping",),  # an OOM kill is one reason for a crash loop
     ("VLLMMetricsAbsent", "VLLMReplicasUnavailable"),  # nothing of a model is up
     ("VLLMTargetDown",),  # one replica's scrape fails
+    ("InferencePoolEPPDown",),  # the pool's router answers nothing
+    ("InferencePoolNoReadyEndpoints",),  # the router answers, with nowhere to route
 )
 _SYMPTOM = len(CAUSAL_ORDER)
 _MATCHER = re.compile(r'^\s*(\w+)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')

@@ -308,15 +308,21 @@ def _check_monitor(
 
 
 def outside_services(cfg: BundleConfig) -> list[tuple[str, ChartService]]:
-    """Services this repository does not deploy but a monitor selects on purpose: the GPU
-    Operator's dcgm-exporter (its labels and port are NVIDIA's, see
+    """Services this repository does not deploy but a monitor selects on purpose: the
+    inference pool's endpoint picker (llm-d-router's chart), the GPU Operator's dcgm-exporter (its labels and port are NVIDIA's, see
     config/workload.py GPU_OPERATOR_DCGM) or the exporter Service named in gpu.dcgm_service."""
+    out: list[tuple[str, ChartService]] = []
+    if cfg.pool.enabled:
+        # The endpoint picker's Service, as llm-d-router's chart creates it.
+        labels = {"app.kubernetes.io/name": cfg.epp_service}
+        epp = ChartService(cfg.epp_service, labels, (cfg.pool.epp.port_name,))
+        out.append((cfg.epp_namespace, epp))
     if cfg.gpu.dcgm_exporter == "bundled":
-        return []
+        return out
     svc = cfg.gpu.scraped_dcgm_service
     name = "nvidia-dcgm-exporter" if cfg.gpu.dcgm_exporter == "gpu-operator" else "external"
     service = ChartService(name, dict(svc.match_labels or {}), (str(svc.port),))
-    return [(str(svc.namespace), service)]
+    return [*out, (str(svc.namespace), service)]
 
 
 def check_crossrefs(

@@ -44,6 +44,7 @@ from observability.metrics.catalog import (
 )
 from observability.metrics.names import SIGNALS, VLLM
 from observability.metrics.promql_ast import PromQLError, metric_names
+from observability.metrics.router import catalogs as router_catalogs
 
 __all__ = [
     "REFERENCE_BUNDLE",
@@ -79,6 +80,8 @@ def _known_series() -> tuple[dict[str, set[str]], set[str]]:
     for cat in runtimes.catalogs():
         others |= cat.series_names()
     others |= runtime_catalog("keda-2.17.2.json").series_names()
+    for cat in router_catalogs():  # the inference pool's EPP generations, vLLM's NIXL
+        others |= cat.series_names()
     return per_version, others
 
 

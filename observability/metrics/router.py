@@ -21,7 +21,11 @@ from observability.metrics.catalog import Catalog, runtime_catalog
 
 __all__ = [
     "CATALOG_FILES",
+    "EPP_JOB",
     "NIXL",
+    "NIXL_FAILED",
+    "NIXL_XFER",
+    "POOL_LABEL",
     "RECORD_PREFIX",
     "ROUTER_FAMILIES",
     "ROUTER_VERSION",
@@ -39,6 +43,10 @@ CATALOG_FILES = (
     "nixl-vllm-0.33.0.json",
 )
 RECORD_PREFIX = "epp:"
+# Target labels the EPP's ServiceMonitor sets on every series (render/router.py): one job
+# whatever release installed the EPP, and the pool's name, so rules group by pool.
+EPP_JOB = "inference-pool-epp"
+POOL_LABEL = "inference_pool"
 # llm_d_epp_request_ttft_seconds' buckets (llm_d_router_metrics.go): a TTFT threshold
 # must sit on one so the alert's p99 is exact at it.
 TTFT_EDGES = (0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0,

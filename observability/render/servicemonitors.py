@@ -27,6 +27,7 @@ from observability.kube import (
     node_relabeling,
     vllm_labels,
 )
+from observability.render import router
 
 __all__ = ["VLLM_DROPPED_SERIES", "artifacts", "dcgm_service_monitor", "vllm_service_monitor"]
 
@@ -119,6 +120,7 @@ def artifacts(cfg: BundleConfig) -> dict[str, Any]:
             if name in monitors:
                 raise ValueError(f"runtime {rt.name} renders servicemonitors/{name} twice")
             monitors[name] = obj
+    monitors.update(router.monitors(cfg))  # the inference pool's EPP, when enabled
     out = {f"servicemonitors/{name}": obj for name, obj in monitors.items()}
     out["servicemonitors/kustomization.yaml"] = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
