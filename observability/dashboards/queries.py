@@ -151,7 +151,10 @@ class Queries:
         """ALERTS of this bundle; in a central store it carries the cluster external label,
         so the cluster variable filters it like every other panel."""
         m = self._matchers()
-        return ALERTS_FIRING.replace("ALERTS{", f"ALERTS{{{m}, ", 1) if m else ALERTS_FIRING
+        firing = ALERTS_FIRING
+        if self.cfg.pool.enabled:  # the router's alerts (vllm.router) are this bundle's too
+            firing = firing.replace("(VLLM|GPU|DCGM)", "(VLLM|GPU|DCGM|InferencePool)")
+        return firing.replace("ALERTS{", f"ALERTS{{{m}, ", 1) if m else firing
 
     def firing_alert_list(self) -> str:
         """One row per firing alert and scope (ALERTS has no runbook: the panel links it)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from observability.alerting import capacity, lifecycle
+from observability.alerting import capacity, lifecycle, router
 from observability.alerting.recording import dashboard_rules
 from observability.metrics.promql_ast import metric_names
 from observability.rulebase import Scope
@@ -17,11 +17,14 @@ _SUFFIXES = ("_bucket", "_sum", "_count")
 
 
 def families_read(expr: str) -> list[str]:
-    """Family names an expression selects (histogram suffixes stripped), in order."""
+    """Family names an expression selects (histogram suffixes stripped), in order. A
+    recording's name (`level:metric:ops`, not an exporter's `vllm:` family) is whole: the
+    router's `epp:request_ttft_seconds_bucket` is a rule of its own."""
     out: list[str] = []
     for name in metric_names(expr):
+        recorded = ":" in name and not name.startswith("vllm:")
         for s in _SUFFIXES:
-            if name.endswith(s) and not name.startswith("DCGM_"):
+            if name.endswith(s) and not name.startswith("DCGM_") and not recorded:
                 name = name.removesuffix(s)
         if name not in out:
             out.append(name)
@@ -33,5 +36,7 @@ def recorded_sources() -> dict[str, tuple[str, ...]]:
     """Recorded name -> the metrics its rule reads (from the rule expressions themselves)."""
     sc = Scope("", ("namespace", "model_name"), ("namespace", "pod", "model_name"), ())
     out = {r["record"]: tuple(families_read(r["expr"])) for r in dashboard_rules(sc)}
+    # the inference router's mapping (epp:* from every EPP naming generation)
+    out |= {r["record"]: tuple(families_read(r["expr"])) for r in router.mapping_rules(sc)}
     # kube-state-metrics recordings (their rules depend on the models configured)
     return {**out, **lifecycle.RECORDED_FROM, **capacity.RECORDED_FROM}

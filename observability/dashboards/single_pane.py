@@ -1,5 +1,6 @@
 """The single pane: overview stats, then latency, throughput, scheduler, cache, errors,
-GPU and cost rows, top to bottom, then one row per runtime in use. Each group of rows
+GPU and cost rows, top to bottom, then one row per runtime in use and the inference
+router's (pane_router). Each group of rows
 is built in its own module (pane_overview, pane_latency, pane_engine, pane_gpu); this
 one puts them in order."""
 
@@ -12,6 +13,8 @@ from observability.dashboards.pane_engine import cache, errors, scheduler
 from observability.dashboards.pane_gpu import GPU_BY, GPU_LEGEND, capacity, cost, gpu
 from observability.dashboards.pane_latency import latency, request_shape, throughput
 from observability.dashboards.pane_overview import STAT_H, STAT_W, alerts, overview
+from observability.dashboards.pane_router import ROW as ROUTER_ROW
+from observability.dashboards.pane_router import router
 from observability.dashboards.panels import PanelSpec
 from observability.dashboards.queries import Queries
 from observability.dashboards.runtimes import runtime_rows
@@ -52,6 +55,7 @@ def rows(cfg: BundleConfig) -> list[tuple[str, list[PanelSpec]]]:
         ("GPU capacity and pod lifecycle", capacity(q, cfg)),
         ("Cost", cost(q, cfg)),
         *runtime_rows(cfg),
+        *([(ROUTER_ROW, router(q, cfg))] if cfg.pool.enabled else []),
     ]
 
 
