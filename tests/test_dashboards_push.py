@@ -25,7 +25,7 @@ def grafana():
 def test_first_push_creates_folder_and_dashboard_then_unchanged_then_updated(grafana, bundle):
     dashes = build_all(bundle)
     first = push_dashboards(grafana.url, TOKEN, dashes, "vLLM")
-    assert [r.status for r in first] == ["created"]
+    assert [r.status for r in first] == ["created"] * 3  # the pane and its two companions
     assert [f["title"] for f in grafana.folders.values()] == ["vLLM"]
     stored = grafana.dashboards[bundle.dashboards.uid]
     assert stored["meta"]["folderTitle"] == "vLLM"
@@ -37,12 +37,12 @@ def test_first_push_creates_folder_and_dashboard_then_unchanged_then_updated(gra
     )
 
     again = push_dashboards(grafana.url, TOKEN, dashes, "vLLM")
-    assert [r.status for r in again] == ["unchanged"]
+    assert [r.status for r in again] == ["unchanged"] * 3
     assert len(grafana.folders) == 1
 
     changed = {k: {**d, "title": d["title"] + " (edited)"} for k, d in dashes.items()}
     third = push_dashboards(grafana.url, TOKEN, changed, "vLLM")
-    assert [r.status for r in third] == ["updated"]
+    assert [r.status for r in third] == ["updated"] * 3
     assert grafana.dashboards[bundle.dashboards.uid]["dashboard"]["version"] == 2
 
 

@@ -82,12 +82,16 @@ def test_keep_list_is_what_rules_and_panels_read(ha_cfg) -> None:
         "namespace_model_name:vllm_generation_tokens:rate1m",
         "up",
         "ALERTS",
+        # the companion dashboards' (instance drill-down, KV cache & disaggregation)
+        "vllm:cache_config_info",
+        "process_cpu_seconds_total",
+        "vllm:nixl_num_failed_transfers_total",
     ):
         assert kept(name), name
     # exposed by vLLM or Prometheus, read by nothing in the bundle
     for name in (
-        "vllm:cache_config_info",
-        "process_cpu_seconds_total",
+        "vllm:corrupted_requests_total",
+        "process_virtual_memory_bytes",
         "vllm:num_requests_running_x",
     ):
         assert not kept(name), name

@@ -102,6 +102,9 @@ def test_engine_gauges_follow_load(version):
 STEADY = {
     "vllm:lora_requests_info": "an info gauge (its value a timestamp); the demo serves no LoRA",
     "vllm:engine_sleep_state": "follows /sleep and /wake_up, not load (tests/test_sim_faults.py)",
+    "vllm:cache_config_info": "an info gauge (always 1): the engine's KV cache settings",
+    "vllm:num_requests_kv_fetch_by_stage": "registered only with a KV connector "
+    "(--kv-transfer-config); the simulator serves none",
     "DCGM_FI_DEV_FB_USED": "weights and KV cache are allocated when the engine starts",
     "DCGM_FI_DEV_FB_FREE": "weights and KV cache are allocated when the engine starts",
     "DCGM_FI_DEV_XID_ERRORS": "only the gpu-xid fault sets it",

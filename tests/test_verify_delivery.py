@@ -28,6 +28,7 @@ from observability.verify.k8s import Cluster
 
 RUN = {c.id: c.run for c in CHECKS}
 PANE = "vllm-single-pane"
+NAMES = ["vllm-instance", "vllm-kv-cache-disaggregation", PANE]  # sorted, as rendered
 CRD = {
     "apiVersion": "apiextensions.k8s.io/v1",
     "kind": "CustomResourceDefinition",
@@ -95,9 +96,9 @@ def test_operator_renders_one_grafana_dashboard_per_configmap(operator_cfg) -> N
     assert "grafana_dashboard" not in kz["generatorOptions"]["labels"]
     assert kz["resources"] == ["grafanadashboards.yaml"]
     gds = out["dashboards/grafanadashboards.yaml"]
-    assert [g["metadata"]["name"] for g in gds] == [PANE]
-    assert gds[0]["apiVersion"] == "grafana.integreatly.org/v1beta1"
-    assert gds[0]["spec"] == {
+    assert [g["metadata"]["name"] for g in gds] == NAMES
+    assert gds[2]["apiVersion"] == "grafana.integreatly.org/v1beta1"
+    assert gds[2]["spec"] == {
         "instanceSelector": {"matchLabels": {"dashboards": "team-a"}},
         "folder": "vLLM",
         "resyncPeriod": "10m",
@@ -108,7 +109,7 @@ def test_operator_renders_one_grafana_dashboard_per_configmap(operator_cfg) -> N
 
 
 def test_lint_validates_grafana_dashboards_against_the_vendored_crd(operator_cfg) -> None:
-    (gd,) = files.artifacts(operator_cfg)["dashboards/grafanadashboards.yaml"]
+    gd = files.artifacts(operator_cfg)["dashboards/grafanadashboards.yaml"][0]
     assert validate_custom(Manifest("dashboards/grafanadashboards.yaml", 0, gd)) == []
     bad = copy.deepcopy(gd)
     bad["spec"]["folderTitle"] = bad["spec"].pop("folder")  # not the CRD's field name
@@ -151,7 +152,7 @@ def test_sidecar_configmap_without_the_label_fails(bundle, sidecar, tmp_path) ->
 def test_synchronized_grafana_dashboards_pass(operator_cfg, operator, tmp_path) -> None:
     out = _run(operator_cfg, operator, tmp_path)
     assert out.status == Status.PASS, out
-    assert out.evidence == "1 GrafanaDashboards synchronized to Grafana (dashboards=team-a)"
+    assert out.evidence == "3 GrafanaDashboards synchronized to Grafana (dashboards=team-a)"
     assert operator.denied == []
 
 
@@ -203,6 +204,6 @@ def test_operator_rbac_reads_grafana_dashboards_not_configmaps(operator_cfg) -> 
     assert role["rules"][1] == {
         "apiGroups": ["grafana.integreatly.org"],
         "resources": ["grafanadashboards"],
-        "resourceNames": [PANE],
+        "resourceNames": NAMES,
         "verbs": ["get"],
     }

@@ -8,12 +8,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from observability.config import BundleConfig
+from observability.dashboards.instance import build_instance
+from observability.dashboards.kv_disagg import build_kv_disagg
 from observability.dashboards.single_pane import build_single_pane
 
-__all__ = ["DASHBOARDS", "build_all", "build_single_pane"]
+__all__ = ["DASHBOARDS", "build_all", "build_instance", "build_kv_disagg", "build_single_pane"]
 
 DASHBOARDS: dict[str, Callable[[BundleConfig], dict]] = {
     "vllm-single-pane.json": build_single_pane,
+    "vllm-kv-cache-disaggregation.json": build_kv_disagg,
+    "vllm-instance.json": build_instance,
 }
 
 

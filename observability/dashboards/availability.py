@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from functools import cache
 
 from observability.dashboards.reads import families_read, recorded_sources
-from observability.metrics.catalog import available_vllm_versions, vllm_catalog
+from observability.metrics.catalog import available_vllm_versions, vllm_catalog, vllm_main_catalog
 from observability.metrics.names import VLLM
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "GATED",
     "IDLE",
     "OPTIONAL_EXPORTERS",
+    "UNRELEASED",
     "expected_empty",
     "exporter_families",
     "family_note",
@@ -43,13 +44,26 @@ GATED: dict[str, str] = {
     "vllm:spec_decode_num_emitted_tokens_total": "--speculative-config",
     "vllm:spec_decode_draft_acceptance_rate": "--speculative-config",
     "vllm:spec_decode_efficiency": "--speculative-config",
+    "vllm:spec_decode_num_drafts_total": "--speculative-config",
+    "vllm:spec_decode_num_accepted_tokens_per_pos_total": "--speculative-config",
+    "vllm:kv_block_lifetime_seconds": "--kv-cache-metrics",
+    "vllm:kv_block_idle_before_evict_seconds": "--kv-cache-metrics",
+    "vllm:kv_block_reuse_gap_seconds": "--kv-cache-metrics",
+    "vllm:num_requests_kv_fetch_by_stage": "a KV connector (--kv-transfer-config)",
+    # read from vLLM main: each family's flag or connector (unreleased-vllm-main.json)
+    **{n: f.condition for n, f in vllm_main_catalog().families.items() if f.condition},
 }
+# Families no cataloged release lists (read from vLLM main): their note says so.
+UNRELEASED = frozenset(vllm_main_catalog().families)
 _EXPORTER_PREFIXES = ("vllm:", "http_")
 # Exporters the bundle reads but does not run itself: a Prometheus without them (a test
 # stack, a cluster without Karpenter) leaves their panels empty, and the panel says why.
 OPTIONAL_EXPORTERS: dict[str, str] = {
     "kube_": "kube-state-metrics (kube-prometheus-stack installs it)",
     "karpenter_": "Karpenter",
+    # the API server's prometheus_client process collector: not exported with
+    # --api-server-count > 1, nor by the simulator
+    "process_": "the vLLM API server's process metrics (absent with --api-server-count > 1)",
 }
 
 
@@ -112,7 +126,8 @@ def family_note(families: Iterable[str]) -> str:
     fams = list(families)
     flags = sorted({GATED[f] for f in fams if f in GATED})
     if flags and all(f in GATED for f in fams):
-        return f"Only with {', '.join(flags)}"
+        main = " (vLLM main; no cataloged release)" if all(f in UNRELEASED for f in fams) else ""
+        return f"Only with {', '.join(flags)}{main}"
     lacking = ", ".join(lacking_versions(fams))
     if VLLM.LORA_INFO.v1 in fams:
         return f"Only with --enable-lora (vLLM {lacking})"
@@ -139,6 +154,11 @@ def no_data_note(exprs: Iterable[str]) -> str:
     if not notes or not all(notes):
         return ""
     idle = [IDLE[f] for e in exprs for f in exporter_families(e) if f in IDLE]
+    heads = {family_note(exporter_families(e)) for e in exprs}
+    if len(notes) > 1 and len(heads) == 1 and not any(optional_families(e) for e in exprs):
+        # one reason for every query: say it once, naming every family
+        fams = list(dict.fromkeys(f for e in exprs for f in exporter_families(e)))
+        notes = [f"{heads.pop()} ({', '.join(_short(f) for f in fams)})"]
     return "; ".join(dict.fromkeys(notes + idle[:1]))
 
 
@@ -151,7 +171,11 @@ def expected_empty(expr: str, present: Callable[[str], bool]) -> str | None:
 
     `present(family)` tells whether the Prometheus holds any series of that family."""
     if optional := optional_families(expr):
-        return None if any(present(f) for f in optional) else _optional_note(optional)
+        # empty as expected when one optional exporter it needs has no series at all
+        # (process memory over kube-state-metrics' limit needs both)
+        by_exporter = [[f for f in optional if f.startswith(p)] for p in OPTIONAL_EXPORTERS]
+        missing = [fs for fs in by_exporter if fs and not any(present(f) for f in fs)]
+        return _optional_note([f for fs in missing for f in fs]) if missing else None
     fams = exporter_families(expr)
     if not fams:
         return ALERTS_QUIET if "ALERTS" in families_read(expr) else None

@@ -35,7 +35,11 @@ from observability.dashboards.panels import (
 from observability.lint.findings import Finding
 from observability.lint.scope import missing_matchers
 from observability.metrics import promql_ast
-from observability.metrics.catalog import available_vllm_versions, vllm_catalog
+from observability.metrics.catalog import (
+    available_vllm_versions,
+    vllm_catalog,
+    vllm_main_catalog,
+)
 from observability.metrics.names import SIGNALS
 
 __all__ = ["STAT_THRESHOLDS", "check"]
@@ -59,7 +63,10 @@ STAT_THRESHOLDS: dict[str, tuple[str, ...]] = {
 _CURRENT = {n for s in SIGNALS.values() if s.v1 for n in [s.v1]}
 _LEGACY = {n for s in SIGNALS.values() for n in s.names if n not in _CURRENT}
 _KNOWN_VLLM = (
-    _CURRENT | _LEGACY | {f for v in available_vllm_versions() for f in vllm_catalog(v).families}
+    _CURRENT
+    | _LEGACY
+    | {f for v in available_vllm_versions() for f in vllm_catalog(v).families}
+    | set(vllm_main_catalog().families)  # read from vLLM main, no release cataloged
 )
 
 

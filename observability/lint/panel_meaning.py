@@ -76,12 +76,35 @@ def _leaf(name: str) -> str | None:
         dim = "bucket:" + (_base_dim(base.removesuffix("_bucket")) or "count")
     elif base.endswith("_count"):
         dim = "count"
+    elif base.endswith("_sum"):
+        # the sum of a histogram's observations: unknown when its name has no unit (a
+        # mean of descriptors per transfer is not a ratio)
+        summed = _base_dim(base.removesuffix("_sum"))
+        if summed is None:
+            return None
+        dim = summed
     else:
-        dim = _base_dim(base.removesuffix("_sum")) or "count"
+        dim = _base_dim(base) or "count"
     return f"rate:{dim}" if rate and not dim.startswith("bucket:") else dim
 
 
+# Families whose names do not say their unit (KV connector histograms, vLLM main).
+_NAMED = {
+    "nixl_bytes_transferred": "bytes",
+    "kv_offload_load_size": "bytes",
+    "kv_offload_store_size": "bytes",
+}
+
+
 def _base_dim(base: str) -> str | None:
+    if base in _NAMED:
+        return _NAMED[base]
+    # KV offload counters: kv_offload_{load,store}_{bytes,time}_total (bytes, seconds)
+    counted = base.removesuffix("_total")
+    if counted != base and counted.endswith("_bytes"):
+        return "bytes"
+    if counted != base and counted.endswith("_time"):
+        return "seconds"
     if base.endswith("_seconds"):
         return "seconds"
     if base.endswith(("_perc", "_hit_rate")):
@@ -109,6 +132,8 @@ def _divide(num: str | None, den: str | None) -> str | None:
         return "ratio"  # like over like: hits/queries, failed/all, accepted/drafted
     if den == "rate:count" and num.startswith("rate:") and num != "rate:count":
         return num.removeprefix("rate:")  # rate(X_sum) / rate(X_count): the mean of X
+    if num == "rate:bytes" and den == "rate:seconds":
+        return "rate:bytes"  # bytes moved per second of transfer time: a bandwidth
     return None
 
 

@@ -26,7 +26,12 @@ from functools import cache
 import promql_parser as pp
 
 from observability.metrics import promql_ast
-from observability.metrics.catalog import available_vllm_versions, dcgm_catalog, vllm_catalog
+from observability.metrics.catalog import (
+    available_vllm_versions,
+    dcgm_catalog,
+    vllm_catalog,
+    vllm_main_catalog,
+)
 
 __all__ = [
     "TARGET_LABELS",
@@ -58,8 +63,9 @@ class MissingMatcher:
 @cache
 def _exporter_labels() -> dict[str, frozenset[str]]:
     out: dict[str, frozenset[str]] = {}
-    for version in available_vllm_versions():
-        for fam in vllm_catalog(version).families.values():
+    catalogs = [vllm_catalog(v) for v in available_vllm_versions()] + [vllm_main_catalog()]
+    for catalog in catalogs:
+        for fam in catalog.families.values():
             labels = frozenset(fam.labels) | TARGET_LABELS
             for s in fam.series_names():
                 out[s] = out.get(s, frozenset()) | labels

@@ -31,6 +31,7 @@ __all__ = [
     "ksm_catalog",
     "runtime_catalog",
     "vllm_catalog",
+    "vllm_main_catalog",
 ]
 
 _SUFFIXES = {
@@ -47,6 +48,7 @@ class MetricFamily:
     labels: tuple[str, ...]
     buckets: tuple[float, ...] | None = None
     default: bool = True  # registered by plain `vllm serve` (data key `default`)
+    condition: str | None = None  # what registers it when not default (source text, a flag)
 
     def series_names(self) -> tuple[str, ...]:
         """Every sample name this family produces on the wire."""
@@ -89,6 +91,7 @@ def _load(filename: str) -> Catalog:
             labels=tuple(f.get("labels", ())),
             buckets=tuple(f["buckets"]) if f.get("buckets") is not None else None,
             default=bool(f.get("default", True)),
+            condition=f.get("condition"),
         )
         for f in raw["families"]
     }
@@ -118,6 +121,15 @@ def vllm_catalog(version: str) -> Catalog:
     if version not in versions:
         raise LookupError(f"no catalog for vLLM {version}; available: {', '.join(versions)}")
     return _load(f"vllm-{version}.json")
+
+
+@cache
+def vllm_main_catalog() -> Catalog:
+    """Families vLLM's own dashboards read that no cataloged release lists, read from vLLM
+    main (`unreleased-vllm-main.json`: KV connector families built at run time, the sleep
+    and RL weight-update operation metrics). Not a version: `available_vllm_versions()`
+    never lists it, so version notes and the simulator's version catalogs ignore it."""
+    return _load("unreleased-vllm-main.json")
 
 
 @cache

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+from observability.metrics.catalog import vllm_catalog
 from observability.metrics.names import DCGM, SIGNALS, VLLM
 
 BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 60.0)
@@ -45,6 +46,8 @@ def _kinds() -> dict[str, str]:
         for n in (s.v1, s.v0):
             if n:
                 out[n] = s.kind
+    for fam in vllm_catalog("latest").families.values():  # histograms without a signal
+        out.setdefault(fam.name, fam.type)
     return out
 
 
@@ -132,7 +135,8 @@ class Exporter(_Server):
             name = new if (generation or self.generation) == "new" else old
             if name:
                 keep.append(name)
-        extra = [n for n in self.names if n not in self._kinds]
+        signal_names = {n for s in SIGNALS.values() for n in (s.v1, s.v0) if n}
+        extra = [n for n in self.names if n not in signal_names]
         return [n for n in dict.fromkeys(keep + extra) if n not in self.dropped]
 
     def vllm_text(self, pod: str = "") -> str:
@@ -149,6 +153,10 @@ class Exporter(_Server):
                 if name.startswith("http_")
                 else f'engine="0",model_name="{self.served_name}"'
             )
+            if name == "vllm:prompt_tokens_by_source_total":  # vLLM creates every source
+                for src in ("local_compute", "local_cache_hit", "external_kv_transfer"):
+                    lines.append(f'{out}{{{lab},source="{src}"}} {el * 2:.1f}')
+                continue
             if name == "http_requests_total":
                 lines.append(
                     f'{out}{{handler="/v1/completions",method="POST",status="2xx"}} {el * 3:.1f}'

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from observability.config import BundleConfig
+from observability.dashboards.availability import GATED, UNRELEASED
 from observability.metrics.names import DCGM
 from observability.render.rbac import rbac as render_rbac
 from observability.verify import Options, VerifyRun, run_verify
@@ -57,7 +58,17 @@ class Harness:
             served_name=served,
             # the vLLM pods' families only: kube-state-metrics and Karpenter are other
             # exporters this fake cluster does not run (their panels say so)
-            names=[n for n in names if not n.startswith(("DCGM_", "kube_", "karpenter_"))],
+            # (nor Prometheus' own `up`), and no family behind a flag or KV connector, or only on
+            # vLLM main (their panels say so)
+            names=[
+                n
+                for n in names
+                if not n.startswith(("DCGM_", "kube_", "karpenter_"))
+                and n != "up"
+                # served like the spec-decode signals (as if --speculative-config were on)
+                and (n not in GATED or GATED[n] == "--speculative-config")
+                and n not in UNRELEASED
+            ],
             dcgm_names=dcgm,
             gpus_per_node=gpus_per_node,
             pod_of_gpu=pod_of_gpu,
