@@ -15,7 +15,7 @@ from typing import Any
 from grafanalib import core as g
 
 from observability.config import BundleConfig
-from observability.dashboards.queries import ALERTS_FIRING
+from observability.dashboards.queries import ALERTS_FIRING, firing_selector
 from observability.metrics.names import VLLM
 
 __all__ = [
@@ -200,7 +200,7 @@ def dashboard_json(
                 "name": "Annotations & Alerts",
                 "type": "dashboard",
             },
-            ALERT_ANNOTATION,
+            {**ALERT_ANNOTATION, "expr": firing_selector(cfg)},
         ]
     }
     for panel in data["panels"]:

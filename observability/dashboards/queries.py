@@ -20,10 +20,26 @@ from observability.config import BundleConfig
 from observability.metrics.names import DCGM, VLLM
 from observability.metrics.promql import Promql, divide
 
-__all__ = ["ALERTS_FIRING", "ALERT_SCOPE", "RATE", "Queries", "promql_regex_escape"]
+__all__ = [
+    "ALERTS_FIRING",
+    "ALERT_SCOPE",
+    "RATE",
+    "Queries",
+    "firing_selector",
+    "promql_regex_escape",
+]
 
 RATE = "$__rate_interval"
 ALERTS_FIRING = 'ALERTS{alertstate="firing", alertname=~"(VLLM|GPU|DCGM).*"}'
+
+
+def firing_selector(cfg: BundleConfig) -> str:
+    """ALERTS_FIRING, with the inference router's alerts (vllm.router) when the pool is on."""
+    if cfg.pool.enabled:
+        return ALERTS_FIRING.replace("(VLLM|GPU|DCGM)", "(VLLM|GPU|DCGM|InferencePool)")
+    return ALERTS_FIRING
+
+
 ALERT_SCOPE = ("namespace", "model_name", "pod", "Hostname")
 QUANTILES = (0.5, 0.95, 0.99)
 
@@ -151,9 +167,7 @@ class Queries:
         """ALERTS of this bundle; in a central store it carries the cluster external label,
         so the cluster variable filters it like every other panel."""
         m = self._matchers()
-        firing = ALERTS_FIRING
-        if self.cfg.pool.enabled:  # the router's alerts (vllm.router) are this bundle's too
-            firing = firing.replace("(VLLM|GPU|DCGM)", "(VLLM|GPU|DCGM|InferencePool)")
+        firing = firing_selector(self.cfg)
         return firing.replace("ALERTS{", f"ALERTS{{{m}, ", 1) if m else firing
 
     def firing_alert_list(self) -> str:
