@@ -13,6 +13,7 @@ from observability.local.ports import PortAllocator
 from observability.runtimes import get as get_runtime
 from observability.runtimes.base import SIM_RAY
 from observability.sim import SimConfig, SimModel, SimThread
+from observability.sim.cluster import gpu_nodes
 
 MODEL = "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"
 
@@ -38,7 +39,7 @@ def sim_config(
     gateway and controller when a model needs them. Tests never compute ports."""
     models = models or (SimModel("deepseek-r1-distill-llama-8b", MODEL, max_model_len=8192),)
     n_replicas = replicas * len(models)
-    nodes = -(-n_replicas // max(gpus_per_node, 1))
+    nodes = gpu_nodes(models, replicas, gpus_per_node)
     heads = sum(1 for m in models if get_runtime(m.runtime).sim_mode == SIM_RAY)
     if heads:
         kw.setdefault("head_port", _PORTS.block(heads))

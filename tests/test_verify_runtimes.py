@@ -135,4 +135,6 @@ def test_rbac_without_the_runtime_rules_is_denied(cfg, tmp_path) -> None:
 
 def test_left_out_where_not_used(bundle, cfg) -> None:
     assert not [c.id for c in CHECKS if c.applies is not None and c.applies(bundle)]
-    assert all(c.applies is not None and c.applies(cfg) for c in CHECKS)
+    applies = {c.id for c in CHECKS if c.applies is not None and c.applies(cfg)}
+    # KServe and LWS models are not in this bundle (tests/test_verify_kserve_lws.py)
+    assert applies == {"runtime.rayservice", "runtime.aibrix", "autoscaling.keda"}

@@ -96,10 +96,15 @@ def parse_models(cfg: BundleConfig, spec: str, option: str = "--models") -> Demo
 def demo_config(cfg: BundleConfig, models: DemoModels) -> BundleConfig:
     """`cfg` as a cluster running exactly `models` would have it: `vllm.deploy` lists
     them, each model's namespace is the one it runs in. Rules and routing generated from
-    this cover every model the stack runs, one VLLMMetricsAbsent per model."""
+    this cover every model the stack runs, one VLLMMetricsAbsent per model; each runtime in
+    use adjusts its own settings to what the simulator imitates (`Runtime.demo_config`)."""
     registry = dict(cfg.models)
     for key, ns in models:
         if ns != cfg.model_namespace(key):
             registry[key] = registry[key].model_copy(update={"namespace": ns})
     vllm = cfg.vllm.model_copy(update={"deploy": [k for k, _ in models]})
-    return cfg.model_copy(update={"vllm": vllm, "models": registry})
+    out = cfg.model_copy(update={"vllm": vllm, "models": registry})
+    # each runtime's settings as the simulator imitates its cluster (KServe's monitors)
+    for rt in runtimes.runtimes_in_use(out):
+        out = rt.demo_config(out)
+    return out

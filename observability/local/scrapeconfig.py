@@ -64,9 +64,12 @@ class DiscoveredTarget:
     container: str
     node: str
     pod_labels: Mapping[str, str] = field(default_factory=dict)
+    # the container port as the pod declares it, where it differs from the address's
+    # (a KServe pod's 8000, served locally on whatever port the simulator got)
+    container_port: int | None = None
 
     def meta_labels(self) -> dict[str, str]:
-        port = self.address.rsplit(":", 1)[1]
+        port = str(self.container_port or self.address.rsplit(":", 1)[1])
         labels = {
             "__address__": self.address,
             "__meta_kubernetes_namespace": self.namespace,
@@ -136,7 +139,11 @@ def targets_from_manifest(
     for r in manifest.get("replicas", []):
         custom = runtimes.get(r.get("runtime", "vllm")).demo_target(r)
         if custom is not None:  # the runtime's own pods (a RayCluster's workers)
-            out.append(_pod_target(r, *custom))
+            out.append(
+                _pod_target(
+                    r, custom.labels, custom.port_name, custom.container, custom.port_number
+                )
+            )
             continue
         labels = {
             # vllm, or the runtime's workload name (tgi): the Services' jobLabel value
@@ -220,10 +227,14 @@ def targets_from_manifest(
 
 
 def _pod_target(
-    entry: Mapping[str, Any], labels: dict[str, str], port_name: str, container: str
+    entry: Mapping[str, Any],
+    labels: dict[str, str],
+    port_name: str,
+    container: str,
+    port_number: int | None = None,
 ) -> DiscoveredTarget:
-    """A pod as pod discovery reports it (a Ray worker or head): no Service, only pod
-    labels and ports."""
+    """A pod as pod discovery reports it (a Ray worker or head, a KServe workload pod): no
+    Service, only pod labels and ports."""
     return DiscoveredTarget(
         address=f"127.0.0.1:{entry['port']}",
         namespace=entry["namespace"],
@@ -234,6 +245,7 @@ def _pod_target(
         container=container,
         node=entry.get("node", ""),
         pod_labels=labels,
+        container_port=port_number,
     )
 
 
@@ -424,6 +436,14 @@ def _pod_monitor_rules(
                 "regex": endpoint["port"],
             }
         )
+    elif "targetPort" in endpoint:  # a number (KServe's 8000): the declared container port
+        rules.append(
+            {
+                "action": "keep",
+                "source_labels": ["__meta_kubernetes_pod_container_port_number"],
+                "regex": str(endpoint["targetPort"]),
+            }
+        )
     rules += [
         {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
         {"source_labels": ["__meta_kubernetes_pod_container_name"], "target_label": "container"},
@@ -458,8 +478,9 @@ def _pod_monitor_rules(
                 "replacement": "${1}",
             }
         )
-    if endpoint.get("port"):
-        rules.append({"target_label": "endpoint", "replacement": endpoint["port"]})
+    port_name = endpoint.get("port") or str(endpoint.get("targetPort", ""))
+    if port_name:
+        rules.append({"target_label": "endpoint", "replacement": port_name})
     rules += [_relabel(r) for r in endpoint.get("relabelings") or []]
     return rules
 

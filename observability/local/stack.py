@@ -16,7 +16,6 @@ import contextlib
 import functools
 import itertools
 import json
-import math
 import os
 import shutil
 import sys
@@ -64,6 +63,7 @@ from observability.render.remote_write import local_remote_write
 from observability.runtimes import runtime_of
 from observability.runtimes.base import SIM_RAY
 from observability.sim import SimConfig, SimModel
+from observability.sim.cluster import gpu_nodes
 
 __all__ = [
     "FAST",
@@ -304,14 +304,15 @@ class LocalStack:
     def _sim_config(self) -> SimConfig:
         o, cfg, models = self.opts, self.cfg, self.models
         n_replicas = o.replicas * len(models)
-        n_nodes = math.ceil(n_replicas / max(o.gpus_per_node, 1))
+        sim_models = tuple(
+            SimModel.from_profile(k, cfg.models[k], ns, runtime_of(cfg, k).sim_exporter(cfg))
+            for k, ns in models
+        )
+        n_nodes = gpu_nodes(sim_models, o.replicas, o.gpus_per_node)
         n_heads = sum(1 for key, _ in models if runtime_of(cfg, key).sim_mode == SIM_RAY)
         aibrix = any(runtime_of(cfg, key).sim_gateway for key, _ in models)
         return SimConfig(
-            models=tuple(
-                SimModel.from_profile(k, cfg.models[k], ns, runtime_of(cfg, k).sim_exporter(cfg))
-                for k, ns in models
-            ),
+            models=sim_models,
             replicas=o.replicas,
             port=self.ports.block(n_replicas),
             vllm_version=o.vllm_version,
@@ -332,7 +333,7 @@ class LocalStack:
         assert self._tmp is not None and self._sup is not None
         sim = self._sim_config()
         n_replicas = sim.replicas * len(sim.models)
-        n_nodes = math.ceil(n_replicas / max(sim.gpus_per_node, 1))
+        n_nodes = gpu_nodes(sim.models, sim.replicas, sim.gpus_per_node)
         say(f"starting {n_replicas} simulated vLLM replicas and {n_nodes} DCGM exporters")
         spec, manifest_file = self._tmp / "sim.json", self._tmp / "manifest.json"
         write_spec(spec, sim, manifest_file)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from observability.kube import VLLM_PORT_NAME, kustomization, vllm_service_name
 
@@ -36,7 +36,16 @@ if TYPE_CHECKING:
     from observability.metrics.catalog import Catalog
     from observability.rulebase import Scope
 
-__all__ = ["SIM_RAY", "SIM_TGI", "SIM_VLLM", "PanelScope", "Runtime", "RuntimePanel"]
+__all__ = [
+    "SIM_RAY",
+    "SIM_TGI",
+    "SIM_VLLM",
+    "DemoTarget",
+    "PanelScope",
+    "Runtime",
+    "RuntimePanel",
+    "SimPod",
+]
 
 # How the simulator can expose a replica (Runtime.sim_mode): vLLM's /metrics, a Ray worker
 # (ray_vllm names beside a head pod), TGI's own names.
@@ -69,6 +78,30 @@ class RuntimePanel:
     min: float | None = None
     max: float | None = None
     red_below: float | None = None  # red under this value, green from it
+
+
+class DemoTarget(NamedTuple):
+    """How pod discovery sees a simulated replica whose pods are not the vLLM Deployment's:
+    its pod labels, the named port its monitor keeps ("" = none), its container, and the
+    container port number a `targetPort` monitor keeps (None = the port it listens on)."""
+
+    labels: dict[str, str]
+    port_name: str
+    container: str
+    port_number: int | None = None
+
+
+@dataclass(frozen=True)
+class SimPod:
+    """One pod of a simulated serving replica. The first pod of a replica serves the
+    engine (its /metrics); the others only hold GPUs and show in kube-state-metrics (an
+    LWS group's workers). `labels` are the pod labels kube-state-metrics exposes once
+    allowlisted; `deployment` the Deployment that owns it ("" = none: a StatefulSet's)."""
+
+    name: str
+    container: str
+    labels: dict[str, str]
+    deployment: str = ""
 
 
 class Runtime:
@@ -198,7 +231,22 @@ class Runtime:
         """Model settings `obsctl demo --runtime` needs to serve `key` this way."""
         return {}
 
-    def demo_target(self, replica: dict[str, Any]) -> tuple[dict[str, str], str, str] | None:
-        """(pod labels, port name, container) of a simulated replica when the runtime's
-        pods are not the vLLM Deployment's; None = the vLLM Deployment's."""
+    def demo_target(self, replica: dict[str, Any]) -> DemoTarget | None:
+        """How pod discovery finds a simulated replica when the runtime's pods are not the
+        vLLM Deployment's; None = the vLLM Deployment's (its Service's labels)."""
         return None
+
+    def demo_config(self, cfg: BundleConfig) -> BundleConfig:
+        """`cfg` as the local stack runs this runtime's models: the runtime settings whose
+        cluster-side behaviour the simulator imitates (KServe: its controller's own
+        monitors); by default unchanged."""
+        return cfg
+
+    def sim_pods(self, key: str, nodes: int, group: int, hash_: str, suffix: str) -> list[SimPod]:
+        """The pods of replica number `group` of model `key` (`nodes` pods per replica),
+        the one serving the engine first; `hash_`/`suffix` are random name parts (a
+        ReplicaSet's hash and a pod's suffix). By default one Deployment pod
+        `<stem>-<key>-<hash>-<suffix>` with the vLLM workload's labels."""
+        workload = f"{self.pod_stem}-{key}"
+        labels = {"app.kubernetes.io/name": self.pod_stem, "app.kubernetes.io/instance": key}
+        return [SimPod(f"{workload}-{hash_}-{suffix}", self.pod_stem, labels, workload)]

@@ -54,7 +54,7 @@ from observability.metrics.catalog import (
     available_vllm_versions,
     vllm_catalog,
 )
-from observability.runtimes.base import Runtime
+from observability.runtimes.base import DemoTarget, Runtime, SimPod
 from observability.runtimes.mapping import forwarded_families, rename_rules
 
 if TYPE_CHECKING:
@@ -68,6 +68,7 @@ __all__ = [
     "POD_MONITOR",
     "RENAMED_PREFIX",
     "KServeRuntime",
+    "controller_monitor",
     "inference_service",
     "llm_inference_service",
 ]
@@ -296,6 +297,75 @@ def pod_monitor(cfg: BundleConfig) -> dict[str, Any]:
     }
 
 
+def controller_monitor(namespace: str, renamed: bool, scheme: str = "https") -> dict[str, Any]:
+    """The vLLM engine PodMonitor ODH's controller creates in `namespace`
+    (`expectedVLLMEngineMonitor` in pkg/controller/v1alpha2/llmisvc/monitoring.go at
+    odh-v3.5): every LLMInferenceService workload pod of the namespace on port 8000, the
+    `llm_isvc_*` labels from its pod labels, and with `renamed` every series renamed
+    `kserve_$1`. `scheme="http"` only for the local demo, whose simulator serves no TLS;
+    KServe's is HTTPS without verifying the certificate."""
+    endpoint: dict[str, Any] = {
+        "targetPort": LLMISVC_PORT,
+        "scheme": scheme,
+        "relabelings": [
+            {
+                "sourceLabels": ["__meta_kubernetes_pod_label_app_kubernetes_io_name"],
+                "action": "replace",
+                "targetLabel": "llm_isvc_name",
+            },
+            {
+                "sourceLabels": ["__meta_kubernetes_pod_label_llm_d_ai_role"],
+                "action": "replace",
+                "targetLabel": "llm_isvc_role",
+            },
+            {
+                "sourceLabels": ["__meta_kubernetes_pod_label_app_kubernetes_io_component"],
+                "action": "replace",
+                "regex": "llminferenceservice-(.*)",
+                "replacement": "$1",
+                "targetLabel": "llm_isvc_component",
+            },
+        ],
+    }
+    if scheme == "https":
+        endpoint["tlsConfig"] = {"insecureSkipVerify": True}
+    if renamed:
+        endpoint["metricRelabelings"] = [
+            {
+                "sourceLabels": ["__name__"],
+                "action": "replace",
+                "replacement": f"{RENAMED_PREFIX}$1",
+                "targetLabel": "__name__",
+            }
+        ]
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": {
+            "name": CONTROLLER_MONITOR if renamed else CONTROLLER_MONITOR_DEFAULT,
+            "namespace": namespace,
+            "labels": {
+                "app.kubernetes.io/component": "llm-monitoring",
+                "app.kubernetes.io/part-of": LLMISVC_PART_OF,
+                "monitoring.opendatahub.io/scrape": "true",
+            },
+        },
+        "spec": {
+            "selector": {
+                "matchLabels": {"app.kubernetes.io/part-of": LLMISVC_PART_OF},
+                "matchExpressions": [
+                    {
+                        "key": "app.kubernetes.io/component",
+                        "operator": "In",
+                        "values": list(WORKLOAD_COMPONENTS),
+                    }
+                ],
+            },
+            "podMetricsEndpoints": [endpoint],
+        },
+    }
+
+
 @cache
 def renamed_catalogs() -> tuple[Catalog, ...]:
     """What KServe's renamed monitor stores for each cataloged vLLM: every family of that
@@ -378,3 +448,42 @@ class KServeRuntime(Runtime):
 
     def rbac_rules(self) -> list[tuple[str, list[str], list[str]]]:
         return [("serving.kserve.io", ["llminferenceservices", "inferenceservices"], ["get"])]
+
+    # -- the local demo: an ODH cluster's LLMInferenceService ----------------------------
+    def demo_config(self, cfg: BundleConfig) -> BundleConfig:
+        """LLMInferenceService models scraped by KServe's own controller monitors, so the
+        demo's series come in as `kserve_vllm:*` and the mapping rules are what the
+        alerts and panels read."""
+        kserve = cfg.runtimes.kserve.model_copy(
+            update={"api": "llm-inference-service", "controller_monitors": True}
+        )
+        return cfg.model_copy(
+            update={"runtimes": cfg.runtimes.model_copy(update={"kserve": kserve})}
+        )
+
+    def demo_monitors(self, cfg: BundleConfig) -> dict[str, dict[str, Any]]:
+        """The renamed monitor alone per model namespace: a build between ODH PRs #1164
+        and #1299, where only `kserve_vllm:*` exist and the mapping writes every `vllm:*`
+        (with both monitors the `-default` one's names win and the mapping records
+        nothing). Plain HTTP: the simulator serves no TLS."""
+        if not self._controller(cfg):
+            return self.monitors(cfg)
+        namespaces = sorted({cfg.model_namespace(k) for k in _keys(cfg)})
+        return {
+            f"{ns}-{CONTROLLER_MONITOR}.yaml": controller_monitor(ns, True, scheme="http")
+            for ns in namespaces
+        }
+
+    def demo_target(self, replica: dict[str, Any]) -> DemoTarget:
+        """A decode pod of the LLMInferenceService `<key>`: container `main`, port 8000
+        (KServe's template names no port)."""
+        labels = llmisvc_pods({"metadata": {"name": replica["model_key"]}})[0][1]
+        return DemoTarget(labels, "", "main", LLMISVC_PORT)
+
+    def sim_pods(self, key: str, nodes: int, group: int, hash_: str, suffix: str) -> list[SimPod]:
+        """`<key>-kserve-<hash>-<suffix>` of the Deployment `<key>-kserve`
+        (workload_single_node.go); kube-state-metrics' allowlisted labels show only
+        `app.kubernetes.io/name: <key>` (KServe sets no `app.kubernetes.io/instance`)."""
+        workload = f"{key}-kserve"
+        labels = {"app.kubernetes.io/name": key}
+        return [SimPod(f"{workload}-{hash_}-{suffix}", "main", labels, workload)]

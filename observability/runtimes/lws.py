@@ -49,7 +49,7 @@ from observability.kube import (
 )
 from observability.metrics.kube import KSM, KSM_JOB, ksm_label
 from observability.rulebase import alert
-from observability.runtimes.base import Runtime
+from observability.runtimes.base import PanelScope, Runtime, RuntimePanel, SimPod
 
 if TYPE_CHECKING:
     from observability.alerting.timing import Timing
@@ -88,6 +88,7 @@ RAY_PORT_NAME = "ray-gcs"
 WORKER_CONTAINER = "ray-worker"
 WORKER_NAME = "vllm-ray-worker"  # the workers' app.kubernetes.io/name (not vLLM's: no /metrics)
 GROUP_DEGRADED = "VLLMMultiNodeGroupDegraded"
+SET_NAME_L = ksm_label(SET_NAME)
 _HOME = "/home/vllm"
 
 
@@ -465,3 +466,80 @@ class LwsRuntime(Runtime):
 
     def rbac_rules(self) -> list[tuple[str, list[str], list[str]]]:
         return [("leaderworkerset.x-k8s.io", ["leaderworkersets"], ["get"])]
+
+    # -- the local demo ------------------------------------------------------------------
+    def demo_overrides(self, key: str) -> dict[str, Any]:
+        # a leader and one worker per group: a worker to lose
+        return {"nodes": 2}
+
+    def sim_pods(self, key: str, nodes: int, group: int, hash_: str, suffix: str) -> list[SimPod]:
+        """Group `group` of the set: the leader `<set>-<group>` (vLLM's API server, the
+        vLLM Service's labels) and workers `<set>-<group>-<n>`, as the LWS controller names
+        and labels them; no Deployment owns them (StatefulSets)."""
+        name = lws_name(key)
+        lws = {SET_NAME: name, GROUP_INDEX: str(group)}
+        leader = {
+            "app.kubernetes.io/name": VLLM_CONTAINER,
+            "app.kubernetes.io/instance": key,
+            **lws,
+            WORKER_INDEX: LEADER_INDEX,
+        }
+        pods = [SimPod(f"{name}-{group}", VLLM_CONTAINER, leader)]
+        for w in range(1, nodes):
+            labels = {"app.kubernetes.io/name": WORKER_NAME, **lws, WORKER_INDEX: str(w)}
+            pods.append(SimPod(f"{name}-{group}-{w}", WORKER_CONTAINER, labels))
+        return pods
+
+    panel_row = "LeaderWorkerSet groups"
+
+    def panels(self, s: PanelScope) -> list[RuntimePanel]:
+        """Group size and ready pods per group, from kube-state-metrics (the workers serve
+        no /metrics of their own)."""
+        sel = ", ".join(
+            m for m in (s.matchers("namespace"), f'job="{KSM_JOB}"', f'{SET_NAME_L}!=""') if m
+        )
+        group_l = ksm_label(GROUP_INDEX)
+        grp = s.by("namespace", SET_NAME_L, group_l)
+        on_pod = s.by("namespace", "pod")
+        ready_sel = ", ".join(
+            m for m in (s.matchers(), f'job="{KSM_JOB}"', 'condition="true"') if m
+        )
+        ready = f"max by ({on_pod}) ({KSM.POD_READY}{{{ready_sel}}})"
+
+        def pods(extra: str = "") -> str:
+            return f"max by ({on_pod}, {SET_NAME_L}, {group_l}) ({KSM.POD_LABELS}{{{sel}{extra}}})"
+
+        def ready_of(p: str) -> str:
+            # pods without a Ready condition (Pending) count as not ready
+            return (
+                f"(sum by ({grp}) ({p} * on ({on_pod}) group_left () {ready})\n"
+                f" or count by ({grp}) ({p}) * 0)"
+            )
+
+        workers = pods(f', {ksm_label(WORKER_INDEX)}!="{LEADER_INDEX}"')
+        legend = f"{{{{namespace}}}} {{{{{SET_NAME_L}}}}} group {{{{{group_l}}}}}"
+        reads = f"Reads {KSM.POD_LABELS} and {KSM.POD_READY} (kube-state-metrics)"
+        return [
+            RuntimePanel(
+                "LWS group pods: size and ready",
+                "Pods per LeaderWorkerSet group (the leader and its workers) and how many are "
+                "ready; fewer ready than the size breaks the group "
+                f"(VLLMMultiNodeGroupDegraded). {reads}",
+                "none",
+                (
+                    (f"count by ({grp}) ({pods()})", f"{legend} size"),
+                    (ready_of(pods()), f"{legend} ready"),
+                ),
+                min=0,
+                width=12,
+            ),
+            RuntimePanel(
+                "LWS workers not ready",
+                "Worker pods (worker-index above 0) not ready per group: one is enough to stop "
+                f"the group's pipeline; the leader's own health is VLLMTargetDown. {reads}",
+                "none",
+                ((f"count by ({grp}) ({workers})\n- {ready_of(workers)}", legend),),
+                min=0,
+                width=12,
+            ),
+        ]

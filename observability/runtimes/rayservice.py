@@ -44,7 +44,7 @@ from observability.kube import (
     restricted_container_security,
 )
 from observability.metrics.catalog import Catalog, runtime_catalog
-from observability.runtimes.base import SIM_RAY, PanelScope, Runtime, RuntimePanel
+from observability.runtimes.base import SIM_RAY, DemoTarget, PanelScope, Runtime, RuntimePanel
 from observability.runtimes.mapping import forwarded_families, rename_rules
 
 if TYPE_CHECKING:
@@ -441,14 +441,14 @@ class RayServiceRuntime(Runtime):
     def rbac_rules(self) -> list[tuple[str, list[str], list[str]]]:
         return [("ray.io", ["rayservices"], ["get"])]
 
-    def demo_target(self, replica: dict[str, Any]) -> tuple[dict[str, str], str, str]:
+    def demo_target(self, replica: dict[str, Any]) -> DemoTarget:
         """A worker pod of the model's RayCluster (`<cluster>-gpu-group-worker-<id>`)."""
         cluster = replica["pod"].split("-gpu-group-", 1)[0]
         labels = {
             **kuberay_pod_labels(cluster, "worker", "gpu-group"),
             **ray_pod_labels(replica["model_key"]),
         }
-        return labels, METRICS_PORT_NAME, "ray-worker"
+        return DemoTarget(labels, METRICS_PORT_NAME, "ray-worker")
 
     panel_row = "Ray Serve"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import random
 import threading
 import time
@@ -22,7 +23,7 @@ from aiohttp import web
 
 from observability.metrics.catalog import Catalog, vllm_catalog
 from observability.runtimes import get as get_runtime
-from observability.runtimes.base import SIM_RAY, SIM_TGI
+from observability.runtimes.base import SIM_RAY, SIM_TGI, SimPod
 from observability.sim.admin import add_admin_routes
 from observability.sim.aibrix import CONTROLLER, GATEWAY, AibrixComponent
 from observability.sim.api import Replica, add_replica_routes, http_metrics_middleware
@@ -40,7 +41,7 @@ from observability.sim.tgi import TgiMetrics
 if TYPE_CHECKING:
     from observability.config import ModelProfile
 
-__all__ = ["SimCluster", "SimConfig", "SimModel", "SimThread"]
+__all__ = ["SimCluster", "SimConfig", "SimModel", "SimThread", "gpu_nodes"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class SimModel:
     gpu_memory_utilization: float = 0.9
     max_num_seqs: int = 128
     gpus: int = 1
+    nodes: int = 1  # pods per replica (an LWS group: a leader and nodes-1 workers)
     runtime: str = "vllm"  # models.<key>.runtime: how the replica's metrics are exposed
     # the runtime exporter release imitated (Runtime.sim_exporter: RayService's Ray version
     # decides its naming generation); "" = the runtime's default
@@ -77,6 +79,7 @@ class SimModel:
             gpu_memory_utilization=profile.gpu_memory_utilization,
             max_num_seqs=profile.max_num_seqs,
             gpus=profile.gpus,
+            nodes=profile.nodes,
             runtime=profile.runtime,
         )
 
@@ -104,6 +107,13 @@ class SimConfig:
     faults: tuple[tuple[str, str, tuple[tuple[str, Any], ...]], ...] = ()
 
 
+def gpu_nodes(models: tuple[SimModel, ...], replicas: int, gpus_per_node: int) -> int:
+    """GPU nodes (DCGM exporters, one port each) the cluster creates: every pod of every
+    replica holds its model's `gpus` (an LWS group `nodes` pods)."""
+    gpus = sum(replicas * m.nodes * m.gpus for m in models)
+    return max(1, math.ceil(gpus / max(gpus_per_node, 1)))
+
+
 def _suffix(rng: random.Random, n: int) -> str:
     return "".join(rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(n))
 
@@ -124,13 +134,13 @@ class SimCluster:
         self.faults = Faults([], [])
         self.faults.listeners.append(self._apply_faults)
         self.heads: list[RayHead] = []
+        self.pods: dict[str, SimPod] = {}  # every model pod, serving or not, by name
+        self._pod_model: dict[str, str] = {}  # pod -> model key
         for model in self.cfg.models:
             self._add_model(model, catalog)
         self.ksm = self._kube_state()
         self.aibrix = self._aibrix_components()
-        self.faults.replicas = {r.pod for r in self.replicas} | {
-            c.pod for c in (*self.aibrix, *self.heads)
-        }
+        self.faults.replicas = set(self.pods) | {c.pod for c in (*self.aibrix, *self.heads)}
         self.faults.nodes = {n.name for n in self.nodes}
         self._replica_at: dict[int, Replica] = {r.port: r for r in self.replicas}
         exporters: list[Exporter] = [*self.nodes, *self.heads, *self.aibrix]
@@ -162,18 +172,36 @@ class SimCluster:
                 ray_version=ray_version,
             )
             self.heads.append(head)
-        for _ in range(self.cfg.replicas):
-            pod = (
-                f"{cluster}-gpu-group-worker-{_suffix(rng, 5)}"
+        for group in range(self.cfg.replicas):
+            suffix = _suffix(rng, 5)
+            pods = (
+                [
+                    SimPod(
+                        f"{cluster}-gpu-group-worker-{suffix}",
+                        model.workload,
+                        {},
+                        f"{model.workload}-{model.key}",
+                    )
+                ]
                 if ray
-                else f"{model.workload}-{model.key}-{rs_hash}-{_suffix(rng, 5)}"
+                else rt.sim_pods(model.key, model.nodes, group, rs_hash, suffix)
             )
+            pod = pods[0].name
             metrics, engine = self._engine(model, model_catalog)
-            placed = [self._free_gpu() for _ in range(model.gpus)]
-            for _, gpu in placed:
-                gpu.engine = engine
-                gpu.gpu_memory_utilization = model.gpu_memory_utilization
-                gpu.pod = {"pod": pod, "namespace": model.namespace, "container": model.workload}
+            placed = []
+            for p in pods:  # every pod of the group holds its GPUs; the engine drives them
+                self.pods[p.name] = p
+                self._pod_model[p.name] = model.key
+                held = [self._free_gpu() for _ in range(model.gpus)]
+                for _, gpu in held:
+                    gpu.engine = engine
+                    gpu.gpu_memory_utilization = model.gpu_memory_utilization
+                    gpu.pod = {
+                        "pod": p.name,
+                        "namespace": model.namespace,
+                        "container": p.container,
+                    }
+                placed += held
             replica = Replica(
                 pod,
                 model.namespace,
@@ -252,18 +280,20 @@ class SimCluster:
 
     def _kube_state(self) -> KubeState:
         models = {m.key: m for m in self.cfg.models}
+        node_of = {g.pod["pod"]: n.name for n in self.nodes for g in n.gpus if g.pod}
         return KubeState(
             [
                 KsmPod(
-                    r.pod,
-                    r.namespace,
-                    r.model_key,
-                    r.node,
-                    models[r.model_key].gpus,
-                    container=models[r.model_key].workload,
-                    deployment=f"{models[r.model_key].workload}-{r.model_key}",
+                    p.name,
+                    models[self._pod_model[name]].namespace,
+                    self._pod_model[name],
+                    node_of.get(name, ""),
+                    models[self._pod_model[name]].gpus,
+                    container=p.container,
+                    deployment=p.deployment,
+                    labels=p.labels or None,
                 )
-                for r in self.replicas
+                for name, p in self.pods.items()
             ],
             [KsmNode(n.name, len(n.gpus)) for n in self.nodes],
             self.faults,
@@ -299,7 +329,7 @@ class SimCluster:
                     "pod": r.pod,
                     "namespace": r.namespace,
                     "service": f"{self._model(r).workload}-{r.model_key}",
-                    "container": self._model(r).workload,
+                    "container": self.pods[r.pod].container,
                     "model": r.model,
                     "model_key": r.model_key,
                     "port": r.port,

@@ -64,7 +64,10 @@ class KsmPod:
     node: str
     gpus: int
     container: str = "vllm"
-    deployment: str = ""  # default vllm-<model key>
+    deployment: str = ""  # the Deployment that owns the pod ("" = none: a StatefulSet's)
+    # the allowlisted pod labels kube_pod_labels shows (None = the vLLM workload's:
+    # app.kubernetes.io/name = container, app.kubernetes.io/instance = model key)
+    labels: dict[str, str] | None = None
     started_at: float = field(default_factory=time.time)
     restarts: int = 0
     last_terminated: str | None = None
@@ -74,8 +77,13 @@ class KsmPod:
         h = hashlib.sha1(f"{self.namespace}/{self.name}".encode()).hexdigest()
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
-    def __post_init__(self) -> None:
-        self.deployment = self.deployment or f"vllm-{self.model_key}"
+    def pod_labels(self) -> dict[str, str]:
+        if self.labels is not None:
+            return self.labels
+        return {
+            "app.kubernetes.io/name": self.container,
+            "app.kubernetes.io/instance": self.model_key,
+        }
 
 
 @dataclass
@@ -178,18 +186,18 @@ class KubeState:
         node_requests: dict[str, int] = {}
         ready_by_deploy: dict[tuple[str, str], int] = {}
         desired: dict[tuple[str, str], int] = {}
-        inst = ksm_label("app.kubernetes.io/instance")
-        name_l = ksm_label("app.kubernetes.io/name")
         for pod in self.pods:
             st = self.state(pod)
             base = _labels(namespace=pod.namespace, pod=pod.name, uid=pod.uid)
             ctr = f'{base},container="{pod.container}"'
-            add(KSM.POD_LABELS, f'{base},{name_l}="{pod.container}",{inst}="{pod.model_key}"', 1)
+            shown = "".join(f',{ksm_label(k)}="{v}"' for k, v in pod.pod_labels().items())
+            add(KSM.POD_LABELS, base + shown, 1)
             for phase in _PHASES:
                 add(KSM.POD_PHASE, f'{base},phase="{phase}"', 1 if phase == st["phase"] else 0)
             key = (pod.namespace, pod.deployment)
-            desired[key] = desired.get(key, 0) + 1
-            ready_by_deploy.setdefault(key, 0)
+            if pod.deployment:
+                desired[key] = desired.get(key, 0) + 1
+                ready_by_deploy.setdefault(key, 0)
             node = pod.node if st["scheduled"] else ""
             add(
                 KSM.RESOURCE_REQUESTS,
@@ -203,7 +211,8 @@ class KubeState:
             node_requests[pod.node] = node_requests.get(pod.node, 0) + pod.gpus
             add(KSM.POD_SCHEDULED_TIME, base, int(self.started_at))
             ready = bool(st["ready"])
-            ready_by_deploy[key] += int(ready)
+            if pod.deployment:
+                ready_by_deploy[key] += int(ready)
             for cond, value in (("true", ready), ("false", not ready), ("unknown", False)):
                 add(KSM.POD_READY, f'{base},condition="{cond}"', int(value))
             add(KSM.CONTAINER_READY, ctr, int(ready))
@@ -232,11 +241,12 @@ class KubeState:
                     f'{base},container="trainer",node="{n}",resource="{GPU_RESOURCE}",unit="integer"',
                     gpus,
                 )
-        keys = {(p.namespace, p.deployment): (p.model_key, p.container) for p in self.pods}
+        # a Deployment's labels are its pods' (the reference workloads label both alike)
+        owner_labels = {(p.namespace, p.deployment): p.pod_labels() for p in self.pods}
         for (ns, deploy), n in desired.items():
             base = _labels(namespace=ns, deployment=deploy)
-            key_l, app = keys[(ns, deploy)]
-            add(KSM.DEPLOYMENT_LABELS, f'{base},{name_l}="{app}",{inst}="{key_l}"', 1)
+            shown = "".join(f',{ksm_label(k)}="{v}"' for k, v in owner_labels[(ns, deploy)].items())
+            add(KSM.DEPLOYMENT_LABELS, base + shown, 1)
             add(KSM.DEPLOYMENT_SPEC_REPLICAS, base, n)
             add(KSM.DEPLOYMENT_READY, base, ready_by_deploy[(ns, deploy)])
         pool = ksm_label(self.node_pool_label)
