@@ -1,7 +1,7 @@
 """Alert quality on the local stack: detection time vs the theoretical minimum per scenario,
 false positives under benign load, and series ingested per vLLM replica vs its raw exposition.
 
-    .venv/bin/python bench/scenarios.py [--scenarios a,b] [--json]
+    .venv/bin/python bench/scenarios.py [--scenarios a,b] [--runtime NAME] [--json]
 
 Runs each scenario on its own fresh fast-profile stack (real Prometheus + Alertmanager,
 simulators, Locust load): follow-on alerts of one fault (5 m rate windows, SLO windows
@@ -9,12 +9,17 @@ up to 3 h) would otherwise still fire during the next. Prints one table, PASS or
 scenario: every expected alert pages, none unexpected, each page within 1.2x the minimum
 computed from its rule (observability/scenarios/minimum.py; an expected alert without a
 computable minimum fails). Exits 1 when any scenario fails.
+
+`--runtime NAME` serves the stack's only model through that runtime, as `obsctl demo
+--runtime NAME --models 1` does (KServe: scraped through ODH's renaming monitor and mapped;
+LWS: groups of a leader and a worker), so every scenario proves the same alert names on it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -25,8 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from observability.config import load_config  # noqa: E402
-from observability.local.stack import LocalStack, StackOptions  # noqa: E402
+from observability.local.models import demo_models  # noqa: E402
+from observability.local.stack import LocalStack, StackOptions, with_runtime  # noqa: E402
 from observability.local.summary import query  # noqa: E402
+from observability.runtimes import REGISTRY  # noqa: E402
 from observability.scenarios import SCENARIOS, format_result, run_scenario  # noqa: E402
 
 
@@ -51,9 +58,16 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--runtime", choices=list(REGISTRY), help="serve the only model through this runtime"
+    )
     args = ap.parse_args()
     names = [n for n in args.scenarios.split(",") if n]
     cfg = load_config(ROOT / "bundle.yaml")
+    models: tuple[tuple[str, str], ...] = ()
+    if args.runtime:
+        models = demo_models(cfg, 1)
+        cfg = with_runtime(cfg, args.runtime, models[0][0])
     results, series = [], []
     for name in names:
         stack = LocalStack(
@@ -61,7 +75,8 @@ def main() -> int:
                 cfg=cfg,
                 repo_root=ROOT,
                 profile="fast",
-                state_file=ROOT / ".obsctl" / "bench-state.json",
+                models=models,
+                state_file=ROOT / ".obsctl" / f"bench-state-{os.getpid()}.json",
             )
         )
         try:
@@ -80,6 +95,8 @@ def main() -> int:
     if args.json:
         print(json.dumps({"scenarios": [r.to_json() for r in results], "series": series}, indent=2))
         return 0 if all(r.ok for r in results) else 1
+    if args.runtime:
+        print(f"runtime: {args.runtime} (the stack's only model: {models[0][0]})")
     print(
         f"\n{'':<4} {'scenario':<20} {'alert':<28} {'fired':<5} {'webhook':>8} {'minimum':>8} "
         f"{'ratio':>6}"
