@@ -13,6 +13,7 @@ import yaml
 from observability.alerting.rules import rule_groups
 from observability.config import parse_config
 from observability.lint.runner import run_lint
+from observability.render.kps_values import ksm_label_allowlist
 from observability.runtimes.kserve import CONTROLLER_MONITOR, CONTROLLER_MONITOR_DEFAULT
 from tests.kserve_helpers import KSERVE_KEY, KSERVE_MODEL, KSERVE_NS, kserve_data
 from tests.runtimes_helpers import render_tree
@@ -129,3 +130,59 @@ def test_kserve_names_reach_the_unchanged_alerts_counted_once(
         repo_root,
         {"VLLMQueueBacklog": "600"},
     )
+
+
+@pytest.mark.parametrize(
+    ("api", "label"),
+    [
+        ("llm-inference-service", "label_app_kubernetes_io_name"),
+        ("inference-service", "label_serving_kserve_io_inferenceservice"),
+    ],
+)
+def test_lifecycle_rules_find_kserve_pods_by_kserves_own_label(
+    repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: str, label: str
+) -> None:
+    """KServe sets no app.kubernetes.io/instance: the lifecycle recordings name a KServe
+    model's pods by the label KServe puts on them, and a pod with only the instance label
+    of the same key (not KServe's) is not the model's."""
+    data = kserve_data(repo_root, api=api, controller_monitors=False)
+    monkeypatch.setattr("tests.test_runtimes_rules.keda_data", lambda _root: data)
+    ksm = f'job="kube-state-metrics", namespace="{KSERVE_NS}"'
+    _promtool(
+        tmp_path,
+        [
+            {
+                "name": f"a pod labelled {label} is a pod of the KServe model",
+                "interval": "15s",
+                "input_series": [
+                    {
+                        "series": f'kube_pod_labels{{{ksm}, pod="a", {label}="{KSERVE_KEY}"}}',
+                        "values": "1x10",
+                    },
+                    {
+                        "series": f'kube_pod_labels{{{ksm}, pod="b", label_app_kubernetes_io_instance="{KSERVE_KEY}"}}',
+                        "values": "1x10",
+                    },
+                ],
+                "alert_rule_test": [],
+                "promql_expr_test": [
+                    {
+                        "expr": f'namespace_pod:vllm_model:info{{namespace="{KSERVE_NS}"}}',
+                        "eval_time": "1m",
+                        "exp_samples": [
+                            {
+                                "labels": 'namespace_pod:vllm_model:info{namespace="'
+                                + KSERVE_NS
+                                + f'", pod="a", model_name="{KSERVE_MODEL}"}}',
+                                "value": 1,
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+        repo_root,
+    )
+    cfg = parse_config(data)
+    pods = ksm_label_allowlist(cfg)[0]
+    assert pods.startswith("pods=[") and "serving.kserve.io/inferenceservice" in pods

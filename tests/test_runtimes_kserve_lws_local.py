@@ -175,7 +175,7 @@ def test_lws_groups_and_kserve_pods_as_their_controllers_make_them(bundle: Bundl
         "label_leaderworkerset_sigs_k8s_io_worker_index": "1",
     }
     assert labels[f"vllm-{LWS_KEY}-lws-0"]["label_app_kubernetes_io_instance"] == LWS_KEY
-    # KServe sets no app.kubernetes.io/instance: its pods are not the lifecycle rules' pods
+    # KServe sets no app.kubernetes.io/instance (the lifecycle rules find its pods by name)
     kserve = labels[serving[0][0]]
     assert kserve["label_app_kubernetes_io_name"] == KSERVE_KEY
     assert "label_app_kubernetes_io_instance" not in kserve

@@ -24,6 +24,7 @@ from observability.alerting.timing import Timing, scaled, scaled_seconds
 from observability.config import BundleConfig
 from observability.metrics.kube import GPU_RESOURCE, KSM, KSM_JOB, ksm_label
 from observability.rulebase import Scope, alert, record
+from observability.runtimes import runtime_of
 
 __all__ = [
     "BUDGET",
@@ -90,16 +91,21 @@ def _ksm(name: str, matchers: str = "") -> str:
     return f"{name}{{{inner}}}"
 
 
+def _model_pods(cfg: BundleConfig, key: str) -> str:
+    """Matchers of one model's objects in kube_pod_labels / kube_deployment_labels: its
+    namespace and the label its runtime names it by (`app.kubernetes.io/instance: <key>` on
+    every reference workload; KServe's own label otherwise)."""
+    label, value = runtime_of(cfg, key).model_pod_label(cfg, key)
+    return f'namespace="{cfg.model_namespace(key)}", {ksm_label(label)}={_q(value)}'
+
+
 def _per_model(cfg: BundleConfig, sc: Scope, keys: tuple[str, ...], labels_metric: str) -> str:
     """`<labels_metric>` of every registered model's objects, labelled with its model_name;
     the value is filled in by the caller with `* <n>`."""
     by = sc.by(keys)
     parts = []
     for key, m in cfg.deployed_models:
-        sel = _ksm(
-            labels_metric,
-            f'namespace="{cfg.model_namespace(key)}", {ksm_label(MODEL_POD_LABEL)}="{key}"',
-        )
+        sel = _ksm(labels_metric, _model_pods(cfg, key))
         parts.append(
             f'label_replace(group by ({by}) ({sel}), "model_name", {_q(m.served_name)}, "", "")'
         )
@@ -110,10 +116,7 @@ def _budget(cfg: BundleConfig, t: Timing, sc: Scope, pod: tuple[str, ...]) -> st
     by = sc.by(pod)
     parts = []
     for key, m in cfg.deployed_models:
-        sel = _ksm(
-            KSM.POD_LABELS,
-            f'namespace="{cfg.model_namespace(key)}", {ksm_label(MODEL_POD_LABEL)}="{key}"',
-        )
+        sel = _ksm(KSM.POD_LABELS, _model_pods(cfg, key))
         seconds = scaled_seconds(t, m.expected_load_time)
         parts.append(
             f'label_replace(group by ({by}) ({sel}) * {seconds}, "model_name", '

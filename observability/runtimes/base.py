@@ -177,6 +177,12 @@ class Runtime:
         """Extra Argo CD Applications (e.g. an operator chart), already built."""
         return []
 
+    def model_pod_label(self, cfg: BundleConfig, key: str) -> tuple[str, str]:
+        """(label, value) that marks the pods and Deployment of model `key` in its
+        namespace, as kube-state-metrics shows them (the lifecycle rules find model pods
+        by it; allowlisted by render/kps_values.py or `ksm_pod_labels`)."""
+        return "app.kubernetes.io/instance", key
+
     def ksm_pod_labels(self) -> tuple[str, ...]:
         """Pod labels its alerts read from kube-state-metrics' `kube_pod_labels` (added to
         the chart's metricLabelsAllowlist while a model uses the runtime)."""

@@ -446,6 +446,16 @@ class KServeRuntime(Runtime):
     def catalogs(self) -> list[Catalog]:
         return list(renamed_catalogs())
 
+    def model_pod_label(self, cfg: BundleConfig, key: str) -> tuple[str, str]:
+        """KServe sets no `app.kubernetes.io/instance`: an LLMInferenceService's pods (and
+        its Deployment `<key>-kserve`) carry `app.kubernetes.io/name: <key>`
+        (workload_single_node.go), an InferenceService's `serving.kserve.io/
+        inferenceservice: <key>`."""
+        return ("app.kubernetes.io/name" if _llmisvc(cfg) else ISVC_LABEL), key
+
+    def ksm_pod_labels(self) -> tuple[str, ...]:
+        return (ISVC_LABEL,)
+
     def rbac_rules(self) -> list[tuple[str, list[str], list[str]]]:
         return [("serving.kserve.io", ["llminferenceservices", "inferenceservices"], ["get"])]
 

@@ -27,11 +27,9 @@ from typing import Any
 import promql_parser as pp
 
 from observability.config import duration_seconds
-from observability.metrics.kube import ksm_label
 from observability.metrics.promql_ast import metric_names, nodes, parse, ranges_s, unwrap
 
 __all__ = [
-    "MODEL_KEY_LABEL",
     "RATIO_LIMIT",
     "Clock",
     "Minimum",
@@ -46,9 +44,9 @@ __all__ = [
 ]
 
 RATIO_LIMIT = 1.2  # a scenario fails when an expected alert pages later than this x minimum
-# The kube-state-metrics label naming a model pod's model key (every reference workload
-# carries `app.kubernetes.io/instance: <key>`; alerting/lifecycle.py MODEL_POD_LABEL).
-MODEL_KEY_LABEL = ksm_label("app.kubernetes.io/instance")
+# kube-state-metrics' prefix of pod labels: a model's pods are named by one whose value is
+# the model key (`app.kubernetes.io/instance`, or the runtime's: Runtime.model_pod_label)
+KSM_LABEL_PREFIX = "label_"
 _AGE_COMPARISONS = (">", ">=")
 
 
@@ -183,14 +181,17 @@ def _recorded_value(exprs: list[str], target: Target | None) -> float | None:
             num, other = (rhs, lhs) if isinstance(rhs, pp.NumberLiteral) else (lhs, rhs)
             if not isinstance(num, pp.NumberLiteral) or target is None:
                 continue
-            want = {"namespace": target.namespace, MODEL_KEY_LABEL: target.model_key}
             for vs in (x for x in nodes(other) if isinstance(x, pp.VectorSelector)):
                 eq = {
                     m.name: m.value
                     for m in vs.matchers.matchers
                     if str(m.op).removeprefix("MatchOp.") == "Equal"
                 }
-                if all(eq.get(k) == v for k, v in want.items()):
+                # the model's pods: its namespace and a pod label naming its key (the
+                # runtime's, Runtime.model_pod_label)
+                if eq.get("namespace") == target.namespace and any(
+                    k.startswith(KSM_LABEL_PREFIX) and v == target.model_key for k, v in eq.items()
+                ):
                     return float(num.val)
     return None
 
