@@ -200,6 +200,27 @@ def test_worker_down_with_no_other_group_is_critical_and_missing_pod_counts(tmp_
     assert 'reason="pods_missing"' in out and 'severity="critical"' in out, out
 
 
+def _pending(pod: str, group: str, worker: str) -> list[dict]:
+    """A pod the scheduler never placed: kube-state-metrics shows its labels but no
+    kube_pod_status_ready (no Ready condition yet) and no scheduled time."""
+    return [s for s in _ksm_pod(pod, group, worker, "1x80") if "kube_pod_labels" in s["series"]]
+
+
+def test_pending_worker_breaks_its_group(tmp_path: Path) -> None:
+    """A worker that cannot be scheduled (no free GPU) has no Ready series at all: the group
+    is degraded (a warning while group 0 is whole), and a group can never count as whole
+    with it (critical when it is the only group)."""
+    whole = _ksm_pod(f"{SET}-0", "0", "0", "1x80") + _ksm_pod(f"{SET}-0-1", "0", "1", "1x80")
+    series = whole + _ksm_pod(f"{SET}-1", "1", "0", "1x80") + _pending(f"{SET}-1-1", "1", "1")
+    out = _alerts(tmp_path, series, "12m", lws.GROUP_DEGRADED)
+    assert 'group="1"' in out and f'pod="{SET}-1-1"' in out, out
+    assert 'severity="warning"' in out and 'group="0"' not in out, out
+    alone = _ksm_pod(f"{SET}-0", "0", "0", "1x80") + _pending(f"{SET}-0-1", "0", "1")
+    out = _alerts(tmp_path, alone, "12m", lws.GROUP_DEGRADED)
+    assert 'severity="critical"' in out and 'reason="worker_not_ready"' in out, out
+    assert 'severity="warning"' not in out, out
+
+
 def test_worker_inside_its_load_budget_is_quiet(tmp_path: Path) -> None:
     # scheduled at t=0 with a 20m budget: not ready at 12m is still starting
     series = _ksm_pod(f"{SET}-0", "0", "0", "0x80") + _ksm_pod(f"{SET}-0-1", "0", "1", "0x80")

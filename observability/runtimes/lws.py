@@ -393,8 +393,10 @@ def group_degraded_rules(cfg: BundleConfig, t: Timing, sc: Scope) -> list[dict[s
         workers = pods_of(f', {worker_idx}!="{LEADER_INDEX}"')
         # the lifecycle rules' load budget (alerting.timing.scaled_seconds)
         budget = max(10, round(duration_seconds(m.expected_load_time) * t.lifecycle_scale))
+        # `unless ready == 1`, not `* ready == 0`: a Pending pod has no Ready condition,
+        # so kube-state-metrics has no kube_pod_status_ready series for it at all
         not_ready = (
-            f"(({workers})\n  * {sc.on(pod)} group_left () {ready}) == 0\n"
+            f"({workers})\nunless {sc.on(pod)} ({ready} == 1)\n"
             f"unless {sc.on(pod)} (time() - {sched} < {budget})"
         )
         missing = f"count by ({sc.by(grp)}) ({pods}) < {m.nodes}"
@@ -402,10 +404,10 @@ def group_degraded_rules(cfg: BundleConfig, t: Timing, sc: Scope) -> list[dict[s
             f'label_replace(\n{not_ready},\n"reason", "worker_not_ready", "", "")\n'
             f'or label_replace(\n{missing},\n"reason", "pods_missing", "", "")'
         )
-        # groups whose every pod is ready and present
+        # groups with `nodes` ready pods (a Pending pod, with no Ready series, is not one)
         full = (
-            f"(min by ({sc.by(grp)}) (({pods}) * {sc.on(pod)} group_left () {ready}) == 1)\n"
-            f"and {sc.on(grp)} (count by ({sc.by(grp)}) ({pods}) >= {m.nodes})"
+            f"count by ({sc.by(grp)}) (({pods}) * {sc.on(pod)} group_left () ({ready} == 1))"
+            f" >= {m.nodes}"
         )
         healthy.append(f"count by ({sc.by(model)}) ({full})")
     if not degraded:
