@@ -14,7 +14,12 @@ from observability.alerting.rules import rule_groups
 from observability.config import parse_config
 from observability.lint.runner import run_lint
 from observability.render.kps_values import ksm_label_allowlist
-from observability.runtimes.kserve import CONTROLLER_MONITOR, CONTROLLER_MONITOR_DEFAULT
+from observability.runtimes.kserve import (
+    CONTROLLER_MONITOR,
+    CONTROLLER_MONITOR_DEFAULT,
+    PER_SERVICE_MONITOR,
+    PER_SERVICE_MONITOR_DEFAULT,
+)
 from tests.kserve_helpers import KSERVE_KEY, KSERVE_MODEL, KSERVE_NS, kserve_data
 from tests.runtimes_helpers import render_tree
 from tests.test_runtimes_rules import _promtool
@@ -186,3 +191,60 @@ def test_lifecycle_rules_find_kserve_pods_by_kserves_own_label(
     cfg = parse_config(data)
     pods = ksm_label_allowlist(cfg)[0]
     assert pods.startswith("pods=[") and "serving.kserve.io/inferenceservice" in pods
+
+
+def test_per_service_monitors_of_newer_odh_builds_count_once_and_page(
+    repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Newer ODH builds (opendatahub-io/kserve 31001035, after odh-v3.5) name the engine
+    monitors per service, `<name>-kserve-llmisvc-engine[-default]`: a pod under both still
+    counts once, and a target of either is one VLLMTargetDown watches."""
+    data = kserve_data(repo_root, api="llm-inference-service", controller_monitors=True)
+    monkeypatch.setattr("tests.test_runtimes_rules.keda_data", lambda _root: data)
+    pod = f"{KSERVE_KEY}-kserve-6f7d9c-abcde"
+    renamed = _labels(f"{KSERVE_KEY}{PER_SERVICE_MONITOR}", pod)
+    default = _labels(f"{KSERVE_KEY}{PER_SERVICE_MONITOR_DEFAULT}", pod)
+    down = f'namespace="{KSERVE_NS}", pod="{pod}-down", job="{KSERVE_NS}/{KSERVE_KEY}{PER_SERVICE_MONITOR}"'
+    tokens = f'sum(rate(vllm:prompt_tokens_total{{namespace="{KSERVE_NS}"}}[1m]))'
+    _promtool(
+        tmp_path,
+        [
+            {
+                "name": "a pod under both per-service monitors counts once",
+                "interval": "15s",
+                "input_series": [
+                    {
+                        "series": f"kserve_vllm:prompt_tokens_total{{{renamed}}}",
+                        "values": "0+60x40",
+                    },
+                    {"series": f"vllm:prompt_tokens_total{{{default}}}", "values": "0+60x40"},
+                    {"series": f"up{{{default}}}", "values": "1x40"},
+                    {"series": f"up{{{down}}}", "values": "0x40"},
+                ],
+                "alert_rule_test": [
+                    {
+                        "eval_time": "5m",
+                        "alertname": "VLLMTargetDown",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {
+                                    "severity": "warning",
+                                    "namespace": KSERVE_NS,
+                                    "pod": f"{pod}-down",
+                                    "job": f"{KSERVE_NS}/{KSERVE_KEY}{PER_SERVICE_MONITOR}",
+                                }
+                            }
+                        ],
+                    }
+                ],
+                "promql_expr_test": [
+                    {
+                        "expr": tokens,
+                        "eval_time": "5m",
+                        "exp_samples": [{"labels": "{}", "value": 4}],
+                    }
+                ],
+            }
+        ],
+        repo_root,
+    )

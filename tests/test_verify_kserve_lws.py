@@ -19,7 +19,11 @@ from verify_fakes.kube import FakeKube
 
 from observability.config import BundleConfig, parse_config
 from observability.render.rbac import rbac
-from observability.runtimes.kserve import controller_monitor
+from observability.runtimes.kserve import (
+    PER_SERVICE_MONITOR,
+    PER_SERVICE_MONITOR_DEFAULT,
+    controller_monitor,
+)
 from observability.verify import Options, Status
 from observability.verify.checks_runtimes import CHECKS
 from observability.verify.context import VerifyContext
@@ -193,6 +197,22 @@ def test_kserve_monitor_beside_the_bundles_counts_twice(cfg, kube, tmp_path) -> 
     assert _run("runtime.kserve", cfg, kube, tmp_path).status == Status.PASS
 
 
+def _per_service(renamed: bool) -> dict[str, Any]:
+    """A newer ODH build's per-service monitor (opendatahub-io/kserve 31001035): the same
+    spec, named `<name>-kserve-llmisvc-engine[-default]`."""
+    mon = controller_monitor(KSERVE_NS, renamed)
+    suffix = PER_SERVICE_MONITOR if renamed else PER_SERVICE_MONITOR_DEFAULT
+    mon["metadata"]["name"] = KSERVE_KEY + suffix
+    return mon
+
+
+def test_per_service_monitor_beside_the_bundles_counts_twice(cfg, kube, tmp_path) -> None:
+    kube.add(_per_service(renamed=False))
+    out = _run("runtime.kserve", cfg, kube, tmp_path)
+    assert out.status == Status.FAIL
+    assert f"{KSERVE_KEY}-kserve-llmisvc-engine-default" in out.evidence
+
+
 def test_controller_monitors_without_kserves_monitors_scrapes_nothing(
     repo_root, kube, tmp_path
 ) -> None:
@@ -201,7 +221,7 @@ def test_controller_monitors_without_kserves_monitors_scrapes_nothing(
     assert out.status == Status.FAIL
     assert f"no engine monitor scrapes namespace {KSERVE_NS}" in out.evidence
     assert "controller_monitors: false" in out.fix
-    kube.add(controller_monitor(KSERVE_NS, renamed=True))
+    kube.add(_per_service(renamed=True))  # a newer build's, per service
     assert _run("runtime.kserve", odh, kube, tmp_path).status == Status.PASS
 
 

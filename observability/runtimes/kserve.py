@@ -64,7 +64,10 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTROLLER_MONITOR",
     "CONTROLLER_MONITOR_DEFAULT",
+    "DEFAULT_JOB_RE",
     "LLMISVC_PART_OF",
+    "PER_SERVICE_MONITOR",
+    "PER_SERVICE_MONITOR_DEFAULT",
     "POD_MONITOR",
     "RENAMED_PREFIX",
     "KServeRuntime",
@@ -78,6 +81,13 @@ ODH_VERSION = "odh-v3.5"  # opendatahub-io/kserve tag the controller monitors we
 POD_MONITOR = "kserve-vllm"  # the bundle's own monitor (controller_monitors: false)
 CONTROLLER_MONITOR = "kserve-llm-isvc-vllm-engine"  # renames to kserve_$1
 CONTROLLER_MONITOR_DEFAULT = f"{CONTROLLER_MONITOR}-default"  # vLLM's names
+# Newer ODH builds (opendatahub-io/kserve commit 31001035, after odh-v3.5) make one pair per
+# LLMInferenceService, `kmeta.ChildName(<name>, suffix)` (the name hashed past 63
+# characters), and delete the namespace-wide pair: matched by suffix.
+PER_SERVICE_MONITOR = "-kserve-llmisvc-engine"
+PER_SERVICE_MONITOR_DEFAULT = f"{PER_SERVICE_MONITOR}-default"
+# the `job` of a target that stores vLLM's own names, either generation
+DEFAULT_JOB_RE = f".+/({CONTROLLER_MONITOR_DEFAULT}|.+{PER_SERVICE_MONITOR_DEFAULT})"
 RENAMED_PREFIX = "kserve_"
 LLMISVC_PART_OF = "llminferenceservice"
 LLMISVC_PORT = 8000
@@ -408,12 +418,18 @@ class KServeRuntime(Runtime):
     def engine_jobs(self, cfg: BundleConfig) -> tuple[str, ...]:
         if not self._controller(cfg):
             return (f"{cfg.namespaces.monitoring}/{POD_MONITOR}",)
-        # KServe's monitors live in each model namespace: job="<namespace>/<name>".
+        # KServe's monitors live in each model namespace: job="<namespace>/<name>"; the
+        # per-service generation's names by suffix (a regex: vllm_up joins these with |)
         namespaces = sorted({cfg.model_namespace(k) for k in _keys(cfg)})
         return tuple(
             f"{ns}/{mon}"
             for ns in namespaces
-            for mon in (CONTROLLER_MONITOR_DEFAULT, CONTROLLER_MONITOR)
+            for mon in (
+                CONTROLLER_MONITOR_DEFAULT,
+                CONTROLLER_MONITOR,
+                f".+{PER_SERVICE_MONITOR_DEFAULT}",
+                f".+{PER_SERVICE_MONITOR}",
+            )
         )
 
     def monitors(self, cfg: BundleConfig) -> dict[str, dict[str, Any]]:
@@ -431,13 +447,14 @@ class KServeRuntime(Runtime):
 
     def mapping_rules(self, cfg: BundleConfig, sc: Scope) -> list[dict[str, Any]]:
         """With KServe's monitors: `vllm:x` from `kserve_vllm:x` for pods that no
-        `kserve-llm-isvc-vllm-engine-default` target scrapes (that one stores vLLM's own
-        names: mapping its pods too would count them twice). Keyed on the target's `up`,
-        not on `vllm:x` itself, which the rule's own output would match."""
+        `-default` target scrapes (namespace-wide `kserve-llm-isvc-vllm-engine-default` or
+        a newer build's per-service `<name>-kserve-llmisvc-engine-default`: it stores
+        vLLM's own names, so mapping its pods too would count them twice). Keyed on the
+        target's `up`, not on `vllm:x` itself, which the rule's own output would match."""
         if not self._controller(cfg):
             return []
         fams = forwarded_families(lambda n: bool(_renamed(n)), lambda n: n)
-        default = f'up{{job=~".+/{CONTROLLER_MONITOR_DEFAULT}"}}'
+        default = f'up{{job=~"{DEFAULT_JOB_RE}"}}'
         return [
             {"record": r["record"], "expr": f"{r['expr']} unless on (namespace, pod) {default}"}
             for r in rename_rules(fams, _renamed)

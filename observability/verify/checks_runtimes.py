@@ -34,6 +34,8 @@ from observability.runtimes.aibrix import component_jobs
 from observability.runtimes.kserve import (
     CONTROLLER_MONITOR,
     CONTROLLER_MONITOR_DEFAULT,
+    PER_SERVICE_MONITOR,
+    PER_SERVICE_MONITOR_DEFAULT,
     POD_MONITOR,
 )
 from observability.runtimes.lws import (
@@ -246,14 +248,23 @@ def _kserve_monitors(ctx: VerifyContext, cl: Cluster, keys: list[str]) -> tuple[
     if cfg.runtimes.kserve.api != "llm-inference-service":
         return None  # KServe creates no monitor for an InferenceService
     for ns in sorted({cfg.model_namespace(k) for k in keys}):
+        here = [k for k in keys if cfg.model_namespace(k) == ns]
 
-        def mon(name: str, ns: str = ns) -> bool:
-            return cl.custom("monitoring.coreos.com", "v1", ns, "podmonitors", name) is not None
+        def found(names: list[str], ns: str = ns) -> list[str]:
+            return [
+                n
+                for n in names
+                if cl.custom("monitoring.coreos.com", "v1", ns, "podmonitors", n) is not None
+            ]
 
-        default, renamed = mon(CONTROLLER_MONITOR_DEFAULT), mon(CONTROLLER_MONITOR)
+        # the namespace-wide pair (odh-v3.5) and a newer build's per-service pairs
+        default = found(
+            [CONTROLLER_MONITOR_DEFAULT, *(k + PER_SERVICE_MONITOR_DEFAULT for k in here)]
+        )
+        renamed = found([CONTROLLER_MONITOR, *(k + PER_SERVICE_MONITOR for k in here)])
         if not cfg.runtimes.kserve.controller_monitors and default:
             return (
-                f"KServe's PodMonitor {ns}/{CONTROLLER_MONITOR_DEFAULT} scrapes vLLM's names "
+                f"KServe's PodMonitor {ns}/{default[0]} scrapes vLLM's names "
                 f"beside the bundle's {POD_MONITOR}: every engine series is counted twice",
                 "set runtimes.kserve.controller_monitors: true and run `obsctl render` (the "
                 "bundle then renders no engine monitor), or set LLMISVC_MONITORING_DISABLED="
