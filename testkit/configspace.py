@@ -425,6 +425,10 @@ def receivers_and_alerting(draw: Draw, data: dict[str, Any]) -> None:
     a["replicas_unavailable_for"] = draw(_name(("5m", "10m", "15m")))
     a["oom_window"] = draw(_name(("10m", "15m", "1h")))
     a["ttft_slo"]["min_requests"] = draw(st.sampled_from((1, 10, 100)))
+    a["nixl_kv_expired_per_second"] = draw(st.sampled_from((0.0, 0.01, 1.0)))
+    a["kv_offload_allocation_failure_ratio_warning"] = draw(st.sampled_from((0.01, 0.05, 0.2)))
+    a["engine_operation_stuck_for"] = draw(_name(("5m", "15m", "1h")))
+    a["process_memory_limit_ratio_warning"] = draw(st.sampled_from((0.8, 0.9, 0.95)))
 
 
 def dashboards_verify_git(draw: Draw, data: dict[str, Any]) -> None:

@@ -49,6 +49,17 @@ TABLE: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[str, str, float]] = {
         "°C",
         1,
     ),
+    ("VLLMNixlKVExpired", (("severity", "warning"),)): ("nixl_kv_expired_per_second", "/s", 1),
+    ("VLLMKVOffloadAllocationFailures", (("severity", "warning"),)): (
+        "kv_offload_allocation_failure_ratio_warning",
+        "%",
+        1,
+    ),
+    ("VLLMProcessMemoryNearLimit", (("severity", "warning"),)): (
+        "process_memory_limit_ratio_warning",
+        "%",
+        1,
+    ),
     # DCGM reports utilization in percent (0-100), the bundle as a ratio.
     ("GPUUnderutilized", (("severity", "info"),)): ("gpu_utilization_low_ratio", "%", 100),
 }
@@ -56,6 +67,10 @@ TABLE: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[str, str, float]] = {
 # list (XID) or the dead man's switch. The SLO burn rates are checked separately below.
 NO_THRESHOLD = {
     "VLLMEngineStalled",
+    # a state (waiting requests while asleep) and a duration (engine_operation_stuck_for),
+    # bracketed in alerts/tests/brackets/vllm-operations.yaml
+    "VLLMEngineStuckAsleep",
+    "VLLMEngineOperationStuck",
     "VLLMTargetDown",
     "VLLMMetricsAbsent",
     "GPUXidErrors",

@@ -36,11 +36,18 @@ def runbook_url(cfg: BundleConfig, alertname: str) -> str:
     return f"{repo_web_url(cfg.git.repo_url)}/blob/{cfg.git.revision}/{runbook_path(alertname)}"
 
 
-def _dashboard_url(cfg: BundleConfig, expr_labels: set[str]) -> str:
-    base = f"{cfg.alerting.grafana_url.rstrip('/')}/d/{cfg.dashboards.uid}"
+# A rule may name the companion dashboard that shows its families (`dashboard: kv`);
+# that link also carries the pod, which those dashboards drill into.
+DASHBOARD_KEY = "dashboard"
+
+
+def _dashboard_url(cfg: BundleConfig, expr_labels: set[str], companion: str | None) -> str:
+    uid = cfg.dashboards.companion_uid(companion) if companion else cfg.dashboards.uid
+    base = f"{cfg.alerting.grafana_url.rstrip('/')}/d/{uid}"
+    labels = ("namespace", "model_name", "pod") if companion else ("namespace", "model_name")
     params = [
         f"var-{label}={{{{ $labels.{label} | urlquery }}}}"
-        for label in ("namespace", "model_name")
+        for label in labels
         if label in expr_labels
     ]
     return f"{base}?{'&'.join(params)}" if params else base
@@ -49,9 +56,11 @@ def _dashboard_url(cfg: BundleConfig, expr_labels: set[str]) -> str:
 def add_links(
     cfg: BundleConfig, rule: dict[str, Any], labels_in_output: set[str]
 ) -> dict[str, Any]:
+    rule = dict(rule)
+    companion = rule.pop(DASHBOARD_KEY, None)
     if "alert" not in rule:
         return rule
     annotations = dict(rule["annotations"])
     annotations["runbook_url"] = runbook_url(cfg, rule["alert"])
-    annotations["dashboard_url"] = _dashboard_url(cfg, labels_in_output)
+    annotations["dashboard_url"] = _dashboard_url(cfg, labels_in_output, companion)
     return {**rule, "annotations": annotations}

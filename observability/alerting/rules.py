@@ -22,7 +22,9 @@ from observability.alerting import (
     slo,
     vllm_autoscaling,
     vllm_availability,
+    vllm_connectors,
     vllm_latency,
+    vllm_operations,
     vllm_recording,
     vllm_runtimes,
     vllm_saturation,
@@ -52,6 +54,8 @@ COMPONENTS: dict[str, GroupBuilder] = {
     "vllm-slo": slo.group,
     "vllm-saturation": vllm_saturation.group,
     "vllm-availability": vllm_availability.group,
+    "vllm-connectors": vllm_connectors.group,
+    "vllm-operations": vllm_operations.group,
     # Empty (and not rendered) unless gateway.inference_pool.enabled.
     "vllm-router": router.group,
     # Empty (and not rendered) unless autoscaling.keda.enabled.

@@ -47,6 +47,7 @@ class Timing:
     underutil_window: str = "1h"
     underutil_for: str = "1h"
     exporter_down_for: str = "10m"
+    memory_for: str = "10m"  # VLLMProcessMemoryNearLimit
     target_lookback: str = "1h"  # how long a down target keeps its last model_name
     # Lifecycle thresholds are durations from bundle.yaml (alerting.pod_pending_for, ...,
     # models.<key>.expected_load_time); a profile scales them (fast: a tenth, >= 10s).
@@ -90,6 +91,7 @@ FAST = Timing(
     underutil_window="1h",
     underutil_for="1h",
     exporter_down_for="1m",
+    memory_for="1m",
     target_lookback="15m",
     lifecycle_scale=0.1,
     slo_windows=(

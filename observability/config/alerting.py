@@ -140,6 +140,23 @@ class AlertingConfig(ConfigModel):
         "15m", description="Fewer ready replicas than desired before it alerts"
     )
     oom_window: Duration = Field("15m", description="Window in which an OOMKilled restart alerts")
+    # KV connectors and engine operations (vllm.connectors, vllm.operations): families of
+    # vLLM main; without the connector or feature nothing matches and nothing fires.
+    nixl_kv_expired_per_second: float = Field(
+        0.01, ge=0, description="Requests/s whose KV expired on a prefill worker (NIXL) that warn"
+    )
+    kv_offload_allocation_failure_ratio_warning: float = Field(
+        0.05, gt=0, lt=1, description="Share of KV offload stores failing to allocate that warns"
+    )
+    engine_operation_stuck_for: Duration = Field(
+        "15m", description="A sleep, wake or RL weight-update operation in flight before it warns"
+    )
+    process_memory_limit_ratio_warning: float = Field(
+        0.9,
+        gt=0,
+        lt=1,
+        description="API server resident memory / the vllm container's memory limit that warns",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> AlertingConfig:

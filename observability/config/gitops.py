@@ -161,6 +161,12 @@ class DashboardsConfig(ConfigModel):
     )
     title: str = Field("vLLM single pane", description="Title of the single-pane dashboard")
 
+    def companion_uid(self, key: str) -> str:
+        """Uid of a companion dashboard (`kv`, `instance`): the pane's uid with `-<key>`,
+        cut to Grafana's 40 characters, so every dashboard of one bundle moves together."""
+        suffix = f"-{key}"
+        return self.uid[: 40 - len(suffix)] + suffix
+
 
 class VerifyConfig(ConfigModel):
     """`obsctl verify` in-cluster: the optional CronJob rendered into deploy/verify/."""

@@ -18,7 +18,12 @@ from collections.abc import Callable, Iterable
 from functools import cache
 
 from observability.dashboards.reads import families_read, recorded_sources
-from observability.metrics.catalog import available_vllm_versions, vllm_catalog, vllm_main_catalog
+from observability.metrics.catalog import (
+    available_vllm_versions,
+    runtime_catalog,
+    vllm_catalog,
+    vllm_main_catalog,
+)
 from observability.metrics.names import VLLM
 
 __all__ = [
@@ -53,8 +58,11 @@ GATED: dict[str, str] = {
     # read from vLLM main: each family's flag or connector (unreleased-vllm-main.json)
     **{n: f.condition for n, f in vllm_main_catalog().families.items() if f.condition},
 }
-# Families no cataloged release lists (read from vLLM main): their note says so.
-UNRELEASED = frozenset(vllm_main_catalog().families)
+# Families no cataloged release lists (read from vLLM main): their note says so. The
+# NIXL families the router stream read from the 0.33.0 wheel are released.
+UNRELEASED = frozenset(vllm_main_catalog().families) - frozenset(
+    runtime_catalog("nixl-vllm-0.33.0.json").families
+)
 _EXPORTER_PREFIXES = ("vllm:", "http_")
 # Exporters the bundle reads but does not run itself: a Prometheus without them (a test
 # stack, a cluster without Karpenter) leaves their panels empty, and the panel says why.
@@ -126,8 +134,7 @@ def family_note(families: Iterable[str]) -> str:
     fams = list(families)
     flags = sorted({GATED[f] for f in fams if f in GATED})
     if flags and all(f in GATED for f in fams):
-        main = " (vLLM main; no cataloged release)" if all(f in UNRELEASED for f in fams) else ""
-        return f"Only with {', '.join(flags)}{main}"
+        return f"Only with {', '.join(flags)}"
     lacking = ", ".join(lacking_versions(fams))
     if VLLM.LORA_INFO.v1 in fams:
         return f"Only with --enable-lora (vLLM {lacking})"
@@ -140,7 +147,7 @@ def _query_note(expr: str) -> str:
     fams = exporter_families(expr)
     if not fams or not lacking_versions(fams):
         return ""
-    return f"{family_note(fams)} ({', '.join(_short(f) for f in fams)})"
+    return f"{family_note(fams)} ({_names(fams)})"
 
 
 def no_data_note(exprs: Iterable[str]) -> str:
@@ -158,12 +165,17 @@ def no_data_note(exprs: Iterable[str]) -> str:
     if len(notes) > 1 and len(heads) == 1 and not any(optional_families(e) for e in exprs):
         # one reason for every query: say it once, naming every family
         fams = list(dict.fromkeys(f for e in exprs for f in exporter_families(e)))
-        notes = [f"{heads.pop()} ({', '.join(_short(f) for f in fams)})"]
+        notes = [f"{heads.pop()} ({_names(fams)})"]
     return "; ".join(dict.fromkeys(notes + idle[:1]))
 
 
 def _short(name: str) -> str:
     return name.removeprefix("vllm:")
+
+
+def _names(fams: Iterable[str]) -> str:
+    """`a, b from vLLM main`: the families, those no cataloged release has marked."""
+    return ", ".join(_short(f) + (" from vLLM main" if f in UNRELEASED else "") for f in fams)
 
 
 def expected_empty(expr: str, present: Callable[[str], bool]) -> str | None:

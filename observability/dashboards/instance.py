@@ -16,13 +16,11 @@ from observability.dashboards.queries import Queries
 from observability.dashboards.raw import Raw
 from observability.metrics.promql import divide
 
-__all__ = ["MEMORY_LIMIT_WARNING", "build_instance", "rows"]
+__all__ = ["build_instance", "rows"]
 
 POD = ("pod",)
 M = ("model_name",)
 OPS = ("operation",)
-# The process memory alert's threshold (VLLMProcessMemoryNearLimit), drawn as a line.
-MEMORY_LIMIT_WARNING = 0.9
 SLEEP_OPS = "vllm:sleep_mode_operation_duration_seconds"
 WEIGHT_OPS = "vllm:rl_weight_update_operation_duration_seconds"
 DRAFTS = "vllm:spec_decode_num_drafts_total"
@@ -48,6 +46,7 @@ def memory_limit_ratio(q: Queries, job: str) -> str:
 
 def process(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
     job = _job(cfg)
+    limit = cfg.alerting.process_memory_limit_ratio_warning  # VLLMProcessMemoryNearLimit
     p = Raw(q, frontend=True, extra=job)
     return [
         PanelSpec(
@@ -62,10 +61,10 @@ def process(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
             "timeseries",
             "Memory vs container limit",
             "API-server resident memory as a share of the vllm container's memory limit, per "
-            f"pod; alert VLLMProcessMemoryNearLimit above {MEMORY_LIMIT_WARNING:.0%}",
+            f"pod; alert VLLMProcessMemoryNearLimit above {limit:.0%}",
             "percentunit",
             (Query(memory_limit_ratio(q, job), "{{pod}}"),),
-            thresholds=thresholds_high(MEMORY_LIMIT_WARNING),
+            thresholds=thresholds_high(limit),
             max=1,
         ),
         PanelSpec(

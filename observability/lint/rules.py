@@ -39,8 +39,10 @@ from observability.metrics.catalog import (
     dcgm_catalog,
     karpenter_catalog,
     ksm_catalog,
+    process_catalog,
     runtime_catalog,
     vllm_catalog,
+    vllm_main_catalog,
 )
 from observability.metrics.names import SIGNALS, VLLM
 from observability.metrics.promql_ast import PromQLError, metric_names
@@ -82,6 +84,9 @@ def _known_series() -> tuple[dict[str, set[str]], set[str]]:
     others |= runtime_catalog("keda-2.17.2.json").series_names()
     for cat in router_catalogs():  # the inference pool's EPP generations, vLLM's NIXL
         others |= cat.series_names()
+    # families read from vLLM main (KV connectors, sleep and weight-update operations) and
+    # the API server's process collector: none in every version, so no fallback is asked
+    others |= vllm_main_catalog().series_names() | process_catalog().series_names()
     return per_version, others
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "family_of_series",
     "karpenter_catalog",
     "ksm_catalog",
+    "process_catalog",
     "runtime_catalog",
     "vllm_catalog",
     "vllm_main_catalog",
@@ -151,6 +152,13 @@ def ksm_catalog() -> Catalog:
 def karpenter_catalog() -> Catalog:
     """Karpenter families the GPU capacity rules read (present only where Karpenter runs)."""
     return _load(f"karpenter-{KARPENTER_VERSION}.json")
+
+
+@cache
+def process_catalog() -> Catalog:
+    """prometheus_client's process collector (`process_*`), which vLLM's API server exposes:
+    the instance drill-down's and VLLMProcessMemoryNearLimit's families."""
+    return _load("prometheus-client-process.json")
 
 
 @cache
