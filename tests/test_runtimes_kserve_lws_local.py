@@ -24,6 +24,7 @@ from observability.local.models import demo_config
 from observability.local.stack import LocalStack, StackOptions, with_runtime
 from observability.local.webhook import fetch_notifications
 from observability.promapi import Prometheus
+from observability.runtimes.base import PanelScope
 from observability.runtimes.kserve import controller_monitor
 from observability.scenarios.catalog import SCENARIOS
 from observability.scenarios.run import wait_traffic
@@ -86,6 +87,17 @@ def test_kserve_and_lws_faults_page_like_vllm(
             )
             have = {r["metric"]["__name__"] for r in names}
             assert "vllm:num_requests_running" in have and have <= recorded, have - recorded
+            # the LWS row's first panel: each group's size and its ready pods (2 and 2)
+            scope = PanelScope(
+                matchers=lambda *lbl: ", ".join(f'{x}=~".*"' for x in lbl),
+                by=lambda *lbl: ", ".join(lbl),
+                rate="1m",
+            )
+            size, ready = (q for q, _legend in runtimes.get("lws").panels(scope)[0].queries)
+            group = "label_leaderworkerset_sigs_k8s_io_group_index"
+            for expr in (size, ready):
+                got = {r["metric"][group]: r["value"][1] for r in prom.query(expr)}
+                assert got == {"0": "2", "1": "2"}, (expr, got)
             mapped = prom.query(
                 f'vllm:generation_tokens_total{{namespace="{kserve_ns}", pod=~"{"|".join(ks)}"}}'
             )
