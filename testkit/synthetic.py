@@ -223,12 +223,52 @@ def _dcgm_lines(fleet: SyntheticFleet, times: list[int]) -> Iterator[str]:
                 yield f"{series} {v:.2f} {t}"
 
 
+def _target(fleet: SyntheticFleet, pod: str, idx: int) -> dict[str, str]:
+    """The labels the operator gives a vLLM pod's scrape target."""
+    return {
+        "namespace": fleet.namespace,
+        "pod": pod,
+        "service": "vllm",
+        "container": "vllm",
+        "endpoint": "http",
+        "job": "vllm",
+        "instance": f"10.0.0.{idx + 1}:8000",
+    }
+
+
+def _up_lines(fleet: SyntheticFleet, times: list[int]) -> Iterator[str]:
+    """`up` of every vLLM target: 1 (Prometheus writes it per scrape; backfill must too)."""
+    for pod, _model, idx in fleet.pods():
+        series = f"up{_labels(_target(fleet, pod, idx))}"
+        for t in times:
+            yield f"{series} 1.0 {t}"
+
+
+def _cache_config_lines(
+    fleet: SyntheticFleet, fam: MetricFamily, times: list[int]
+) -> Iterator[str]:
+    """The engine's info gauge (always 1), its labels the KV cache settings."""
+    values = {"block_size": "16", "num_gpu_blocks": "27997", "cache_dtype": "auto",
+              "gpu_memory_utilization": "0.9", "enable_prefix_caching": "True"}  # fmt: skip
+    for pod, _model, idx in fleet.pods():
+        lbl = _target(fleet, pod, idx)
+        lbl.update({k: values.get(k, "") for k in fam.labels if k != "engine"})
+        if "engine" in fam.labels:
+            lbl["engine"] = "0"
+        series = f"{fam.name}{_labels({k: v for k, v in lbl.items() if v})}"
+        for t in times:
+            yield f"{series} 1.0 {t}"
+
+
 def openmetrics(fleet: SyntheticFleet) -> Iterator[str]:
     times = list(range(fleet.end - fleet.seconds, fleet.end + 1, fleet.step))
     cat = vllm_catalog(fleet.vllm_version)
     for fam in cat.families.values():
         if fam.type in ("gauge", "counter", "histogram") and not fam.name.endswith("_info"):
             yield from _vllm_lines(fleet, fam, times)
+    if "vllm:cache_config_info" in cat.families:
+        yield from _cache_config_lines(fleet, cat.families["vllm:cache_config_info"], times)
+    yield from _up_lines(fleet, times)
     if fleet.vllm_version != "0.7.3":
         yield from _http_lines(fleet, times)
     yield from _dcgm_lines(fleet, times)

@@ -16,7 +16,7 @@ import pytest
 from dashboards_helpers import backfilled_prometheus
 
 from observability.config import load_config
-from observability.dashboards import build_single_pane
+from observability.dashboards import build_all, build_single_pane
 from observability.dashboards.check import empty_panels
 from observability.dashboards.exprs import iter_panels
 from observability.dashboards.snapshot import TimeRange, take_snapshot
@@ -52,6 +52,21 @@ EXPECTED_EMPTY = {
         "Time per output token per request",
         "Waiting requests by reason",
     ],
+    "0.10.1": [
+        "Firing alerts",
+        _CLUSTER[0],
+        "KV-connector (external) prefix-cache hit rate",
+        _CLUSTER[1],
+        "LoRA adapters",
+        "Memory traffic per GPU",  # MFU counters: vLLM 0.26+
+        "Model FLOP/s per GPU",
+        "Multimodal cache hit rate",
+        "Prompt tokens by source",
+        _CLUSTER[2],
+        "Sleep state",  # vllm:engine_sleep_state: 0.11+
+        "Time per output token per request",
+        "Waiting requests by reason",
+    ],
     "0.33.0": sorted(
         # spec-decode families are in the 0.33.0 catalog (read from its metrics modules)
         ["Firing alerts", "LoRA adapters", *_CLUSTER]
@@ -60,7 +75,7 @@ EXPECTED_EMPTY = {
 MODELS = ("deepseek-ai/DeepSeek-R1-Distill-Llama-8B", "meta-llama/Meta-Llama-3-8B-Instruct")
 
 
-@pytest.fixture(scope="module", params=["0.7.3", "0.33.0"])
+@pytest.fixture(scope="module", params=["0.7.3", "0.10.1", "0.33.0"])
 def prom(request, tmp_path_factory):
     fleet = SyntheticFleet(
         vllm_version=request.param, replicas=2, models=MODELS, seconds=1800, step=15, end=END
@@ -72,8 +87,9 @@ def prom(request, tmp_path_factory):
 
 def test_every_panel_query_returns_data(prom, bundle):
     version, url = prom
-    dash = build_single_pane(bundle)
-    assert empty_panels(url, dash, rate_interval="1m", lookback_s=600, end=END) == [], version
+    for name, dash in build_all(bundle).items():  # the pane and its two companions
+        empty = empty_panels(url, dash, rate_interval="1m", lookback_s=600, end=END)
+        assert empty == [], (version, name)
 
 
 def test_empty_panels_names_the_panel_when_a_metric_is_missing(prom, bundle):

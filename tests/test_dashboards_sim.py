@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sim_helpers import sim_config
 
-from observability.dashboards import build_single_pane
+from observability.dashboards import build_all
 from observability.dashboards.check import empty_panels
 from observability.local.ports import PortAllocator
 from observability.local.prometheus import start_prometheus
@@ -87,12 +87,12 @@ def test_every_panel_has_data_on_simulated_vllm_newest_and_0_7_3(bundle, repo_ro
         ok = asyncio.run(_load(replica_ports, model, LOAD_S))
         assert ok > 20
         time.sleep(2)  # last scrape after the load
-        dash = build_single_pane(bundle)
-        for ns in sims:
-            empty = empty_panels(
-                url, dash, rate_interval="20s", lookback_s=30, values={"namespace": ns}
-            )
-            assert empty == [], f"namespace {ns}: {empty}"
+        for name, dash in build_all(bundle).items():  # the pane and its two companions
+            for ns in sims:
+                empty = empty_panels(
+                    url, dash, rate_interval="20s", lookback_s=30, values={"namespace": ns}
+                )
+                assert empty == [], f"{name}, namespace {ns}: {empty}"
     finally:
         sup.stop()
         ports.release()
