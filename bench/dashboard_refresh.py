@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
 """Query cost of a full refresh: our single pane vs vLLM's upstream overview dashboard.
 
-    python bench/dashboard_refresh.py [--replicas 100] [--hours 6] [--reps 5]
+    python bench/dashboard_refresh.py [--replicas 100] [--hours 6] [--reps 5] [--all-dashboards]
+
+`--all-dashboards` times every dashboard the bundle ships (the single pane, KV cache &
+disaggregation, instance drill-down) as one refresh of "ours"; upstream stays the vendored
+overview (the queries of vLLM's other four dashboards are not vendored, only their
+families: bench/upstream_vllm_dashboards/), so that ratio is an upper bound of ours
+against all five.
 
 Backfills `--hours` of catalog-accurate history for `--replicas` simulated vLLM replicas
 (half per configured model, each model in its own namespace, with their DCGM GPUs) into a
@@ -37,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from observability.config import load_config  # noqa: E402
+from observability.dashboards import DASHBOARDS  # noqa: E402
 from observability.dashboards.exprs import (  # noqa: E402
     PanelQuery,
     panel_queries,
@@ -76,14 +83,16 @@ class Query:
     instant: bool
 
 
-def dashboard_queries(path: Path, rate_interval: str, range_: str, values: dict) -> list[Query]:
+def dashboard_queries(
+    path: Path, rate_interval: str, range_: str, values: dict, prefix: str = ""
+) -> list[Query]:
     dash = json.loads(path.read_text())
     variables = template_values(dash, values)
     out = []
     for q in panel_queries(dash):
         out.append(
             Query(
-                panel=f"{q.panel_id}:{q.title}",
+                panel=f"{prefix}{q.panel_id}:{q.title}",
                 expr=substitute(q.expr, variables, rate_interval=rate_interval, range_=range_),
                 instant=_is_instant(q),
             )
@@ -141,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--vllm-version", default="0.33.0", help="catalog the replicas expose")
     ap.add_argument("--no-rules", action="store_true", help="run without our recording rules")
     ap.add_argument("--per-panel", action="store_true", help="print every panel's time")
+    ap.add_argument(
+        "--all-dashboards",
+        action="store_true",
+        help="time every dashboard the bundle ships (the pane and its companions) as ours",
+    )
     args = ap.parse_args(argv)
 
     cfg = load_config(ROOT / "bundle.yaml")
@@ -166,7 +180,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         for i, model in enumerate(models)
     ]
-    ours = dashboard_queries(OURS, rate_interval, range_, {})
+    if args.all_dashboards:
+        ours = [
+            q
+            for name in DASHBOARDS
+            for q in dashboard_queries(
+                ROOT / "dashboards" / name, rate_interval, range_, {}, prefix=f"{name}#"
+            )
+        ]
+    else:
+        ours = dashboard_queries(OURS, rate_interval, range_, {})
     upstream = dashboard_queries(UPSTREAM, rate_interval, range_, UPSTREAM_DEFAULTS)
 
     with tempfile.TemporaryDirectory(prefix="dashboard-refresh-") as tmp_s:
