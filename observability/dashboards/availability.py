@@ -70,7 +70,7 @@ OPTIONAL_EXPORTERS: dict[str, str] = {
     "kube_": "kube-state-metrics (kube-prometheus-stack installs it)",
     "karpenter_": "Karpenter",
     # the API server's prometheus_client process collector: not exported with
-    # --api-server-count > 1, nor by the simulator
+    # --api-server-count > 1 (the simulator models them per replica)
     "process_": "the vLLM API server's process metrics (absent with --api-server-count > 1)",
 }
 
