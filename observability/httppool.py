@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["async_client", "race_free_limits"]
+__all__ = ["async_client", "client", "race_free_limits", "shared_client"]
 
 
 def race_free_limits(connections: int | None = None) -> httpx.Limits:
@@ -53,3 +53,16 @@ def async_client(connections: int | None = None, **kwargs: Any) -> httpx.AsyncCl
     CPU there (86 scrapes/s for 225 targets on the 2-core dev machine, against ~1,900 with a
     client per target)."""
     return httpx.AsyncClient(limits=race_free_limits(connections), verify=_tls(), **kwargs)
+
+
+def client(connections: int | None = None, **kwargs: Any) -> httpx.Client:
+    """A sync Client on `race_free_limits(connections)` and the shared TLS context."""
+    return httpx.Client(limits=race_free_limits(connections), verify=_tls(), **kwargs)
+
+
+@cache
+def shared_client() -> httpx.Client:
+    """One process-wide Client for short requests (health probes, polls of a local stack).
+    `httpx.get` builds a Client, and with it a TLS context, per call: polling three demo
+    stacks every half second that way kept most of a core busy loading CA certificates."""
+    return client()

@@ -23,6 +23,8 @@ from pathlib import Path
 import httpx
 import psutil
 
+from observability.httppool import shared_client
+
 __all__ = ["Child", "ChildFailedError", "Supervisor", "http_ok", "tail"]
 
 _PR_SET_PDEATHSIG = 1
@@ -55,7 +57,7 @@ def tail(path: Path, lines: int = 8) -> str:
 
 def http_ok(url: str, timeout: float = 1.0) -> bool:
     try:
-        return httpx.get(url, timeout=timeout).is_success
+        return shared_client().get(url, timeout=timeout).is_success
     except (httpx.HTTPError, ValueError):
         return False
 

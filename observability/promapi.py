@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from observability.httppool import race_free_limits
+from observability.httppool import client
 
 __all__ = [
     "Alertmanager",
@@ -107,7 +107,7 @@ class HttpTransport(Transport):
         self.query_method = "POST"
         self._headers = headers or {}
         # verify asks from a thread pool: its bound is the connections' bound
-        self._client = httpx.Client(follow_redirects=True, limits=race_free_limits())
+        self._client = client(follow_redirects=True)
 
     def request(
         self,

@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Hashable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+K = TypeVar("K", bound=Hashable)
 
 
 def scenario_cmd(repo_root: Path, names: tuple[str, ...], models: str | None = None) -> list[str]:
@@ -38,14 +41,14 @@ def run_scenarios(
     return json.loads(run.stdout)["results"]
 
 
-def run_side_by_side(cmds: dict[str, list[str]], timeout: float) -> dict[str, tuple[int, str, str]]:
+def run_side_by_side(cmds: Mapping[K, list[str]], timeout: float) -> dict[K, tuple[int, str, str]]:
     """Run scenario command lines at once (one stack each); key -> (rc, stdout, stderr).
     Whatever is still running when one times out or fails is terminated."""
     procs = {
         k: subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for k, cmd in cmds.items()
     }
-    out: dict[str, tuple[int, str, str]] = {}
+    out: dict[K, tuple[int, str, str]] = {}
     try:
         for k, p in procs.items():
             stdout, stderr = p.communicate(timeout=timeout)

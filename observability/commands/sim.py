@@ -22,6 +22,7 @@ from observability.commands._common import (
     print_json,
 )
 from observability.config import BundleConfig
+from observability.httppool import shared_client
 from observability.metrics.catalog import available_vllm_versions
 from observability.sim.faults import FAULTS, FaultError
 from observability.sim.latency import DEFAULT_PROFILE, available_profiles
@@ -195,7 +196,7 @@ def fault_cmd(
                 die("give a fault NAME (or --clear)")
             params = dict(p.partition("=")[::2] for p in param)
             body = {"fault": name, "target": target, "params": params}
-            resp = httpx.post(f"{base}/faults", json=body, timeout=timeout)
+            resp = shared_client().post(f"{base}/faults", json=body, timeout=timeout)
     except (httpx.HTTPError, httpx.InvalidURL) as err:
         die(
             f"sim admin API at {base} unreachable ({type(err).__name__}): start `obsctl sim` "

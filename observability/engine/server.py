@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from observability.httppool import shared_client
 from observability.process import Child, ChildFailedError, Supervisor, tail
 
 __all__ = [
@@ -145,9 +146,9 @@ class EngineServer:
 
     def ready(self) -> bool:
         try:
-            if not httpx.get(f"{self.url}/health", timeout=2.0).is_success:
+            if not shared_client().get(f"{self.url}/health", timeout=2.0).is_success:
                 return False
-            models = httpx.get(f"{self.url}/v1/models", timeout=2.0).json()
+            models = shared_client().get(f"{self.url}/v1/models", timeout=2.0).json()
         except (httpx.HTTPError, ValueError):
             return False
         return any(m.get("id") == self.spec.served_name for m in models.get("data", []))

@@ -14,9 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from observability import tmpdirs
+from observability.httppool import shared_client
 from observability.load.report import LoadReport, read_samples, summarize
 from observability.process import Supervisor
 
@@ -46,7 +45,7 @@ class LoadSpec:
 
 def discover_model(url: str, timeout: float = 5.0) -> str:
     """The first served model name at `url` (/v1/models)."""
-    resp = httpx.get(f"{url.rstrip('/')}/v1/models", timeout=timeout)
+    resp = shared_client().get(f"{url.rstrip('/')}/v1/models", timeout=timeout)
     resp.raise_for_status()
     data = resp.json()
     models = [m["id"] for m in data.get("data", [])]

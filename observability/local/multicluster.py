@@ -31,6 +31,7 @@ import httpx
 
 from observability import tmpdirs
 from observability.config import BundleConfig, duration_seconds
+from observability.httppool import shared_client
 from observability.local.central import CentralStore
 from observability.local.ports import PortAllocator
 from observability.local.stack import FAST, LocalStack, Say, StackOptions
@@ -273,7 +274,7 @@ class MultiClusterStack:
         t_fault = time.time()
         node = victim.running.nodes[0].node
         say(f"{victim.opts.cluster_name}: injecting {FAULT} on {node}")
-        httpx.post(
+        shared_client().post(
             f"{victim.admin_url}/faults",
             json={"fault": FAULT, "target": node, "params": {"celsius": 95.0}},
             timeout=5.0,

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
+from observability.httppool import shared_client
 
 __all__ = ["Notification", "WebhookSink", "fetch_notifications"]
 
@@ -131,6 +131,6 @@ class WebhookSink:
 
 def fetch_notifications(url: str, since: float = 0.0, timeout: float = 5.0) -> list[Notification]:
     """Read a (possibly other process's) sink over HTTP."""
-    resp = httpx.get(f"{url}/notifications", params={"since": since}, timeout=timeout)
+    resp = shared_client().get(f"{url}/notifications", params={"since": since}, timeout=timeout)
     resp.raise_for_status()
     return [Notification(**n) for n in resp.json()]

@@ -19,8 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import httpx
-
+from observability.httppool import shared_client
 from observability.load.burst import Burst
 from observability.local.state import StackState
 from observability.local.webhook import fetch_notifications
@@ -88,7 +87,7 @@ class ScenarioResult:
 # -- HTTP helpers ----------------------------------------------------------------------
 def _request(url: str, method: str = "GET", body: Any = None, timeout: float = 5.0) -> Any:
     """The simulator's admin API (JSON in, JSON out)."""
-    resp = httpx.request(method, url, json=body, timeout=timeout)
+    resp = shared_client().request(method, url, json=body, timeout=timeout)
     resp.raise_for_status()
     return resp.json() if resp.content else None
 
