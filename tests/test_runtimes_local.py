@@ -95,8 +95,10 @@ def test_rayservice_scenarios_page_on_both_naming_generations(repo_root: Path) -
     scraped through the rendered PodMonitor and mapped by the rendered rules; every
     scenario pages what it pages on plain vLLM, on the Ray worker pods."""
     extra = ("--runtime", "rayservice", "--models", "1")  # the Ray model alone
-    # Two stacks per generation (four at once): each runs its half of the list in order.
-    halves = (RAY_SCENARIOS[:3], RAY_SCENARIOS[3:])
+    # Two stacks per generation (four at once), each running its part of the list in order.
+    # kv-saturation stays behind replica-crash: as the first scenario of a fresh stack it
+    # did not page on either generation in 100 s (measured beside six other stacks).
+    halves = (RAY_SCENARIOS[:2], RAY_SCENARIOS[2:])
     cmds = {
         (v, half): [*scenario_cmd(repo_root, half), *extra, "--ray-version", v]
         for v in ("2.58.0", "2.49.2")
