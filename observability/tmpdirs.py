@@ -30,6 +30,7 @@ __all__ = [
     "mkdtemp",
     "pid_alive",
     "ports_dir",
+    "staging_dir",
     "sweep",
     "temporary_directory",
     "user_root",
@@ -85,6 +86,21 @@ def mkdtemp(prefix: str) -> Path:
         except FileNotFoundError:  # another process removed the empty user dir meanwhile
             continue
     return Path(tempfile.mkdtemp(prefix=prefix, dir=_pid_dir()))
+
+
+def staging_dir(final: Path) -> Path:
+    """An empty directory beside `final` to build it in, then rename into place (same
+    filesystem: the rename is atomic, which a directory under $TMPDIR would not give a
+    cache elsewhere). It is named after this process; one a dead process left (a build
+    killed with kill -9) is removed here, by the next build."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    for old in final.parent.glob(f".{final.name}.*.building"):
+        pid = old.name.removesuffix(".building").rsplit(".", 1)[-1]
+        if not pid.isdigit() or int(pid) == os.getpid() or not pid_alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    d = final.parent / f".{final.name}.{os.getpid()}.building"
+    d.mkdir(mode=0o700)
+    return d
 
 
 def temporary_directory(prefix: str) -> tempfile.TemporaryDirectory[str]:

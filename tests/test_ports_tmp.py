@@ -116,3 +116,38 @@ def test_foreign_or_symlinked_dir_refused(private_tmp: Path, tmp_path: Path) -> 
     with pytest.raises(tmpdirs.TempDirError, match="set TMPDIR to a private directory"):
         tmpdirs.mkdtemp("obsctl-demo-")
     assert list(elsewhere.iterdir()) == []
+
+
+def test_staging_dir_beside_its_target_reclaims_a_dead_builds(tmp_path: Path) -> None:
+    final = tmp_path / "cache" / "tiny-llama-abc"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        final.parent.mkdir()
+        left = final.parent / f".{final.name}.{dead.pid}.building"
+        kept = final.parent / f".{final.name}.{live.pid}.building"
+        left.mkdir()
+        kept.mkdir()
+        d = tmpdirs.staging_dir(final)
+        assert d.parent == final.parent and d.is_dir() and not any(d.iterdir())
+        assert d.name == f".{final.name}.{os.getpid()}.building"
+        assert not left.exists()  # a build killed with kill -9 leaves nothing for long
+        assert kept.is_dir()  # another live build's directory is not touched
+        d.rename(final)
+        assert final.is_dir()
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_every_temporary_directory_comes_from_tmpdirs() -> None:
+    """A directory made with tempfile elsewhere is not reclaimed after kill -9."""
+    made_elsewhere = [
+        f"{p.relative_to(REPO)}:{i}"
+        for p in (REPO / "observability").rglob("*.py")
+        if p.name != "tmpdirs.py"
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if "tempfile.mkdtemp(" in line or "tempfile.TemporaryDirectory(" in line
+    ]
+    assert made_elsewhere == []

@@ -24,7 +24,6 @@ import random
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 __all__ = ["CHAT_TEMPLATE", "build", "cache_root", "ensure_tiny_model", "recipe_hash"]
@@ -64,6 +63,8 @@ def ensure_tiny_model(python: Path, timeout: float = 300.0) -> Path:
     """The cached tiny model's directory, built first (by `python`, the engine's
     interpreter) when absent. Concurrent callers wait on one lock; the build goes to a
     temporary directory renamed into place, so a killed build leaves nothing half-made."""
+    from observability import tmpdirs  # here: this file also runs alone, in .venv-vllm
+
     root = cache_root()
     out = root / f"tiny-llama-{recipe_hash()}"
     if (out / "config.json").is_file():
@@ -73,7 +74,7 @@ def ensure_tiny_model(python: Path, timeout: float = 300.0) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (out / "config.json").is_file():
             return out
-        tmp = Path(tempfile.mkdtemp(prefix=".tiny-llama-", dir=root))
+        tmp = tmpdirs.staging_dir(out)
         try:
             proc = subprocess.run(
                 [str(python), str(Path(__file__).resolve()), "build", str(tmp)],
