@@ -27,11 +27,11 @@ from typing import Any
 
 from observability import runtimes, tmpdirs
 from observability.config import BundleConfig
-from observability.engine.server import EngineServer, EngineSpec, require_engine
+from observability.engine.server import EngineServer
 from observability.engine.targets import ExternalTarget
-from observability.engine.tinymodel import ensure_tiny_model
 from observability.load.runner import LoadSpec, Target, start_load
 from observability.local import alertmanager as am
+from observability.local import engines as real_engines
 from observability.local import rules as rulefiles
 from observability.local.binaries import Binaries, find_binaries
 from observability.local.models import DemoModels, demo_config, demo_models
@@ -257,9 +257,15 @@ class LocalStack:
         rule_file, monitors = self._write_rules(), self._service_monitors()
         self.webhook = WebhookSink(port=self.ports.one()).start()
         self._write_alertmanager_config(self.webhook.url)
-        self._start_engines(say)  # minutes on CPU: they start while the rest comes up
+        # minutes on CPU: the real engines start while the rest comes up
+        self.engines = real_engines.start_engines(
+            self.cfg, self.models, o.real_replicas, o.repo_root, self._sup, self.ports, say
+        )
         sim = self._start_simulators(say)
-        self._wait_engines(say)
+        for engine in self.engines:
+            took = engine.wait_ready(o.engine_ready_timeout_s, say)
+            say(f"{engine.name} ready after {took:.0f}s at {engine.url}")
+        real_engines.add_replicas(self.cfg, self.models, self.manifest, self.engines, o.targets)
         say("starting Alertmanager and Prometheus")
         am_url = self._start_alertmanager()
         prom_url = self._start_prometheus(monitors, rule_file, am_url)
@@ -346,72 +352,6 @@ class LocalStack:
         self._sup.wait_ready(child, manifest_file.is_file, timeout=self.opts.ready_timeout_s)
         self.manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
         return sim
-
-    def real_model(self) -> str:
-        """The demo model the real engines serve: the first one a vLLM Deployment runs."""
-        for key, _ns in self.models:
-            if runtime_of(self.cfg, key).uses_vllm_deployment:
-                return key
-        raise RuntimeError("a real vLLM needs a demo model served by a vLLM Deployment")
-
-    def _start_engines(self, say: Say) -> None:
-        """Start the real vLLM servers (without waiting for them)."""
-        o = self.opts
-        if not o.real_replicas:
-            return
-        assert self._sup is not None
-        python = require_engine(o.repo_root)
-        say("making the tiny model (once; cached)")
-        model_dir = ensure_tiny_model(python)
-        key = self.real_model()
-        for i in range(o.real_replicas):
-            spec = EngineSpec(model_dir, self.cfg.models[key].served_name, self.ports.one())
-            self.engines.append(
-                EngineServer(spec, python, name=f"vllm-cpu-{i}", sup=self._sup).start()
-            )
-        say(f"starting {o.real_replicas} real vLLM server(s) on CPU for {key}")
-
-    def _wait_engines(self, say: Say) -> None:
-        """Wait for the real servers, then add them and the --target servers to the
-        manifest as replicas (the labels discovery would give their pods)."""
-        o = self.opts
-        for engine in self.engines:
-            took = engine.wait_ready(o.engine_ready_timeout_s, say)
-            say(f"{engine.name} ready after {took:.0f}s at {engine.url}")
-        if not self.engines and not o.targets:
-            return
-        key = self.real_model()
-        by_name = {self.cfg.models[k].served_name: (k, ns) for k, ns in self.models}
-        ns = dict(self.models)[key]
-        replicas = self.manifest.setdefault("replicas", [])
-        for i, engine in enumerate(self.engines):
-            replicas.append(self._replica(key, ns, f"cpu-{i}", engine.spec.port, "vllm-cpu"))
-        for i, t in enumerate(o.targets):
-            k, n = by_name.get(t.served_name, (key, ns))
-            served = t.served_name or self.cfg.models[k].served_name
-            replicas.append(
-                {
-                    **self._replica(k, n, f"target-{i}", t.port, "external", served),
-                    "address": t.address,
-                }
-            )
-
-    def _replica(
-        self, key: str, ns: str, suffix: str, port: int, engine: str, served: str = ""
-    ) -> dict[str, Any]:
-        return {
-            "pod": f"vllm-{key}-{suffix}",
-            "namespace": ns,
-            "service": f"vllm-{key}",
-            "container": "vllm",
-            "model": served or self.cfg.models[key].served_name,
-            "model_key": key,
-            "port": port,
-            "node": "cpu-node-0",
-            "gpus": [],
-            "runtime": "vllm",
-            "engine": engine,
-        }
 
     def _start_alertmanager(self) -> str:
         assert self._tmp is not None and self._sup is not None and self.bins is not None
