@@ -114,3 +114,18 @@ def test_the_runtime_name_scan_sees_comparisons(tmp_path: Path) -> None:
         "m.runtime == 'tgi'",
         "r in ('aibrix',)",
     }
+
+
+# No crowded room: a module past these sizes gets split by concern (docs/architecture.md).
+MAX_LINES = {"observability/config": 250, "observability": 600}
+
+
+def test_no_module_is_a_crowded_room(repo_root: Path) -> None:
+    over = []
+    for path in sorted((repo_root / "observability").rglob("*.py")):
+        rel = path.relative_to(repo_root).as_posix()
+        limit = next(n for prefix, n in MAX_LINES.items() if rel.startswith(prefix + "/"))
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        if lines > limit:
+            over.append(f"{rel}: {lines} lines (at most {limit})")
+    assert over == []
