@@ -369,24 +369,8 @@ def _operator_rules(
             "regex": "(Failed|Succeeded)",
         },
     ]
-    for label in spec.get("targetLabels") or []:
-        rules.append(
-            {
-                "source_labels": [f"__meta_kubernetes_service_label_{sanitize(label)}"],
-                "target_label": sanitize(label),
-                "regex": "(.+)",
-                "replacement": "${1}",
-            }
-        )
-    for label in spec.get("podTargetLabels") or []:
-        rules.append(
-            {
-                "source_labels": [f"__meta_kubernetes_pod_label_{sanitize(label)}"],
-                "target_label": sanitize(label),
-                "regex": "(.+)",
-                "replacement": "${1}",
-            }
-        )
+    rules += _copied_labels(_SERVICE_LABEL, spec.get("targetLabels") or [])
+    rules += _copied_labels(_POD_LABEL, spec.get("podTargetLabels") or [])
     rules.append(
         {
             "source_labels": ["__meta_kubernetes_service_name"],
@@ -395,19 +379,32 @@ def _operator_rules(
         }
     )
     if spec.get("jobLabel"):
-        rules.append(
-            {
-                "source_labels": [f"__meta_kubernetes_service_label_{sanitize(spec['jobLabel'])}"],
-                "target_label": "job",
-                "regex": "(.+)",
-                "replacement": "${1}",
-            }
-        )
+        rules += _copied_labels(_SERVICE_LABEL, [spec["jobLabel"]], "job")
     port_name = endpoint.get("port") or str(endpoint.get("targetPort", ""))
     if port_name:
         rules.append({"target_label": "endpoint", "replacement": port_name})
     rules += [_relabel(r) for r in endpoint.get("relabelings") or []]
     return rules
+
+
+_SERVICE_LABEL = "__meta_kubernetes_service_label_"
+_POD_LABEL = "__meta_kubernetes_pod_label_"
+
+
+def _copied_labels(
+    meta_prefix: str, labels: Iterable[str], target: str | None = None
+) -> list[dict[str, Any]]:
+    """targetLabels / podTargetLabels / jobLabel: copy each Kubernetes label that is set
+    (to `target`, or to its own sanitized name)."""
+    return [
+        {
+            "source_labels": [f"{meta_prefix}{sanitize(label)}"],
+            "target_label": target or sanitize(label),
+            "regex": "(.+)",
+            "replacement": "${1}",
+        }
+        for label in labels
+    ]
 
 
 def _pod_selector_rules(selector: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -454,15 +451,7 @@ def _pod_monitor_rules(
             "regex": "(Failed|Succeeded)",
         },
     ]
-    for label in spec.get("podTargetLabels") or []:
-        rules.append(
-            {
-                "source_labels": [f"__meta_kubernetes_pod_label_{sanitize(label)}"],
-                "target_label": sanitize(label),
-                "regex": "(.+)",
-                "replacement": "${1}",
-            }
-        )
+    rules += _copied_labels(_POD_LABEL, spec.get("podTargetLabels") or [])
     rules.append(
         {
             "target_label": "job",
@@ -470,14 +459,7 @@ def _pod_monitor_rules(
         }
     )
     if spec.get("jobLabel"):
-        rules.append(
-            {
-                "source_labels": [f"__meta_kubernetes_pod_label_{sanitize(spec['jobLabel'])}"],
-                "target_label": "job",
-                "regex": "(.+)",
-                "replacement": "${1}",
-            }
-        )
+        rules += _copied_labels(_POD_LABEL, [spec["jobLabel"]], "job")
     port_name = endpoint.get("port") or str(endpoint.get("targetPort", ""))
     if port_name:
         rules.append({"target_label": "endpoint", "replacement": port_name})
