@@ -17,6 +17,7 @@ from observability.config import load_config
 from observability.local.multicluster import MultiClusterStack, MultiOptions
 
 
+@pytest.mark.e2e
 @pytest.mark.timeout(240)
 def test_two_clusters_apart_fault_routed_outage_without_loss(repo_root) -> None:
     cmd = [
