@@ -33,7 +33,17 @@ def main() -> int:
         }
         started = time.monotonic()
         proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-n", "0", "-k", "fuzz", "tests/test_cli_contract.py"],
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-n",
+                "0",
+                "-k",
+                "fuzz",
+                "tests/test_cli_contract.py",
+            ],
             cwd=ROOT,
             env=env,
         )

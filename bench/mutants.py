@@ -214,7 +214,10 @@ def _run(cmd: list[str], cwd: Path) -> tuple[int, str]:
 
 
 def _pytest(tests: tuple[str, ...], cwd: Path) -> tuple[int, str]:
-    return _run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-n", "0", *tests], cwd)
+    return _run(
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-n", "0", *tests],
+        cwd,
+    )
 
 
 def _last(out: str) -> str:

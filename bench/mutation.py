@@ -389,7 +389,10 @@ def _copy() -> Path:
 
 
 def _pytest(tests: tuple[str, ...], cwd: Path) -> tuple[int, str]:
-    return _run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-n", "0", *tests], cwd)
+    return _run(
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-n", "0", *tests],
+        cwd,
+    )
 
 
 def apply(m: Mutation, repo: Path) -> None:
