@@ -40,6 +40,8 @@ def rules_for(cfg: BundleConfig) -> list[tuple[str, list[str], list[str]]]:
     out = list(RULES)
     deployed = dict.fromkeys(runtimes.runtime_of(cfg, k) for k in cfg.vllm.deploy)
     out += [rule for rt in deployed for rule in rt.rbac_rules() if rule not in out]
+    if cfg.pool.enabled:  # router.inferencepool reads the pool's status
+        out.append(("inference.networking.k8s.io", ["inferencepools"], ["get"]))
     if cfg.autoscaling.keda.enabled:
         out.append(("keda.sh", ["scaledobjects"], ["get"]))
         out.append(("autoscaling", ["horizontalpodautoscalers"], ["get"]))

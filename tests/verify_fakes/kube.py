@@ -41,6 +41,7 @@ KINDS: dict[str, tuple[str, str, str]] = {  # kind -> (group, version, plural)
     "ScaledObject": ("keda.sh", "v1alpha1", "scaledobjects"),
     "HorizontalPodAutoscaler": ("autoscaling", "v2", "horizontalpodautoscalers"),
     "GrafanaDashboard": ("grafana.integreatly.org", "v1beta1", "grafanadashboards"),
+    "InferencePool": ("inference.networking.k8s.io", "v1", "inferencepools"),
 }
 KIND_OF = {(g, p): k for k, (g, _, p) in KINDS.items()}
 HANG = "hang"
