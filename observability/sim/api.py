@@ -52,6 +52,7 @@ class Replica:
     runtime: str = "vllm"
     serve: RayServeStats | None = None  # Ray Serve's view of the replica (rayservice)
     gateway: Any = None  # the AIBrix gateway plugins in front of it (aibrix)
+    epp: Any = None  # the inference pool's endpoint picker routing to it
 
     @property
     def v0(self) -> bool:
@@ -175,6 +176,8 @@ def http_metrics_middleware(lookup: Callable[[web.Request], Replica | None]):
             replica.serve.observe(response.status)
         if replica is not None and replica.gateway is not None and path.startswith("/v1/"):
             replica.gateway.observe(replica.model, response.status)
+        if replica is not None and replica.epp is not None and path.startswith("/v1/"):
+            replica.epp.observe(replica.model, response.status, time.perf_counter() - start)
         if replica is not None and path not in _HTTP_EXCLUDED:
             replica.metrics.http(
                 path,

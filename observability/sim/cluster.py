@@ -29,6 +29,7 @@ from observability.sim.aibrix import CONTROLLER, GATEWAY, AibrixComponent
 from observability.sim.api import Replica, add_replica_routes, http_metrics_middleware
 from observability.sim.dcgm import Gpu, Node
 from observability.sim.engine import Engine, EngineConfig
+from observability.sim.epp import EndpointPicker, stats
 from observability.sim.exporter import Exporter
 from observability.sim.faults import LIFECYCLE_FAULTS, Faults
 from observability.sim.ksm import KsmNode, KsmPod, KubeState
@@ -58,6 +59,7 @@ class SimModel:
     # the runtime exporter release imitated (Runtime.sim_exporter: RayService's Ray version
     # decides its naming generation); "" = the runtime's default
     exporter: str = ""
+    inference_pool: bool = False  # routed by the pool's endpoint picker (SimConfig.epp_port)
 
     @property
     def workload(self) -> str:
@@ -81,6 +83,7 @@ class SimModel:
             gpus=profile.gpus,
             nodes=profile.nodes,
             runtime=profile.runtime,
+            inference_pool=profile.inference_pool is not None,
         )
 
 
@@ -98,6 +101,11 @@ class SimConfig:
         0  # first of two ports (gateway plugins, controller) when an aibrix model runs
     )
     aibrix_namespace: str = "aibrix-system"
+    # the inference pool's endpoint picker (0: none); it requires `epp_token` as bearer
+    epp_port: int = 0
+    epp_pool: str = "vllm-pool"
+    epp_namespace: str = "vllm"
+    epp_token: str = ""
     gpus_per_node: int = 4
     monitoring_namespace: str = "monitoring"
     seed: int = 0
@@ -140,10 +148,13 @@ class SimCluster:
             self._add_model(model, catalog)
         self.ksm = self._kube_state()
         self.aibrix = self._aibrix_components()
-        self.faults.replicas = set(self.pods) | {c.pod for c in (*self.aibrix, *self.heads)}
+        self.epp = self._endpoint_picker()
+        self.faults.replicas = set(self.pods) | {
+            c.pod for c in (*self.aibrix, *self.heads, *self.epp)
+        }
         self.faults.nodes = {n.name for n in self.nodes}
         self._replica_at: dict[int, Replica] = {r.port: r for r in self.replicas}
-        exporters: list[Exporter] = [*self.nodes, *self.heads, *self.aibrix]
+        exporters: list[Exporter] = [*self.nodes, *self.heads, *self.aibrix, *self.epp]
         if self.cfg.ksm_port:
             exporters.append(self.ksm)
         self.exporters: dict[int, Exporter] = {e.port: e for e in exporters}
@@ -316,6 +327,28 @@ class SimCluster:
                 r.gateway = components[0]
         return components
 
+    def _endpoint_picker(self) -> list[EndpointPicker]:
+        """The pool's EPP when `epp_port` is set, fed by the replicas of the pool's models
+        (every model when none says it is in the pool)."""
+        if not self.cfg.epp_port:
+            return []
+        members = [r for r in self.replicas if self._model(r).inference_pool] or self.replicas
+
+        def endpoints() -> list[tuple[bool, float, int]]:
+            return stats([(r, r.port not in self._crashed) for r in members])
+
+        epp = EndpointPicker.make(
+            self.cfg.epp_pool,
+            self.cfg.epp_namespace,
+            self.cfg.epp_port,
+            self.cfg.epp_token,
+            endpoints,
+            self.cfg.seed,
+        )
+        for r in members:
+            r.epp = epp
+        return [epp]
+
     # --- identity ---------------------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:
         gpus_of: dict[str, list[dict[str, Any]]] = {}
@@ -342,6 +375,10 @@ class SimCluster:
             "aibrix": [
                 {"component": c.component, "pod": c.pod, "namespace": c.namespace, "port": c.port}
                 for c in self.aibrix
+            ],
+            "epp": [
+                {"pool": e.pool, "pod": e.pod, "namespace": e.namespace, "port": e.port}
+                for e in self.epp
             ],
             "ray_heads": [
                 {
@@ -412,7 +449,12 @@ class SimCluster:
             crashed = any(self.faults.get(f, r.pod) for f in ("crash", *LIFECYCLE_FAULTS))
             if crashed != (r.port in self._crashed):
                 self._spawn(self._crash(r) if crashed else self._restart(r.port))
-        for c in (*self.aibrix, *self.heads):
+        for e in self.epp:
+            e.unready = self.faults.get("pool-unready", e.pod) is not None
+            failing = self.faults.get("scheduling-failures", e.pod)
+            e.failure_ratio = failing.params["ratio"] if failing else 0.0
+            e.datalayer_errors = self.faults.get("datalayer-errors", e.pod) is not None
+        for c in (*self.aibrix, *self.heads, *self.epp):
             crashed = self.faults.get("crash", c.pod) is not None
             if crashed != (c.port in self._crashed):
                 self._spawn(self._crash_port(c.port) if crashed else self._restart(c.port))
@@ -501,6 +543,9 @@ class SimCluster:
         if exporter is not None:
             if request.path != "/metrics":
                 raise web.HTTPNotFound()
+            authorised = getattr(exporter, "authorised", None)
+            if authorised is not None and not authorised(request.headers.get("Authorization")):
+                raise web.HTTPUnauthorized()  # the EPP's /metrics without a valid token
             body = exporter.exposition()
             return web.Response(body=body, headers={"Content-Type": exporter.content_type})
         if self._replica(request) is None and not self._is_admin(request):

@@ -42,6 +42,14 @@ FAULTS: dict[str, FaultSpec] = {
             "sleep mode (POST /sleep?level=N): engine_sleep_state awake 0, no tokens until woken",
         ),
         FaultSpec("crash", "replica", {}, "the replica's port closes"),
+        FaultSpec("pool-unready", "replica", {}, "endpoint picker: no ready endpoint in its pool"),
+        FaultSpec(
+            "scheduling-failures",
+            "replica",
+            {"ratio": (float, 0.5)},
+            "endpoint picker: this share of scheduling attempts fail",
+        ),
+        FaultSpec("datalayer-errors", "replica", {}, "endpoint picker: its endpoint polls fail"),
         FaultSpec("metrics-disabled", "replica", {}, "vllm:* metrics vanish"),
         FaultSpec("underscore-escaping", "replica", {}, "sample names vllm: -> vllm_"),
         FaultSpec(
