@@ -106,6 +106,14 @@ def demo(
         "(2.58.0: ray_vllm_<name> with ReplicaId, vLLM 0.26.0; 2.49.2: ray_vllm:<name>, "
         "vLLM 0.10.1). Default: the bundle's pinned ray-llm image.",
     ),
+    inference_pool: bool = typer.Option(
+        False,
+        "--inference-pool",
+        help="Route the demo models of the first model's namespace through an InferencePool: "
+        "the simulator serves its endpoint picker (llm-d-router 0.10.0 names, behind a "
+        "bearer token), scraped through the rendered monitor, with the router alerts and "
+        "single-pane row (docs/router.md).",
+    ),
     keda: bool = typer.Option(
         False,
         "--keda",
@@ -195,6 +203,10 @@ def demo(
             cfg = with_ray_version(cfg, ray_version)
         except ValueError as err:
             die(str(err))
+    if inference_pool:
+        from observability.local.stack import with_inference_pool
+
+        cfg = with_inference_pool(cfg, chosen)
     if keda:
         auto = cfg.autoscaling.model_copy(
             update={"keda": cfg.autoscaling.keda.model_copy(update={"enabled": True})}

@@ -182,6 +182,21 @@ def targets_from_manifest(
                 pod_labels=labels,
             )
         )
+    for e in manifest.get("epp", []):  # the inference pool's endpoint picker
+        labels = {"app.kubernetes.io/name": e["service"]}  # llm-d-router's chart labels
+        out.append(
+            DiscoveredTarget(
+                address=f"127.0.0.1:{e['port']}",
+                namespace=e["namespace"],
+                service=e["service"],
+                service_labels=labels,
+                port_name=e["port_name"],
+                pod=e["pod"],
+                container="epp",
+                node="cpu-node-0",
+                pod_labels=labels,
+            )
+        )
     for h in manifest.get("ray_heads", []):
         cluster = h["pod"].rsplit("-head-", 1)[0]
         labels = {
@@ -472,11 +487,15 @@ def scrape_configs(
     targets: Iterable[DiscoveredTarget],
     default_interval: str = "30s",
     interval_override: str | None = None,
+    secrets: Mapping[tuple[str, str], str] | None = None,
 ) -> list[dict[str, Any]]:
     """One scrape job per ServiceMonitor endpoint, with the operator's relabel rules.
 
     `interval_override` (the demo's fast profile) replaces every endpoint interval so
-    detection can be measured in seconds; timeouts are clamped below it.
+    detection can be measured in seconds; timeouts are clamped below it. `secrets` holds
+    the (Secret name, key) -> value the operator would read for an endpoint's
+    `authorization.credentials`; a credential not there is left out (the scrape then goes
+    without a token, as with a missing Secret).
     """
     targets = list(targets)
     jobs: list[dict[str, Any]] = []
@@ -514,6 +533,11 @@ def scrape_configs(
                 job["scrape_timeout"] = interval_override
             if ep.get("params"):
                 job["params"] = ep["params"]
+            cred = (ep.get("authorization") or {}).get("credentials") or {}
+            token = (secrets or {}).get((cred.get("name", ""), cred.get("key", "")))
+            if token:
+                kind = ep["authorization"].get("type", "Bearer")
+                job["authorization"] = {"type": kind, "credentials": token}
             if ep.get("metricRelabelings"):
                 job["metric_relabel_configs"] = [_relabel(r) for r in ep["metricRelabelings"]]
             jobs.append(job)

@@ -106,6 +106,8 @@ class SimConfig:
     epp_pool: str = "vllm-pool"
     epp_namespace: str = "vllm"
     epp_token: str = ""
+    epp_service: str = ""  # default <pool>-epp, as llm-d-router's chart names it
+    epp_port_name: str = "http-metrics"
     gpus_per_node: int = 4
     monitoring_namespace: str = "monitoring"
     seed: int = 0
@@ -377,7 +379,14 @@ class SimCluster:
                 for c in self.aibrix
             ],
             "epp": [
-                {"pool": e.pool, "pod": e.pod, "namespace": e.namespace, "port": e.port}
+                {
+                    "pool": e.pool,
+                    "pod": e.pod,
+                    "namespace": e.namespace,
+                    "port": e.port,
+                    "service": self.cfg.epp_service or f"{e.pool}-epp",
+                    "port_name": self.cfg.epp_port_name,
+                }
                 for e in self.epp
             ],
             "ray_heads": [
