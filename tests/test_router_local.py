@@ -24,7 +24,8 @@ import httpx
 import pytest
 
 from observability.config import BundleConfig
-from observability.local.stack import LocalStack, StackOptions, with_inference_pool
+from observability.local.router import with_inference_pool
+from observability.local.stack import LocalStack, StackOptions
 from observability.local.webhook import fetch_notifications
 from observability.metrics.router import EPP_JOB
 from observability.promapi import Prometheus

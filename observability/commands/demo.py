@@ -204,7 +204,7 @@ def demo(
         except ValueError as err:
             die(str(err))
     if inference_pool:
-        from observability.local.stack import with_inference_pool
+        from observability.local.router import with_inference_pool
 
         cfg = with_inference_pool(cfg, chosen)
     if keda:

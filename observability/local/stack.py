@@ -17,7 +17,6 @@ import functools
 import itertools
 import json
 import os
-import secrets
 import shutil
 import sys
 import time
@@ -39,6 +38,7 @@ from observability.local.models import DemoModels, demo_config, demo_models
 from observability.local.pageserver import SnapshotServer
 from observability.local.ports import PortAllocator
 from observability.local.prometheus import start_prometheus
+from observability.local.router import epp_secrets, epp_settings
 from observability.local.scrapeconfig import (
     KSM_SERVICE_MONITOR,
     load_service_monitors,
@@ -154,21 +154,6 @@ def with_runtime(cfg: BundleConfig, runtime: str, first: str | None = None) -> B
     update: dict[str, Any] = {"runtime": runtime, **runtimes.get(runtime).demo_overrides(first)}
     models[first] = models[first].model_copy(update=update)
     return cfg.model_copy(update={"models": models})
-
-
-def with_inference_pool(cfg: BundleConfig, models: DemoModels = ()) -> BundleConfig:
-    """`cfg` with gateway.inference_pool on (obsctl demo --inference-pool): the pool in the
-    namespace of the demo's first model, every demo model there routed by it."""
-    models = models or demo_models(cfg)
-    ns = models[0][1]
-    members = {k for k, n in models if n == ns}
-    registry = {
-        k: m.model_copy(update={"inference_pool": cfg.pool.name}) if k in members else m
-        for k, m in cfg.models.items()
-    }
-    pool = cfg.pool.model_copy(update={"enabled": True, "namespace": ns})
-    gateway = cfg.gateway.model_copy(update={"inference_pool": pool})
-    return cfg.model_copy(update={"gateway": gateway, "models": registry})
 
 
 @dataclass
@@ -347,29 +332,12 @@ class LocalStack:
             monitoring_namespace=cfg.namespaces.monitoring,
             ksm_port=self.ports.one(),
             seed=o.seed or 0,
-            **self._epp_settings(),
+            **epp_settings(self.cfg, self.ports, self.epp_secrets),
         )
 
     @functools.cached_property
     def epp_secrets(self) -> dict[tuple[str, str], str]:
-        """The token Secret the EPP's monitor reads, as the cluster would hold it."""
-        auth = self.cfg.pool.auth
-        if not self.cfg.pool.enabled or auth.source == "none":
-            return {}
-        return {(auth.secret.name, auth.secret.key): secrets.token_hex(16)}
-
-    def _epp_settings(self) -> dict[str, Any]:
-        cfg = self.cfg
-        if not cfg.pool.enabled:
-            return {}
-        return {
-            "epp_port": self.ports.one(),
-            "epp_pool": cfg.pool.name,
-            "epp_namespace": cfg.epp_namespace,
-            "epp_token": next(iter(self.epp_secrets.values()), ""),
-            "epp_service": cfg.epp_service,
-            "epp_port_name": cfg.pool.epp.port_name,
-        }
+        return epp_secrets(self.cfg)
 
     def _start_simulators(self, say: Say) -> SimConfig:
         """The simulators in their own process; returns their config once every port

@@ -29,7 +29,7 @@ from observability.sim.aibrix import CONTROLLER, GATEWAY, AibrixComponent
 from observability.sim.api import Replica, add_replica_routes, http_metrics_middleware
 from observability.sim.dcgm import Gpu, Node
 from observability.sim.engine import Engine, EngineConfig
-from observability.sim.epp import EndpointPicker, stats
+from observability.sim.epp import EndpointPicker, endpoint_pickers, manifest_entry
 from observability.sim.exporter import Exporter
 from observability.sim.faults import LIFECYCLE_FAULTS, Faults
 from observability.sim.ksm import KsmNode, KsmPod, KubeState
@@ -330,26 +330,9 @@ class SimCluster:
         return components
 
     def _endpoint_picker(self) -> list[EndpointPicker]:
-        """The pool's EPP when `epp_port` is set, fed by the replicas of the pool's models
-        (every model when none says it is in the pool)."""
-        if not self.cfg.epp_port:
-            return []
+        """The pool's EPP (SimConfig.epp_port), fed by the pool's models' replicas."""
         members = [r for r in self.replicas if self._model(r).inference_pool] or self.replicas
-
-        def endpoints() -> list[tuple[bool, float, int]]:
-            return stats([(r, r.port not in self._crashed) for r in members])
-
-        epp = EndpointPicker.make(
-            self.cfg.epp_pool,
-            self.cfg.epp_namespace,
-            self.cfg.epp_port,
-            self.cfg.epp_token,
-            endpoints,
-            self.cfg.seed,
-        )
-        for r in members:
-            r.epp = epp
-        return [epp]
+        return endpoint_pickers(self.cfg, members, lambda r: r.port not in self._crashed)
 
     # --- identity ---------------------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:
@@ -378,17 +361,7 @@ class SimCluster:
                 {"component": c.component, "pod": c.pod, "namespace": c.namespace, "port": c.port}
                 for c in self.aibrix
             ],
-            "epp": [
-                {
-                    "pool": e.pool,
-                    "pod": e.pod,
-                    "namespace": e.namespace,
-                    "port": e.port,
-                    "service": self.cfg.epp_service or f"{e.pool}-epp",
-                    "port_name": self.cfg.epp_port_name,
-                }
-                for e in self.epp
-            ],
+            "epp": [manifest_entry(self.cfg, e) for e in self.epp],
             "ray_heads": [
                 {
                     "pod": h.pod,

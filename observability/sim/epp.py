@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 from observability.metrics.router import TTFT_EDGES
 from observability.sim.exporter import PROMETHEUS_TEXT
 
-__all__ = ["CONTENT_TYPE", "POLL_SOURCE", "EndpointPicker"]
+__all__ = ["CONTENT_TYPE", "POLL_SOURCE", "EndpointPicker", "endpoint_pickers", "manifest_entry"]
 
 CONTENT_TYPE = PROMETHEUS_TEXT  # a Go binary (client_golang promhttp): text 0.0.4
 POLL_SOURCE = "metrics-data-source"
@@ -188,6 +188,32 @@ class EndpointPicker:
         return ("\n".join(out) + "\n").encode()
 
 
-def stats(endpoints: list[Any]) -> list[tuple[bool, float, int]]:
-    """(ready, KV-cache usage, waiting) of replicas `endpoints` as the EPP polls them."""
-    return [(ready, r.engine.kv.usage(), len(r.engine.waiting)) for r, ready in endpoints]
+def endpoint_pickers(
+    cfg: Any, members: list[Any], ready: Callable[[Any], bool]
+) -> list[EndpointPicker]:
+    """The pool's EPP when `cfg.epp_port` (a SimConfig) is set, routing to the replicas
+    `members` (each a Replica; `ready(r)`: not crashed); it counts what they answer."""
+    if not cfg.epp_port:
+        return []
+
+    def endpoints() -> list[tuple[bool, float, int]]:
+        return [(ready(r), r.engine.kv.usage(), len(r.engine.waiting)) for r in members]
+
+    epp = EndpointPicker.make(
+        cfg.epp_pool, cfg.epp_namespace, cfg.epp_port, cfg.epp_token, endpoints, cfg.seed
+    )
+    for r in members:
+        r.epp = epp
+    return [epp]
+
+
+def manifest_entry(cfg: Any, e: EndpointPicker) -> dict[str, Any]:
+    """The EPP in the simulator's manifest: what service discovery reports for it."""
+    return {
+        "pool": e.pool,
+        "pod": e.pod,
+        "namespace": e.namespace,
+        "port": e.port,
+        "service": cfg.epp_service or f"{e.pool}-epp",
+        "port_name": cfg.epp_port_name,
+    }
