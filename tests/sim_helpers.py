@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from observability.httppool import shared_client
 from observability.local.ports import PortAllocator
 from observability.runtimes import get as get_runtime
 from observability.runtimes.base import SIM_RAY
@@ -66,7 +66,7 @@ def running_sim(version: str = "latest", replicas: int = 1, **kw: object) -> Ite
 
 
 def scrape(port: int, path: str = "/metrics") -> str:
-    return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=5).text
+    return shared_client().get(f"http://127.0.0.1:{port}{path}", timeout=5).text
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -420,7 +420,9 @@ def test_hung_and_refused_agree(ports: dict[str, int], tmp_path: Path) -> None:
             doc = invoke([*[a.replace("{url}", url) for a in cmd], "--json"], {2}, "hung/refused")
             took = time.monotonic() - started
             assert url in doc["error"], doc
-            assert took < 4, (cmd, kind, took)
+            # the --timeout plus obsctl's own start (imports: 1-4 s on a busy 2-core machine);
+            # a timeout not honoured hangs until pytest's own timeout
+            assert took < 2 + 6, (cmd, kind, took)
 
 
 def test_usage_error_json_and_exit_code() -> None:

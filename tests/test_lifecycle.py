@@ -14,6 +14,7 @@ from sim_helpers import sim_config
 from observability.alerting import capacity, lifecycle
 from observability.alerting.timing import timing
 from observability.dashboards.reads import families_read
+from observability.httppool import shared_client
 from observability.rulebase import scope
 from observability.sim import SimModel
 from observability.sim.cluster import SimThread
@@ -37,7 +38,7 @@ def sim(make_sim):
 
 def _scrape(sim: SimThread) -> Samples:
     port = sim.manifest["kube_state_metrics"]["port"]
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    text = shared_client().get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     out: Samples = {}
     for fam in text_string_to_metric_families(text):
         for s in fam.samples:
@@ -52,7 +53,9 @@ def _of(samples: Samples, name: str, **labels: str) -> dict[frozenset, float]:
 
 def _fault(sim: SimThread, fault: str, pod: str, **params: object) -> None:
     admin = sim.manifest and f"http://127.0.0.1:{sim.cfg.admin_port}"
-    r = httpx.post(f"{admin}/faults", json={"fault": fault, "target": pod, "params": params})
+    r = shared_client().post(
+        f"{admin}/faults", json={"fault": fault, "target": pod, "params": params}
+    )
     assert r.status_code == 200, r.text
 
 
@@ -98,7 +101,7 @@ def test_pending_for_gpu_unschedules_the_pod_and_takes_every_free_gpu(sim):
         assert list(ready.values()) == [1]
         port = sim.manifest["replicas"][0]["port"]
         with pytest.raises(httpx.TransportError):
-            httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+            shared_client().get(f"http://127.0.0.1:{port}/metrics", timeout=2)
     finally:
         _clear(sim)
     s = _scrape(sim)

@@ -36,6 +36,7 @@ from observability.engine.shape import (
     exposition_shape,
     nearest_catalog,
 )
+from observability.httppool import shared_client
 from observability.local.models import parse_models
 from observability.local.ports import port_is_open
 from observability.local.stack import LocalStack, StackOptions
@@ -106,9 +107,11 @@ class Real:
         self.stack, self.before = stack, before
         self.engine = stack.engines[0]
         self.replica = next(r for r in stack.running.replicas if r.engine == "vllm-cpu")
-        self.version = httpx.get(f"{self.engine.url}/version", timeout=5).json()["version"]
+        self.version = (
+            shared_client().get(f"{self.engine.url}/version", timeout=5).json()["version"]
+        )
         _traffic(self.engine.url, self.replica.model)
-        self.text = httpx.get(f"{self.engine.url}/metrics", timeout=5).text
+        self.text = shared_client().get(f"{self.engine.url}/metrics", timeout=5).text
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +181,7 @@ def test_simulator_exposes_what_the_real_engine_does(real: Real) -> None:
     )
     with SimThread(cfg) as sim:
         _traffic(f"http://127.0.0.1:{port}", model.served_name)
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        text = shared_client().get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         assert sim.manifest["replicas"]
     want = catalog_shape(catalog)
     diff = differences(_scoped(text, set(want)), _scoped(real.text, set(want)))

@@ -13,12 +13,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from observability import runtimes
 from observability.config import BundleConfig
+from observability.httppool import shared_client
 from observability.load.burst import Burst
 from observability.local.models import demo_config
 from observability.local.stack import LocalStack, StackOptions, with_runtime
@@ -118,7 +118,7 @@ def test_kserve_and_lws_faults_page_like_vllm(
         }
         t0 = time.time()
         for fault, pod, params in faults:
-            httpx.post(
+            shared_client().post(
                 f"{stack.admin_url}/faults", json={"fault": fault, "target": pod, "params": params}
             ).raise_for_status()
         seen: dict[tuple[str, str], float] = {}

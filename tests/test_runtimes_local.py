@@ -8,12 +8,12 @@ import json
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from scenario_helpers import run_side_by_side, scenario_cmd
 
 from observability.config import BundleConfig
+from observability.httppool import shared_client
 from observability.local.stack import LocalStack, StackOptions, with_runtime
 from observability.local.webhook import fetch_notifications
 from observability.metrics.catalog import runtime_catalog, vllm_catalog
@@ -164,7 +164,7 @@ def test_aibrix_gateway_down_fires_through_its_service_monitor(
         healthy = check.run(VerifyContext(cfg, None, opts_v))
         assert healthy.status == Status.PASS, healthy
         t0 = time.time()
-        httpx.post(
+        shared_client().post(
             f"{stack.admin_url}/faults", json={"fault": "crash", "target": gateway.pod}
         ).raise_for_status()
         fired = None

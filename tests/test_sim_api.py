@@ -9,6 +9,8 @@ import openai
 import pytest
 from sim_helpers import MODEL, running_sim, scrape, sim_config, value
 
+from observability.httppool import shared_client
+
 pytestmark = pytest.mark.timeout(60)
 
 
@@ -26,8 +28,8 @@ def test_models_health_version(sim):
     c = _client(sim)
     assert [m.id for m in c.models.list()] == [MODEL]
     port = sim.manifest["replicas"][0]["port"]
-    assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
-    assert httpx.get(f"http://127.0.0.1:{port}/version").json() == {"version": "0.33.0"}
+    assert shared_client().get(f"http://127.0.0.1:{port}/health").status_code == 200
+    assert shared_client().get(f"http://127.0.0.1:{port}/version").json() == {"version": "0.33.0"}
 
 
 def test_chat_and_completions_stream_and_not(sim):
@@ -60,10 +62,14 @@ def test_chat_and_completions_stream_and_not(sim):
     assert "".join(ch.choices[0].text for ch in stream).count(" ") == 3
 
     port = sim.manifest["replicas"][0]["port"]
-    raw = httpx.post(
-        f"http://127.0.0.1:{port}/v1/completions",
-        json={"model": MODEL, "prompt": "x", "max_tokens": 2, "stream": True},
-    ).text
+    raw = (
+        shared_client()
+        .post(
+            f"http://127.0.0.1:{port}/v1/completions",
+            json={"model": MODEL, "prompt": "x", "max_tokens": 2, "stream": True},
+        )
+        .text
+    )
     assert raw.rstrip().endswith("data: [DONE]")
 
 
@@ -83,7 +89,9 @@ def test_errors_have_vllm_shape_and_replica_survives(version, body, status, etyp
         port = s.manifest["replicas"][0]["port"]
         url = f"http://127.0.0.1:{port}/v1/completions"
         resp = (
-            httpx.post(url, content=body) if isinstance(body, bytes) else httpx.post(url, json=body)
+            shared_client().post(url, content=body)
+            if isinstance(body, bytes)
+            else shared_client().post(url, json=body)
         )
         assert resp.status_code == status
         data = resp.json()
@@ -92,7 +100,7 @@ def test_errors_have_vllm_shape_and_replica_survives(version, body, status, etyp
             assert data["object"] == "error"
         assert err["type"] == etype and err["code"] == status and "param" in err
         assert err["message"]
-        ok = httpx.post(url, json={"model": MODEL, "prompt": "x", "max_tokens": 1})
+        ok = shared_client().post(url, json={"model": MODEL, "prompt": "x", "max_tokens": 1})
         assert ok.status_code == 200
 
 

@@ -6,11 +6,11 @@ import json
 import math
 from importlib import resources
 
-import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sim_helpers import MODEL, running_sim, scrape
 
+from observability.httppool import shared_client
 from observability.metrics.catalog import (
     available_vllm_versions,
     dcgm_catalog,
@@ -50,7 +50,7 @@ def test_exposition_matches_catalog(version):
         port = sim.manifest["replicas"][0]["port"]
         url = f"http://127.0.0.1:{port}/v1/completions"
         for _ in range(2):  # observations so every histogram has labelled samples
-            httpx.post(url, json={"model": MODEL, "prompt": "a b c", "max_tokens": 4})
+            shared_client().post(url, json={"model": MODEL, "prompt": "a b c", "max_tokens": 4})
         text = scrape(port)
     exposed = {}
     process = process_catalog().families  # the API server's process collector, every version
@@ -138,7 +138,7 @@ def test_mfu_counters_count_each_steps_work():
         port = sim.manifest["replicas"][0]["port"]
         url = f"http://127.0.0.1:{port}/v1/completions"
         for _ in range(2):
-            httpx.post(url, json={"model": MODEL, "prompt": "a b c", "max_tokens": 4})
+            shared_client().post(url, json={"model": MODEL, "prompt": "a b c", "max_tokens": 4})
         samples = {
             s.name: s.value
             for fam in text_string_to_metric_families(scrape(port))

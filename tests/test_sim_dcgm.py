@@ -17,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sim_helpers import sim_config
 
+from observability.httppool import shared_client
 from observability.sim import SimModel, SimThread
 from observability.sim.latency import DEFAULT_PROFILE, load_profile
 
@@ -54,7 +55,7 @@ def sim(make_sim) -> SimThread:
 
 
 def _scrape(port: int) -> str:
-    resp = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+    resp = shared_client().get(f"http://127.0.0.1:{port}/metrics", timeout=5)
     assert resp.status_code == 200
     return resp.text
 
@@ -93,7 +94,7 @@ def _sample(sim: SimThread, node: int = 0) -> Gpus:
 def _fault(sim: SimThread, fault: str, target: str, **params: object) -> None:
     admin = f"http://127.0.0.1:{sim.cfg.admin_port}"
     body = {"fault": fault, "target": target, "params": params}
-    assert httpx.post(f"{admin}/faults", json=body, timeout=5).status_code == 200
+    assert shared_client().post(f"{admin}/faults", json=body, timeout=5).status_code == 200
 
 
 def _clear(sim: SimThread) -> None:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sim_helpers import sim_config, value
 
+from observability.httppool import shared_client
 from observability.sim import SimModel, SimThread
 from observability.sim.aibrix import CONTENT_TYPE as AIBRIX_CONTENT_TYPE
 from observability.sim.dcgm import CONTENT_TYPE as DCGM_CONTENT_TYPE
@@ -32,7 +33,7 @@ def sim(make_sim) -> SimThread:
 
 
 def _get(port: int, path: str = "/metrics") -> httpx.Response:
-    return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=5)
+    return shared_client().get(f"http://127.0.0.1:{port}{path}", timeout=5)
 
 
 def test_each_exporter_serves_its_metrics_with_its_content_type(sim: SimThread) -> None:
@@ -71,7 +72,7 @@ def test_a_crashed_ray_replica_is_unhealthy_at_its_head_until_it_returns(
     ray = next(r for r in sim.manifest["replicas"] if r["runtime"] == "rayservice")
     healthy = "ray_serve_deployment_replica_healthy"
     assert value(_get(head).text, healthy) == 1
-    resp = httpx.post(f"{admin}/faults", json={"fault": "crash", "target": ray["pod"]})
+    resp = shared_client().post(f"{admin}/faults", json={"fault": "crash", "target": ray["pod"]})
     assert resp.status_code < 300, resp.text
     try:
         time.sleep(0.2)

@@ -12,12 +12,16 @@ import httpx
 import pytest
 from sim_helpers import MODEL, free_port, scrape, sim_config, value
 
+from observability.httppool import shared_client
+
 pytestmark = pytest.mark.timeout(60)
 
 
 def _fault(sim, fault: str, target: str = "all", **params) -> httpx.Response:
     admin = f"http://127.0.0.1:{sim.cfg.admin_port}"
-    return httpx.post(f"{admin}/faults", json={"fault": fault, "target": target, "params": params})
+    return shared_client().post(
+        f"{admin}/faults", json={"fault": fault, "target": target, "params": params}
+    )
 
 
 def _clear(sim) -> None:
@@ -26,7 +30,7 @@ def _clear(sim) -> None:
 
 def _complete(port: int, max_tokens: int = 8, **extra) -> httpx.Response:
     body = {"model": MODEL, "prompt": "tell me about alerts", "max_tokens": max_tokens, **extra}
-    return httpx.post(f"http://127.0.0.1:{port}/v1/completions", json=body, timeout=10)
+    return shared_client().post(f"http://127.0.0.1:{port}/v1/completions", json=body, timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +70,9 @@ def prometheus(sim):
 
 
 def _names(prom: str, instance: str) -> set[str]:
-    resp = httpx.get(f"{prom}/api/v1/series", params={"match[]": f'{{instance="{instance}"}}'})
+    resp = shared_client().get(
+        f"{prom}/api/v1/series", params={"match[]": f'{{instance="{instance}"}}'}
+    )
     return {s["__name__"] for s in resp.json().get("data", [])}
 
 
@@ -97,7 +103,10 @@ def test_admin_rejects_unknown_fault_and_target(sim):
     assert _fault(sim, "meteor").status_code == 400
     resp = _fault(sim, "slow-gpu", "no-such-pod")
     assert resp.status_code == 400 and "no-such-pod" in resp.json()["error"]
-    assert httpx.get(f"http://127.0.0.1:{sim.cfg.admin_port}/replicas").json() == sim.manifest
+    assert (
+        shared_client().get(f"http://127.0.0.1:{sim.cfg.admin_port}/replicas").json()
+        == sim.manifest
+    )
 
 
 def _vllm_families(text: str) -> set[str]:
@@ -183,14 +192,14 @@ def test_engine_hang_accepts_but_produces_nothing(sim):
     try:
         before = value(scrape(a["port"]), "vllm:generation_tokens_total")
         with pytest.raises(httpx.ReadTimeout):
-            httpx.post(
+            shared_client().post(
                 f"http://127.0.0.1:{a['port']}/v1/completions",
                 json={"model": MODEL, "prompt": "x", "max_tokens": 3},
                 timeout=0.5,
             )
         text = scrape(a["port"])
         assert value(text, "vllm:generation_tokens_total") == before
-        assert httpx.get(f"http://127.0.0.1:{a['port']}/health").status_code == 200
+        assert shared_client().get(f"http://127.0.0.1:{a['port']}/health").status_code == 200
     finally:
         _clear(sim)
     deadline = time.time() + 5
@@ -212,11 +221,11 @@ def test_crash_closes_only_that_port_and_delete_reopens(sim):
     finally:
         keep.close()
     with pytest.raises(httpx.ConnectError):
-        httpx.get(f"http://127.0.0.1:{a['port']}/health", timeout=2)
-    assert httpx.get(f"http://127.0.0.1:{b['port']}/health").status_code == 200
+        shared_client().get(f"http://127.0.0.1:{a['port']}/health", timeout=2)
+    assert shared_client().get(f"http://127.0.0.1:{b['port']}/health").status_code == 200
     _clear(sim)
     time.sleep(0.2)
-    assert httpx.get(f"http://127.0.0.1:{a['port']}/health").status_code == 200
+    assert shared_client().get(f"http://127.0.0.1:{a['port']}/health").status_code == 200
 
 
 def test_gpu_faults_change_only_dcgm_fields(sim):
@@ -254,7 +263,7 @@ def test_sleep_sets_the_sleep_state_and_holds_requests(sim, level, offloaded, di
         assert value(text, "vllm:engine_sleep_state", sleep_state="discard_all") == discarded
         assert value(scrape(b["port"]), "vllm:engine_sleep_state", sleep_state="awake") == 1.0
         with pytest.raises(httpx.ReadTimeout):  # no tokens until woken
-            httpx.post(
+            shared_client().post(
                 f"http://127.0.0.1:{a['port']}/v1/completions",
                 json={"model": MODEL, "prompt": "x", "max_tokens": 3},
                 timeout=0.5,

@@ -3,9 +3,10 @@ model, per vLLM version: the families' numbers agree with each other the way vLL
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from sim_helpers import MODEL, running_sim, scrape, value
+
+from observability.httppool import shared_client
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -20,7 +21,7 @@ def _load(port: int) -> tuple[int, int]:
     for prompt in PROMPTS:
         for max_tokens in MAX_TOKENS:
             body = {"model": MODEL, "prompt": prompt, "max_tokens": max_tokens}
-            usage = httpx.post(url, json=body, timeout=30).json()["usage"]
+            usage = shared_client().post(url, json=body, timeout=30).json()["usage"]
             n += 1
             gen += usage["completion_tokens"]
     return n, gen

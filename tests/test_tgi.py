@@ -6,13 +6,13 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from sim_helpers import sim_config
 
 from observability.config import parse_config
+from observability.httppool import shared_client
 from observability.local.stack import demo_models, with_runtime, with_runtime_monitors
 from observability.metrics.catalog import runtime_catalog
 from observability.runtimes import tgi
@@ -69,13 +69,13 @@ def exposition() -> str:
     with SimThread(cfg) as sim:
         url = f"http://127.0.0.1:{sim.manifest['replicas'][0]['port']}"
         for _ in range(3):
-            r = httpx.post(
+            r = shared_client().post(
                 f"{url}/v1/completions",
                 json={"model": KEY, "prompt": "hello " * 20, "max_tokens": 16},
                 timeout=30,
             )
             assert r.status_code == 200, r.text
-        return httpx.get(f"{url}/metrics", timeout=10).text
+        return shared_client().get(f"{url}/metrics", timeout=10).text
 
 
 def test_sim_serves_tgi_names_types_and_buckets_from_the_catalog(exposition):

@@ -71,7 +71,9 @@ def test_healthy_installation_passes_every_check_with_least_privilege(h: Harness
     assert not bad, bad
     assert len(run.results) == 29  # every check but the runtime ones this bundle leaves out
     assert h.kube.denied == [], "verify needed more than the rendered ClusterRole/Role grant"
-    assert run.seconds < 10
+    # a hang guard only: how fast verify is lives in bench/verify_speed.py (this took 23 s
+    # beside a busy suite on 2 cores, against 1-3 s alone)
+    assert run.seconds < 60
 
 
 def test_cli_json_and_exit_code(h: Harness) -> None:
