@@ -37,7 +37,7 @@ _BOUND_WORDS = {
     "gt": r"should be greater than \d",
     "lt": r"should be less than \d",
     "max_length": r"should have at most \d+ characters",
-    "min_length": r"should have at least \d+ characters",
+    "min_length": r"should have at least \d+ (characters?|items?)",
 }
 
 
@@ -365,6 +365,85 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
             ("queue_time_p99_warning_seconds", 5.5),
         )
     },
+    # KV connectors and engine operations (vllm.connectors, vllm.operations)
+    "AlertingConfig.engine_operation_stuck_for:check_duration": (
+        {"alerting.engine_operation_stuck_for": "15"},
+        "alerting.engine_operation_stuck_for'",
+    ),
+    "AlertingConfig.nixl_kv_expired_per_second:ge": (
+        {"alerting.nixl_kv_expired_per_second": -1},
+        "alerting.nixl_kv_expired_per_second'",
+    ),
+    **{
+        f"AlertingConfig.{k}:{bound}": ({f"alerting.{k}": v}, f"alerting.{k}'")
+        for k in (
+            "kv_offload_allocation_failure_ratio_warning",
+            "process_memory_limit_ratio_warning",
+        )
+        for bound, v in (("gt", 0), ("lt", 1))
+    },
+    # the inference pool (gateway.inference_pool)
+    "BundleConfig._pool_members": (
+        {f"{D}.inference_pool": "vllm-pool"},
+        "gateway.inference_pool.enabled is false",
+    ),
+    "ModelProfile.inference_pool:check_k8s_name": (
+        {f"{D}.inference_pool": "Pool_1"},
+        "'Pool_1' is not a valid Kubernetes name",
+    ),
+    **{
+        f"{cls}.{field}:check_k8s_name": (
+            {f"gateway.inference_pool.{path}": "Bad_Name"},
+            "'Bad_Name' is not a valid Kubernetes name",
+        )
+        for cls, field, path in (
+            ("InferencePoolConfig", "name", "name"),
+            ("InferencePoolConfig", "namespace", "namespace"),
+            ("EppService", "name", "epp.name"),
+            ("EppService", "namespace", "epp.namespace"),
+            ("EppAuth", "service_account", "auth.service_account"),
+        )
+    },
+    "EppService.port:ge": ({"gateway.inference_pool.epp.port": 0}, "epp.port'"),
+    "EppService.port:le": ({"gateway.inference_pool.epp.port": 70000}, "epp.port'"),
+    "EppService.port_name:min_length": (
+        {"gateway.inference_pool.epp.port_name": ""},
+        "epp.port_name'",
+    ),
+    "RouterThresholds._ordered": (
+        {
+            "gateway.inference_pool.thresholds.error_ratio_warning": 0.3,
+            "gateway.inference_pool.thresholds.error_ratio_critical": 0.2,
+        },
+        "error_ratio_critical must be above error_ratio_warning",
+    ),
+    **{
+        f"RouterThresholds.{k}:{bound}": (
+            {f"gateway.inference_pool.thresholds.{k}": v},
+            f"thresholds.{k}'",
+        )
+        for k, bound, v in (
+            ("datalayer_poll_errors_per_second", "ge", -1),
+            ("disagg_min_ratio", "gt", 0),
+            ("disagg_min_ratio", "lt", 1),
+            ("error_ratio_critical", "gt", 0),
+            ("error_ratio_critical", "lt", 1),
+            ("error_ratio_warning", "gt", 0),
+            ("error_ratio_warning", "lt", 1),
+            ("flow_control_queue", "ge", 0),
+            ("saturation", "gt", 0),
+            ("scheduling_failure_ratio", "gt", 0),
+            ("scheduling_failure_ratio", "lt", 1),
+        )
+    },
+    "RouterThresholds.ttft_p99_seconds:_on_ttft_edge": (
+        {"gateway.inference_pool.thresholds.ttft_p99_seconds": 1.7},
+        "thresholds.ttft_p99_seconds'",
+    ),
+    "GrafanaOperatorConfig.instance_selector:min_length": (
+        {"dashboards.grafana_operator.instance_selector": {}},
+        "instance_selector'",
+    ),
     "AlertingConfig.kv_cache_warning_ratio:le": (
         {"alerting.kv_cache_warning_ratio": 90},
         "alerting.kv_cache_warning_ratio'",

@@ -15,7 +15,7 @@ from itertools import pairwise
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sim_helpers import sim_config
+from sim_helpers import scrape, sim_config, value
 
 from observability.httppool import shared_client
 from observability.sim import SimModel, SimThread
@@ -230,6 +230,13 @@ def test_load_drives_utilization_power_and_temperature_with_lag(sim):
     load.stop()
     assert not load.errors, load.errors
     assert load.tokens > 100, "the load generator did not stream"
+    # the last streams end when the engine says so (on a busy machine a straggler ran past
+    # load.stop() and showed as 1% in the first quiet sample)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and value(
+        scrape(rep["port"]), "vllm:num_requests_running", model_name=rep["model"]
+    ):
+        time.sleep(0.1)
     _sample(sim)  # splits the utilization window at the end of the load
     after = []
     for _ in range(4):

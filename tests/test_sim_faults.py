@@ -13,6 +13,7 @@ import pytest
 from sim_helpers import MODEL, free_port, scrape, sim_config, value
 
 from observability.httppool import shared_client
+from observability.process import http_ok
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -63,7 +64,13 @@ def prometheus(sim):
             stderr=subprocess.DEVNULL,
         )
         try:
-            yield f"http://127.0.0.1:{port}"
+            url = f"http://127.0.0.1:{port}"
+            # ready before the first query (on a busy machine it was not, and the first
+            # /api/v1/series was refused)
+            deadline = time.monotonic() + 30
+            while not http_ok(f"{url}/-/ready") and time.monotonic() < deadline:
+                time.sleep(0.2)
+            yield url
         finally:
             proc.terminate()
             proc.wait(10)

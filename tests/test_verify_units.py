@@ -139,14 +139,20 @@ def test_rendered_rbac_is_read_only(bundle) -> None:
     resources = {res for r in cluster_role["rules"] for res in r.get("resources", [])}
     assert "secrets" not in resources and "services/proxy" in resources
     role = objs[3]
-    assert role["rules"] == [
-        {
-            "apiGroups": [""],
-            "resources": ["secrets"],
-            "resourceNames": [bundle.secrets.grafana_admin.name],
-            "verbs": ["get"],
-        }
-    ]
+    # by name only: the Grafana admin Secret, and the dashboard ConfigMaps the sidecar
+    # delivery check reads (grafana.delivery)
+    assert role["rules"][0] == {
+        "apiGroups": [""],
+        "resources": ["secrets"],
+        "resourceNames": [bundle.secrets.grafana_admin.name],
+        "verbs": ["get"],
+    }
+    for rule in role["rules"][1:]:
+        assert rule["resources"] == ["configmaps"] and rule["verbs"] == ["get"], rule
+        assert rule["resourceNames"] and all(
+            n.startswith("grafana-dashboard-") for n in rule["resourceNames"]
+        ), rule
+    assert len(role["rules"]) == 2
 
 
 def test_cronjob_is_opt_in(bundle) -> None:

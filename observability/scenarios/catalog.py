@@ -145,6 +145,8 @@ SCENARIOS: dict[str, Scenario] = {
                 "VLLMQueueBacklog": "requests sent to a sleeping engine wait for /wake_up",
                 "VLLMHighTimeToFirstToken": "no request gets a first token while it sleeps",
                 "VLLMLatencySLOBurnRate": "the missing first tokens burn the TTFT SLO",
+                "VLLMEngineStuckAsleep": "requests wait on engines that are all asleep: the "
+                "page that says so (the stalled alert stays quiet)",
             },
             # past VLLMEngineStalled's window and `for`: a sleeping engine is not stalled
             observe_s=_SLEEP_OBSERVE_S,
