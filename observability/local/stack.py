@@ -20,7 +20,6 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from observability.local import alertmanager as am
 from observability.local import engines as real_engines
 from observability.local import rules as rulefiles
 from observability.local.binaries import Binaries, find_binaries
+from observability.local.engines import Say
 from observability.local.models import DemoModels, demo_config, demo_models
 from observability.local.pageserver import SnapshotServer
 from observability.local.ports import PortAllocator
@@ -81,7 +81,6 @@ __all__ = [
 ]
 
 # Where progress lines go (the terminal, a wrapper that prefixes a cluster's name, ...).
-Say = Callable[[str], None]
 
 _stack_numbers = itertools.count(1)  # several stacks in one process: demo-<pid>-<n>.json
 # Fast profile: scrape and evaluate every second so a scenario runs in tens of seconds.
