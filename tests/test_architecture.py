@@ -60,14 +60,7 @@ def test_layers_put_every_stage_after_what_it_imports() -> None:
 # Stages ask the runtime plug-in (observability/runtimes/) and never compare a runtime's
 # name. Each entry here is a known exception with why; it must still exist (no stale
 # excuses) and nothing else may appear.
-_RUNTIME_NAME_EXCEPTIONS = {
-    # config sits below the plug-ins (they import it), so the served-name rule AIBrix
-    # routes on is validated where the model is parsed
-    ("observability/config/models.py", "self.runtime == 'aibrix'"),
-    # likewise `nodes > 1` (pods per serving group) needs a LeaderWorkerSet: refused when
-    # the model is parsed, with the fix, instead of rendering a replica that ignores it
-    ("observability/config/models.py", "self.runtime != 'lws'"),
-}
+_RUNTIME_NAME_EXCEPTIONS: set[tuple[str, str]] = set()
 
 
 def _runtime_name_comparisons(root: Path) -> set[tuple[str, str]]:

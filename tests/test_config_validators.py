@@ -176,7 +176,7 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         {f"{D}.expected_load_time": "10 minutes"},
         "'10 minutes' is not a Prometheus duration",
     ),
-    "ModelProfile._aibrix_name": (
+    "ModelProfile._routed_name": (
         {f"{D}.runtime": "aibrix"},
         "runtime aibrix routes on model.aibrix.ai/name",
     ),

@@ -22,8 +22,9 @@ from __future__ import annotations
 from observability.config.alerting import AlertingConfig
 from observability.config.bundle import BundleConfig
 from observability.config.load import DEFAULT_BUNDLE_PATH, ConfigError, load_config, parse_config
-from observability.config.models import RUNTIMES, ModelProfile, RuntimeName
+from observability.config.models import ModelProfile
 from observability.config.prometheus import RemoteWrite
+from observability.config.runtime_names import RUNTIME_TRAITS, RUNTIMES, RuntimeName
 from observability.config.types import HelmChart, ResourceSpec
 from observability.config_errors import KeyProblem
 from observability.duration import duration_seconds
@@ -31,6 +32,7 @@ from observability.duration import duration_seconds
 __all__ = [
     "DEFAULT_BUNDLE_PATH",
     "RUNTIMES",
+    "RUNTIME_TRAITS",
     "AlertingConfig",
     "BundleConfig",
     "ConfigError",

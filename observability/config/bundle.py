@@ -16,8 +16,9 @@ from observability.config.gitops import (
     SecretsConfig,
     VerifyConfig,
 )
-from observability.config.models import RUNTIMES, ModelProfile
+from observability.config.models import ModelProfile
 from observability.config.prometheus import PrometheusConfig
+from observability.config.runtime_names import RUNTIMES
 from observability.config.runtimes import AutoscalingConfig, RuntimesConfig
 from observability.config.types import ConfigModel, check_k8s_name
 from observability.config.workload import GpuConfig, VllmConfig

@@ -4,11 +4,12 @@ serves it and how far it scales."""
 from __future__ import annotations
 
 import re
-from typing import Literal, get_args
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
+from observability.config.runtime_names import RUNTIME_TRAITS, RuntimeName
 from observability.config.types import (
     ConfigModel,
     K8sName,
@@ -19,19 +20,12 @@ from observability.config.types import (
 from observability.duration import Duration, duration_seconds
 
 __all__ = [
-    "RUNTIMES",
     "ModelAutoscaling",
     "ModelCost",
     "ModelProfile",
     "PvcSource",
-    "RuntimeName",
     "S3Source",
 ]
-
-# What can serve a model (models.<key>.runtime), in the order monitors and mappings render;
-# each name has one plug-in in observability/runtimes/ (REGISTRY is checked against it).
-RuntimeName = Literal["vllm", "rayservice", "aibrix", "tgi", "kserve", "lws"]
-RUNTIMES: tuple[str, ...] = get_args(RuntimeName)
 
 
 class ModelCost(ConfigModel):
@@ -198,10 +192,11 @@ class ModelProfile(ConfigModel):
         return v
 
     @model_validator(mode="after")
-    def _aibrix_name(self) -> ModelProfile:
-        if self.runtime == "aibrix" and not is_k8s_name(self.served_name):
+    def _routed_name(self) -> ModelProfile:
+        label = RUNTIME_TRAITS[self.runtime].routing_label
+        if label and not is_k8s_name(self.served_name):
             raise ValueError(
-                f"runtime aibrix routes on model.aibrix.ai/name, which must equal the served "
+                f"runtime {self.runtime} routes on {label}, which must equal the served "
                 f"name and a Service name: {self.served_name!r} is not one; set served_name "
                 "to lower-case letters, digits and '-' (e.g. deepseek-r1-distill-llama-8b)"
             )
@@ -209,12 +204,12 @@ class ModelProfile(ConfigModel):
 
     @model_validator(mode="after")
     def _multi_node(self) -> ModelProfile:
-        # Below the plug-ins (they import this module): only a LeaderWorkerSet spans pods.
-        if self.nodes > 1 and self.runtime != "lws":
+        if self.nodes > 1 and not RUNTIME_TRAITS[self.runtime].spans_pods:
+            spanning = " or ".join(n for n, t in RUNTIME_TRAITS.items() if t.spans_pods)
             raise ValueError(
-                f"nodes: {self.nodes} needs runtime lws (a LeaderWorkerSet of one leader and "
-                f"nodes-1 workers); runtime {self.runtime} serves a replica on one pod: set "
-                "nodes: 1 or runtime: lws"
+                f"nodes: {self.nodes} needs runtime {spanning} (one leader and nodes-1 worker "
+                f"pods per replica); runtime {self.runtime} serves a replica on one "
+                f"pod: set nodes: 1 or runtime: {spanning}"
             )
         return self
 

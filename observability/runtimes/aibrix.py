@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from observability.config import RUNTIME_TRAITS
 from observability.kube import (
     VLLM_PORT_NAME,
     monitor_metadata,
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 CATALOG_FILE = "aibrix-0.7.0.json"
-MODEL_LABEL = "model.aibrix.ai/name"
+MODEL_LABEL = RUNTIME_TRAITS["aibrix"].routing_label  # "model.aibrix.ai/name"
 PORT_LABEL = "model.aibrix.ai/port"
 ENGINE_LABEL = "model.aibrix.ai/engine"
 METRIC_PORT_LABEL = "model.aibrix.ai/metric-port"
