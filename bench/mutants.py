@@ -16,7 +16,8 @@ the working tree (without .git/.venv) and judged there:
 2. the fast test files that cover its module (TESTS, a small mapping by path prefix), as
    `pytest -x -q -p no:cacheprovider`.
 
-KILLED when either fails (or runs past the timeout), SURVIVED otherwise. `obsctl lint`
+KILLED when either fails (or runs past its timeout: max(120 s, 3x the subset's clean run),
+so a loaded machine does not time out a clean subset), SURVIVED otherwise. `obsctl lint`
 is not run per mutant: it has no option to skip its slow stages (about 18 s alone). Each
 test subset first runs on the clean copy (baseline); a subset failing there is reported
 and its mutants are not counted. Mutants run `--jobs` at a time at nice 19.
@@ -48,7 +49,12 @@ from mutation import (
 )
 from mutation import _run as run_in
 
+# A mutant's tests time out at max(TIMEOUT_S, TIMEOUT_FACTOR x its subset's clean run)
+# (a mutant that makes the tests hang is killed); without a baseline, NO_BASELINE_TIMEOUT_S.
 TIMEOUT_S = 120
+TIMEOUT_FACTOR = 3
+NO_BASELINE_TIMEOUT_S = 600
+BASELINE_TIMEOUT_S = 900
 DEFAULT_SEED = 28
 DEFAULT_SAMPLE = 150
 
@@ -97,17 +103,24 @@ TESTS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "tests/test_model_source.py",
         ),
     ),
+    # KServe and LWS have their own files (about 65 s and 20 s); the other runtimes are
+    # rendered and their rules run in Prometheus by test_runtimes + test_runtimes_rules
+    ("observability/runtimes/kserve.py", ("tests/test_kserve.py", "tests/test_architecture.py")),
+    ("observability/runtimes/lws.py", ("tests/test_lws.py", "tests/test_architecture.py")),
     (
         "observability/runtimes/",
         (
             "tests/test_runtimes.py",
             "tests/test_runtimes_rules.py",
-            "tests/test_kserve.py",
-            "tests/test_lws.py",
             "tests/test_architecture.py",
         ),
     ),
-    # the checks are driven to FAIL/WARN in test_verify_failures (about 45 s, the slowest here)
+    # the checks are driven to FAIL/WARN in test_verify_failures (about 60 s, the slowest here);
+    # the runtime checks also against each runtime's rendered objects
+    (
+        "observability/verify/checks_runtimes.py",
+        ("tests/test_verify_failures.py", "tests/test_verify_runtimes.py"),
+    ),
     ("observability/verify/checks", ("tests/test_verify_failures.py",)),
     (
         "observability/verify/",
@@ -209,14 +222,25 @@ def diff_lines(old: str, new: str) -> list[str]:
     ]
 
 
-def _run(cmd: list[str], cwd: Path) -> tuple[int, str]:
-    return run_in(cmd, cwd, TIMEOUT_S)
+# test subset -> seconds its clean run took (filled by baseline())
+BASELINE_S: dict[tuple[str, ...], float] = {}
 
 
-def _pytest(tests: tuple[str, ...], cwd: Path) -> tuple[int, str]:
+def timeout_for(tests: tuple[str, ...]) -> float:
+    if tests not in BASELINE_S:
+        return NO_BASELINE_TIMEOUT_S
+    return max(TIMEOUT_S, TIMEOUT_FACTOR * BASELINE_S[tests])
+
+
+def _run(cmd: list[str], cwd: Path, timeout: float = TIMEOUT_S) -> tuple[int, str]:
+    return run_in(cmd, cwd, timeout)
+
+
+def _pytest(tests: tuple[str, ...], cwd: Path, timeout: float) -> tuple[int, str]:
     return _run(
         [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-n", "0", *tests],
         cwd,
+        timeout,
     )
 
 
@@ -256,12 +280,13 @@ def _judge(m: Mutant) -> dict[str, object]:
         if rc != 0:
             status, detail = "KILLED", "render --check: " + _last(out)[:160]
         else:
-            rc, out = _pytest(tests_for(m.file), repo)
+            tests = tests_for(m.file)
+            rc, out = _pytest(tests, repo, timeout_for(tests))
             failed = [ln for ln in out.splitlines() if ln.startswith(("FAILED", "ERROR"))]
             if rc == 0:
                 status, detail = "SURVIVED", ""
             elif rc == 124:
-                status, detail = "KILLED", "tests timed out"
+                status, detail = "KILLED", f"tests timed out ({timeout_for(tests):.0f}s)"
             else:
                 status, detail = "KILLED", (failed[0] if failed else _last(out))[:160]
         if status == "SURVIVED" and m.id in EQUIVALENT:
@@ -276,14 +301,23 @@ def _judge(m: Mutant) -> dict[str, object]:
         shutil.rmtree(repo.parent, ignore_errors=True)
 
 
-def baseline(subsets: set[tuple[str, ...]], jobs: int) -> dict[tuple[str, ...], tuple[int, str]]:
+def baseline(
+    subsets: set[tuple[str, ...]], jobs: int
+) -> dict[tuple[str, ...], tuple[int, str, float]]:
+    """Each subset once on a clean copy, `jobs` at a time (the load the mutants run under)."""
     repo = _copy()
+
+    def timed(tests: tuple[str, ...]) -> tuple[int, str, float]:
+        t0 = time.monotonic()
+        rc, out = _pytest(tests, repo, BASELINE_TIMEOUT_S)
+        return rc, out, time.monotonic() - t0
+
     try:
         rc, out = _run([sys.executable, "-m", "observability.cli", "render", "--check"], repo)
         if rc != 0:
             raise SystemExit(f"baseline: render --check fails on the clean tree: {_last(out)}")
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            results = list(pool.map(lambda s: _pytest(s, repo), sorted(subsets)))
+            results = list(pool.map(timed, sorted(subsets)))
         return dict(zip(sorted(subsets), results, strict=True))
     finally:
         shutil.rmtree(repo.parent, ignore_errors=True)
@@ -338,10 +372,13 @@ def main() -> int:
     if not args.no_baseline:
         subsets = {tests_for(m.file) for m in chosen}
         print(f"baseline: render --check and {len(subsets)} test subsets on the clean tree ...")
-        for subset, (rc, out) in baseline(subsets, args.jobs).items():
+        for subset, (rc, out, secs) in baseline(subsets, args.jobs).items():
             if rc != 0:
                 bad.add(subset)
                 print(f"  BASELINE FAILS {' '.join(subset)}: {_last(out)}")
+            else:
+                BASELINE_S[subset] = secs
+                print(f"  {secs:5.0f}s (timeout {timeout_for(subset):.0f}s)  {' '.join(subset)}")
     counted = [m for m in chosen if tests_for(m.file) not in bad]
     results: list[dict[str, object]] = []
     t0 = time.monotonic()
