@@ -337,6 +337,8 @@ def main() -> int:
     os.nice(19)
     print("command: " + " ".join([Path(sys.executable).name, *sys.argv]))
     files = module_files()
+    if args.only:  # occurrences are per file: enumerating the named files gives the same ids
+        files = sorted({i.split(":")[0] for i in args.only.split(",")} & set(files))
     t_enum = time.monotonic()
     everything = enumerate_mutants(files)
     print(

@@ -61,3 +61,25 @@ def test_check_detects_drift_and_orphans_without_writing(tmp_path, repo_root):
     res = runner.invoke(app, ["render", "--check", "--config", cfg])
     assert res.exit_code == 1
     assert "orphan: alerts/stray.yaml" in res.output
+
+
+def test_prune_deletes_the_orphans_and_nothing_else(tmp_path, repo_root):
+    """`render` lists a generated-dir file no builder produces and keeps it; `render --prune`
+    deletes it (and only it), after which `render --check` is clean."""
+    shutil.copy(repo_root / "bundle.yaml", tmp_path / "bundle.yaml")
+    runner = CliRunner()
+    cfg = str(tmp_path / "bundle.yaml")
+    assert runner.invoke(app, ["render", "--config", cfg]).exit_code == 0
+    stray = tmp_path / "alerts" / "stray.yaml"
+    stray.write_text("x: 1\n")
+    before = sorted(p for p in tmp_path.rglob("*") if p.is_file() and p != stray)
+    res = runner.invoke(app, ["render", "--config", cfg])
+    assert res.exit_code == 0, res.output
+    assert "orphan: alerts/stray.yaml" in res.output
+    assert stray.is_file()  # without --prune nothing is deleted
+    res = runner.invoke(app, ["render", "--prune", "--config", cfg])
+    assert res.exit_code == 0, res.output
+    assert not stray.exists()
+    assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == before
+    res = runner.invoke(app, ["render", "--check", "--config", cfg])
+    assert res.exit_code == 0, res.output
