@@ -106,6 +106,27 @@ def monitor_metadata(cfg: BundleConfig, name: str) -> dict[str, Any]:
     }
 
 
+def pod_monitor(
+    cfg: BundleConfig,
+    name: str,
+    namespaces: list[str],
+    selector: dict[str, Any],
+    endpoint: dict[str, Any],
+) -> dict[str, Any]:
+    """A PodMonitor of the bundle's, without jobLabel: the operator then sets
+    job="<namespace>/<name>" (what a runtime's engine_jobs names)."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": monitor_metadata(cfg, name),
+        "spec": {
+            "namespaceSelector": {"matchNames": namespaces},
+            "selector": selector,
+            "podMetricsEndpoints": [endpoint],
+        },
+    }
+
+
 def node_relabeling() -> dict[str, Any]:
     """A monitor relabeling that puts the scraped pod's node in `node`."""
     return {
@@ -146,6 +167,24 @@ def restricted_container_security() -> dict[str, Any]:
         "readOnlyRootFilesystem": True,
         "runAsNonRoot": True,
         "capabilities": {"drop": ["ALL"]},
+    }
+
+
+def gpu_pod_spec(
+    cfg: BundleConfig, containers: list[dict[str, Any]], volumes: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The pod spec a model server outside the vLLM Deployment shares with it: no Service
+    links (they would inject VLLM_*_PORT variables vLLM reads as settings), no API token,
+    non-root above 10000, on the GPU nodes."""
+    return {
+        "enableServiceLinks": False,
+        "automountServiceAccountToken": False,
+        "terminationGracePeriodSeconds": 60,
+        "securityContext": non_root_pod_security(),
+        "nodeSelector": dict(cfg.gpu.node_selector),
+        "tolerations": [t.model_dump(exclude_none=True) for t in cfg.gpu.tolerations],
+        "containers": containers,
+        "volumes": volumes,
     }
 
 

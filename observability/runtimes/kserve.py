@@ -43,10 +43,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from observability.kube import (
     PART_OF,
-    monitor_metadata,
     node_relabeling,
     resources,
     restricted_container_security,
+)
+from observability.kube import (
+    pod_monitor as kube_pod_monitor,
 )
 from observability.metrics.catalog import (
     Catalog,
@@ -294,17 +296,7 @@ def pod_monitor(cfg: BundleConfig) -> dict[str, Any]:
             "matchExpressions": [{"key": ISVC_LABEL, "operator": "In", "values": keys}],
         }
         endpoint["targetPort"] = ISVC_PORT
-    return {
-        "apiVersion": "monitoring.coreos.com/v1",
-        "kind": "PodMonitor",
-        "metadata": monitor_metadata(cfg, POD_MONITOR),
-        "spec": {
-            # No jobLabel: the operator sets job="<namespace>/<name>" (engine_jobs).
-            "namespaceSelector": {"matchNames": namespaces},
-            "selector": selector,
-            "podMetricsEndpoints": [endpoint],
-        },
-    }
+    return kube_pod_monitor(cfg, POD_MONITOR, namespaces, selector, endpoint)
 
 
 def controller_monitor(namespace: str, renamed: bool, scheme: str = "https") -> dict[str, Any]:

@@ -38,9 +38,9 @@ from observability.kube import (
     VLLM_CONTAINER,
     VLLM_PORT_NAME,
     argocd_application,
+    gpu_pod_spec,
     helm_source,
     http_probe,
-    non_root_pod_security,
     resources,
     restricted_container_security,
     startup_failures,
@@ -178,21 +178,15 @@ def _pod_spec(cfg: BundleConfig, key: str, container: dict[str, Any]) -> dict[st
             {"name": "tmp", "mountPath": "/tmp"},
         ],
     }
-    return {
-        # Service links would inject VLLM_*_PORT variables vLLM reads as settings.
-        "enableServiceLinks": False,
-        "automountServiceAccountToken": False,
-        "terminationGracePeriodSeconds": 60,
-        "securityContext": non_root_pod_security(),
-        "nodeSelector": dict(cfg.gpu.node_selector),
-        "tolerations": [t.model_dump(exclude_none=True) for t in cfg.gpu.tolerations],
-        "containers": [container],
-        "volumes": [
+    return gpu_pod_spec(
+        cfg,
+        [container],
+        [
             {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": cfg.vllm.shm_size}},
             {"name": "home", "emptyDir": {"sizeLimit": cfg.vllm.model_cache_size}},
             {"name": "tmp", "emptyDir": {"sizeLimit": "10Gi"}},
         ],
-    }
+    )
 
 
 def leaderworkerset(cfg: BundleConfig, key: str) -> dict[str, Any]:

@@ -37,12 +37,12 @@ from observability.kube import (
     PART_OF,
     argocd_application,
     helm_source,
-    monitor_metadata,
     node_relabeling,
     non_root_pod_security,
     resources,
     restricted_container_security,
 )
+from observability.kube import pod_monitor as kube_pod_monitor
 from observability.metrics.catalog import Catalog, runtime_catalog
 from observability.runtimes.base import SIM_RAY, DemoTarget, PanelScope, Runtime, RuntimePanel
 from observability.runtimes.mapping import forwarded_families, rename_rules
@@ -345,36 +345,28 @@ def pod_monitor(cfg: BundleConfig) -> dict[str, Any]:
     namespaces = sorted(
         {cfg.model_namespace(k) for k, m in cfg.models.items() if m.runtime == "rayservice"}
     )
-    return {
-        "apiVersion": "monitoring.coreos.com/v1",
-        "kind": "PodMonitor",
-        "metadata": monitor_metadata(cfg, POD_MONITOR),
-        "spec": {
-            # No jobLabel: the operator sets job="<namespace>/<name>" (engine_jobs).
-            "namespaceSelector": {"matchNames": namespaces},
-            "selector": {
-                "matchLabels": {"app.kubernetes.io/part-of": PART_OF, RAY_NODE_LABEL: "yes"}
-            },
-            "podMetricsEndpoints": [
+    return kube_pod_monitor(
+        cfg,
+        POD_MONITOR,
+        namespaces,
+        {"matchLabels": {"app.kubernetes.io/part-of": PART_OF, RAY_NODE_LABEL: "yes"}},
+        {
+            "port": METRICS_PORT_NAME,
+            "path": "/metrics",
+            "interval": cfg.prometheus.scrape_interval,
+            "relabelings": [
+                node_relabeling(),
                 {
-                    "port": METRICS_PORT_NAME,
-                    "path": "/metrics",
-                    "interval": cfg.prometheus.scrape_interval,
-                    "relabelings": [
-                        node_relabeling(),
-                        {
-                            "sourceLabels": ["__meta_kubernetes_pod_label_ray_io_node_type"],
-                            "targetLabel": "ray_node_type",
-                            "action": "replace",
-                        },
-                    ],
-                    "metricRelabelings": [
-                        {"sourceLabels": ["__name__"], "regex": KEEP_SERIES, "action": "keep"}
-                    ],
-                }
+                    "sourceLabels": ["__meta_kubernetes_pod_label_ray_io_node_type"],
+                    "targetLabel": "ray_node_type",
+                    "action": "replace",
+                },
+            ],
+            "metricRelabelings": [
+                {"sourceLabels": ["__name__"], "regex": KEEP_SERIES, "action": "keep"}
             ],
         },
-    }
+    )
 
 
 def operator_application(cfg: BundleConfig) -> dict[str, Any]:

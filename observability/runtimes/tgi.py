@@ -39,10 +39,10 @@ from observability.duration import duration_seconds
 from observability.kube import (
     JOB_LABEL,
     PART_OF,
+    gpu_pod_spec,
     http_probe,
     monitor_metadata,
     node_relabeling,
-    non_root_pod_security,
     resources,
     restricted_container_security,
     startup_failures,
@@ -155,15 +155,9 @@ def deployment(cfg: BundleConfig, key: str) -> dict[str, Any]:
             "selector": {"matchLabels": labels},
             "template": {
                 "metadata": {"labels": labels},
-                "spec": {
-                    "enableServiceLinks": False,
-                    "automountServiceAccountToken": False,
-                    "terminationGracePeriodSeconds": 60,
-                    # Non-root above 10000, like the vLLM Deployment.
-                    "securityContext": non_root_pod_security(),
-                    "nodeSelector": dict(cfg.gpu.node_selector),
-                    "tolerations": [t.model_dump(exclude_none=True) for t in cfg.gpu.tolerations],
-                    "containers": [
+                "spec": gpu_pod_spec(
+                    cfg,
+                    [
                         {
                             "name": TGI_CONTAINER,
                             "image": IMAGE,
@@ -192,7 +186,7 @@ def deployment(cfg: BundleConfig, key: str) -> dict[str, Any]:
                             ],
                         }
                     ],
-                    "volumes": [
+                    [
                         {
                             "name": "shm",
                             "emptyDir": {"medium": "Memory", "sizeLimit": cfg.vllm.shm_size},
@@ -200,7 +194,7 @@ def deployment(cfg: BundleConfig, key: str) -> dict[str, Any]:
                         {"name": "data", "emptyDir": {"sizeLimit": cfg.vllm.model_cache_size}},
                         {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
                     ],
-                },
+                ),
             },
         },
     }
