@@ -16,12 +16,24 @@ __all__ = ["INSTALL_HINT", "Binaries", "MissingBinaryError", "find_binaries", "f
 
 INSTALL_HINT = "sudo apt-get install -y prometheus prometheus-alertmanager"
 
-# Candidate names per tool, Debian name first; env var overrides for a custom install.
-_CANDIDATES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "prometheus": ("OBSCTL_PROMETHEUS", ("prometheus",)),
-    "promtool": ("OBSCTL_PROMTOOL", ("promtool",)),
-    "alertmanager": ("OBSCTL_ALERTMANAGER", ("prometheus-alertmanager", "alertmanager")),
-    "amtool": ("OBSCTL_AMTOOL", ("amtool",)),
+# Candidate names per tool, Debian name first; env var overrides for a custom install;
+# the install command and what needs the tool, for the one-line error.
+_CANDIDATES: dict[str, tuple[str, tuple[str, ...], str, str]] = {
+    "prometheus": ("OBSCTL_PROMETHEUS", ("prometheus",), INSTALL_HINT, ""),
+    "promtool": ("OBSCTL_PROMTOOL", ("promtool",), INSTALL_HINT, ""),
+    "alertmanager": (
+        "OBSCTL_ALERTMANAGER",
+        ("prometheus-alertmanager", "alertmanager"),
+        INSTALL_HINT,
+        "",
+    ),
+    "amtool": ("OBSCTL_AMTOOL", ("amtool",), INSTALL_HINT, ""),
+    "victoria-metrics": (
+        "OBSCTL_VICTORIA_METRICS",
+        ("victoria-metrics",),
+        "sudo apt-get install -y victoria-metrics",
+        "; `obsctl demo --clusters N` writes into it",
+    ),
 }
 
 
@@ -38,7 +50,7 @@ class Binaries:
 
 
 def find_binary(tool: str, required: bool = True) -> Path | None:
-    env, names = _CANDIDATES[tool]
+    env, names, hint, needed_by = _CANDIDATES[tool]
     override = os.environ.get(env)
     if override:
         p = Path(override)
@@ -53,8 +65,8 @@ def find_binary(tool: str, required: bool = True) -> Path | None:
             return Path(found)
     if required:
         raise MissingBinaryError(
-            f"{names[0]} not found on PATH: install it with `{INSTALL_HINT}` "
-            f"(or set {env} to the binary)"
+            f"{names[0]} not found on PATH: install it with `{hint}` "
+            f"(or set {env} to the binary){needed_by}"
         )
     return None
 

@@ -12,36 +12,21 @@ unchanged.
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from observability.local.binaries import MissingBinaryError
+from observability.local.binaries import find_binary
 from observability.process import Child, Supervisor, http_ok
 
-__all__ = ["VM_INSTALL_HINT", "CentralStore", "find_victoria_metrics"]
-
-VM_INSTALL_HINT = "sudo apt-get install -y victoria-metrics"
-_ENV = "OBSCTL_VICTORIA_METRICS"
+__all__ = ["CentralStore", "find_victoria_metrics"]
 
 
 def find_victoria_metrics() -> Path:
-    override = os.environ.get(_ENV)
-    if override:
-        p = Path(override)
-        if p.is_file() and os.access(p, os.X_OK):
-            return p
-        raise MissingBinaryError(f"{_ENV}={override} is not an executable file: fix or unset it")
-    found = shutil.which("victoria-metrics")
-    if found:
-        return Path(found)
-    raise MissingBinaryError(
-        f"victoria-metrics not found on PATH: install it with `{VM_INSTALL_HINT}` "
-        f"(or set {_ENV} to the binary); `obsctl demo --clusters N` writes into it"
-    )
+    found = find_binary("victoria-metrics")
+    assert found is not None  # required=True raises instead
+    return found
 
 
 @dataclass
