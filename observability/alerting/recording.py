@@ -163,14 +163,7 @@ def _http_by_model(sc: Scope, matchers: str) -> str:
     """HTTP request rate per model. `http_requests_total` has no model_name, so the pod's
     model comes from its own engine gauge; /metrics and /health scrapes are excluded
     (they would dilute the ratio on a quiet model)."""
-    pod_keys = (*((sc.cluster,) if sc.cluster else ()), "namespace", "pod")
-    sel = f'{VLLM.HTTP_REQUESTS.v1}{{handler=~"/v1/.*"{matchers}}}'
-    return (
-        f"sum by ({sc.by(sc.model)}) ("
-        f"sum by ({sc.by(pod_keys)}) (rate({sel}[{RATE_WINDOW}])) "
-        f"* {sc.on(pod_keys)} group_left (model_name) "
-        f"group by ({sc.by(sc.pod)}) ({VLLM.RUNNING.v1}))"
-    )
+    return f"sum by ({sc.by(sc.model)}) ({_http_by_pod(sc, matchers, RATE_WINDOW)})"
 
 
 def error_rules(sc: Scope) -> list[dict[str, Any]]:

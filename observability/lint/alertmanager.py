@@ -23,6 +23,7 @@ import yaml
 
 from observability.config import BundleConfig
 from observability.lint.findings import Finding
+from observability.lint.walk import mappings_where
 
 __all__ = ["CAUSAL_ORDER", "GROUP_BY", "SEVERITY_RANK", "check", "check_config"]
 
@@ -135,18 +136,15 @@ def _inhibition(file: str, i: int, rule: dict[str, Any], cluster_label: str) -> 
     return out
 
 
-def _configs(doc: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every Alertmanager config inside a YAML document (a mapping with a receiver route)."""
-    if isinstance(doc, dict):
-        route = doc.get("route")
-        if isinstance(route, dict) and "receiver" in route and "receivers" in doc:
-            yield path, doc
-            return
-        for key, value in doc.items():
-            yield from _configs(value, f"{path}.{key}" if path else str(key))
-    elif isinstance(doc, list):
-        for i, value in enumerate(doc):
-            yield from _configs(value, f"{path}[{i}]")
+def _is_config(node: dict[str, Any]) -> bool:
+    """An Alertmanager config: a mapping with a receiver route and receivers."""
+    route = node.get("route")
+    return isinstance(route, dict) and "receiver" in route and "receivers" in node
+
+
+def _configs(doc: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every Alertmanager config inside a YAML document."""
+    return mappings_where(doc, _is_config)
 
 
 def check(root: Path, cfg: BundleConfig) -> list[Finding]:

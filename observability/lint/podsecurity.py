@@ -19,6 +19,7 @@ from typing import Any
 
 from observability.lint.findings import Finding
 from observability.lint.manifests import Manifest
+from observability.lint.walk import mappings_where
 
 __all__ = ["CONTAINER_LISTS", "VOLUME_TYPES", "check_pod_security", "pod_specs"]
 
@@ -66,17 +67,9 @@ def _is_pod_spec(node: dict[str, Any]) -> bool:
     )
 
 
-def pod_specs(obj: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+def pod_specs(obj: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     """(field path, pod spec) for every pod spec inside a manifest."""
-    if isinstance(obj, dict):
-        if _is_pod_spec(obj):
-            yield path, obj
-            return
-        for key, value in obj.items():
-            yield from pod_specs(value, f"{path}.{key}" if path else str(key))
-    elif isinstance(obj, list):
-        for i, value in enumerate(obj):
-            yield from pod_specs(value, f"{path}[{i}]")
+    return mappings_where(obj, _is_pod_spec)
 
 
 def _common(sc: dict[str, Any]) -> list[tuple[str, str]]:
