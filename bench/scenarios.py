@@ -10,6 +10,10 @@ scenario: every expected alert pages, none unexpected, each page within 1.2x the
 computed from its rule (observability/scenarios/minimum.py; an expected alert without a
 computable minimum fails). Exits 1 when any scenario fails.
 
+Router scenarios (`epp-crash`, `pool-unready`, `scheduling-failures`, `datalayer-errors`:
+faults on the inference pool's endpoint picker) run with gateway.inference_pool on, as
+`obsctl demo --inference-pool` runs it.
+
 `--runtime NAME` serves the stack's only model through that runtime, as `obsctl demo
 --runtime NAME --models 1` does (KServe: scraped through ODH's renaming monitor and mapped;
 LWS: groups of a leader and a worker), so every scenario proves the same alert names on it.
@@ -31,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from observability.config import load_config  # noqa: E402
 from observability.local.models import demo_models  # noqa: E402
+from observability.local.router import with_inference_pool  # noqa: E402
 from observability.local.stack import LocalStack, StackOptions, with_runtime  # noqa: E402
 from observability.local.summary import query  # noqa: E402
 from observability.runtimes import REGISTRY  # noqa: E402
@@ -70,9 +75,11 @@ def main() -> int:
         cfg = with_runtime(cfg, args.runtime, models[0][0])
     results, series = [], []
     for name in names:
+        # a router scenario (target epp) runs with the inference pool on
+        pooled = SCENARIOS[name].needs_pool and not cfg.pool.enabled
         stack = LocalStack(
             StackOptions(
-                cfg=cfg,
+                cfg=with_inference_pool(cfg, models) if pooled else cfg,
                 repo_root=ROOT,
                 profile="fast",
                 models=models,

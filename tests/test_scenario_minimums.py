@@ -2,7 +2,9 @@
 shipped bundle.yaml renders under the `fast` profile on the demo's models (what `obsctl
 scenario run --profile fast` and bench/scenarios.py load), with the demo stack's clock: no
 stack runs. A minimum that leaves out the rule's `for`, a scrape and an evaluation, or the
-model's load budget (slow-start once printed 3.0 s against a 61.1 s page) fails here."""
+model's load budget (slow-start once printed 3.0 s against a 61.1 s page) fails here. The
+router scenarios (target `epp`) read the rules of the same bundle with the inference pool on,
+as their stacks run it (local/router.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from observability.alerting.timing import FAST, scaled_seconds
 from observability.config import duration_seconds, load_config
 from observability.local import alertmanager as am
 from observability.local.models import demo_config, demo_models
+from observability.local.router import with_inference_pool
 from observability.local.rules import groups_for
 from observability.local.stack import FAST as FAST_STACK
 from observability.scenarios import SCENARIOS, Scenario
@@ -36,6 +39,8 @@ MODELS = demo_models(CFG0)  # ((model key, namespace), ...)
 CFG = demo_config(CFG0, MODELS)
 GROUPS = groups_for(CFG, "fast")
 RULES = rules_from_groups(GROUPS)
+POOL_GROUPS = groups_for(demo_config(with_inference_pool(CFG0, MODELS), MODELS), "fast")
+POOL_RULES = rules_from_groups(POOL_GROUPS)
 CLOCK = Clock(
     scrape_s=duration_seconds(FAST_STACK["scrape_interval"]),
     evaluation_s=duration_seconds(FAST_STACK["evaluation_interval"]),
@@ -60,19 +65,29 @@ PINNED = {
     "crash-loop": {"VLLMPodCrashLooping": 3 + 30},
     "oom-crash-loop": {"VLLMPodOOMKilled": 3},
     "slow-start": {"VLLMPodNotReady": 3 + 60},  # expected_load_time 10m / 10, no `for`
+    # the router's: `up` and a gauge, then ratios of rates the first failing scrape crosses
+    "epp-crash": {"InferencePoolEPPDown": 3 + 60},
+    "pool-unready": {"InferencePoolNoReadyEndpoints": 3 + 60},
+    "scheduling-failures": {"InferencePoolSchedulingFailures": 3 + 60},
+    "datalayer-errors": {"InferencePoolDatalayerPollErrors": 3 + 60},
 }
+
+
+def rules_for(s: Scenario) -> list[Rule]:
+    """The rules its stack loads: the router's scenarios run with the pool on."""
+    return POOL_RULES if s.needs_pool else RULES
 
 
 def target(s: Scenario) -> Target | None:
     """The model run_scenario faults: a replica's and "model" are the stack's first."""
-    if s.target == "node":
+    if s.target == "node" or s.needs_pool:
         return None
     key, namespace = MODELS[-1] if s.target == "last-model" else MODELS[0]
     return Target(namespace, key)
 
 
-def rules_named(alert: str) -> list[Rule]:
-    return [r for r in RULES if r.alerting and r.name == alert]
+def rules_named(alert: str, rules: list[Rule] = RULES) -> list[Rule]:
+    return [r for r in rules if r.alerting and r.name == alert]
 
 
 def test_the_clock_is_the_fast_stacks() -> None:
@@ -82,18 +97,32 @@ def test_the_clock_is_the_fast_stacks() -> None:
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_every_expected_alert_has_a_minimum_covering_its_rule(name: str) -> None:
     s = SCENARIOS[name]
-    got = {a: minimum(a, RULES, CLOCK, s.window_fraction, target(s)) for a in s.expected}
+    rules = rules_for(s)
+    got = {a: minimum(a, rules, CLOCK, s.window_fraction, target(s)) for a in s.expected}
     assert {a: m.total_s if m else None for a, m in got.items()} == PINNED.get(name, {})
     for alert, m in got.items():
         assert m is not None and m.total_s > 0, (name, alert)
         # no rule of the alert can page sooner than its `for` plus a scrape and an evaluation
-        shortest_for = min(r.for_s for r in rules_named(alert))
+        shortest_for = min(r.for_s for r in rules_named(alert, rules))
         assert m.total_s >= shortest_for + CLOCK.scrape_s + CLOCK.evaluation_s, (name, m)
         assert m.for_s == shortest_for
 
 
 def test_every_scenario_is_pinned() -> None:
     assert set(PINNED) == {n for n, s in SCENARIOS.items() if s.expected}
+
+
+def test_the_router_scenarios_need_the_pool() -> None:
+    """Without the pool the bundle renders no router alert: no minimum, the scenario fails."""
+    routed = [s for s in SCENARIOS.values() if s.needs_pool]
+    assert {s.name for s in routed} == {
+        "epp-crash",
+        "pool-unready",
+        "scheduling-failures",
+        "datalayer-errors",
+    }
+    for s in routed:
+        assert all(minimum(a, RULES, CLOCK, s.window_fraction, None) is None for a in s.expected)
 
 
 def test_slow_start_includes_the_models_load_budget() -> None:
@@ -136,10 +165,8 @@ def test_age_comparisons_against_numbers_and_recordings() -> None:
     assert budget_s("rate(x[5m]) > 3", rec, None) == 0  # a threshold, not an age
 
 
-def test_prometheus_api_rules_give_the_same_minimums() -> None:
-    """run_scenario reads the rules Prometheus loaded (/api/v1/rules): shaped as it serves
-    them (seconds, `query`, `duration`), they give the same minimums as the rule file."""
-    api = [
+def _api(groups: list[dict]) -> list[dict]:
+    return [
         {
             "name": g["name"],
             "interval": duration_seconds(g.get("interval", "1s")),
@@ -153,10 +180,16 @@ def test_prometheus_api_rules_give_the_same_minimums() -> None:
                 for r in g["rules"]
             ],
         }
-        for g in GROUPS
+        for g in groups
     ]
-    rules = rules_from_api(api)
+
+
+def test_prometheus_api_rules_give_the_same_minimums() -> None:
+    """run_scenario reads the rules Prometheus loaded (/api/v1/rules): shaped as it serves
+    them (seconds, `query`, `duration`), they give the same minimums as the rule file."""
+    plain, pooled = rules_from_api(_api(GROUPS)), rules_from_api(_api(POOL_GROUPS))
     for name, s in SCENARIOS.items():
+        rules = pooled if s.needs_pool else plain
         for a in s.expected:
             m = minimum(a, rules, CLOCK, s.window_fraction, target(s))
             assert m is not None and m.total_s == PINNED[name][a], (name, a)

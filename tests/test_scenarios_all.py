@@ -26,6 +26,8 @@ pytestmark = pytest.mark.e2e
 
 IN_E2E_LOCAL = ("replica-crash", "kv-saturation")
 ALONE = ("latency-degradation",)  # tests/test_scenarios_alone.py
+# the router's (target epp), on stacks with the inference pool: tests/test_router_local.py
+ROUTER = ("epp-crash", "pool-unready", "scheduling-failures", "datalayer-errors")
 # Six stacks of two: a stack takes about a fifth of a core (Prometheus, simulator, load),
 # and the file takes two scenarios' time instead of four (303-323 s against 436-448 s
 # for three stacks of four, measured on the busy 2-core dev machine).
@@ -43,7 +45,7 @@ SILENCED = "vllm-llama/meta-llama/Meta-Llama-3-8B-Instruct"  # the stack's last 
 
 
 def test_groups_cover_every_scenario_once():
-    names = [n for g in GROUPS for n in g] + list(IN_E2E_LOCAL) + list(ALONE)
+    names = [n for g in GROUPS for n in g] + list(IN_E2E_LOCAL) + list(ALONE) + list(ROUTER)
     assert sorted(names) == sorted(SCENARIOS)
     assert len(names) == len(set(names))
 

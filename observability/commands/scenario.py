@@ -103,6 +103,13 @@ def run(
         except ValueError as err:
             die(str(err))
         fresh = True
+    # A router scenario faults the inference pool's endpoint picker: a running demo must
+    # serve one (obsctl demo --inference-pool), and a fresh stack runs with the pool on.
+    router = any(SCENARIOS[n].needs_pool for n in chosen)
+    if router and not cfg.pool.enabled:
+        from observability.local.router import with_inference_pool
+
+        cfg = with_inference_pool(cfg, wanted)
     repo_root = config.resolve().parent
     running = [] if fresh else live_states(repo_root / STATE_DIR)
     matching = [  # newest first
@@ -110,6 +117,7 @@ def run(
         for s in running
         if s.profile == profile
         and (not wanted or {(r.model_key, r.namespace) for r in s.replicas} == set(wanted))
+        and (s.epps or not router)
     ]
     state = matching[0] if matching else None
     if len(matching) > 1:
@@ -120,6 +128,7 @@ def run(
         )
     elif running and state is None and not as_json:
         which = f"profile {profile}" + (f" and models {models}" if wanted else "")
+        which += " and an inference pool" if router else ""
         typer.echo(f"no running demo has {which}; starting a fresh stack")
     stack: LocalStack | None = None
     results = []

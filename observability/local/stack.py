@@ -50,6 +50,7 @@ from observability.local.state import (
     STATE_DIR,
     STATE_GLOB,
     AibrixInfo,
+    EppInfo,
     NodeInfo,
     RayHeadInfo,
     ReplicaInfo,
@@ -436,6 +437,7 @@ class LocalStack:
             nodes=tuple(NodeInfo(**n) for n in self.manifest.get("nodes", [])),
             ray_heads=tuple(RayHeadInfo(**h) for h in self.manifest.get("ray_heads", [])),
             aibrix=tuple(AibrixInfo(**c) for c in self.manifest.get("aibrix", [])),
+            epps=tuple(EppInfo(**e) for e in self.manifest.get("epp", [])),
             tmp_dir=str(self._tmp),
             load_samples=str(self._tmp / "load-samples.jsonl"),
         )

@@ -22,6 +22,7 @@ __all__ = [
     "STATE_DIR",
     "STATE_GLOB",
     "AibrixInfo",
+    "EppInfo",
     "GpuRef",
     "NodeInfo",
     "RayHeadInfo",
@@ -94,6 +95,17 @@ class AibrixInfo(_Frozen):
     port: int
 
 
+class EppInfo(_Frozen):
+    """The inference pool's simulated endpoint picker (obsctl demo --inference-pool)."""
+
+    pool: str
+    pod: str
+    namespace: str
+    port: int
+    service: str
+    port_name: str
+
+
 class StackState(_Frozen):
     pid: int
     started_at: float
@@ -114,6 +126,7 @@ class StackState(_Frozen):
     nodes: tuple[NodeInfo, ...]
     ray_heads: tuple[RayHeadInfo, ...] = ()
     aibrix: tuple[AibrixInfo, ...] = ()
+    epps: tuple[EppInfo, ...] = ()  # the inference pool's endpoint picker, when it is on
     pids: dict[str, int] = {}
     ports: tuple[int, ...] = ()
     tmp_dir: str = ""

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SCENARIOS", "Scenario"]
+__all__ = ["EPP_TARGET", "SCENARIOS", "Scenario"]
+
+EPP_TARGET = "epp"
 
 
 @dataclass(frozen=True)
@@ -13,7 +15,9 @@ class Scenario:
     name: str
     summary: str
     fault: str | None  # simulator fault name; None = load only
-    target: str  # replica | model | second-model | last-model | node | runtime:<name>
+    # replica | model | second-model | last-model | node | runtime:<name> | epp (the
+    # inference pool's endpoint picker: the stack runs with gateway.inference_pool on)
+    target: str
     expected: tuple[str, ...]
     params: dict[str, Any] = field(default_factory=dict)
     # alerts the fault genuinely causes besides the expected ones: alert -> why
@@ -27,6 +31,12 @@ class Scenario:
     # alerts that may fire in Prometheus but Alertmanager must mute (a delivery fails the
     # scenario): alert -> the inhibiting cause
     inhibited: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def needs_pool(self) -> bool:
+        """It faults the inference pool's endpoint picker: its stack runs with
+        gateway.inference_pool on (local/router.py: with_inference_pool)."""
+        return self.target == EPP_TARGET
 
 
 # A pod kube-state-metrics explains: the symptoms Alertmanager must mute, and the marker.
@@ -43,6 +53,12 @@ _STARTING = {
 _LIFECYCLE_OBSERVE_S = 80.0
 # fast profile: VLLMEngineStalled's 1 m window and 1 m `for`, plus a scrape and an evaluation
 _SLEEP_OBSERVE_S = 150.0
+# The router's symptoms of a fault on the pool's model servers, when the pool routes to
+# them (a stack with gateway.inference_pool on: obsctl demo --inference-pool).
+_ROUTER_TTFT = {
+    "InferencePoolHighTimeToFirstToken": "the pool routes to the slowed model: the router "
+    "times its first tokens too",
+}
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -76,6 +92,7 @@ SCENARIOS: dict[str, Scenario] = {
                 "VLLMHighTimeToFirstToken": "a full cache admits no new sequence: 128 clients "
                 "queue, and their TTFT includes the wait (it paged at 69 s on a RayService "
                 "stack whose simulator shared two busy cores)",
+                **_ROUTER_TTFT,
             },
         ),
         Scenario(
@@ -91,6 +108,7 @@ SCENARIOS: dict[str, Scenario] = {
                 "VLLMLatencySLOBurnRate": "slow first tokens burn the TTFT SLO",
                 "VLLMHighRequestLatency": "every token is slower, so whole requests are",
                 "VLLMQueueBacklog": "slower steps drain the queue slower",
+                **_ROUTER_TTFT,
             },
             # p99 over 5m crosses once >1% of the window's observations are slow: a few
             # seconds of slowed tokens after a minute of demo load (more after a long run)
@@ -110,6 +128,10 @@ SCENARIOS: dict[str, Scenario] = {
             ("VLLMHighErrorRate",),
             params={"ratio": 0.5},
             # a ratio of rates: the first scrape with failures already puts it at ~0.5
+            tolerated={
+                "InferencePoolRequestErrors": "the pool routes to the failing model: the "
+                "router counts its errors too",
+            },
         ),
         Scenario(
             "replica-crash",
@@ -223,6 +245,38 @@ SCENARIOS: dict[str, Scenario] = {
             tolerated=_STARTING,
             inhibited=_LIFECYCLE_MUTED,
             observe_s=_LIFECYCLE_OBSERVE_S,
+        ),
+        # The inference router (docs/router.md): faults on the pool's endpoint picker, run
+        # on a stack with the pool on. Each alert is a gauge or a ratio of rates that the
+        # first scrape after the fault already puts over its threshold (window 0).
+        Scenario(
+            "epp-crash",
+            "the inference pool's endpoint picker crashes (its metrics port closes)",
+            "crash",
+            EPP_TARGET,
+            ("InferencePoolEPPDown",),
+        ),
+        Scenario(
+            "pool-unready",
+            "the endpoint picker sees no ready endpoint in its pool",
+            "pool-unready",
+            EPP_TARGET,
+            ("InferencePoolNoReadyEndpoints",),
+        ),
+        Scenario(
+            "scheduling-failures",
+            "half the endpoint picker's scheduling attempts fail",
+            "scheduling-failures",
+            EPP_TARGET,
+            ("InferencePoolSchedulingFailures",),
+            params={"ratio": 0.5},
+        ),
+        Scenario(
+            "datalayer-errors",
+            "the endpoint picker's polls of its endpoints fail (it routes blind)",
+            "datalayer-errors",
+            EPP_TARGET,
+            ("InferencePoolDatalayerPollErrors",),
         ),
     )
 }

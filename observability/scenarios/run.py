@@ -104,8 +104,8 @@ def loaded_rules(prom_url: str) -> list[Rule]:
 
 
 def target_of(scenario: Scenario, stack: StackState, targets: list[str]) -> Target | None:
-    """The faulted pods' namespace and model key (None for a node fault)."""
-    if scenario.target == "node":
+    """The faulted pods' namespace and model key (None for a node or EPP fault)."""
+    if scenario.target == "node" or scenario.needs_pool:
         return None
     r = next((r for r in stack.replicas if r.pod in targets), None)
     return Target(r.namespace, r.model_key) if r is not None else None
@@ -153,6 +153,8 @@ def fault_targets(scenario: Scenario, stack: StackState) -> list[str]:
         return []
     if scenario.target == "node":
         return [stack.nodes[0].node]
+    if scenario.needs_pool:  # the pool's endpoint picker (none: the pool is off)
+        return [e.pod for e in stack.epps]
     if scenario.target.startswith("runtime:"):  # every replica of a model on that runtime
         runtime = scenario.target.removeprefix("runtime:")
         return [r.pod for r in stack.replicas if r.runtime == runtime]
@@ -222,6 +224,18 @@ def run_scenario(
     settle_s: float = 60.0,
     say: Callable[[str], None] = lambda _m: None,
 ) -> ScenarioResult:
+    if scenario.needs_pool and not stack.epps:
+        return ScenarioResult(
+            scenario=scenario.name,
+            fault=scenario.fault,
+            targets=[],
+            expected=list(scenario.expected),
+            alerts=[],
+            unexpected=[],
+            ok=False,
+            duration_s=0.0,
+            notes=["the stack runs no inference pool (obsctl demo --inference-pool)"],
+        )
     rules = loaded_rules(stack.prometheus_url)
     missing = [a for a in scenario.expected if not any(r.name == a for r in rules)]
     clear_faults(stack)

@@ -32,6 +32,9 @@ _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 _VOCAB = 128000
 _HTTP_EXCLUDED = {"/metrics", "/health", "/load", "/ping", "/version", "/server_info"}
 
+# request key: when a streamed response wrote its first chunk (router-side TTFT)
+FIRST_CHUNK = "obsctl_first_chunk_at"
+
 
 @dataclass(eq=False)
 class Replica:
@@ -177,7 +180,10 @@ def http_metrics_middleware(lookup: Callable[[web.Request], Replica | None]):
         if replica is not None and replica.gateway is not None and path.startswith("/v1/"):
             replica.gateway.observe(replica.model, response.status)
         if replica is not None and replica.epp is not None and path.startswith("/v1/"):
-            replica.epp.observe(replica.model, response.status, time.perf_counter() - start)
+            # TTFT as the EPP records it: at the first body chunk of a stream, with the
+            # body of a whole response (llm-d-router handlers/response.go)
+            first = request.get(FIRST_CHUNK) or time.perf_counter()
+            replica.epp.observe(replica.model, response.status, first - start)
         if replica is not None and path not in _HTTP_EXCLUDED:
             replica.metrics.http(
                 path,
@@ -348,6 +354,8 @@ async def _stream(
     obj = "chat.completion.chunk" if chat else "text_completion"
 
     async def send(choices: list[dict[str, Any]], usage: dict[str, int] | None = None) -> None:
+        # the router (EPP) times its first token at the first body chunk of a stream
+        request.setdefault(FIRST_CHUNK, time.perf_counter())
         chunk: dict[str, Any] = {
             "id": rid,
             "object": obj,

@@ -5,8 +5,8 @@ answers 401 without `Authorization: Bearer <token>`, as the chart's
 `monitoring.prometheus.auth.enabled: true` makes it).
 
 It is fed by the simulated replicas of the pool: every request a replica answers is
-counted (model, status, the response time as router-side TTFT: a non-streaming response's
-first token arrives with its body), and the pool gauges are computed at scrape time from
+counted (model, status, and router-side TTFT as llm-d-router's handlers/response.go takes
+it: at a stream's first body chunk, or with a whole response's body), and the pool gauges are computed at scrape time from
 the replicas themselves (ready = not crashed; KV-cache usage and waiting queue averaged
 over the ready ones), so the router's averages agree with the engines'.
 
