@@ -313,7 +313,8 @@ def runtime_settings(draw: Draw, data: dict[str, Any]) -> None:
 
 def inference_pool(draw: Draw, data: dict[str, Any]) -> None:
     """The router off, or on: its pool in the namespace of some of the models (which then
-    name it), the EPP's Service anywhere, any token source, P/D or not, any thresholds."""
+    name it), installed by the bundle's chart Application (the EPP as the chart names it) or
+    existing (the EPP's Service anywhere), any token source, P/D or not, any thresholds."""
     vllm_ns = data["namespaces"]["vllm"]
     ns_of = {k: m.get("namespace") or vllm_ns for k, m in data["models"].items()}
     enabled = draw(st.booleans())
@@ -324,16 +325,19 @@ def inference_pool(draw: Draw, data: dict[str, Any]) -> None:
         member = enabled and ns_of[key] == pool_ns and draw(st.booleans())
         m["inference_pool"] = name if member else None
     warning = draw(st.sampled_from((0.01, 0.05)))
+    # the bundle installs the router chart, which names and serves the EPP its own way
+    chart = draw(st.booleans())
     data["gateway"] = {
         "inference_pool": {
             "enabled": enabled,
             "name": name,
             "namespace": own_ns,
+            "install": "chart" if chart else "existing",
             "epp": {
-                "name": draw(st.sampled_from((None, "router-epp"))),
-                "namespace": draw(st.sampled_from((None, "llm-d-router"))),
-                "port_name": draw(_name(("http-metrics", "metrics"))),
-                "port": draw(st.sampled_from((9090, 9091))),
+                "name": None if chart else draw(st.sampled_from((None, "router-epp"))),
+                "namespace": None if chart else draw(st.sampled_from((None, "llm-d-router"))),
+                "port_name": "http-metrics" if chart else draw(_name(("http-metrics", "metrics"))),
+                "port": 9090 if chart else draw(st.sampled_from((9090, 9091))),
             },
             "auth": {
                 "source": draw(_name(("service-account", "secret", "none"))),

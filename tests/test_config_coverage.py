@@ -38,6 +38,9 @@ EXCLUDED: dict[str, str] = {
     "runtimes.lws.chart.repo_url": "pinned upstream chart (as charts): its CRD is vendored",
     "runtimes.lws.chart.chart": "pinned upstream chart (as charts): its CRD is vendored",
     "runtimes.lws.chart.version": "pinned upstream chart (as charts): its CRD is vendored",
+    "gateway.inference_pool.chart.repo_url": "pinned upstream chart (as charts): its values are vendored",
+    "gateway.inference_pool.chart.chart": "pinned upstream chart (as charts): its values are vendored",
+    "gateway.inference_pool.chart.version": "pinned upstream chart (as charts): its values are vendored",
     "runtimes.rayservice.image": "one image family (rayproject/ray-llm); its tag is drawn",
     "alerting.vllm_job_regex": "names scrape jobs of a Prometheus this bundle does not "
     "configure; the rendered monitors fix `job` (tests/test_alert_jobs.py covers it)",

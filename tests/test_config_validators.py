@@ -410,6 +410,13 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         {"gateway.inference_pool.epp.port_name": ""},
         "epp.port_name'",
     ),
+    "InferencePoolConfig._chart_names_the_epp": (
+        {
+            "gateway.inference_pool.install": "chart",
+            "gateway.inference_pool.epp.name": "router-epp",
+        },
+        "install: chart renders llm-d-router's chart, which names the EPP after the pool",
+    ),
     "RouterThresholds._ordered": (
         {
             "gateway.inference_pool.thresholds.error_ratio_warning": 0.3,

@@ -14,10 +14,11 @@ import yaml
 from observability.alerting import router
 from observability.alerting.alertmanager import alertmanager_config
 from observability.alerting.rules import rule_groups
-from observability.config import parse_config
+from observability.config import ConfigError, parse_config
 from observability.lint.runner import run_lint
 from observability.render.registry import render_objects
 from observability.render.router import MONITOR, READER_FILE
+from observability.render.router_chart import POOL_POD_LABEL, ROUTER_APP
 from tests.runtimes_helpers import render_tree
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,3 +118,88 @@ def test_renders_and_lints_clean(tmp_path: Path, source: str, cluster: str, pd: 
     # every plugin (promtool, dashboards) once; the manifest checks for the other sources
     report = run_lint(tree, cfg) if pd else run_lint(tree, cfg, plugins=())
     assert report.ok, [f.line() for f in report.findings if f.severity == "error"]
+
+
+# -- the router chart (gateway.inference_pool.install: chart) ------------------------------
+def _router_app(out: dict) -> dict:
+    return out[f"argocd/apps/{ROUTER_APP}.yaml"]
+
+
+def test_existing_installation_renders_no_router_application() -> None:
+    out = render_objects(parse_config(pool_data()))
+    assert f"argocd/apps/{ROUTER_APP}.yaml" not in out
+    assert parse_config(pool_data()).pool.install == "existing"
+
+
+@pytest.mark.parametrize(("source", "auth"), [("service-account", True), ("none", False)])
+def test_chart_application_pins_the_chart_and_matches_the_monitor(source: str, auth: bool) -> None:
+    cfg = parse_config(pool_data(source, install="chart"))
+    out = render_objects(cfg)
+    app = _router_app(out)
+    src = app["spec"]["source"]
+    assert (src["repoURL"], src["chart"], src["targetRevision"]) == (
+        "ghcr.io/llm-d/charts",
+        "llm-d-router-gateway",
+        "v0.10.0",
+    )
+    # release = the pool's name: the chart's InferencePool `vllm-pool`, Service `vllm-pool-epp`
+    assert src["helm"]["releaseName"] == cfg.pool.name
+    assert cfg.epp_service == f"{cfg.pool.name}-epp"
+    ns = cfg.pool_namespace
+    assert app["spec"]["destination"]["namespace"] == ns == cfg.epp_namespace
+    router_values = src["helm"]["valuesObject"]["router"]
+    # the chart's own monitor off (the bundle's scrapes once); its auth as the monitor's
+    assert router_values["monitoring"]["prometheus"] == {
+        "enabled": False,
+        "auth": {"enabled": auth},
+    }
+    mon = out[f"servicemonitors/{MONITOR}.yaml"]["spec"]
+    (ep,) = mon["endpoints"]
+    assert ("authorization" in ep) is auth
+    assert ep["port"] == "http-metrics" and mon["namespaceSelector"]["matchNames"] == [ns]
+    # the pool selects its member models' pods, which carry its label, on the vLLM port
+    assert router_values["modelServers"] == {
+        "matchLabels": {POOL_POD_LABEL: "vllm-pool"},
+        "targetPorts": [{"number": cfg.vllm.port}],
+    }
+    kust = out[f"deploy/vllm/overlays/{KEY}/kustomization.yaml"]
+    assert {"pairs": {POOL_POD_LABEL: "vllm-pool"}, "includeTemplates": True} in kust["labels"]
+    others = [
+        k for k in cfg.models if k != KEY and f"deploy/vllm/overlays/{k}/kustomization.yaml" in out
+    ]
+    for k in others:
+        text = yaml.safe_dump(out[f"deploy/vllm/overlays/{k}/kustomization.yaml"])
+        assert POOL_POD_LABEL not in text, k
+    # the EPP polls its endpoints' /metrics: the vLLM NetworkPolicy lets its namespace in
+    froms = out["deploy/vllm/base/networkpolicy.yaml"]["spec"]["ingress"][0]["from"]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}} in froms
+
+
+def test_chart_install_lints_clean_and_its_values_are_checked(tmp_path: Path) -> None:
+    """Against the vendored v0.10.0 values (gateway chart + routerlib as `router`): clean,
+    not even the no-vendored-defaults warning; a misspelt key is an error."""
+    tree, cfg = render_tree(ROOT, tmp_path, pool_data("secret", install="chart"))
+    report = run_lint(tree, cfg, plugins=("helm-values",))
+    assert report.ok, [f.line() for f in report.findings if f.severity == "error"]
+    assert not [f.line() for f in report.findings if f.check == "helm-values"]
+    path = tree / "argocd" / "apps" / f"{ROUTER_APP}.yaml"
+    app = yaml.safe_load(path.read_text(encoding="utf-8"))
+    app["spec"]["source"]["helm"]["valuesObject"]["router"]["monitoring"]["prometheus"]["authn"] = {
+        "enabled": True
+    }
+    path.write_text(yaml.safe_dump(app), encoding="utf-8")
+    bad = run_lint(tree, cfg, plugins=("helm-values",))
+    assert any(
+        f.check == "helm-values" and "router.monitoring.prometheus.authn" in f.message
+        for f in bad.findings
+    ), [f.line() for f in bad.findings]
+
+
+@pytest.mark.parametrize(
+    "epp",
+    [{"name": "router-epp"}, {"namespace": "llm-d"}, {"port_name": "metrics"}, {"port": 9091}],
+)
+def test_chart_install_refuses_an_epp_the_chart_does_not_name(epp: dict) -> None:
+    with pytest.raises(ConfigError, match="install: chart renders llm-d-router's chart"):
+        parse_config(pool_data(install="chart", epp=epp))
+    parse_config(pool_data(epp=epp))  # an existing installation may name it anything

@@ -15,10 +15,17 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from observability.config.types import ConfigModel, K8sName, SecretKeyRef
+from observability.config.types import ConfigModel, HelmChart, K8sName, SecretKeyRef
 from observability.metrics.router import TTFT_EDGES
 
-__all__ = ["EppAuth", "EppService", "GatewayConfig", "InferencePoolConfig", "RouterThresholds"]
+__all__ = [
+    "ROUTER_CHART",
+    "EppAuth",
+    "EppService",
+    "GatewayConfig",
+    "InferencePoolConfig",
+    "RouterThresholds",
+]
 
 
 def _on_ttft_edge(v: float) -> float:
@@ -31,6 +38,16 @@ def _on_ttft_edge(v: float) -> float:
 
 
 TtftEdge = Annotated[float, AfterValidator(_on_ttft_edge)]
+
+# llm-d-router's gateway-mode chart (EPP + InferencePool), as its release workflow pushes it
+# (hack/push-chart.sh: oci://ghcr.io/llm-d/charts, version = the release tag).
+ROUTER_CHART = HelmChart(
+    repo_url="ghcr.io/llm-d/charts", chart="llm-d-router-gateway", version="v0.10.0"
+)
+# What that chart names and serves (config/charts/routerlib v0.10.0: Service
+# `<release>-epp` in the release's namespace, metrics port `http-metrics`, 9090).
+CHART_EPP_PORT_NAME = "http-metrics"
+CHART_EPP_PORT = 9090
 
 
 class EppService(ConfigModel):
@@ -134,6 +151,47 @@ class InferencePoolConfig(ConfigModel):
         "ratio and on NIXL transfer failures",
     )
     thresholds: RouterThresholds = Field(RouterThresholds(), description="Alert thresholds")
+    install: Literal["existing", "chart"] = Field(
+        "existing",
+        description="existing: the router is installed already (the bundle renders no "
+        "Application for it); chart: an Argo CD Application installs llm-d-router's "
+        "gateway chart as release <name> in the pool's namespace, with its metrics auth as "
+        "`auth` says and its own ServiceMonitor off (the bundle's scrapes it)",
+    )
+    chart: HelmChart = Field(
+        ROUTER_CHART,
+        description="The router chart with install: chart (OCI: an Argo CD OCI Helm repoURL "
+        "has no scheme); v0.10.0 is llm-d/llm-d-router v0.10.0, the release the EPP's "
+        "metric names are read from",
+    )
+
+    @model_validator(mode="after")
+    def _chart_names_the_epp(self) -> InferencePoolConfig:
+        """The chart names the EPP's Service `<release>-epp` in the release's namespace,
+        port http-metrics 9090: with install: chart, `epp` must say the same."""
+        if self.install != "chart":
+            return self
+        e = self.epp
+        wrong = [
+            f"epp.{k} is {v!r}, the chart's is {want!r}"
+            for k, v, want in (
+                ("name", e.name, f"{self.name}-epp"),
+                ("port_name", e.port_name, CHART_EPP_PORT_NAME),
+                ("port", e.port, CHART_EPP_PORT),
+            )
+            if v is not None and v != want
+        ]
+        if e.namespace is not None and e.namespace != self.namespace:
+            wrong.append(
+                f"epp.namespace is {e.namespace!r}, the chart runs the EPP in the pool's "
+                f"({self.namespace or 'namespaces.vllm'})"
+            )
+        if wrong:
+            raise ValueError(
+                "install: chart renders llm-d-router's chart, which names the EPP after the "
+                "pool: " + "; ".join(wrong) + " (leave epp.name and epp.namespace unset)"
+            )
+        return self
 
 
 class GatewayConfig(ConfigModel):

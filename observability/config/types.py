@@ -111,7 +111,8 @@ def check_pinned_tag(value: str) -> str:
 
 
 def check_chart_version(value: str) -> str:
-    if not re.match(r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$", value):
+    # a leading v as some OCI charts are tagged (llm-d-router's: v0.10.0)
+    if not re.match(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$", value):
         raise ValueError(f"{value!r} is not an exact chart version (pin e.g. 1.2.3)")
     return value
 

@@ -49,6 +49,9 @@ SUBCHARTS: dict[str, dict[str, tuple[str, str]]] = {
         "kube-state-metrics": ("kube-state-metrics", "8.4.0"),
         "prometheus-node-exporter": ("prometheus-node-exporter", "4.56.1"),
     },
+    # llm-d-router's library chart, aliased `router`; every release packages it as 0.0.0
+    # (file://../routerlib), so it is vendored under the release's version
+    "llm-d-router-gateway": {"router": ("routerlib", "v0.10.0")},
 }
 
 
@@ -126,8 +129,18 @@ def _chart_values(chart: str, version: str, documented: bool) -> dict[str, Any] 
     for key, (sub, sub_version) in SUBCHARTS.get(chart, {}).items():
         sub_values = _chart_values(sub, sub_version, documented)
         if sub_values is not None:
-            values[key] = coalesce(sub_values, values.get(key) or {})
+            parent = values.get(key) or {}
+            # A parent's null deletes the subchart's default, but the key stays one the
+            # chart knows (llm-d-router-gateway's `router.modelServers:`, its REQUIRED
+            # matchLabels documented below it only in a comment).
+            values[key] = coalesce(sub_values, _no_nulls(parent) if documented else parent)
     return values
+
+
+def _no_nulls(values: Any) -> Any:
+    if not isinstance(values, dict):
+        return values
+    return {k: _no_nulls(v) for k, v in values.items() if v is not None}
 
 
 def chart_keys(chart: str, version: str) -> dict[str, Any] | None:

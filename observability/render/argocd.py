@@ -9,6 +9,7 @@ Children (`argocd/apps/*.yaml`), in sync-wave order:
 | -1 | vllm-namespace | the vLLM namespace (kept on delete: it holds the HF token Secret) |
 | 0 | monitoring-config | our ServiceMonitors, PrometheusRules and dashboards |
 | 1 | vllm-<model key> | the reference vLLM workload, one per deployed model |
+| 2 | llm-d-router | the inference router's chart (gateway.inference_pool.install: chart) |
 | 2 | vllm-observability-verify | read-only RBAC (and CronJob) for `obsctl verify` |
 
 Sync waves order creation only: Argo CD has no health check for Application resources
@@ -27,6 +28,7 @@ from observability import runtimes
 from observability.config import BundleConfig
 from observability.kube import DCGM_APP, KPS_APP, argocd_application, helm_source, resources
 from observability.render.kps_values import kps_values
+from observability.render.router_chart import router_application
 
 __all__ = [
     "APP_OF_APPS",
@@ -206,6 +208,9 @@ def applications(cfg: BundleConfig, rendered: Iterable[str]) -> dict[str, dict[s
                 "RespectIgnoreDifferences=true",
                 "SkipDryRunOnMissingResource=true",
             ]
+    router = router_application(cfg)
+    if router is not None:
+        apps.append(router)
     if VERIFY_PATH in dirs:
         apps.append(
             argocd_application(

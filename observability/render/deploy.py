@@ -39,6 +39,7 @@ from observability.kube import (
     startup_failures,
     vllm_labels,
 )
+from observability.render.router_chart import pool_pod_labels
 
 __all__ = [
     "artifacts",
@@ -216,8 +217,13 @@ def _network_policy(cfg: BundleConfig) -> dict[str, Any]:
             "policyTypes": ["Ingress"],
             "ingress": [
                 {
-                    # The gateway sends traffic; the monitoring namespace scrapes /metrics.
-                    "from": [ns(cfg.namespaces.gateway), ns(cfg.namespaces.monitoring)],
+                    # The gateway sends traffic; the monitoring namespace scrapes /metrics;
+                    # an inference pool's endpoint picker polls each endpoint's /metrics.
+                    "from": [
+                        ns(cfg.namespaces.gateway),
+                        ns(cfg.namespaces.monitoring),
+                        *([ns(cfg.epp_namespace)] if cfg.pool.enabled else []),
+                    ],
                     "ports": [{"port": VLLM_PORT_NAME, "protocol": "TCP"}],
                 }
             ],
@@ -370,7 +376,8 @@ def artifacts(cfg: BundleConfig) -> dict[str, Any]:
         if not rt.uses_vllm_deployment:
             continue  # rendered by its runtime (render/runtimes.py)
         d = f"deploy/vllm/overlays/{key}"
-        out[f"{d}/kustomization.yaml"] = overlay(cfg, key, rt.pod_labels(cfg, key))
+        labels = {**rt.pod_labels(cfg, key), **pool_pod_labels(cfg, key)}
+        out[f"{d}/kustomization.yaml"] = overlay(cfg, key, labels)
         out[f"{d}/deployment-patch.yaml"] = overlay_patch(cfg, profile, key)
         if profile.source == "s3":
             out[f"{d}/serviceaccount.yaml"] = service_account(profile)
