@@ -65,10 +65,11 @@ PINNED = {
     "crash-loop": {"VLLMPodCrashLooping": 3 + 30},
     "oom-crash-loop": {"VLLMPodOOMKilled": 3},
     "slow-start": {"VLLMPodNotReady": 3 + 60},  # expected_load_time 10m / 10, no `for`
-    # the router's: `up` and a gauge, then ratios of rates the first failing scrape crosses
+    # the router's: `up`, a gauge and a rate over 0 cross at the first failing scrape; half
+    # the attempts failing cross a 0.05 ratio of 5m rates after a tenth of the window
     "epp-crash": {"InferencePoolEPPDown": 3 + 60},
     "pool-unready": {"InferencePoolNoReadyEndpoints": 3 + 60},
-    "scheduling-failures": {"InferencePoolSchedulingFailures": 3 + 60},
+    "scheduling-failures": {"InferencePoolSchedulingFailures": 3 + 30 + 60},
     "datalayer-errors": {"InferencePoolDatalayerPollErrors": 3 + 60},
 }
 

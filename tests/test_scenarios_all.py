@@ -27,7 +27,7 @@ pytestmark = pytest.mark.e2e
 IN_E2E_LOCAL = ("replica-crash", "kv-saturation")
 ALONE = ("latency-degradation",)  # tests/test_scenarios_alone.py
 # the router's (target epp), on stacks with the inference pool: tests/test_router_local.py
-ROUTER = ("epp-crash", "pool-unready", "scheduling-failures", "datalayer-errors")
+ROUTER = ("epp-crash", "pool-unready", "datalayer-errors", "scheduling-failures")
 # Six stacks of two: a stack takes about a fifth of a core (Prometheus, simulator, load),
 # and the file takes two scenarios' time instead of four (303-323 s against 436-448 s
 # for three stacks of four, measured on the busy 2-core dev machine).

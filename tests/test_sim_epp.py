@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sim_helpers import free_port, sim_config, value
 
-from observability.metrics.router import catalogs
+from observability.metrics.router import CATALOG_FILES, catalogs
 from observability.sim import SimModel, SimThread
 from observability.sim.epp import CONTENT_TYPE
 
@@ -130,3 +130,43 @@ def test_faults(sim: SimThread) -> None:
             break
         except httpx.TransportError:
             time.sleep(0.05)
+
+
+OLDER = {  # generation -> (its catalog, its ready gauge, its request counter)
+    "main-2026-06": (
+        "llm-d-router-main-2026-06.json",
+        "llm_d_router_epp_ready_endpoints",
+        "llm_d_router_epp_request_total",
+    ),
+    "gie-1.0.0": (
+        "gateway-api-inference-extension-1.0.0.json",
+        "inference_pool_ready_pods",
+        "inference_model_request_total",
+    ),
+}
+
+
+@pytest.mark.parametrize("generation", list(OLDER))
+def test_an_older_generation_serves_its_own_names_only(make_sim, generation: str) -> None:
+    """epp_generation serves that router's families alone, every one in its catalog, fed
+    like the current one (tests/test_router_local.py shows the epp:* rules read them)."""
+    catalog, ready, requests = OLDER[generation]
+    models = (SimModel("pooled", MODEL, inference_pool=True),)
+    cfg = sim_config(models, replicas=2, time_scale=0.02, epp_port=free_port(),
+                     epp_token=TOKEN, epp_generation=generation)  # fmt: skip
+    old = make_sim(cfg)
+    port = old.manifest["replicas"][0]["port"]
+    assert _complete(port) == 200
+    text = _metrics(old).text
+    served = {s.name for fam in text_string_to_metric_families(text) for s in fam.samples}
+    (own,) = [c for c in catalogs() if CATALOG_FILES[catalogs().index(c)] == catalog]
+    assert served and served <= own.series_names(), served - own.series_names()
+    assert not [n for n in served if n.startswith(("llm_d_epp_", "inference_objective_"))]
+    assert value(text, ready) == 2
+    assert value(text, requests, model_name=MODEL) == 1
+
+
+def test_an_unknown_generation_is_refused(make_sim) -> None:
+    cfg = sim_config(epp_port=free_port(), epp_generation="0.1")
+    with pytest.raises(Exception, match=r"epp_generation '0\.1'"):
+        make_sim(cfg)

@@ -38,9 +38,13 @@ def epp_secrets(cfg: BundleConfig) -> dict[tuple[str, str], str]:
 
 
 def epp_settings(
-    cfg: BundleConfig, ports: PortAllocator, tokens: dict[tuple[str, str], str]
+    cfg: BundleConfig,
+    ports: PortAllocator,
+    tokens: dict[tuple[str, str], str],
+    generation: str = "0.10.0",
 ) -> dict[str, Any]:
-    """SimConfig fields of the pool's endpoint picker (none when the pool is off)."""
+    """SimConfig fields of the pool's endpoint picker (none when the pool is off);
+    `generation`: whose metric names it serves (sim/epp.py GENERATIONS)."""
     if not cfg.pool.enabled:
         return {}
     return {
@@ -50,4 +54,5 @@ def epp_settings(
         "epp_token": next(iter(tokens.values()), ""),
         "epp_service": cfg.epp_service,
         "epp_port_name": cfg.pool.epp.port_name,
+        "epp_generation": generation,
     }

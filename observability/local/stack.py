@@ -120,6 +120,7 @@ class StackOptions:
     real_replicas: int = 0
     targets: tuple[ExternalTarget, ...] = ()
     engine_ready_timeout_s: float = 300.0
+    epp_generation: str = "0.10.0"  # the simulated EPP's names (sim/epp.py GENERATIONS)
 
 
 def with_runtime_monitors(
@@ -332,7 +333,7 @@ class LocalStack:
             monitoring_namespace=cfg.namespaces.monitoring,
             ksm_port=self.ports.one(),
             seed=o.seed or 0,
-            **epp_settings(self.cfg, self.ports, self.epp_secrets),
+            **epp_settings(self.cfg, self.ports, self.epp_secrets, o.epp_generation),
         )
 
     @functools.cached_property

@@ -247,8 +247,9 @@ SCENARIOS: dict[str, Scenario] = {
             observe_s=_LIFECYCLE_OBSERVE_S,
         ),
         # The inference router (docs/router.md): faults on the pool's endpoint picker, run
-        # on a stack with the pool on. Each alert is a gauge or a ratio of rates that the
-        # first scrape after the fault already puts over its threshold (window 0).
+        # on a stack with the pool on. `up`, a gauge and a rate over 0 cross at the first
+        # scrape after the fault (window 0); scheduling failures are a ratio of rates. The
+        # two rate alerts stay firing for their 5m window after the fault: they run last.
         Scenario(
             "epp-crash",
             "the inference pool's endpoint picker crashes (its metrics port closes)",
@@ -264,19 +265,24 @@ SCENARIOS: dict[str, Scenario] = {
             ("InferencePoolNoReadyEndpoints",),
         ),
         Scenario(
+            "datalayer-errors",
+            "the endpoint picker's polls of its endpoints fail (it routes blind)",
+            "datalayer-errors",
+            EPP_TARGET,
+            ("InferencePoolDatalayerPollErrors",),
+        ),
+        Scenario(
             "scheduling-failures",
             "half the endpoint picker's scheduling attempts fail",
             "scheduling-failures",
             EPP_TARGET,
             ("InferencePoolSchedulingFailures",),
             params={"ratio": 0.5},
-        ),
-        Scenario(
-            "datalayer-errors",
-            "the endpoint picker's polls of its endpoints fail (it routes blind)",
-            "datalayer-errors",
-            EPP_TARGET,
-            ("InferencePoolDatalayerPollErrors",),
+            # failing attempts over all attempts, each a 5m rate: with half of them failing
+            # the ratio crosses scheduling_failure_ratio (0.05) once the failures fill a
+            # tenth of the window (on a stack older than it: 72 s and 78 s pages on a demo
+            # that had run 2-3 minutes, 63 s on a fresh one)
+            window_fraction=0.1,
         ),
     )
 }

@@ -108,6 +108,7 @@ class SimConfig:
     epp_token: str = ""
     epp_service: str = ""  # default <pool>-epp, as llm-d-router's chart names it
     epp_port_name: str = "http-metrics"
+    epp_generation: str = "0.10.0"  # sim/epp.py GENERATIONS: an older router's names
     gpus_per_node: int = 4
     monitoring_namespace: str = "monitoring"
     seed: int = 0

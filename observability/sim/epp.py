@@ -13,6 +13,14 @@ over the ready ones), so the router's averages agree with the engines'.
 Faults on the EPP's pod: `crash` (the port closes), `pool-unready` (the EPP sees no
 ready endpoint), `scheduling-failures` (a share of scheduling attempts fail),
 `datalayer-errors` (its polls of the endpoints fail).
+
+`generation` (SimConfig.epp_generation) serves an older router's names instead, each alone
+as that router wrote them: `main-2026-06` (llm-d-router main of June 2026,
+`llm_d_router_epp_*`, catalog llm-d-router-main-2026-06.json) or `gie-1.0.0` (Gateway API
+Inference Extension v1.0.0: `inference_model_*` and `inference_pool_*`, catalog
+gateway-api-inference-extension-1.0.0.json). The normalised `epp:*` recordings read every
+one of them; a family a generation lacks (router TTFT, data-layer errors; in GIE 1.0.0
+also scheduling attempts) is absent, as it was.
 """
 
 from __future__ import annotations
@@ -25,12 +33,41 @@ from typing import Any, ClassVar
 from observability.metrics.router import TTFT_EDGES
 from observability.sim.exporter import PROMETHEUS_TEXT
 
-__all__ = ["CONTENT_TYPE", "POLL_SOURCE", "EndpointPicker", "endpoint_pickers", "manifest_entry"]
+__all__ = [
+    "CONTENT_TYPE",
+    "GENERATIONS",
+    "POLL_SOURCE",
+    "EndpointPicker",
+    "endpoint_pickers",
+    "manifest_entry",
+]
 
 CONTENT_TYPE = PROMETHEUS_TEXT  # a Go binary (client_golang promhttp): text 0.0.4
 POLL_SOURCE = "metrics-data-source"
 _HTTP_CODE = {429: "ResourceExhausted", 503: "ServiceUnavailable", 400: "BadRequest",
               404: "NotFound"}  # fmt: skip
+
+
+CURRENT = "0.10.0"
+
+
+@dataclass(frozen=True)
+class _Older:
+    """An older router's names: requests, pool gauges, ready count, scheduler attempts."""
+
+    requests: str  # prefix of request_total / request_error_total
+    pool: str  # prefix of the pool gauges
+    ready: str  # the ready-endpoints gauge's own name after `pool`
+    request_labels: dict[str, str]  # labels beside model_name/target_model_name
+    attempts: str | None  # scheduler attempts family, None when the generation has none
+
+
+_OLDER = {
+    "main-2026-06": _Older("llm_d_router_epp", "llm_d_router_epp", "ready_endpoints",
+                           {"priority": "0"}, "llm_d_router_epp_scheduler_attempts_total"),
+    "gie-1.0.0": _Older("inference_model", "inference_pool", "ready_pods", {}, None),
+}  # fmt: skip
+GENERATIONS = (CURRENT, *_OLDER)
 
 
 def _le(edge: float) -> str:
@@ -62,6 +99,7 @@ class EndpointPicker:
     unready: bool = False  # fault pool-unready
     failure_ratio: float = 0.0  # fault scheduling-failures
     datalayer_errors: bool = False  # fault datalayer-errors
+    generation: str = CURRENT  # GENERATIONS: whose names it serves
     _carry: float = 0.0
 
     @classmethod
@@ -116,6 +154,11 @@ class EndpointPicker:
 
         def family(name: str, kind: str, help_: str, samples: list[str]) -> None:
             out.extend([f"# HELP {name} {help_}", f"# TYPE {name} {kind}", *samples])
+
+        older = _OLDER.get(self.generation)
+        if older is not None:
+            self._older(older, family, n_ready, kv, queue)
+            return ("\n".join(out) + "\n").encode()
 
         pool = {"name": self.pool}
         for prefix, ready_name in (
@@ -187,6 +230,32 @@ class EndpointPicker:
                ['llm_d_epp_info{build_ref="v0.10.0",commit="71f4f0999f95"} 1'])  # fmt: skip
         return ("\n".join(out) + "\n").encode()
 
+    def _older(self, g: _Older, family: Callable[..., None], n_ready: int, kv: float,
+               queue: float) -> None:  # fmt: skip
+        """An older generation's families, each under its own name only."""
+        pool = _labels({"name": self.pool})
+        family(f"{g.pool}_average_kv_cache_utilization", "gauge", "Mean KV-cache utilization",
+               [f"{g.pool}_average_kv_cache_utilization{{{pool}}} {kv}"])  # fmt: skip
+        family(f"{g.pool}_average_queue_size", "gauge", "Mean queue depth",
+               [f"{g.pool}_average_queue_size{{{pool}}} {queue}"])  # fmt: skip
+        family(f"{g.pool}_{g.ready}", "gauge", "Ready endpoints",
+               [f"{g.pool}_{g.ready}{{{pool}}} {n_ready}"])  # fmt: skip
+        req = f"{g.requests}_request_total"
+        family(req, "counter", "Requests", [
+            f"{req}{{{_labels({'model_name': m, 'target_model_name': m, **g.request_labels})}}} {n}"
+            for m, n in sorted(self.requests.items())
+        ])  # fmt: skip
+        err = f"{g.requests}_request_error_total"
+        family(err, "counter", "Errored requests", [
+            f"{err}{{{_labels({'model_name': m, 'target_model_name': m, 'error_code': c})}}} {n}"
+            for (m, c), n in sorted(self.errors.items())
+        ])  # fmt: skip
+        if g.attempts:
+            family(g.attempts, "counter", "Scheduling attempts", [
+                f"{g.attempts}{{{_labels({'status': s, 'target_model_name': '', 'endpoint_name': '', 'namespace': '', 'port': ''})}}} {n}"
+                for s, n in sorted(self.attempts.items())
+            ])  # fmt: skip
+
 
 def endpoint_pickers(
     cfg: Any, members: list[Any], ready: Callable[[Any], bool]
@@ -195,6 +264,8 @@ def endpoint_pickers(
     `members` (each a Replica; `ready(r)`: not crashed); it counts what they answer."""
     if not cfg.epp_port:
         return []
+    if cfg.epp_generation not in GENERATIONS:
+        raise ValueError(f"epp_generation {cfg.epp_generation!r}: one of {', '.join(GENERATIONS)}")
 
     def endpoints() -> list[tuple[bool, float, int]]:
         return [(ready(r), r.engine.kv.usage(), len(r.engine.waiting)) for r in members]
@@ -202,6 +273,7 @@ def endpoint_pickers(
     epp = EndpointPicker.make(
         cfg.epp_pool, cfg.epp_namespace, cfg.epp_port, cfg.epp_token, endpoints, cfg.seed
     )
+    epp.generation = cfg.epp_generation
     for r in members:
         r.epp = epp
     return [epp]
