@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from observability.alerting.rules import rule_groups
@@ -143,14 +143,18 @@ def test_a_job_override_wins_for_a_custom_scrape_config(bundle):
     assert job_matches(vllm_up(cfg), "serving-llama") and not job_matches(vllm_up(cfg), "vllm")
 
 
-_JOB_NAME = st.from_regex(r"[a-z0-9][a-z0-9/-]{0,20}", fullmatch=True)
+# Job label values: Kubernetes names, a namespace/ prefix, and dots (a job set by hand in
+# alerting.dcgm_job or a scrape config: `node.exporter`).
+_JOB_NAME = st.from_regex(r"[a-z0-9][a-z0-9./-]{0,20}", fullmatch=True)
 
 
 @settings(max_examples=200, deadline=None)
 @given(a=_JOB_NAME, b=_JOB_NAME)
+@example(a="dcgm.exporter", b="dcgm-exporter")  # `=` is exact: a dot is no wildcard
 def test_an_equality_job_selector_selects_that_job_only(a, b):
     """`up{job="a"}` selects the targets whose job is a, and no other job (generated
-    mutant: `value == job` in job_matches became `>` / `is not`)."""
+    mutants: `value == job` in job_matches became `>` / `is not`; `op == "=~"` became
+    `<=`, which read `=` as a regex)."""
     assert job_matches(f'up{{job="{a}"}}', a)
     assert job_matches(f'up{{job="{a}"}}', b) == (a == b)
     assert job_matches(f'up{{job=~"{a}|{b}"}}', b)

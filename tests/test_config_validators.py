@@ -591,3 +591,16 @@ def test_the_validator_rejects_its_invalid_bundle(validator: str) -> None:
     bound = validator.rpartition(":")[2]
     if bound in _BOUND_WORDS:  # a Field bound: pydantic's own words for that bound
         assert re.search(_BOUND_WORDS[bound], str(err.value)), f"{validator}: got\n{err.value}"
+
+
+# Bundles at a validator's edge that are valid: the validator rejects the invalid side only.
+ACCEPTED: dict[str, dict[str, Any]] = {
+    # a fixed-size model: KEDA scales between equal bounds (generated mutant `<` -> `<=`)
+    "ModelAutoscaling._ordered": {f"{D}.autoscaling": {"min_replicas": 2, "max_replicas": 2}},
+}
+
+
+@pytest.mark.parametrize("validator", sorted(ACCEPTED))
+def test_the_validator_accepts_its_edge(validator: str) -> None:
+    assert validator in CASES  # the same validator rejects the other side
+    parse_config(mutated(ACCEPTED[validator]))
