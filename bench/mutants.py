@@ -80,6 +80,17 @@ TESTS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "tests/test_alerts_rules.py",
         ),
     ),
+    # present_families/empty_report ask a real Prometheus: the backfilled one of
+    # test_dashboards_data (about 60 s); push speaks to a local fake Grafana over HTTP
+    (
+        "observability/dashboards/check.py",
+        (
+            "tests/test_dashboards_build.py",
+            "tests/test_dashboards_scope.py",
+            "tests/test_dashboards_data.py",
+        ),
+    ),
+    ("observability/dashboards/push.py", ("tests/test_dashboards_push.py",)),
     (
         "observability/dashboards/",
         (
