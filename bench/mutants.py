@@ -112,6 +112,8 @@ TESTS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "tests/test_config_validators.py",
             "tests/test_config_reference.py",
             "tests/test_model_source.py",
+            # derived settings (the DCGM Service of gpu-operator mode) seen in the manifests
+            "tests/test_gitops_render.py",
         ),
     ),
     # KServe and LWS have their own files (about 65 s and 20 s); the other runtimes are

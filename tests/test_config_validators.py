@@ -597,6 +597,10 @@ def test_the_validator_rejects_its_invalid_bundle(validator: str) -> None:
 ACCEPTED: dict[str, dict[str, Any]] = {
     # a fixed-size model: KEDA scales between equal bounds (generated mutant `<` -> `<=`)
     "ModelAutoscaling._ordered": {f"{D}.autoscaling": {"min_replicas": 2, "max_replicas": 2}},
+    # an InferenceService without controller monitors (generated mutant `and` -> `or`)
+    "KServeSettings._monitors_need_llmisvc": {
+        "runtimes": {"kserve": {"api": "inference-service", "controller_monitors": False}}
+    },
 }
 
 

@@ -259,3 +259,20 @@ def test_idle_hit_ratio_families_are_keyed_by_their_exporter_names():
     ):
         assert sig.v1 and IDLE[sig.v1].startswith("No lookups: "), sig
     assert "" not in IDLE
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        # the lookups alone (a panel of queries/s), and the hit ratio the pane draws
+        'sum(rate(vllm:mm_cache_queries_total{pod=~"$pod"}[5m]))',
+        "sum(rate(vllm:mm_cache_hits_total[5m])) / sum(rate(vllm:mm_cache_queries_total[5m]))",
+    ],
+)
+def test_an_idle_lookup_panel_is_explained_as_idle(expr):
+    """An empty panel over idle lookup counters (present, never incremented) is expected
+    and says why, whether it reads one counter or the pair (generated mutant: the note
+    looked up by the expression's second family raised IndexError on a single one)."""
+    from observability.dashboards.availability import IDLE, expected_empty
+
+    assert expected_empty(expr, lambda fam: True) == IDLE["vllm:mm_cache_queries_total"]

@@ -235,6 +235,20 @@ def test_application_progressing_after_sync_warns(h: Harness) -> None:
     )
 
 
+def test_application_degraded_fails_and_points_at_its_destination_namespace(h: Harness) -> None:
+    app = h.kube.get("Application", "kube-prometheus-stack", "argocd")
+    dest = app["spec"]["destination"]["namespace"]
+    assert dest != "argocd"  # the pods to look at are not in Argo CD's namespace
+    app["status"]["health"] = {"status": "Degraded", "message": "Deployment has 0 ready"}
+    r = run_one(h, "argocd.apps")
+    assert r.status is Status.FAIL
+    assert "kube-prometheus-stack: health=Degraded (Deployment has 0 ready)" in r.evidence
+    assert (
+        f"kubectl get pods,events -n {dest} for kube-prometheus-stack's failing resources"
+        in r.fix
+    )
+
+
 def test_gpu_node_without_device_plugin_capacity_warns(h: Harness) -> None:
     node = h.kube.get("Node", h.inst.gpu_nodes[0])
     node["status"]["capacity"]["nvidia.com/gpu"] = "0"
