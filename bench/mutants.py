@@ -134,6 +134,21 @@ TESTS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "observability/verify/checks_runtimes.py",
         ("tests/test_verify_failures.py", "tests/test_verify_runtimes.py"),
     ),
+    # the checks test_verify_failures names as driven in another file (COVERED_THERE and
+    # COVERED_RUNTIMES there): that file too
+    *(
+        (f"observability/verify/{m}.py", ("tests/test_verify_failures.py", f"tests/{t}.py"))
+        for m, t in (
+            ("checks_argocd", "test_verify_cluster"),
+            ("checks_crds", "test_verify_cluster"),
+            ("checks_gpu", "test_verify_cluster"),
+            ("checks_scrape", "test_verify_cluster"),
+            ("checks_delivery", "test_verify_delivery"),
+            ("checks_remote", "test_verify_remote"),
+            ("checks_router", "test_router_verify"),
+            ("checks_drift", "test_verify_drift"),
+        )
+    ),
     ("observability/verify/checks", ("tests/test_verify_failures.py",)),
     (
         "observability/verify/",
