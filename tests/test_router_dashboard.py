@@ -72,3 +72,18 @@ def test_lint_accepts_the_row_and_rejects_an_unrecorded_name() -> None:
     )
     problems = [f.line() for f in check_dashboard("dashboards/single-pane.json", dash, cfg)]
     assert any("epp:ready_endpoint" in p and "come from no rule" in p for p in problems), problems
+
+
+def test_the_router_row_fills_whole_grid_lines() -> None:
+    """The row's panels flow into full 24-column lines, with and without disaggregation: no
+    gap at the end of a line (generated mutant: a queue panel 6 -> 5 wide left one)."""
+    from observability.dashboards.layout import GRID_WIDTH
+
+    for pd in (False, True):
+        line = 0
+        for spec in _row(_cfg(pd=pd)):
+            if line + spec.width > GRID_WIDTH:
+                assert line == GRID_WIDTH, f"a line of {line} columns before {spec.title!r}"
+                line = 0
+            line += spec.width
+        assert line == GRID_WIDTH, f"the last line has {line} columns"

@@ -244,8 +244,7 @@ def test_application_degraded_fails_and_points_at_its_destination_namespace(h: H
     assert r.status is Status.FAIL
     assert "kube-prometheus-stack: health=Degraded (Deployment has 0 ready)" in r.evidence
     assert (
-        f"kubectl get pods,events -n {dest} for kube-prometheus-stack's failing resources"
-        in r.fix
+        f"kubectl get pods,events -n {dest} for kube-prometheus-stack's failing resources" in r.fix
     )
 
 
