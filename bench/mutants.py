@@ -150,7 +150,11 @@ TESTS: tuple[tuple[str, tuple[str, ...]], ...] = (
             ("checks_drift", "test_verify_drift"),
         )
     ),
-    ("observability/verify/checks", ("tests/test_verify_failures.py",)),
+    # every other check: the healthy cluster (all PASS) and the failures
+    (
+        "observability/verify/checks",
+        ("tests/test_verify_cluster.py", "tests/test_verify_failures.py"),
+    ),
     (
         "observability/verify/",
         (
