@@ -155,6 +155,17 @@ TESTS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "observability/verify/checks",
         ("tests/test_verify_cluster.py", "tests/test_verify_failures.py"),
     ),
+    # the kubeconfig and connection errors `obsctl verify` prints, through the CLI
+    (
+        "observability/verify/k8s.py",
+        (
+            "tests/test_cli_contract.py::test_broken_kubeconfigs_one_line_with_fix",
+            "tests/test_cli_contract.py::test_hung_and_refused_agree",
+            "tests/test_verify_units.py",
+            "tests/test_verify_runtimes.py",
+            "tests/test_verify_drift.py",
+        ),
+    ),
     (
         "observability/verify/",
         (
