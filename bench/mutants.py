@@ -207,6 +207,11 @@ EQUIVALENT: dict[str, str] = {
             "verify/k8s.py:ReplaceBinaryOperator_BitOr_Pow:10",
             "verify/k8s.py:ReplaceBinaryOperator_BitOr_RShift:4",
             "verify/selectors.py:ReplaceBinaryOperator_BitOr_FloorDiv:0",
+            "verify/checks_runtimes.py:ReplaceBinaryOperator_BitOr_BitXor:3",
+            "kube.py:ReplaceBinaryOperator_BitOr_BitAnd:2",
+            "runtimes/base.py:ReplaceBinaryOperator_BitOr_BitAnd:1",
+            "runtimes/tgi.py:ReplaceBinaryOperator_BitOr_Sub:1",
+            "sim/metrics.py:ReplaceBinaryOperator_BitOr_Sub:2",
         )
     },
     "observability/dashboards/exprs.py:NumberReplacer:18": "promtool's subprocess timeout"
@@ -224,6 +229,8 @@ EQUIVALENT: dict[str, str] = {
     " 5.0 -> 6.0: its one caller (verify/api.py) always passes --timeout's value",
     "observability/verify/model.py:ReplaceTrueWithFalse:1": "Check becomes a mutable,"
     " unhashable dataclass: no code assigns a Check's fields or hashes one",
+    "observability/dashboards/queries.py:ReplaceTrueWithFalse:0": "Queries becomes a"
+    " mutable, unhashable dataclass: no code assigns its fields or hashes one",
 }
 
 
