@@ -101,6 +101,16 @@ TESTS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "tests/test_router_dashboard.py",  # the router row (not in the default bundle)
         ),
     ),
+    # KEDA's Application (ignoreDifferences on spec.replicas): not in the default bundle
+    (
+        "observability/render/argocd.py",
+        (
+            "tests/test_render.py",
+            "tests/test_gitops_render.py",
+            "tests/test_model_source.py",
+            "tests/test_runtimes.py::test_keda_scaled_object_app_and_alerts",
+        ),
+    ),
     (
         "observability/render/",
         ("tests/test_render.py", "tests/test_gitops_render.py", "tests/test_model_source.py"),
