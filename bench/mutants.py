@@ -239,6 +239,9 @@ EQUIVALENT: dict[str, str] = {
     " 5.0 -> 6.0: its one caller (verify/api.py) always passes --timeout's value",
     "observability/verify/model.py:ReplaceTrueWithFalse:1": "Check becomes a mutable,"
     " unhashable dataclass: no code assigns a Check's fields or hashes one",
+    "observability/runtimes/aibrix.py:ReplaceComparisonOperator_Eq_GtE:0": "`component =="
+    ' "gateway-plugins"` -> `>=`: of the two components, controller-manager sorts before and'
+    " gateway-plugins equal, so both comparisons pick the same impact text",
     "observability/dashboards/queries.py:ReplaceTrueWithFalse:0": "Queries becomes a"
     " mutable, unhashable dataclass: no code assigns its fields or hashes one",
 }
