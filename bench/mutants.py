@@ -242,6 +242,9 @@ EQUIVALENT: dict[str, str] = {
     "observability/runtimes/aibrix.py:ReplaceComparisonOperator_Eq_GtE:0": "`component =="
     ' "gateway-plugins"` -> `>=`: of the two components, controller-manager sorts before and'
     " gateway-plugins equal, so both comparisons pick the same impact text",
+    "observability/verify/checks_scrape.py:RemoveDecorator:0": "`@functools.cache` off the"
+    " per-run namespace-labels lookup: the same GET is repeated per monitor instead of once per"
+    " namespace, with the same answer (a cost, not a behaviour)",
     "observability/dashboards/queries.py:ReplaceTrueWithFalse:0": "Queries becomes a"
     " mutable, unhashable dataclass: no code assigns its fields or hashes one",
 }
