@@ -148,7 +148,10 @@ TESTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # the checks test_verify_failures names as driven in another file (COVERED_THERE and
     # COVERED_RUNTIMES there): that file too
     *(
-        (f"observability/verify/{m}.py", (f"tests/{t}.py", "tests/test_verify_failures.py"))
+        (
+            f"observability/verify/{m}.py",
+            (f"tests/{t}.py", "tests/test_verify_failures.py", "tests/test_verify_units.py"),
+        )
         for m, t in (
             ("checks_argocd", "test_verify_cluster"),
             ("checks_crds", "test_verify_cluster"),

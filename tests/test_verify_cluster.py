@@ -183,6 +183,37 @@ def test_exporter_not_on_gpu_node(h: Harness) -> None:
     assert "nodeSelector" in r.fix and "toleration" in r.fix
 
 
+def test_exporter_running_but_not_ready(h: Harness) -> None:
+    """A Running exporter pod whose Ready condition is False (other conditions True) is not
+    ready (generated mutant: `type == "Ready"` -> `is not` took any True condition)."""
+    pod = h.kube.get("Pod", "dcgm-exporter-00001", "monitoring")
+    node = pod["spec"]["nodeName"]
+    pod["status"]["phase"] = "Running"
+    pod["status"]["conditions"] = [
+        {"type": "Initialized", "status": "True"},
+        {"type": "PodScheduled", "status": "True"},
+        {"type": "Ready", "status": "False"},
+    ]
+    r = run_one(h, "gpu.exporters")
+    assert r.status is Status.FAIL
+    assert f"exporter not ready on {node}" in r.evidence
+    assert "DCGM needs the NVIDIA driver" in r.fix
+
+
+def test_gpu_node_without_the_bundles_labels_warns(h: Harness) -> None:
+    """A node with GPU capacity but without gpu.node_selector's labels is a GPU node that
+    vLLM and dcgm-exporter will not schedule on (generated mutant: capacity `> 0` -> `< 0`
+    counted labelled nodes only)."""
+    name = h.inst.gpu_nodes[0]
+    labels = h.kube.get("Node", name)["metadata"]["labels"]
+    for key in h.cfg.gpu.node_selector:
+        labels.pop(key, None)
+    r = run_one(h, "gpu.nodes")
+    assert r.status is Status.WARN
+    assert "GPUs but without labels" in r.evidence and name in r.evidence
+    assert "label those nodes" in r.fix
+
+
 def test_servicemonitor_not_selected(h: Harness) -> None:
     prom = h.kube.get("Prometheus", "kube-prometheus-stack-prometheus", "monitoring")
     prom["spec"]["serviceMonitorSelector"] = {"matchLabels": {"release": "kube-prometheus-stack"}}

@@ -171,3 +171,34 @@ def test_cronjob_is_opt_in(bundle) -> None:
         "--config",
         "/workspace/repo/bundle.yaml",
     ]
+
+
+@pytest.mark.parametrize(
+    ("dcgm", "namespace", "fix"),
+    [
+        ("bundled", "monitoring", "argocd app sync dcgm-exporter"),
+        ("gpu-operator", "gpu-operator", "ClusterPolicy spec.dcgmExporter.enabled: true"),
+        ("external", "dcgm", "deploy your dcgm-exporter there, or fix gpu.dcgm_service"),
+    ],
+)
+def test_the_dcgm_exporter_is_looked_for_where_each_mode_runs_it(
+    bundle, dcgm: str, namespace: str, fix: str
+) -> None:
+    """gpu.exporters looks for the DaemonSet in the namespace of each gpu.dcgm_exporter mode
+    and, when it is missing, names that mode's fix (generated mutants: `== "gpu-operator"`
+    -> `<` / `is not` gave external mode the GPU Operator's fix)."""
+    from observability.config import parse_config
+    from observability.verify import Options
+    from observability.verify.checks_gpu import exporter_location
+    from observability.verify.context import VerifyContext
+
+    data = bundle.model_dump(mode="json", exclude_unset=True)
+    data["gpu"]["dcgm_exporter"] = dcgm
+    if dcgm == "external":
+        data["gpu"]["dcgm_service"] = {
+            "namespace": "dcgm",
+            "match_labels": {"app": "dcgm"},
+            "port": "metrics",
+        }
+    ns, _labels, how = exporter_location(VerifyContext(parse_config(data), None, Options()))
+    assert (ns, fix in how) == (namespace, True), how
