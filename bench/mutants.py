@@ -166,7 +166,11 @@ TESTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # every other check: the healthy cluster (all PASS) and the failures
     (
         "observability/verify/checks",
-        ("tests/test_verify_cluster.py", "tests/test_verify_failures.py"),
+        (
+            "tests/test_verify_cluster.py",
+            "tests/test_verify_failures.py",
+            "tests/test_verify_units.py",
+        ),
     ),
     # the kubeconfig and connection errors `obsctl verify` prints, through the CLI
     (
