@@ -150,17 +150,21 @@ TESTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     *(
         (
             f"observability/verify/{m}.py",
-            (f"tests/{t}.py", "tests/test_verify_failures.py", "tests/test_verify_units.py"),
+            (
+                *(f"tests/{t}.py" for t in ts),
+                "tests/test_verify_failures.py",
+                "tests/test_verify_units.py",
+            ),
         )
-        for m, t in (
-            ("checks_argocd", "test_verify_cluster"),
-            ("checks_crds", "test_verify_cluster"),
-            ("checks_gpu", "test_verify_cluster"),
-            ("checks_scrape", "test_verify_cluster"),
-            ("checks_delivery", "test_verify_delivery"),
-            ("checks_remote", "test_verify_remote"),
-            ("checks_router", "test_router_verify"),
-            ("checks_drift", "test_verify_drift"),
+        for m, ts in (
+            ("checks_argocd", ("test_verify_cluster",)),
+            ("checks_crds", ("test_verify_cluster",)),
+            ("checks_gpu", ("test_verify_cluster",)),
+            ("checks_scrape", ("test_verify_cluster",)),
+            ("checks_delivery", ("test_verify_delivery",)),
+            ("checks_remote", ("test_verify_remote",)),
+            ("checks_router", ("test_router_verify",)),
+            ("checks_drift", ("test_verify_drift", "test_verify_cluster")),
         )
     ),
     # every other check: the healthy cluster (all PASS) and the failures
