@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.runtimes_helpers import runtimes_data
+from runtimes_helpers import runtimes_data
 
 KSERVE_KEY = "granite-3-8b-instruct"
 KSERVE_MODEL = "ibm-granite/granite-3.3-8b-instruct"

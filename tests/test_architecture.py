@@ -122,3 +122,22 @@ def test_no_module_is_a_crowded_room(repo_root: Path) -> None:
         if lines > limit:
             over.append(f"{rel}: {lines} lines (at most {limit})")
     assert over == []
+
+
+def test_tests_import_their_helpers_one_way() -> None:
+    """tests/ is on sys.path (pytest's rootdir conftest): helpers are imported as
+    `from sim_helpers import ...`, never also as `tests.sim_helpers` (two module objects,
+    two copies of module state, and a monkeypatch on one the other never sees)."""
+    import ast
+
+    tests = Path(__file__).resolve().parent
+    found = []
+    for path in sorted(tests.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            mods = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                mods = [node.module]
+            elif isinstance(node, ast.Import):
+                mods = [a.name for a in node.names]
+            found += [f"{path.name}: {m}" for m in mods if m == "tests" or m.startswith("tests.")]
+    assert found == [], found

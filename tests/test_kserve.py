@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from kserve_helpers import KSERVE_KEY, KSERVE_MODEL, KSERVE_NS, kserve_data
+from runtimes_helpers import assert_promtool_passes, render_tree
 
 from observability.alerting.rules import rule_groups
 from observability.config import parse_config
@@ -20,9 +22,6 @@ from observability.runtimes.kserve import (
     PER_SERVICE_MONITOR,
     PER_SERVICE_MONITOR_DEFAULT,
 )
-from tests.kserve_helpers import KSERVE_KEY, KSERVE_MODEL, KSERVE_NS, kserve_data
-from tests.runtimes_helpers import render_tree
-from tests.test_runtimes_rules import _promtool
 
 MODES = [
     ("llm-inference-service", False),
@@ -74,16 +73,16 @@ def _labels(job: str, pod: str) -> str:
 
 
 def test_kserve_names_reach_the_unchanged_alerts_counted_once(
-    repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    repo_root: Path, tmp_path: Path
 ) -> None:
     data = kserve_data(repo_root, api="llm-inference-service", controller_monitors=True)
-    monkeypatch.setattr("tests.test_runtimes_rules.keda_data", lambda _root: data)
     pod = f"{KSERVE_KEY}-kserve-6f7d9c-abcde"
     renamed, default = _labels(CONTROLLER_MONITOR, pod), _labels(CONTROLLER_MONITOR_DEFAULT, pod)
     legacy = _labels(CONTROLLER_MONITOR, f"{pod}-old")
     tokens = f'sum(rate(vllm:prompt_tokens_total{{namespace="{KSERVE_NS}"}}[1m]))'
-    _promtool(
+    assert_promtool_passes(
         tmp_path,
+        parse_config(data),
         [
             {
                 "name": "600 waiting under kserve_vllm: pages VLLMQueueBacklog like vLLM",
@@ -132,7 +131,6 @@ def test_kserve_names_reach_the_unchanged_alerts_counted_once(
                 ],
             },
         ],
-        repo_root,
         {"VLLMQueueBacklog": "600"},
     )
 
@@ -145,16 +143,16 @@ def test_kserve_names_reach_the_unchanged_alerts_counted_once(
     ],
 )
 def test_lifecycle_rules_find_kserve_pods_by_kserves_own_label(
-    repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: str, label: str
+    repo_root: Path, tmp_path: Path, api: str, label: str
 ) -> None:
     """KServe sets no app.kubernetes.io/instance: the lifecycle recordings name a KServe
     model's pods by the label KServe puts on them, and a pod with only the instance label
     of the same key (not KServe's) is not the model's."""
     data = kserve_data(repo_root, api=api, controller_monitors=False)
-    monkeypatch.setattr("tests.test_runtimes_rules.keda_data", lambda _root: data)
     ksm = f'job="kube-state-metrics", namespace="{KSERVE_NS}"'
-    _promtool(
+    assert_promtool_passes(
         tmp_path,
+        parse_config(data),
         [
             {
                 "name": f"a pod labelled {label} is a pod of the KServe model",
@@ -186,7 +184,6 @@ def test_lifecycle_rules_find_kserve_pods_by_kserves_own_label(
                 ],
             }
         ],
-        repo_root,
     )
     cfg = parse_config(data)
     pods = ksm_label_allowlist(cfg)[0]
@@ -194,20 +191,20 @@ def test_lifecycle_rules_find_kserve_pods_by_kserves_own_label(
 
 
 def test_per_service_monitors_of_newer_odh_builds_count_once_and_page(
-    repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    repo_root: Path, tmp_path: Path
 ) -> None:
     """Newer ODH builds (opendatahub-io/kserve 31001035, after odh-v3.5) name the engine
     monitors per service, `<name>-kserve-llmisvc-engine[-default]`: a pod under both still
     counts once, and a target of either is one VLLMTargetDown watches."""
     data = kserve_data(repo_root, api="llm-inference-service", controller_monitors=True)
-    monkeypatch.setattr("tests.test_runtimes_rules.keda_data", lambda _root: data)
     pod = f"{KSERVE_KEY}-kserve-6f7d9c-abcde"
     renamed = _labels(f"{KSERVE_KEY}{PER_SERVICE_MONITOR}", pod)
     default = _labels(f"{KSERVE_KEY}{PER_SERVICE_MONITOR_DEFAULT}", pod)
     down = f'namespace="{KSERVE_NS}", pod="{pod}-down", job="{KSERVE_NS}/{KSERVE_KEY}{PER_SERVICE_MONITOR}"'
     tokens = f'sum(rate(vllm:prompt_tokens_total{{namespace="{KSERVE_NS}"}}[1m]))'
-    _promtool(
+    assert_promtool_passes(
         tmp_path,
+        parse_config(data),
         [
             {
                 "name": "a pod under both per-service monitors counts once",
@@ -246,5 +243,4 @@ def test_per_service_monitors_of_newer_odh_builds_count_once_and_page(
                 ],
             }
         ],
-        repo_root,
     )

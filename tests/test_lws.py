@@ -7,18 +7,16 @@ lifecycle ready-pod count ignores workers)."""
 from __future__ import annotations
 
 import copy
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from runtimes_helpers import promtool_rules, render_tree
 
 from observability.alerting.rules import rule_groups
 from observability.config import ConfigError, parse_config
 from observability.lint.runner import run_lint
-from observability.local.binaries import find_binary
 from observability.runtimes import lws
-from tests.runtimes_helpers import render_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 RAW = yaml.safe_load((ROOT / "bundle.yaml").read_text(encoding="utf-8"))
@@ -140,22 +138,7 @@ def _ksm_pod(pod: str, group: str, worker: str, ready: str, sched: str = "0") ->
 
 
 def _promtool(tmp: Path, tests: list[dict]) -> str:
-    cfg = parse_config(lws_data())
-    groups = rule_groups(cfg)
-    (tmp / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
-    (tmp / "test.yaml").write_text(
-        yaml.safe_dump(
-            {"rule_files": ["rules.yaml"], "evaluation_interval": "15s", "tests": tests},
-            sort_keys=False,
-        )
-    )
-    res = subprocess.run(
-        [str(find_binary("promtool")), "test", "rules", "test.yaml"],
-        cwd=tmp,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    res = promtool_rules(tmp, rule_groups(parse_config(lws_data())), tests)
     return res.stdout + res.stderr if res.returncode else ""
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from runtimes_helpers import render_tree
 
 from observability.alerting import router
 from observability.alerting.alertmanager import alertmanager_config
@@ -19,7 +20,6 @@ from observability.lint.runner import run_lint
 from observability.render.registry import render_objects
 from observability.render.router import MONITOR, READER_FILE
 from observability.render.router_chart import POOL_POD_LABEL, ROUTER_APP
-from tests.runtimes_helpers import render_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 RAW = yaml.safe_load((ROOT / "bundle.yaml").read_text(encoding="utf-8"))

@@ -4,17 +4,11 @@ fire (and stay quiet one step short), AIBrixComponentDown fires on a down or abs
 
 from __future__ import annotations
 
-import re
-import subprocess
 from pathlib import Path
-from urllib.parse import quote
 
-import yaml
-from runtimes_helpers import RAY_KEY, VLLM_KEY, keda_data
+from runtimes_helpers import RAY_KEY, VLLM_KEY, assert_promtool_passes, keda_data
 
-from observability.alerting.rules import rule_groups
 from observability.config import parse_config
-from observability.local.binaries import find_binary
 
 HPA = f"keda-hpa-vllm-{VLLM_KEY}"
 VLLM_MODEL = "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"
@@ -22,63 +16,10 @@ RAY_MODEL = "meta-llama/Meta-Llama-3-8B-Instruct"
 RAY_POD = f"vllm-{RAY_KEY}-raycluster-abcde-gpu-group-worker-fghij"
 
 
-def _fill(text: str, labels: dict[str, str], value: str) -> str:
-    text = re.sub(r"\{\{ \$value \| humanize \}\}", value, text)
-    text = re.sub(
-        r"\{\{ \$labels\.(\w+) \| urlquery \}\}",
-        lambda m: quote(labels.get(m[1], ""), safe=""),
-        text,
-    )
-    return re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels.get(m[1], ""), text)
-
-
-def _with_annotations(groups: list[dict], tests: list[dict], values: dict[str, str]) -> None:
-    """promtool compares annotations too: fill each expected alert's from its rule's
-    templates, `$labels` from the expected labels and `$value` from `values` (literal,
-    humanized as Prometheus prints it). What the tests pin is which alerts fire, when,
-    and with which labels."""
-    rules = [r for g in groups for r in g["rules"] if "alert" in r]
-    for case in tests:
-        for art in case["alert_rule_test"]:
-            for exp in art["exp_alerts"]:
-                labels = exp["exp_labels"]
-                rule = next(
-                    r
-                    for r in rules
-                    if r["alert"] == art["alertname"]
-                    and all(labels.get(k) == v for k, v in r["labels"].items())
-                )
-                out = {
-                    key: _fill(text, labels, values.get(art["alertname"], ""))
-                    for key, text in rule["annotations"].items()
-                }
-                exp["exp_annotations"] = out
-
-
 def _promtool(
     tmp: Path, tests: list[dict], repo_root: Path, values: dict[str, str] | None = None
 ) -> str:
-    cfg = parse_config(keda_data(repo_root))
-    _with_annotations(rule_groups(cfg), tests, values or {})
-    (tmp / "rules.yaml").write_text(
-        yaml.safe_dump({"groups": rule_groups(cfg)}, sort_keys=False), encoding="utf-8"
-    )
-    (tmp / "test.yaml").write_text(
-        yaml.safe_dump(
-            {"rule_files": ["rules.yaml"], "evaluation_interval": "15s", "tests": tests},
-            sort_keys=False,
-        ),
-        encoding="utf-8",
-    )
-    res = subprocess.run(
-        [str(find_binary("promtool")), "test", "rules", "test.yaml"],
-        cwd=tmp,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert res.returncode == 0, res.stdout + res.stderr
-    return res.stdout
+    return assert_promtool_passes(tmp, parse_config(keda_data(repo_root)), tests, values)
 
 
 def test_autoscaler_at_max_and_keda_errors(repo_root: Path, tmp_path: Path) -> None:
