@@ -97,6 +97,28 @@ def test_rayservice_not_ready_quotes_the_condition(cfg, kube, tmp_path) -> None:
     assert "DEPLOY_FAILED" in out.evidence and "Pending workers" in out.fix
 
 
+@pytest.mark.parametrize(
+    ("service_status", "status"),
+    [
+        ("Running", Status.PASS),
+        ("Restarting", Status.FAIL),
+        ("FailedToGetOrCreateRayCluster", Status.FAIL),
+    ],
+)
+def test_rayservice_without_a_ready_condition_reads_its_service_status(
+    cfg, kube, tmp_path, service_status, status
+) -> None:
+    """A RayService of a KubeRay without the Ready condition is ready only when its
+    serviceStatus is Running (generated mutant: `== "Running"` -> `<` took Restarting and
+    FailedTo... for ready)."""
+    rs = kube.get("RayService", f"vllm-{RAY_KEY}", "vllm-llama")
+    rs["status"] = {"serviceStatus": service_status}
+    out = _run("runtime.rayservice", cfg, kube, tmp_path)
+    assert out.status == status, out
+    if status == Status.FAIL:
+        assert f"not ready ({service_status})" in out.evidence
+
+
 def test_scaled_object_not_ready(cfg, kube, tmp_path) -> None:
     so = kube.get("ScaledObject", f"vllm-{VLLM_KEY}", "vllm")
     so["status"]["conditions"][0].update(
