@@ -238,3 +238,16 @@ def test_leader_down_pages_target_down_and_workers_are_not_model_pods(tmp_path: 
         }
     ]
     assert _promtool(tmp_path, tests) == ""
+
+
+def test_engine_pods_get_the_deployments_grace_period() -> None:
+    """Leader and worker pods get the vLLM Deployment's terminationGracePeriodSeconds (the
+    time in-flight requests get to drain on a rollout; generated mutant: 60 -> 59 in the
+    LWS pod spec)."""
+    cfg = parse_config(lws_data())
+    obj = lws.LwsRuntime().workload(cfg, KEY)[f"deploy/lws/{KEY}/leaderworkerset.yaml"]
+    base = yaml.safe_load((ROOT / "deploy/vllm/base/deployment.yaml").read_text(encoding="utf-8"))
+    want = base["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    lwt = obj["spec"]["leaderWorkerTemplate"]
+    for template in ("leaderTemplate", "workerTemplate"):
+        assert lwt[template]["spec"]["terminationGracePeriodSeconds"] == want, template
