@@ -73,6 +73,13 @@ def test_rayservice_workload(rendered) -> None:
     ray = rs["spec"]["rayClusterConfig"]
     head = ray["headGroupSpec"]
     assert head["rayStartParams"]["num-cpus"] == "0"
+    # KubeRay submits serveConfigV2 to the dashboard through the head's port named
+    # `dashboard`; Ray listens on its default 8265 unless rayStartParams set dashboard-port.
+    head_ports = {
+        p["name"]: p["containerPort"] for p in head["template"]["spec"]["containers"][0]["ports"]
+    }
+    assert "dashboard-port" not in head["rayStartParams"]
+    assert head_ports["dashboard"] == 8265
     assert "nvidia.com/gpu" not in head["template"]["spec"]["containers"][0]["resources"]["limits"]
     (workers,) = ray["workerGroupSpecs"]
     pod = workers["template"]["spec"]

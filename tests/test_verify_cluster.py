@@ -443,3 +443,13 @@ def test_local_mode_checks_prometheus_and_alertmanager_only(h: Harness) -> None:
     ids = {c["id"] for c in json.loads(res.stdout)["checks"]}
     assert "alerting.watchdog" in ids and "scrape.escaping" in ids
     assert not ids & {"argocd.apps", "gpu.nodes", "scrape.selected", "grafana.ready"}
+
+
+def test_drift_guard_waits_for_a_first_request(h: Harness) -> None:
+    """A pod that has served nothing has not created vLLM's lazily made families yet: the
+    guard says so (WARN, send a request) instead of calling them missing."""
+    h.exporter.dropped = {"vllm:request_success_total", "vllm:e2e_request_latency_seconds"}
+    r = run_one(h, "scrape.drift")
+    assert r.status is Status.WARN, r
+    assert "no request served yet" in r.evidence
+    assert "send one request to each model" in r.fix

@@ -202,3 +202,13 @@ def test_the_dcgm_exporter_is_looked_for_where_each_mode_runs_it(
         }
     ns, _labels, how = exporter_location(VerifyContext(parse_config(data), None, Options()))
     assert (ns, fix in how) == (namespace, True), how
+
+
+def test_a_check_timeout_is_seen_when_it_passes_not_on_a_tick() -> None:
+    """The runner sleeps until the earliest deadline of what runs: a hung check is
+    reported at its own bound, not at the next one-second tick."""
+    checks = [Check("s.hung", "x", "t", _sleep(30))]
+    t0 = time.monotonic()
+    res = run_checks(checks, None, workers=1, check_timeout=0.1, total_timeout=20)
+    assert res[0].status is Status.FAIL and "(check timeout)" in res[0].evidence
+    assert time.monotonic() - t0 < 0.8
