@@ -453,3 +453,32 @@ def test_drift_guard_waits_for_a_first_request(h: Harness) -> None:
     assert r.status is Status.WARN, r
     assert "no request served yet" in r.evidence
     assert "send one request to each model" in r.fix
+
+
+def test_gpu_exporters_names_at_most_five_not_ready_nodes(bundle, tmp_path) -> None:
+    """A fleet-wide DCGM outage is one readable line: five node names, not a hundred."""
+    from verify_fakes.cluster import build_cluster, write_kubeconfig
+    from verify_fakes.kube import FakeKube
+
+    from observability.render.rbac import rbac
+    from observability.verify.checks_gpu import CHECKS as GPU_CHECKS
+    from observability.verify.context import VerifyContext
+    from observability.verify.k8s import Cluster
+
+    cfg = bundle
+    inst = build_cluster(cfg, gpu_nodes=7)
+    fake = FakeKube(rbac=rbac(cfg)).start()
+    try:
+        for obj in inst.objects:
+            if obj["kind"] == "Pod" and obj["metadata"]["name"].startswith("dcgm-exporter-"):
+                obj["status"]["phase"] = "Running"
+                obj["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
+        fake.add(*inst.objects)
+        kc = write_kubeconfig(tmp_path / "kubeconfig", fake.url)
+        ctx = VerifyContext(cfg, Cluster.connect(str(kc)), Options())
+        out = {c.id: c.run for c in GPU_CHECKS}["gpu.exporters"](ctx)
+    finally:
+        fake.stop()
+    assert out.status == Status.FAIL, out
+    named = out.evidence.split("exporter not ready on ", 1)[1].split(";")[0].split(", ")
+    assert len(named) == 5 and set(named) <= set(inst.gpu_nodes), out.evidence
