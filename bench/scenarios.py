@@ -17,6 +17,11 @@ faults on the inference pool's endpoint picker) run with gateway.inference_pool 
 `--runtime NAME` serves the stack's only model through that runtime, as `obsctl demo
 --runtime NAME --models 1` does (KServe: scraped through ODH's renaming monitor and mapped;
 LWS: groups of a leader and a worker), so every scenario proves the same alert names on it.
+
+`--engine vllm-cpu` runs the real-engine scenarios (kv-saturation, queue-backlog,
+target-down: observability/scenarios/catalog.py REAL_SCENARIOS) on stacks with one real
+vLLM replica on CPU whose KV cache is shrunk to 24 blocks (`bash scripts/setup.sh --real`
+first; each stack waits for the engine to start, about a minute; docs/real-engine.md).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from observability.local.stack import LocalStack, StackOptions, with_runtime  # 
 from observability.local.summary import query  # noqa: E402
 from observability.runtimes import REGISTRY  # noqa: E402
 from observability.scenarios import SCENARIOS, format_result, run_scenario  # noqa: E402
+from observability.scenarios.catalog import REAL_ENGINE_ARGS, REAL_SCENARIOS  # noqa: E402
 
 
 def raw_samples(url: str) -> int:
@@ -61,13 +67,21 @@ def series_ratio(stack: LocalStack) -> list[dict[str, object]]:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--scenarios", default=",".join(SCENARIOS))
+    ap.add_argument("--scenarios", default="", help="comma-separated; default: all")
     ap.add_argument("--json", action="store_true")
     ap.add_argument(
         "--runtime", choices=list(REGISTRY), help="serve the only model through this runtime"
     )
+    ap.add_argument(
+        "--engine",
+        choices=["sim", "vllm-cpu"],
+        default="sim",
+        help="vllm-cpu: the real-engine scenarios on a stack with one real vLLM replica",
+    )
     args = ap.parse_args()
-    names = [n for n in args.scenarios.split(",") if n]
+    real = args.engine == "vllm-cpu"
+    catalog = REAL_SCENARIOS if real else SCENARIOS
+    names = [n for n in args.scenarios.split(",") if n] or list(catalog)
     cfg = load_config(ROOT / "bundle.yaml")
     models: tuple[tuple[str, str], ...] = ()
     if args.runtime:
@@ -84,6 +98,8 @@ def main() -> int:
                 profile="fast",
                 models=models,
                 state_file=ROOT / ".obsctl" / f"bench-state-{os.getpid()}.json",
+                real_replicas=1 if real else 0,
+                engine_args=REAL_ENGINE_ARGS if real else (),
             )
         )
         try:
@@ -93,7 +109,10 @@ def main() -> int:
                 series = series_ratio(stack)
             handle = stack.running
             res = run_scenario(
-                SCENARIOS[name], handle, say=lambda m: print(f"- {m}", file=sys.stderr)
+                catalog[name],
+                handle,
+                say=lambda m: print(f"- {m}", file=sys.stderr),
+                kill=lambda _pod, s=stack: s.engines[0].kill(),
             )
             results.append(res)
             print("\n".join(format_result(res)), file=sys.stderr)
@@ -104,6 +123,8 @@ def main() -> int:
         return 0 if all(r.ok for r in results) else 1
     if args.runtime:
         print(f"runtime: {args.runtime} (the stack's only model: {models[0][0]})")
+    if real:
+        print("engine: one real vLLM replica on CPU (vllm-cpu, 24 KV blocks) per stack")
     print(
         f"\n{'':<4} {'scenario':<20} {'alert':<28} {'fired':<5} {'webhook':>8} {'minimum':>8} "
         f"{'ratio':>6}"

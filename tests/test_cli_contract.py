@@ -306,7 +306,10 @@ def test_fuzz_option_values(ports: dict[str, int]) -> None:
             ["load", "--url", closed, "--timeout", "0.5"],
             ["--users", "--rate", "--duration", "--api", "--timeout"],
         ),
-        "scenario": (["scenario", "run", "NAME", "-c", nowhere], ["--profile", "--replicas"]),
+        "scenario": (
+            ["scenario", "run", "NAME", "-c", nowhere],
+            ["--profile", "--replicas", "--engine"],
+        ),
         "lint": (["lint"], ["--kubernetes-version"]),
         "push": (
             ["dashboards", "push", "--url", closed, "--token", "t"],

@@ -38,13 +38,33 @@ def _obsctl(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.timeout(60)
-def test_engine_without_its_venv_says_how_to_install(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "command", [("demo",), ("scenario", "run", "kv-saturation")], ids=["demo", "scenario"]
+)
+def test_engine_without_its_venv_says_how_to_install(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
     shutil.copy(REPO / "bundle.yaml", tmp_path / "bundle.yaml")  # a checkout without it
-    res = _obsctl("demo", "--engine", "vllm-cpu", "--config", str(tmp_path / "bundle.yaml"))
+    res = _obsctl(*command, "--engine", "vllm-cpu", "--config", str(tmp_path / "bundle.yaml"))
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "bash scripts/setup.sh --real" in lines[0], res.stderr
     assert "Traceback" not in res.stderr
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("benign", "--engine", "vllm-cpu"), "unknown --engine vllm-cpu scenario 'benign'"),
+        (("kv-saturation", "--engine", "tpu"), "unknown --engine 'tpu'"),
+    ],
+)
+def test_scenario_engine_errors_are_one_line(args: tuple[str, ...], says: str) -> None:
+    res = _obsctl("scenario", "run", *args)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], res.stderr
 
 
 @pytest.mark.timeout(60)

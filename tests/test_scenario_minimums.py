@@ -21,6 +21,7 @@ from observability.local.router import with_inference_pool
 from observability.local.rules import groups_for
 from observability.local.stack import FAST as FAST_STACK
 from observability.scenarios import SCENARIOS, Scenario
+from observability.scenarios.catalog import REAL_SCENARIOS
 from observability.scenarios.minimum import (
     RATIO_LIMIT,
     Clock,
@@ -124,6 +125,22 @@ def test_the_router_scenarios_need_the_pool() -> None:
     }
     for s in routed:
         assert all(minimum(a, RULES, CLOCK, s.window_fraction, None) is None for a in s.expected)
+
+
+# `obsctl scenario run --engine vllm-cpu`: the real replica serves the first model
+REAL_PINNED = {
+    "kv-saturation": {"VLLMKVCacheSaturated": 3 + 5 + 60},
+    "queue-backlog": {"VLLMQueueBacklog": 3 + 60},  # the waiting count: a gauge, no window
+    "target-down": {"VLLMTargetDown": 3 + 60},
+}
+
+
+@pytest.mark.parametrize("name", list(REAL_SCENARIOS))
+def test_real_engine_scenarios_have_their_minimums(name: str) -> None:
+    s = REAL_SCENARIOS[name]
+    got = {a: minimum(a, RULES, CLOCK, s.window_fraction, target(s)) for a in s.expected}
+    assert {a: m.total_s if m else None for a, m in got.items()} == REAL_PINNED[name]
+    assert set(REAL_PINNED) == set(REAL_SCENARIOS)
 
 
 def test_slow_start_includes_the_models_load_budget() -> None:

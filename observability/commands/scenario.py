@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import typer
@@ -13,14 +15,25 @@ from observability.local.binaries import MissingBinaryError
 from observability.local.interrupt import interrupt_on_term
 from observability.local.models import ModelsError, parse_models
 from observability.promapi import PromError
-from observability.scenarios.catalog import SCENARIOS
+from observability.scenarios.catalog import REAL_ENGINE_ARGS, REAL_SCENARIOS, SCENARIOS
+
+if TYPE_CHECKING:
+    from observability.local.stack import LocalStack
 
 app = typer.Typer(help="Named fault scenarios with measured alert timing.", no_args_is_help=True)
 
 
 @app.command("list")
-def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def list_(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    engine: str = typer.Option(
+        "sim", "--engine", help="sim, or vllm-cpu: the scenarios caused on a real vLLM."
+    ),
+) -> None:
     """List scenarios and the alerts each expects."""
+    if engine not in ("sim", "vllm-cpu"):
+        die(f"unknown --engine {engine!r}: use sim or vllm-cpu")
+    catalog = REAL_SCENARIOS if engine == "vllm-cpu" else SCENARIOS
     if as_json:
         print_json(
             [
@@ -30,13 +43,23 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
                     "fault": s.fault,
                     "expected": list(s.expected),
                 }
-                for s in SCENARIOS.values()
+                for s in catalog.values()
             ]
         )
         return
-    for s in SCENARIOS.values():
+    for s in catalog.values():
         expects = ", ".join(s.expected) or "nothing but the Watchdog"
         typer.echo(f"{s.name:<20} {s.summary}\n{'':<20} expects: {expects}")
+
+
+def _killer(stack: LocalStack) -> Callable[[str], None]:
+    """`kill(pod)`: SIGKILL the real engine serving that pod (the stack's, in order)."""
+
+    def kill(pod: str) -> None:
+        real = [r.pod for r in stack.running.replicas if r.engine == "vllm-cpu"]
+        stack.engines[real.index(pod)].kill()
+
+    return kill
 
 
 @app.command("run")
@@ -63,16 +86,38 @@ def run(
     ray_version: str = typer.Option(
         "", "--ray-version", help="With --runtime rayservice: Ray naming (as obsctl demo)."
     ),
+    engine: str = typer.Option(
+        "sim",
+        "--engine",
+        help="sim, or vllm-cpu: a fresh stack with one real vLLM replica on CPU (small KV "
+        f"cache) and its scenarios ({', '.join(REAL_SCENARIOS)}), caused on the real engine "
+        "(needs `bash scripts/setup.sh --real`; docs/real-engine.md).",
+    ),
     config: Path = ConfigOption,
 ) -> None:
     """Run scenarios on the running demo (same profile) or on a fresh stack; exit 1 when an
     expected alert did not fire or an unexpected one did."""
     if profile not in ("standard", "fast"):
         die(f"unknown --profile {profile!r}: use fast or standard")
-    chosen = list(SCENARIOS) if names == ["all"] else names
-    unknown = [n for n in chosen if n not in SCENARIOS]
+    if engine not in ("sim", "vllm-cpu"):
+        die(f"unknown --engine {engine!r}: use sim or vllm-cpu")
+    catalog = REAL_SCENARIOS if engine == "vllm-cpu" else SCENARIOS
+    chosen = list(catalog) if names == ["all"] else names
+    unknown = [n for n in chosen if n not in catalog]
     if unknown:
-        die(f"unknown scenario {unknown[0]!r}: run `obsctl scenario list`")
+        which = " --engine vllm-cpu" if engine == "vllm-cpu" else ""
+        die(f"unknown{which} scenario {unknown[0]!r}: run `obsctl scenario list{which}`")
+    real = engine == "vllm-cpu"
+    if real:
+        from observability.engine.server import MissingEngineError, require_engine
+
+        try:
+            require_engine(config.resolve().parent)
+        except MissingEngineError as err:
+            die(str(err))
+        # target-down kills the engine: run it last
+        chosen = sorted(chosen, key=lambda n: n == "target-down")
+        fresh = True  # the real engine's KV cache is shrunk for these scenarios
     cfg = load_bundle(config)
     try:
         wanted = parse_models(cfg, models) if models else ()
@@ -146,13 +191,18 @@ def run(
                         # Its own file, outside demo-*.json: verify --local never picks a
                         # scenario's short-lived stack.
                         state_file=repo_root / ".obsctl" / f"scenario-{os.getpid()}.json",
+                        real_replicas=1 if real else 0,
+                        engine_args=REAL_ENGINE_ARGS if real else (),
                     )
                 )
                 stack.start(progress=say)
                 state = stack.running
+            kill = _killer(stack) if stack is not None else None
             for name in chosen:
                 say(f"scenario {name}")
-                res = run_scenario(SCENARIOS[name], state, timeout_s=timeout or None, say=say)
+                res = run_scenario(
+                    catalog[name], state, timeout_s=timeout or None, say=say, kill=kill
+                )
                 results.append(res)
                 if not as_json:
                     typer.echo("\n".join(format_result(res)))

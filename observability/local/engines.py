@@ -6,8 +6,7 @@ the labels the bundle's monitors give a vLLM pod."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from observability.config import BundleConfig
 from observability.engine.server import EngineServer, EngineSpec, require_engine
@@ -17,6 +16,9 @@ from observability.local.models import DemoModels
 from observability.local.ports import PortAllocator
 from observability.process import Supervisor
 from observability.runtimes import runtime_of
+
+if TYPE_CHECKING:
+    from observability.local.stack import StackOptions
 
 __all__ = ["add_replicas", "real_model", "start_engines"]
 
@@ -34,22 +36,25 @@ def real_model(cfg: BundleConfig, models: DemoModels) -> str:
 def start_engines(
     cfg: BundleConfig,
     models: DemoModels,
-    replicas: int,
-    repo_root: Path,
+    opts: StackOptions,
     sup: Supervisor,
     ports: PortAllocator,
     say: Say,
 ) -> list[EngineServer]:
-    """Start `replicas` real vLLM servers on CPU (without waiting for them)."""
+    """Start `opts.real_replicas` real vLLM servers on CPU (without waiting for them),
+    each with `opts.engine_args` added to its command line."""
+    replicas = opts.real_replicas
     if not replicas:
         return []
-    python = require_engine(repo_root)
+    python = require_engine(opts.repo_root)
     say("making the tiny model (once; cached)")
     model_dir = ensure_tiny_model(python)
     key = real_model(cfg, models)
     engines = [
         EngineServer(
-            EngineSpec(model_dir, cfg.models[key].served_name, ports.one()),
+            EngineSpec(
+                model_dir, cfg.models[key].served_name, ports.one(), extra_args=opts.engine_args
+            ),
             python,
             name=f"vllm-cpu-{i}",
             sup=sup,

@@ -118,6 +118,7 @@ class StackOptions:
     # engine.targets.check_target). Both are scraped like the simulated replicas; only
     # the real ones this stack starts get load.
     real_replicas: int = 0
+    engine_args: tuple[str, ...] = ()  # extra server flags (a small KV cache for pressure)
     targets: tuple[ExternalTarget, ...] = ()
     engine_ready_timeout_s: float = 300.0
     epp_generation: str = "0.10.0"  # the simulated EPP's names (sim/epp.py GENERATIONS)
@@ -261,7 +262,7 @@ class LocalStack:
         self._write_alertmanager_config(self.webhook.url)
         # minutes on CPU: the real engines start while the rest comes up
         self.engines = real_engines.start_engines(
-            self.cfg, self.models, o.real_replicas, o.repo_root, self._sup, self.ports, say
+            self.cfg, self.models, o, self._sup, self.ports, say
         )
         sim = self._start_simulators(say)
         for engine in self.engines:

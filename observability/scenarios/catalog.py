@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["EPP_TARGET", "SCENARIOS", "Scenario"]
+__all__ = [
+    "EPP_TARGET",
+    "PRESSURE_KV_BLOCKS",
+    "PRESSURE_MAX_TOKENS",
+    "PRESSURE_USERS",
+    "REAL_ENGINE_ARGS",
+    "REAL_FAULTS",
+    "REAL_SCENARIOS",
+    "SCENARIOS",
+    "Scenario",
+]
 
 EPP_TARGET = "epp"
 
@@ -16,7 +26,8 @@ class Scenario:
     summary: str
     fault: str | None  # simulator fault name; None = load only
     # replica | model | second-model | last-model | node | runtime:<name> | epp (the
-    # inference pool's endpoint picker: the stack runs with gateway.inference_pool on)
+    # inference pool's endpoint picker: the stack runs with gateway.inference_pool on) |
+    # real (the first real vLLM replica)
     target: str
     expected: tuple[str, ...]
     params: dict[str, Any] = field(default_factory=dict)
@@ -283,6 +294,76 @@ SCENARIOS: dict[str, Scenario] = {
             # tenth of the window (on a stack older than it: 72 s and 78 s pages on a demo
             # that had run 2-3 minutes, 63 s on a fresh one)
             window_fraction=0.1,
+        ),
+    )
+}
+
+
+# -- a real vLLM (`obsctl scenario run NAME --engine vllm-cpu`, docs/real-engine.md) -------
+# The simulator's admin API cannot fault a real engine: these faults are caused the way
+# they happen. "pressure": PRESSURE_USERS clients back to back on the real replica, whose
+# KV cache is shrunk to PRESSURE_KV_BLOCKS blocks (3,072 tokens of the tiny model) by
+# REAL_ENGINE_ARGS; "kill": SIGKILL of the real server's process group.
+REAL_FAULTS = ("pressure", "kill")
+PRESSURE_KV_BLOCKS = 24
+REAL_ENGINE_ARGS = ("--num-gpu-blocks-override", str(PRESSURE_KV_BLOCKS))
+# Measured on vllm-cpu 0.32.0 with 24 blocks: 560 clients kept ~540-550 requests waiting
+# (the engine runs 8-23), the cache at 1.0 and ~8 preemptions/s within 5 s. The API server
+# takes a burst in at its own pace on a busy machine (620 clients crossed 500 waiting ~11 s
+# after the start at a load average of 15: VLLMQueueBacklog at 1.20x its minimum); 700
+# cross alerting.waiting_requests_warning (500) sooner and stay clear of it.
+PRESSURE_USERS = 700
+# Replies of 400 tokens (the tiny model serves 512): sequences outgrow their blocks and
+# are preempted; short prompts fit one block each, so many are admitted and grow at once.
+PRESSURE_MAX_TOKENS = 400
+_PRESSURE_TOLERATED = {
+    "VLLMKVCacheSaturated": "a full cache: the small KV cache is what makes the backlog",
+    "VLLMRequestPreemptions": "a full cache preempts running sequences to make room",
+    "VLLMQueueBacklog": "more clients than the small cache admits wait in the queue",
+    "VLLMHighTimeToFirstToken": "waiting requests get their first token late",
+    "VLLMLatencySLOBurnRate": "the late first tokens burn the TTFT SLO",
+    "VLLMHighRequestLatency": "queued and preempted requests take longer end to end",
+}
+
+
+def _pressure(name: str, summary: str, alert: str, fraction: float) -> Scenario:
+    return Scenario(
+        name,
+        summary,
+        "pressure",
+        "real",
+        (alert,),
+        tolerated={k: v for k, v in _PRESSURE_TOLERATED.items() if k != alert},
+        window_fraction=fraction,
+        burst_users=PRESSURE_USERS,
+        burst_max_tokens=PRESSURE_MAX_TOKENS,
+    )
+
+
+REAL_SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        # the median over the 10s window crosses 0.9 once the cache was full for half of it
+        _pressure(
+            "kv-saturation",
+            "more clients than the real engine's small KV cache holds: the cache fills and "
+            "running sequences are preempted",
+            "VLLMKVCacheSaturated",
+            0.5,
+        ),
+        _pressure(
+            "queue-backlog",
+            "more clients than the real engine runs: over 500 requests wait in its queue",
+            "VLLMQueueBacklog",
+            0.0,
+        ),
+        # last: the engine does not come back
+        Scenario(
+            "target-down",
+            "the real vLLM server is killed (SIGKILL of its process group)",
+            "kill",
+            "real",
+            ("VLLMTargetDown",),
         ),
     )
 }

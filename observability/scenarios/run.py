@@ -24,7 +24,7 @@ from observability.load.burst import Burst
 from observability.local.state import StackState
 from observability.local.webhook import fetch_notifications
 from observability.promapi import Prometheus
-from observability.scenarios.catalog import Scenario
+from observability.scenarios.catalog import REAL_FAULTS, Scenario
 from observability.scenarios.minimum import (
     Clock,
     Minimum,
@@ -160,6 +160,8 @@ def fault_targets(scenario: Scenario, stack: StackState) -> list[str]:
         return [r.pod for r in stack.replicas if r.runtime == runtime]
     if scenario.target == "replica":
         return [stack.replicas[0].pod]
+    if scenario.target == "real":  # the first real vLLM this stack started
+        return [r.pod for r in stack.replicas if r.engine == "vllm-cpu"][:1]
     key = _target_key(scenario, stack)
     return [r.pod for r in stack.replicas if r.model_key == key]
 
@@ -168,6 +170,23 @@ def _model_of(labels: dict[str, str]) -> str | None:
     if "model_name" not in labels:
         return None
     return f"{labels.get('namespace', '')}/{labels['model_name']}"
+
+
+def _inject(
+    scenario: Scenario, stack: StackState, target: str, kill: Callable[[str], None] | None
+) -> None:
+    """A simulator fault through its admin API; a real engine's through `kill` (pressure
+    is the burst alone)."""
+    if scenario.fault == "kill":
+        if kill is None:
+            raise RuntimeError(f"scenario {scenario.name} needs a way to kill {target}")
+        kill(target)
+    elif scenario.fault not in REAL_FAULTS:
+        _request(
+            f"{stack.sim_admin_url}/faults",
+            method="POST",
+            body={"fault": scenario.fault, "target": target, "params": scenario.params},
+        )
 
 
 def clear_faults(stack: StackState) -> None:
@@ -223,7 +242,9 @@ def run_scenario(
     timeout_s: float | None = None,
     settle_s: float = 60.0,
     say: Callable[[str], None] = lambda _m: None,
+    kill: Callable[[str], None] | None = None,
 ) -> ScenarioResult:
+    """`kill(pod)` kills a real engine (the real scenarios' target-down)."""
     if scenario.needs_pool and not stack.epps:
         return ScenarioResult(
             scenario=scenario.name,
@@ -246,15 +267,12 @@ def run_scenario(
     mins = {a: m.total_s if m is not None else None for a, m in computed.items()}
     # expected alerts must arrive within 1.2x their minimum: give up at 1.25x + 15 s
     budget = timeout_s or max([1.25 * (m or 0) for m in mins.values()] + [30.0]) + 15
-    wait_traffic(stack, targets)
+    if scenario.fault not in REAL_FAULTS:  # a real engine's pressure is its own traffic
+        wait_traffic(stack, targets)
     t0 = time.time()
     for target in targets:
         say(f"injecting {scenario.fault} on {target}")
-        _request(
-            f"{stack.sim_admin_url}/faults",
-            method="POST",
-            body={"fault": scenario.fault, "target": target, "params": scenario.params},
-        )
+        _inject(scenario, stack, target, kill)
     # after the fault: shrinking a cache that 128 sequences already share would start
     # with a wave of preemptions instead of the cache filling up
     burst = _burst(scenario, stack, targets)
