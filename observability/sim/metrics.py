@@ -93,6 +93,7 @@ class ReplicaMetrics:
     ) -> None:
         self.catalog = catalog
         self.v0 = catalog.version.startswith("0.7.")
+        self._by_source = "vllm:prompt_tokens_by_source_total" in catalog.families
         self.registry = CollectorRegistry(auto_describe=False)
         self.m: dict[str, Any] = {}
         self.model_name = model_name
@@ -278,13 +279,26 @@ class ReplicaMetrics:
             self._inc(name, s.prefix_hits)
         if s.prefix_queries and self.v0:
             self._set("vllm:gpu_prefix_cache_hit_rate", s.prefix_hits / s.prefix_queries)
-        self._obs("vllm:iteration_tokens_total", s.prefill_tokens + s.decode_tokens)
+        self._obs("vllm:iteration_tokens_total", self._iteration_tokens(s, prompt, cached))
         self._mfu(engine, s.prefill_tokens + s.decode_tokens)
         for itl in s.itl:
             self.token_latency(itl)
         for req in s.prompt_done:
             if req.first_token is not None and len(req.output) <= 1:
                 self._obs("vllm:time_to_first_token_seconds", req.first_token - req.arrival)
+
+    def _iteration_tokens(self, s: StepStats, prompt: int, cached: int) -> int:
+        """A step's vllm:iteration_tokens_total observation. V1 (v1/metrics/loggers.py)
+        counts what its counters count: each prompt once, when its prefill ends (not per
+        chunk, not again after a preemption), plus every generated token, a request's first
+        included; from the prompt-source split (0.32 and the 0.33 catalog) only the
+        computed prompt tokens, the cached ones left out. The recorded real exposition
+        (tests/fixtures/real-engine) holds sum = prompt - cached + generation exactly. V0
+        counts the tokens the step computed."""
+        if self.v0:
+            return s.prefill_tokens + s.decode_tokens
+        computed = prompt - cached if self._by_source else prompt
+        return computed + s.decode_tokens + len(s.prompt_done)
 
     def _mfu(self, engine: Engine, tokens: int) -> None:
         """vLLM's MFU counters (vllm/v1/metrics/perf.py, registered from 0.26), to first
