@@ -89,9 +89,9 @@ def run(
     engine: str = typer.Option(
         "sim",
         "--engine",
-        help="sim, or vllm-cpu: a fresh stack with one real vLLM replica on CPU (small KV "
-        f"cache) and its scenarios ({', '.join(REAL_SCENARIOS)}), caused on the real engine "
-        "(needs `bash scripts/setup.sh --real`; docs/real-engine.md).",
+        help="sim, or vllm-cpu: the real-engine scenarios "
+        f"({', '.join(REAL_SCENARIOS)}), each on a fresh stack with one real vLLM replica on "
+        "CPU, small KV cache (needs `bash scripts/setup.sh --real`; docs/real-engine.md).",
     ),
     config: Path = ConfigOption,
 ) -> None:
@@ -115,9 +115,7 @@ def run(
             require_engine(config.resolve().parent)
         except MissingEngineError as err:
             die(str(err))
-        # target-down kills the engine: run it last
-        chosen = sorted(chosen, key=lambda n: n == "target-down")
-        fresh = True  # the real engine's KV cache is shrunk for these scenarios
+        fresh = True  # a stack of its own per scenario, the real engine's KV cache shrunk
     cfg = load_bundle(config)
     try:
         wanted = parse_models(cfg, models) if models else ()
@@ -180,25 +178,29 @@ def run(
     say = (lambda m: None) if as_json else (lambda m: typer.echo(f"- {m}"))
     with interrupt_on_term():
         try:
-            if state is None:
-                stack = LocalStack(
-                    StackOptions(
-                        cfg=cfg,
-                        repo_root=repo_root,
-                        profile=profile,
-                        replicas=replicas,
-                        models=wanted,
-                        # Its own file, outside demo-*.json: verify --local never picks a
-                        # scenario's short-lived stack.
-                        state_file=repo_root / ".obsctl" / f"scenario-{os.getpid()}.json",
-                        real_replicas=1 if real else 0,
-                        engine_args=REAL_ENGINE_ARGS if real else (),
-                    )
-                )
-                stack.start(progress=say)
-                state = stack.running
-            kill = _killer(stack) if stack is not None else None
             for name in chosen:
+                # A real engine's scenarios each get a fresh stack: the pressure's alerts on
+                # 5m windows (queue time, latency) would still fire during the next one.
+                if state is None or (real and results):
+                    if stack is not None:
+                        stack.stop()
+                    stack = LocalStack(
+                        StackOptions(
+                            cfg=cfg,
+                            repo_root=repo_root,
+                            profile=profile,
+                            replicas=replicas,
+                            models=wanted,
+                            # Its own file, outside demo-*.json: verify --local never picks
+                            # a scenario's short-lived stack.
+                            state_file=repo_root / ".obsctl" / f"scenario-{os.getpid()}.json",
+                            real_replicas=1 if real else 0,
+                            engine_args=REAL_ENGINE_ARGS if real else (),
+                        )
+                    )
+                    stack.start(progress=say)
+                    state = stack.running
+                kill = _killer(stack) if stack is not None else None
                 say(f"scenario {name}")
                 res = run_scenario(
                     catalog[name], state, timeout_s=timeout or None, say=say, kill=kill
