@@ -23,7 +23,7 @@ from observability.httppool import shared_client
 from observability.load.burst import Burst
 from observability.local.state import StackState
 from observability.local.webhook import fetch_notifications
-from observability.promapi import Prometheus
+from observability.promapi import PromError, Prometheus
 from observability.scenarios.catalog import REAL_FAULTS, Scenario
 from observability.scenarios.minimum import (
     Clock,
@@ -287,7 +287,10 @@ def run_scenario(
     try:
         while True:
             now = time.time()
-            alerts = active_alerts(stack.prometheus_url)
+            try:
+                alerts = active_alerts(stack.prometheus_url)
+            except PromError:  # one slow answer on a loaded machine: the next poll retries
+                alerts = []
             _note_models(where, alerts)
             for name in _firing(alerts):
                 seen_prom.setdefault(name, now - t0)
