@@ -90,7 +90,7 @@ def main() -> int:
     results, series = [], []
     for name in names:
         # a router scenario (target epp) runs with the inference pool on
-        pooled = SCENARIOS[name].needs_pool and not cfg.pool.enabled
+        pooled = catalog[name].needs_pool and not cfg.pool.enabled
         stack = LocalStack(
             StackOptions(
                 cfg=with_inference_pool(cfg, models) if pooled else cfg,

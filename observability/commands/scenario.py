@@ -148,7 +148,7 @@ def run(
         fresh = True
     # A router scenario faults the inference pool's endpoint picker: a running demo must
     # serve one (obsctl demo --inference-pool), and a fresh stack runs with the pool on.
-    router = any(SCENARIOS[n].needs_pool for n in chosen)
+    router = any(catalog[n].needs_pool for n in chosen)
     if router and not cfg.pool.enabled:
         from observability.local.router import with_inference_pool
 
