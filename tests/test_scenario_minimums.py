@@ -33,6 +33,7 @@ from observability.scenarios.minimum import (
     rules_from_groups,
     too_late,
 )
+from observability.scenarios.stack import stack_for
 
 ROOT = Path(__file__).resolve().parent.parent
 CFG0 = load_config(ROOT / "bundle.yaml")
@@ -42,6 +43,9 @@ GROUPS = groups_for(CFG, "fast")
 RULES = rules_from_groups(GROUPS)
 POOL_GROUPS = groups_for(demo_config(with_inference_pool(CFG0, MODELS), MODELS), "fast")
 POOL_RULES = rules_from_groups(POOL_GROUPS)
+# a scenario's `needs` (scenarios/stack.py): nixl = a disaggregated pool with NIXL replicas
+NIXL_GROUPS = groups_for(demo_config(stack_for(CFG0, MODELS, ("nixl",))[0], MODELS), "fast")
+NIXL_RULES = rules_from_groups(NIXL_GROUPS)
 CLOCK = Clock(
     scrape_s=duration_seconds(FAST_STACK["scrape_interval"]),
     evaluation_s=duration_seconds(FAST_STACK["evaluation_interval"]),
@@ -72,11 +76,15 @@ PINNED = {
     "pool-unready": {"InferencePoolNoReadyEndpoints": 3 + 60},
     "scheduling-failures": {"InferencePoolSchedulingFailures": 3 + 30 + 60},
     "datalayer-errors": {"InferencePoolDatalayerPollErrors": 3 + 60},
+    # a counter's rate > 0, `for` 1m, on the stack its `needs` give (a P/D inference pool)
+    "nixl-transfer-failures": {"VLLMNixlTransferFailures": 3 + 60},
 }
 
 
 def rules_for(s: Scenario) -> list[Rule]:
     """The rules its stack loads: the router's scenarios run with the pool on."""
+    if "nixl" in s.needs:
+        return NIXL_RULES
     return POOL_RULES if s.needs_pool else RULES
 
 
@@ -143,6 +151,17 @@ def test_real_engine_scenarios_have_their_minimums(name: str) -> None:
     assert set(REAL_PINNED) == set(REAL_SCENARIOS)
 
 
+def test_the_nixl_alert_exists_only_on_the_stack_the_scenario_needs() -> None:
+    """VLLMNixlTransferFailures renders with a disaggregated inference pool only: on the
+    shipped demo stack, or with a plain pool, the NIXL scenario would have no minimum."""
+    s = SCENARIOS["nixl-transfer-failures"]
+    assert s.needs == ("nixl",) and not s.needs_pool
+    for rules in (RULES, POOL_RULES):
+        assert minimum("VLLMNixlTransferFailures", rules, CLOCK, 0.0, target(s)) is None
+    cfg, flags = stack_for(CFG0, MODELS, s.needs)
+    assert flags.nixl and cfg.pool.enabled and cfg.pool.disaggregation
+
+
 def test_slow_start_includes_the_models_load_budget() -> None:
     s = SCENARIOS["slow-start"]
     key, namespace = MODELS[0]
@@ -206,8 +225,9 @@ def test_prometheus_api_rules_give_the_same_minimums() -> None:
     """run_scenario reads the rules Prometheus loaded (/api/v1/rules): shaped as it serves
     them (seconds, `query`, `duration`), they give the same minimums as the rule file."""
     plain, pooled = rules_from_api(_api(GROUPS)), rules_from_api(_api(POOL_GROUPS))
+    nixl = rules_from_api(_api(NIXL_GROUPS))
     for name, s in SCENARIOS.items():
-        rules = pooled if s.needs_pool else plain
+        rules = nixl if "nixl" in s.needs else pooled if s.needs_pool else plain
         for a in s.expected:
             m = minimum(a, rules, CLOCK, s.window_fraction, target(s))
             assert m is not None and m.total_s == PINNED[name][a], (name, a)

@@ -25,6 +25,9 @@ from observability.scenarios import SCENARIOS
 pytestmark = pytest.mark.e2e
 
 IN_E2E_LOCAL = ("replica-crash", "kv-saturation")
+# needs a disaggregated inference pool and NIXL replicas: tests/test_router_local.py runs it
+# on its scheduling-failures stack (the same 63 s minimum, side by side: no stack of its own)
+IN_ROUTER_LOCAL = ("nixl-transfer-failures",)
 ALONE = ("latency-degradation",)  # tests/test_scenarios_alone.py
 # the router's (target epp), on stacks with the inference pool: tests/test_router_local.py
 ROUTER = ("epp-crash", "pool-unready", "datalayer-errors", "scheduling-failures")
@@ -46,6 +49,7 @@ SILENCED = "vllm-llama/meta-llama/Meta-Llama-3-8B-Instruct"  # the stack's last 
 
 def test_groups_cover_every_scenario_once():
     names = [n for g in GROUPS for n in g] + list(IN_E2E_LOCAL) + list(ALONE) + list(ROUTER)
+    names += list(IN_ROUTER_LOCAL)
     assert sorted(names) == sorted(SCENARIOS)
     assert len(names) == len(set(names))
 

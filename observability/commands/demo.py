@@ -10,6 +10,13 @@ import typer
 
 from observability.autoscaling.evaluate import Desired, desired_now
 from observability.commands._common import ConfigOption, die, load_bundle
+from observability.commands.sim import (
+    KV_METRICS_HELP,
+    KV_OFFLOAD_HELP,
+    NIXL_HELP,
+    SPEC_DECODE_HELP,
+    check_flags,
+)
 from observability.config import BundleConfig
 from observability.local.binaries import MissingBinaryError
 from observability.local.interrupt import interrupt_on_term
@@ -160,6 +167,17 @@ def demo(
         help="Base URL (http://HOST:PORT) of a vLLM server that already runs, scraped as a "
         "replica with the bundle's labels and rules (repeatable; never sent load).",
     ),
+    spec_decode: int = typer.Option(
+        0, "--spec-decode", min=0, max=16, help=SPEC_DECODE_HELP, show_default=False
+    ),
+    kv_cache_metrics: bool = typer.Option(False, "--kv-cache-metrics", help=KV_METRICS_HELP),
+    kv_offload: str = typer.Option("", "--kv-offload", help=KV_OFFLOAD_HELP, show_default=False),
+    nixl: bool = typer.Option(
+        False,
+        "--nixl",
+        help=NIXL_HELP + " With --inference-pool the pool is disaggregated "
+        "(gateway.inference_pool.disaggregation: VLLMNixlTransferFailures).",
+    ),
     config: Path = ConfigOption,
 ) -> None:
     """Run Prometheus, Alertmanager, simulated vLLM replicas and GPUs, a webhook sink and
@@ -181,6 +199,7 @@ def demo(
         except MissingEngineError as err:
             die(str(err))
     external = check_targets(targets)
+    flags = check_flags(vllm_version, spec_decode, kv_cache_metrics, kv_offload, nixl)
     cfg = load_bundle(config)
     try:
         chosen = parse_models(cfg, models) if models else ()
@@ -206,7 +225,7 @@ def demo(
     if inference_pool:
         from observability.local.router import with_inference_pool
 
-        cfg = with_inference_pool(cfg, chosen)
+        cfg = with_inference_pool(cfg, chosen, disaggregation=nixl)
     if keda:
         auto = cfg.autoscaling.model_copy(
             update={"keda": cfg.autoscaling.keda.model_copy(update={"enabled": True})}
@@ -244,6 +263,7 @@ def demo(
         rate=rate,
         real_replicas=real,
         targets=external,
+        sim_flags=flags,
     )
     stack = LocalStack(opts)
     started = time.monotonic()

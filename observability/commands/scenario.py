@@ -42,6 +42,7 @@ def list_(
                     "summary": s.summary,
                     "fault": s.fault,
                     "expected": list(s.expected),
+                    "needs": list(s.needs),
                 }
                 for s in catalog.values()
             ]
@@ -49,7 +50,8 @@ def list_(
         return
     for s in catalog.values():
         expects = ", ".join(s.expected) or "nothing but the Watchdog"
-        typer.echo(f"{s.name:<20} {s.summary}\n{'':<20} expects: {expects}")
+        needs = f" (stack: {', '.join(s.needs)})" if s.needs else ""
+        typer.echo(f"{s.name:<20} {s.summary}\n{'':<20} expects: {expects}{needs}")
 
 
 def _killer(stack: LocalStack) -> Callable[[str], None]:
@@ -153,6 +155,12 @@ def run(
         from observability.local.router import with_inference_pool
 
         cfg = with_inference_pool(cfg, wanted)
+    from observability.scenarios.stack import needs_of, stack_for
+
+    needs = needs_of(catalog[n] for n in chosen)
+    cfg, sim_flags = stack_for(cfg, wanted, needs)
+    if needs:
+        fresh = True  # a running demo was started without them
     repo_root = config.resolve().parent
     running = [] if fresh else live_states(repo_root / STATE_DIR)
     matching = [  # newest first
@@ -196,6 +204,7 @@ def run(
                             state_file=repo_root / ".obsctl" / f"scenario-{os.getpid()}.json",
                             real_replicas=1 if real else 0,
                             engine_args=REAL_ENGINE_ARGS if real else (),
+                            sim_flags=sim_flags,
                         )
                     )
                     stack.start(progress=say)

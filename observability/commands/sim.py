@@ -29,10 +29,24 @@ from observability.sim.latency import DEFAULT_PROFILE, available_profiles
 
 if TYPE_CHECKING:
     from observability.sim.cluster import SimCluster, SimConfig
+    from observability.sim.flags import SimFlags
 
 __all__ = ["app", "sim_config_from_bundle"]
 
 app = typer.Typer(no_args_is_help=False, add_completion=False, pretty_exceptions_enable=False)
+
+# The serve flags and KV connectors whose families vLLM registers only when on
+# (sim/flags.py); `obsctl demo` takes the same options.
+SPEC_DECODE_HELP = "Speculative decoding with N draft tokens (--speculative-config): spec_decode_*."
+KV_METRICS_HELP = "vLLM's --kv-cache-metrics: kv_block_* residency histograms (>= 0.26)."
+KV_OFFLOAD_HELP = (
+    "KV offload connector: cpu (OffloadingConnector, kv_offload_*) or simple "
+    "(SimpleCPUOffloadConnector, simple_kv_offload_*); newest catalog only."
+)
+NIXL_HELP = (
+    "NixlConnector prefill/decode pairs (even replicas prefill, odd decode): nixl_*, "
+    "num_requests_kv_fetch_by_stage; newest catalog only."
+)
 
 
 def sim_config_from_bundle(
@@ -54,6 +68,22 @@ def sim_config_from_bundle(
         rt = runtime_of(cfg, key)
         out.append(SimModel.from_profile(key, cfg.models[key], ns, rt.sim_exporter(cfg)))
     return SimConfig(models=tuple(out), monitoring_namespace=cfg.namespaces.monitoring, **kwargs)
+
+
+def check_flags(
+    vllm_version: str, spec_decode: int, kv_cache_metrics: bool, kv_offload: str, nixl: bool
+) -> SimFlags:
+    """The flag options as SimFlags; exits 2 with one line when the version cannot serve
+    one of them (sim/flags.py)."""
+    from observability.metrics.catalog import vllm_catalog
+    from observability.sim.flags import SimFlags, flag_families
+
+    try:
+        flags = SimFlags(spec_decode, kv_cache_metrics, kv_offload, nixl)
+        flag_families(vllm_catalog(vllm_version), flags, "both")
+    except (ValueError, LookupError) as err:
+        die(str(err))
+    return flags
 
 
 def _parse_fault(spec: str) -> tuple[str, str, tuple[tuple[str, Any], ...]]:
@@ -100,6 +130,12 @@ def sim(
         [], "--fault", help="Start with a fault: NAME[@TARGET][:k=v,...]."
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Listen address."),
+    spec_decode: int = typer.Option(
+        0, "--spec-decode", min=0, max=16, help=SPEC_DECODE_HELP, show_default=False
+    ),
+    kv_cache_metrics: bool = typer.Option(False, "--kv-cache-metrics", help=KV_METRICS_HELP),
+    kv_offload: str = typer.Option("", "--kv-offload", help=KV_OFFLOAD_HELP, show_default=False),
+    nixl: bool = typer.Option(False, "--nixl", help=NIXL_HELP),
     config: Path = ConfigOption,
 ) -> None:
     """Run simulated vLLM replicas and DCGM exporters in the foreground (Ctrl-C stops)."""
@@ -112,6 +148,7 @@ def sim(
         )
     if profile not in available_profiles():
         die(f"--gpu-profile {profile}: unknown; use one of {', '.join(available_profiles())}")
+    flags = check_flags(vllm_version, spec_decode, kv_cache_metrics, kv_offload, nixl)
     bundle = load_bundle(config)
     try:
         faults = tuple(_parse_fault(f) for f in fault)
@@ -130,6 +167,7 @@ def sim(
             profile=profile,
             host=host,
             faults=faults,
+            flags=flags,
         )
         from observability.sim.cluster import SimCluster
 

@@ -14,9 +14,12 @@ from observability.local.ports import PortAllocator
 __all__ = ["epp_secrets", "epp_settings", "with_inference_pool"]
 
 
-def with_inference_pool(cfg: BundleConfig, models: DemoModels = ()) -> BundleConfig:
+def with_inference_pool(
+    cfg: BundleConfig, models: DemoModels = (), disaggregation: bool = False
+) -> BundleConfig:
     """`cfg` with gateway.inference_pool on (obsctl demo --inference-pool): the pool in the
-    namespace of the demo's first model, every demo model there routed by it."""
+    namespace of the demo's first model, every demo model there routed by it; with
+    `disaggregation` (the simulator's NIXL prefill/decode pairs, `--nixl`) a P/D pool."""
     models = models or demo_models(cfg)
     ns = models[0][1]
     members = {k for k, n in models if n == ns}
@@ -24,7 +27,13 @@ def with_inference_pool(cfg: BundleConfig, models: DemoModels = ()) -> BundleCon
         k: m.model_copy(update={"inference_pool": cfg.pool.name}) if k in members else m
         for k, m in cfg.models.items()
     }
-    pool = cfg.pool.model_copy(update={"enabled": True, "namespace": ns})
+    pool = cfg.pool.model_copy(
+        update={
+            "enabled": True,
+            "namespace": ns,
+            **({"disaggregation": True} if disaggregation else {}),
+        }
+    )
     gateway = cfg.gateway.model_copy(update={"inference_pool": pool})
     return cfg.model_copy(update={"gateway": gateway, "models": registry})
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from observability.sim import SimCluster, SimConfig, SimModel
+from observability.sim.flags import SimFlags
 
 __all__ = ["main", "sim_config", "write_spec"]
 
@@ -31,8 +32,10 @@ def write_spec(path: Path, sim: SimConfig, manifest_out: Path) -> None:
 def sim_config(spec: dict[str, Any]) -> SimConfig:
     models = tuple(SimModel(**m) for m in spec["models"])
     faults = tuple((n, t, tuple(map(tuple, params))) for n, t, params in spec.get("faults", ()))
-    kw = {k: v for k, v in spec.items() if k not in ("models", "faults", "manifest_out")}
-    return SimConfig(models=models, faults=faults, **kw)  # type: ignore[arg-type]
+    flags = SimFlags(**spec.get("flags", {}))
+    skip = ("models", "faults", "manifest_out", "flags")
+    kw = {k: v for k, v in spec.items() if k not in skip}
+    return SimConfig(models=models, faults=faults, flags=flags, **kw)  # type: ignore[arg-type]
 
 
 async def _run(spec: dict[str, Any]) -> None:

@@ -66,6 +66,7 @@ from observability.runtimes import runtime_of
 from observability.runtimes.base import SIM_RAY
 from observability.sim import SimConfig, SimModel
 from observability.sim.cluster import gpu_nodes
+from observability.sim.flags import SimFlags
 
 __all__ = [
     "FAST",
@@ -80,8 +81,6 @@ __all__ = [
     "with_runtime",
     "with_runtime_monitors",
 ]
-
-# Where progress lines go (the terminal, a wrapper that prefixes a cluster's name, ...).
 
 _stack_numbers = itertools.count(1)  # several stacks in one process: demo-<pid>-<n>.json
 # Fast profile: scrape and evaluate every second so a scenario runs in tens of seconds.
@@ -122,6 +121,7 @@ class StackOptions:
     targets: tuple[ExternalTarget, ...] = ()
     engine_ready_timeout_s: float = 300.0
     epp_generation: str = "0.10.0"  # the simulated EPP's names (sim/epp.py GENERATIONS)
+    sim_flags: SimFlags = field(default_factory=SimFlags)  # obsctl demo --nixl, --spec-decode...
 
 
 def with_runtime_monitors(
@@ -334,6 +334,7 @@ class LocalStack:
             monitoring_namespace=cfg.namespaces.monitoring,
             ksm_port=self.ports.one(),
             seed=o.seed or 0,
+            flags=o.sim_flags,
             **epp_settings(self.cfg, self.ports, self.epp_secrets, o.epp_generation),
         )
 

@@ -42,6 +42,9 @@ class Scenario:
     # alerts that may fire in Prometheus but Alertmanager must mute (a delivery fails the
     # scenario): alert -> the inhibiting cause
     inhibited: dict[str, str] = field(default_factory=dict)
+    # what the stack must run for the fault to exist (scenarios/stack.py): "nixl" = the
+    # simulator's NIXL prefill/decode pairs (`--nixl`) behind a disaggregated inference pool
+    needs: tuple[str, ...] = ()
 
     @property
     def needs_pool(self) -> bool:
@@ -183,6 +186,19 @@ SCENARIOS: dict[str, Scenario] = {
             },
             # past VLLMEngineStalled's window and `for`: a sleeping engine is not stalled
             observe_s=_SLEEP_OBSERVE_S,
+        ),
+        Scenario(
+            "nixl-transfer-failures",
+            "half the NIXL KV pulls of one model's decode workers fail (prefill/decode pairs)",
+            "nixl-transfer-failures",
+            "model",
+            ("VLLMNixlTransferFailures",),
+            params={"ratio": 0.5},
+            # a counter rate > 0: the first scrape after a failed pull crosses; short
+            # requests back to back keep prompts (one pull each) reaching the decode worker
+            burst_users=4,
+            burst_max_tokens=2,
+            needs=("nixl",),
         ),
         Scenario(
             "metrics-disabled",

@@ -32,6 +32,7 @@ from observability.sim.engine import Engine, EngineConfig
 from observability.sim.epp import EndpointPicker, endpoint_pickers, manifest_entry
 from observability.sim.exporter import Exporter
 from observability.sim.faults import LIFECYCLE_FAULTS, Faults
+from observability.sim.flags import SimFlags, nixl_role
 from observability.sim.ksm import KsmNode, KsmPod, KubeState
 from observability.sim.kvcache import KVCache
 from observability.sim.latency import DEFAULT_PROFILE, load_profile
@@ -116,6 +117,7 @@ class SimConfig:
     profile: str = DEFAULT_PROFILE
     host: str = "127.0.0.1"
     faults: tuple[tuple[str, str, tuple[tuple[str, Any], ...]], ...] = ()
+    flags: SimFlags = field(default_factory=SimFlags)  # serve flags and KV connectors
 
 
 def gpu_nodes(models: tuple[SimModel, ...], replicas: int, gpus_per_node: int) -> int:
@@ -201,7 +203,8 @@ class SimCluster:
                 else rt.sim_pods(model.key, model.nodes, group, rs_hash, suffix)
             )
             pod = pods[0].name
-            metrics, engine = self._engine(model, model_catalog)
+            role = nixl_role(group, self.cfg.replicas) if self.cfg.flags.nixl else ""
+            metrics, engine = self._engine(model, model_catalog, role)
             placed = []
             for p in pods:  # every pod of the group holds its GPUs; the engine drives them
                 self.pods[p.name] = p
@@ -235,7 +238,7 @@ class SimCluster:
             if replica.serve is not None:
                 head.replicas.append(replica.serve)
 
-    def _engine(self, model: SimModel, catalog: Catalog) -> tuple[Any, Engine]:
+    def _engine(self, model: SimModel, catalog: Catalog, role: str = "") -> tuple[Any, Engine]:
         """One replica's metrics and engine, its KV cache sized from the GPU profile."""
         profile = self._profile
         kv = KVCache(
@@ -256,7 +259,15 @@ class SimCluster:
         metrics: Any = (
             TgiMetrics(model.max_model_len, model.max_model_len - 1)
             if get_runtime(model.runtime).sim_mode == SIM_TGI
-            else ReplicaMetrics(catalog, model.served_name, info, model.max_model_len)
+            else ReplicaMetrics(
+                catalog,
+                model.served_name,
+                info,
+                model.max_model_len,
+                self.cfg.flags,
+                role,
+                (profile.block_size, profile.kv_bytes_per_token, kv.num_blocks),
+            )
         )
         engine = Engine(
             profile,
@@ -269,6 +280,8 @@ class SimCluster:
             metrics,
             seed=self._rng.randrange(2**31),
         )
+        if self.cfg.flags.kv_cache_metrics and getattr(metrics, "flagged", None):
+            kv.clock, kv.observer = engine.now, metrics.flagged.block_residency
         return metrics, engine
 
     def _free_gpu(self) -> tuple[Node, Gpu]:
@@ -437,6 +450,10 @@ class SimCluster:
             failing = self.faults.get("scheduling-failures", e.pod)
             e.failure_ratio = failing.params["ratio"] if failing else 0.0
             e.datalayer_errors = self.faults.get("datalayer-errors", e.pod) is not None
+        for r in self.replicas:
+            nixl = self.faults.get("nixl-transfer-failures", r.pod)
+            if getattr(r.metrics, "flagged", None) is not None:
+                r.metrics.flagged.nixl_failure_ratio = nixl.params["ratio"] if nixl else 0.0
         for c in (*self.aibrix, *self.heads, *self.epp):
             crashed = self.faults.get("crash", c.pod) is not None
             if crashed != (c.port in self._crashed):

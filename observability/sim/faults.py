@@ -50,6 +50,13 @@ FAULTS: dict[str, FaultSpec] = {
             "endpoint picker: this share of scheduling attempts fail",
         ),
         FaultSpec("datalayer-errors", "replica", {}, "endpoint picker: its endpoint polls fail"),
+        FaultSpec(
+            "nixl-transfer-failures",
+            "replica",
+            {"ratio": (float, 0.5)},
+            "with --nixl: this share of a decode worker's NIXL KV pulls fail "
+            "(vllm:nixl_num_failed_transfers_total); the prompt is recomputed",
+        ),
         FaultSpec("metrics-disabled", "replica", {}, "vllm:* metrics vanish"),
         FaultSpec("underscore-escaping", "replica", {}, "sample names vllm: -> vllm_"),
         FaultSpec(

@@ -2,11 +2,17 @@
 
 A block whose reference count drops to 0 stays cached (and counts as free, as in vLLM's
 `kv_cache_usage_perc = 1 - free/total`) until it is evicted, least recently freed first.
+
+With an `observer` (`--kv-cache-metrics`), block residency is reported as vLLM's
+KVCacheMetricsCollector does: at eviction the block's lifetime (allocation to eviction)
+and idle time (last access to eviction), at a prefix hit on a cached block the gap since
+its last access; times on `clock` (the engine's).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 __all__ = ["BlockTable", "KVCache"]
@@ -31,6 +37,11 @@ class KVCache:
         self._by_hash: dict[int, int] = {}  # hash -> block
         self._evictable: OrderedDict[int, None] = OrderedDict()  # ref 0, still cached
         self.limit = num_blocks  # lowered by the kv-pressure fault
+        # --kv-cache-metrics: observer(kind, seconds), kind lifetime|idle_before_evict|reuse_gap
+        self.observer: Callable[[str, float], None] | None = None
+        self.clock: Callable[[], float] = lambda: 0.0
+        self._born: dict[int, float] = {}
+        self._accessed: dict[int, float] = {}
 
     @property
     def used_blocks(self) -> int:
@@ -114,6 +125,10 @@ class KVCache:
         if self._ref[block] == 0:
             self._evictable.pop(block, None)
         self._ref[block] += 1
+        if self.observer is not None:
+            now = self.clock()
+            self.observer("reuse_gap", now - self._accessed.get(block, now))
+            self._accessed[block] = now
 
     def _new_block(self) -> int:
         if self._free:
@@ -123,5 +138,11 @@ class KVCache:
             h = self._hash_of.pop(b)
             if self._by_hash.get(h) == b:
                 del self._by_hash[h]
+            if self.observer is not None:
+                now = self.clock()
+                self.observer("lifetime", now - self._born.get(b, now))
+                self.observer("idle_before_evict", now - self._accessed.get(b, now))
         self._ref[b] = 1
+        if self.observer is not None:
+            self._born[b] = self._accessed[b] = self.clock()
         return b

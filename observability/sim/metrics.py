@@ -27,6 +27,7 @@ from prometheus_client import metrics as _pc_metrics
 
 from observability.metrics.catalog import Catalog, process_catalog
 from observability.metrics.names import VLLM
+from observability.sim.flags import FlagEvents, SimFlags, flag_families
 
 if TYPE_CHECKING:
     from observability.sim.engine import Engine, Request, StepStats
@@ -90,7 +91,13 @@ class ReplicaMetrics:
         model_name: str,
         labels: dict[str, str],
         max_model_len: int | None = None,
+        flags: SimFlags | None = None,
+        role: str = "",
+        kv_geometry: tuple[int, int, int] = (16, 131072, 1024),
     ) -> None:
+        """`flags` (sim/flags.py): the serve flags and KV connectors this replica runs
+        with, `role` its NIXL prefill/decode role, `kv_geometry` (block size, KV bytes per
+        token, GPU blocks) what its offload and transfer sizes follow."""
         self.catalog = catalog
         self.v0 = catalog.version.startswith("0.7.")
         self._by_source = "vllm:prompt_tokens_by_source_total" in catalog.families
@@ -107,8 +114,12 @@ class ReplicaMetrics:
         self._text: dict[str, str] = {}  # family -> its rendered exposition
         self._body: bytes | None = None  # the whole exposition while nothing changed
         defaults = _defaults(catalog.version)
-        for fam in catalog.families.values():
-            if fam.name not in defaults:
+        flags = flags or SimFlags()
+        extra = {f.name: f for f in flag_families(catalog, flags, role)}  # ValueError: not here
+        for fam in [*catalog.families.values(), *extra.values()]:
+            if fam.name not in defaults and fam.name not in extra:
+                continue
+            if fam.name in self.m:
                 continue
             kwargs: dict[str, Any] = {"registry": self.registry}
             if fam.type == "histogram":
@@ -123,7 +134,10 @@ class ReplicaMetrics:
             name = fam.name.removesuffix("_total") if fam.type == "counter" else fam.name
             self.m[fam.name] = _CLS[fam.type](name, fam.help, [], registry=self.registry)
         self._changed.update(self.m)
+        self.flagged = FlagEvents(self, flags, role, *kv_geometry) if flags.any else None
         self._precreate()
+        if self.flagged is not None:
+            self.flagged.precreate()
 
     # --- helpers -------------------------------------------------------------------------
     def _l(self, name: str, **extra: str) -> Any | None:
@@ -154,8 +168,8 @@ class ReplicaMetrics:
             child.set(value)
             self._gauge_values[key] = value
 
-    def _obs(self, name: str, value: float) -> None:
-        child = self._l(name)
+    def _obs(self, name: str, value: float, **extra: str) -> None:
+        child = self._l(name, **extra)
         if child is not None:
             child.observe(max(0.0, value))  # clock lag absorption can cross 0
 
@@ -252,6 +266,8 @@ class ReplicaMetrics:
         self._set("vllm:num_requests_waiting_by_reason", waiting, reason="capacity")
         self._set("vllm:kv_cache_usage_perc", usage)
         self._set("vllm:gpu_cache_usage_perc", usage)
+        if self.flagged is not None:
+            self.flagged.waiting(waiting)
         if self.v0:
             self._set("vllm:num_requests_swapped", 0)
             self._set("vllm:cpu_cache_usage_perc", 0)
@@ -267,8 +283,17 @@ class ReplicaMetrics:
         self._inc("vllm:generation_tokens_total", s.decode_tokens + len(s.prompt_done))
         prompt = sum(len(r.prompt_ids) for r in s.prompt_done)
         cached = sum(r.cached_tokens for r in s.prompt_done)
+        external = 0  # prompt tokens a decode worker pulled over NIXL
+        if self.flagged is not None:
+            self.flagged.decode_step(s.decode_tokens)
+            external = sum(self.flagged.prompt_done(r) for r in s.prompt_done)
         self._inc("vllm:prompt_tokens_total", prompt)
-        self._inc("vllm:prompt_tokens_by_source_total", prompt - cached, source="local_compute")
+        self._inc(
+            "vllm:prompt_tokens_by_source_total",
+            prompt - cached - external,
+            source="local_compute",
+        )
+        self._inc("vllm:prompt_tokens_by_source_total", external, source="external_kv_transfer")
         self._inc("vllm:prompt_tokens_by_source_total", cached, source="local_cache_hit")
         self._inc("vllm:prompt_tokens_cached_total", cached)
         self._inc("vllm:prompt_tokens_cached_by_source_total", cached, source="device")
