@@ -1,13 +1,22 @@
 #!/usr/bin/env python3
-"""Query cost of a full refresh: our single pane vs vLLM's upstream overview dashboard.
+"""Query cost of a full refresh: our dashboards vs vLLM's upstream dashboards.
 
-    python bench/dashboard_refresh.py [--replicas 100] [--hours 6] [--reps 5] [--all-dashboards]
+    python bench/dashboard_refresh.py [--replicas 100] [--hours 6] [--reps 5]
+    python bench/dashboard_refresh.py --all-dashboards --upstream-dir DIR [...]
 
-`--all-dashboards` times every dashboard the bundle ships (the single pane, KV cache &
-disaggregation, instance drill-down) as one refresh of "ours"; upstream stays the vendored
-overview (the queries of vLLM's other four dashboards are not vendored, only their
-families: bench/upstream_vllm_dashboards/), so that ratio is an upper bound of ours
-against all five.
+By default: our single pane against vLLM's overview (its queries vendored in
+bench/upstream_vllm_overview/). `--all-dashboards` times every dashboard the bundle ships
+(the single pane, KV cache & disaggregation, instance drill-down) as one refresh of "ours";
+with `--upstream-dir DIR` "upstream" is all five of vLLM's dashboards: the vendored
+overview plus vllm_instances.json, vllm_kv_cache.json, vllm_speculative_decoding.json and
+vllm_service_status.json from DIR, as published in vLLM's
+`examples/observability/dashboards/grafana/` at the commits pinned in
+bench/upstream_vllm_dashboards/SOURCE.md (download them there; they are not vendored).
+Upstream is refreshed as Grafana refreshes it on open: panels in collapsed rows are not
+queried (the KV Cache dashboard's connector rows, the Instances' sleep and MFU rows), and
+Service Status's row repeated per `model_name` is queried once per model. Without
+`--upstream-dir`, `--all-dashboards` compares ours with the overview alone (an upper
+bound of the ratio).
 
 Backfills `--hours` of catalog-accurate history for `--replicas` simulated vLLM replicas
 (half per configured model, each model in its own namespace, with their DCGM GPUs) into a
@@ -60,6 +69,13 @@ from testkit.synthetic import SyntheticFleet, backfill_fleets  # noqa: E402
 OURS = ROOT / "dashboards" / "vllm-single-pane.json"
 UPSTREAM = ROOT / "bench" / "upstream_vllm_overview" / "vllm_overview.queries.json"
 UPSTREAM_DEFAULTS = {"ttft_slo": "1.0", "tpot_slo": "0.1"}
+# vLLM's four other dashboards, read from --upstream-dir (pins: upstream_vllm_dashboards/)
+UPSTREAM_OTHERS = (
+    "vllm_instances.json",
+    "vllm_kv_cache.json",
+    "vllm_speculative_decoding.json",
+    "vllm_service_status.json",
+)
 
 # Grafana's rangeutil.roundInterval: (upper bound ms, rounded ms), first match wins.
 _ROUND = [
@@ -97,6 +113,48 @@ def dashboard_queries(
                 instant=_is_instant(q),
             )
         )
+    return out
+
+
+def visible_panels(dash: dict, repeat_values: dict[str, list[str]]) -> list[tuple[dict, dict]]:
+    """(panel, pinned variables) for every panel Grafana queries when the dashboard opens:
+    panels of collapsed rows are skipped; a row with `repeat: var` is queried once per value
+    of `var` (every panel after it up to the next row), each with `var` pinned."""
+    out: list[tuple[dict, dict]] = []
+    repeat: str | None = None
+    for panel in dash.get("panels", []):
+        if panel.get("type") == "row":
+            repeat = panel.get("repeat") or None
+            continue  # a collapsed row's panels sit inside it: not queried
+        if repeat:
+            out += [(panel, {repeat: v}) for v in repeat_values.get(repeat, [".*"])]
+        else:
+            out.append((panel, {}))
+    return out
+
+
+def upstream_queries(
+    path: Path, rate_interval: str, range_: str, repeat_values: dict[str, list[str]]
+) -> list[Query]:
+    """The queries one refresh of an upstream dashboard (full Grafana JSON) sends."""
+    dash = json.loads(path.read_text())
+    defaults = {
+        v["name"]: str(v["current"]["value"])
+        for v in dash.get("templating", {}).get("list", [])
+        if v.get("type") in ("custom", "constant", "textbox") and v.get("current")
+    }
+    out = []
+    for panel, pinned in visible_panels(dash, repeat_values):
+        variables = template_values(dash, {**defaults, **pinned})
+        suffix = "".join(f"[{v}]" for v in pinned.values())
+        for q in panel_queries({"panels": [panel]}):
+            out.append(
+                Query(
+                    panel=f"{path.name}#{q.panel_id}:{q.title}{suffix}",
+                    expr=substitute(q.expr, variables, rate_interval=rate_interval, range_=range_),
+                    instant=_is_instant(q),
+                )
+            )
     return out
 
 
@@ -155,7 +213,22 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="time every dashboard the bundle ships (the pane and its companions) as ours",
     )
+    ap.add_argument(
+        "--upstream-dir",
+        type=Path,
+        help="with --all-dashboards: vLLM's other four dashboards (vllm_instances.json, "
+        "vllm_kv_cache.json, vllm_speculative_decoding.json, vllm_service_status.json) as "
+        "published at the commits in bench/upstream_vllm_dashboards/SOURCE.md",
+    )
     args = ap.parse_args(argv)
+    if args.upstream_dir is not None:
+        missing = [n for n in UPSTREAM_OTHERS if not (args.upstream_dir / n).is_file()]
+        if missing or not args.all_dashboards:
+            ap.error(
+                "--upstream-dir needs --all-dashboards and "
+                + (", ".join(missing) if missing else "the four dashboards")
+                + f" in {args.upstream_dir} (see bench/upstream_vllm_dashboards/SOURCE.md)"
+            )
 
     cfg = load_config(ROOT / "bundle.yaml")
     scrape_s = int(cfg.prometheus.scrape_interval.rstrip("s"))
@@ -190,7 +263,18 @@ def main(argv: list[str] | None = None) -> int:
         ]
     else:
         ours = dashboard_queries(OURS, rate_interval, range_, {})
-    upstream = dashboard_queries(UPSTREAM, rate_interval, range_, UPSTREAM_DEFAULTS)
+    upstream = dashboard_queries(
+        UPSTREAM, rate_interval, range_, UPSTREAM_DEFAULTS, prefix="vllm_overview.json#"
+    )
+    if args.upstream_dir is not None:
+        repeat = {"model_name": models}  # what All expands a repeated row to
+        for name in UPSTREAM_OTHERS:
+            upstream += upstream_queries(args.upstream_dir / name, rate_interval, range_, repeat)
+    print(
+        f"ours: {len(ours)} queries; upstream: {len(upstream)} queries "
+        f"({'all five' if args.upstream_dir else 'the overview'})",
+        flush=True,
+    )
 
     with tempfile.TemporaryDirectory(prefix="dashboard-refresh-") as tmp_s:
         tmp = Path(tmp_s)

@@ -118,7 +118,8 @@ NOTES = {
         "nixl_num_notifications_after_expiry_total from vLLM main)"
     ),
     ("vllm-kv-cache-disaggregation.json", "KV block lifetime"): (
-        "Only with --kv-cache-metrics (kv_block_lifetime_seconds)"
+        "Only with --kv-cache-metrics (kv_block_lifetime_seconds); "
+        "No eviction yet: the KV cache has not filled"
     ),
     ("vllm-kv-cache-disaggregation.json", "Requests waiting on KV loads"): (
         "Only with a KV connector (--kv-transfer-config) (num_requests_kv_fetch_by_stage)"

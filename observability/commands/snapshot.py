@@ -67,10 +67,17 @@ def snapshot(
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     timeout: float = TimeoutOption(10.0, "each Prometheus request"),
+    dashboard_name: str = typer.Option(
+        "single-pane",
+        "--dashboard",
+        help="Which shipped dashboard: single-pane, kv-cache-disaggregation or instance "
+        "(dashboards/vllm-<name>.json).",
+    ),
     config: Path = ConfigOption,
 ) -> None:
-    """Render the single-pane dashboard to one self-contained HTML page (and PNG)."""
-    from observability.dashboards import build_single_pane
+    """Render a shipped dashboard (default the single pane) to one self-contained HTML
+    page (and PNG)."""
+    from observability.dashboards import DASHBOARDS
     from observability.dashboards.exprs import UnknownVariable
     from observability.dashboards.snapshot import TimeRange, take_snapshot
     from observability.dashboards.snapshot.png import ChromiumMissing
@@ -91,7 +98,10 @@ def snapshot(
     values = _var_values(var)
     from observability.dashboards.exprs import iter_panels
 
-    dashboard = build_single_pane(cfg)
+    builders = {n.removeprefix("vllm-").removesuffix(".json"): b for n, b in DASHBOARDS.items()}
+    if dashboard_name not in builders:
+        die(f"--dashboard {dashboard_name!r}: use one of {', '.join(builders)}")
+    dashboard = builders[dashboard_name](cfg)
     n_panels = sum(1 for _ in iter_panels(dashboard))
     typer.echo(f"evaluating {n_panels} panels against {prometheus_url} ...", err=True)
     try:

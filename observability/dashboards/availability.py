@@ -91,14 +91,19 @@ def _optional_note(fams: Iterable[str]) -> str:
     return f"Needs {' and '.join(needs)}"
 
 
-# Hit-ratio families whose lookups stay at 0 where the feature is not in use: a ratio over
-# them has no sample then (divide by `den > 0`), which is normal, not a fault.
+# Hit-ratio families whose lookups stay at 0 where the feature is not in use, and eviction
+# histograms with no eviction yet: a ratio or quantile over them has no sample then
+# (divide by `den > 0`), which is normal, not a fault.
 IDLE: dict[str, str] = {
     VLLM.MM_CACHE_QUERIES.v1 or "": "No lookups: text-only model (no image or audio inputs)",
     VLLM.MM_CACHE_HITS.v1 or "": "No lookups: text-only model (no image or audio inputs)",
     VLLM.EXTERNAL_PREFIX_CACHE_QUERIES.v1 or "": "No lookups: no KV connector "
     "(--kv-transfer-config)",
     VLLM.EXTERNAL_PREFIX_CACHE_HITS.v1 or "": "No lookups: no KV connector (--kv-transfer-config)",
+    # --kv-cache-metrics observes a block's lifetime and idle time only when it is evicted:
+    # until the cache has cycled through every free block, none is (demo load never does)
+    "vllm:kv_block_lifetime_seconds": "No eviction yet: the KV cache has not filled",
+    "vllm:kv_block_idle_before_evict_seconds": "No eviction yet: the KV cache has not filled",
 }
 
 
