@@ -450,10 +450,9 @@ class SimCluster:
             failing = self.faults.get("scheduling-failures", e.pod)
             e.failure_ratio = failing.params["ratio"] if failing else 0.0
             e.datalayer_errors = self.faults.get("datalayer-errors", e.pod) is not None
-        for r in self.replicas:
+        for r in (r for r in self.replicas if getattr(r.metrics, "flagged", None)):
             nixl = self.faults.get("nixl-transfer-failures", r.pod)
-            if getattr(r.metrics, "flagged", None) is not None:
-                r.metrics.flagged.nixl_failure_ratio = nixl.params["ratio"] if nixl else 0.0
+            r.metrics.flagged.nixl_failure_ratio = nixl.params["ratio"] if nixl else 0.0
         for c in (*self.aibrix, *self.heads, *self.epp):
             crashed = self.faults.get("crash", c.pod) is not None
             if crashed != (c.port in self._crashed):
