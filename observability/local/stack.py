@@ -1,13 +1,11 @@
 """The whole local stack: simulators, Prometheus, Alertmanager, webhook sink and load.
 
 `LocalStack(options).start()` brings everything up on 127.0.0.1 with reserved ports and a
-private temp directory, waits until every scrape target is up, and writes a state file so
-`obsctl verify --local` and `obsctl scenario run` can find it. `stop()` (also on Ctrl-C,
-SIGTERM, or an exception during start) stops every child, frees every port, and removes
-the temp directory and its own state file.
-
-Each stack owns its state file (`.obsctl/demo-<pid>.json`), so two demos in one checkout
-never overwrite or remove each other's; `read_state` picks the newest live one.
+private temp directory, waits until every scrape target is up, and writes its own state file
+(`.obsctl/demo-<pid>-<n>.json`, so two demos in one checkout never clash; `read_state` picks
+the newest live one) for `obsctl verify --local` and `obsctl scenario run`. `stop()` (also on
+Ctrl-C, SIGTERM, or an exception during start) stops every child, frees every port, and
+removes the temp directory and its own state file.
 """
 
 from __future__ import annotations
