@@ -119,3 +119,48 @@ def test_demo_without_binaries_is_one_line(tmp_path: Path, repo_root: Path) -> N
     assert res.returncode == 2
     assert "Traceback" not in res.stderr
     assert res.stderr.strip().count("\n") == 0 and "OBSCTL_PROMETHEUS" in res.stderr
+
+
+def test_a_slow_sink_answer_is_asked_again_not_fatal() -> None:
+    """A poll of the webhook sink survives one answer slower than its timeout (a sink
+    starved by a CPU-bound neighbour); with no retry left the timeout is raised."""
+    import json as _json
+    import threading
+    import time as _time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx
+
+    from observability.local.webhook import fetch_notifications
+
+    calls: list[float] = []
+
+    class Slow(BaseHTTPRequestHandler):
+        def log_message(self, *a: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            calls.append(_time.monotonic())
+            if len(calls) % 2 == 1:
+                _time.sleep(1.0)  # every other answer comes after the caller gave up
+            body = _json.dumps([]).encode()
+            try:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:
+                pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert fetch_notifications(url, timeout=0.3, attempts=2) == []
+        assert len(calls) == 2
+        with pytest.raises(httpx.TimeoutException):
+            fetch_notifications(url, timeout=0.3, attempts=1)
+    finally:
+        server.shutdown()
+        server.server_close()

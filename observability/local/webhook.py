@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
+
 from observability.httppool import shared_client
 
 __all__ = ["Notification", "WebhookSink", "fetch_notifications"]
@@ -129,8 +131,21 @@ class WebhookSink:
         self.stop()
 
 
-def fetch_notifications(url: str, since: float = 0.0, timeout: float = 5.0) -> list[Notification]:
-    """Read a (possibly other process's) sink over HTTP."""
-    resp = shared_client().get(f"{url}/notifications", params={"since": since}, timeout=timeout)
+def fetch_notifications(
+    url: str, since: float = 0.0, timeout: float = 5.0, attempts: int = 3
+) -> list[Notification]:
+    """Read a (possibly other process's) sink over HTTP. A read that times out is asked
+    again (up to `attempts` times): the sink is a thread of a process that a CPU-bound
+    neighbour (a real engine under a burst) can starve for seconds, and a poll loop must
+    not die of one slow answer. A refused connection is not retried: the sink is gone."""
+    for attempt in range(attempts):
+        try:
+            resp = shared_client().get(
+                f"{url}/notifications", params={"since": since}, timeout=timeout
+            )
+            break
+        except httpx.TimeoutException:
+            if attempt == attempts - 1:
+                raise
     resp.raise_for_status()
     return [Notification(**n) for n in resp.json()]
