@@ -104,16 +104,19 @@ def dashboard_queries(
 ) -> list[Query]:
     dash = json.loads(path.read_text())
     variables = template_values(dash, values)
-    out = []
-    for q in panel_queries(dash):
-        out.append(
-            Query(
-                panel=f"{prefix}{q.panel_id}:{q.title}",
-                expr=substitute(q.expr, variables, rate_interval=rate_interval, range_=range_),
-                instant=_is_instant(q),
-            )
-        )
-    return out
+    return [
+        _query(q, f"{prefix}{q.panel_id}:{q.title}", variables, rate_interval, range_)
+        for q in panel_queries(dash)
+    ]
+
+
+def _query(q: PanelQuery, panel: str, variables: dict, rate_interval: str, range_: str) -> Query:
+    """One panel target as the refresh sends it: variables substituted, instant or range."""
+    return Query(
+        panel=panel,
+        expr=substitute(q.expr, variables, rate_interval=rate_interval, range_=range_),
+        instant=_is_instant(q),
+    )
 
 
 def visible_panels(dash: dict, repeat_values: dict[str, list[str]]) -> list[tuple[dict, dict]]:
@@ -147,14 +150,12 @@ def upstream_queries(
     for panel, pinned in visible_panels(dash, repeat_values):
         variables = template_values(dash, {**defaults, **pinned})
         suffix = "".join(f"[{v}]" for v in pinned.values())
-        for q in panel_queries({"panels": [panel]}):
-            out.append(
-                Query(
-                    panel=f"{path.name}#{q.panel_id}:{q.title}{suffix}",
-                    expr=substitute(q.expr, variables, rate_interval=rate_interval, range_=range_),
-                    instant=_is_instant(q),
-                )
+        out += [
+            _query(
+                q, f"{path.name}#{q.panel_id}:{q.title}{suffix}", variables, rate_interval, range_
             )
+            for q in panel_queries({"panels": [panel]})
+        ]
     return out
 
 
