@@ -16,6 +16,14 @@ the working tree (without .git/.venv) and judged there:
 2. the fast test files that cover its module (TESTS, a small mapping by path prefix), as
    `pytest -x -q -p no:cacheprovider`.
 
+A mutant that changes only annotations is EQUIVALENT without being run
+(`annotation_only`): in a module with `from __future__ import annotations`, when its AST
+equals the original's once the annotations of function arguments and returns, and of
+variables annotated inside a function body, are stripped. Those annotations are never
+evaluated (nothing in these modules calls `typing.get_type_hints` on a function; typer, which
+does, reads only the commands' modules, which are not mutated). Class- and module-level
+annotations are kept: pydantic evaluates a model's field annotations.
+
 KILLED when either fails (or runs past its timeout: max(120 s, 3x the subset's clean run),
 so a loaded machine does not time out a clean subset), SURVIVED otherwise. `obsctl lint`
 is not run per mutant: it has no option to skip its slow stages (about 18 s alone). Each
@@ -24,13 +32,14 @@ and its mutants are not counted. Mutants run `--jobs` at a time at `--nice` (10)
 
 A mutant id is `path:operator:occurrence` (the occurrence is cosmic-ray's index of that
 operator's positions in that file), so ids are stable while the module's code is.
-EQUIVALENT lists sampled survivors judged to change no behaviour, with why; they are
-reported apart and left out of the score.
+EQUIVALENT lists sampled survivors judged to change no behaviour, with why; they and the
+annotation-only mutants are reported apart and left out of the score.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import difflib
 import json
 import os
@@ -205,36 +214,24 @@ TESTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
 )
 
-# Sampled survivors that change no behaviour: id -> why (see docs/testing.md).
-# A `|` in an annotation: every module here has `from __future__ import annotations` and
-# nothing calls typing.get_type_hints on these functions, so the annotation is never evaluated.
-_ANNOTATION = "an annotation (`X | None` -> `X <op> None`), never evaluated"
+# Sampled survivors that change no behaviour: id -> why (see docs/testing.md). Mutants of
+# annotations only are not listed: `annotation_only` classifies them.
 EQUIVALENT: dict[str, str] = {
-    **{
-        f"observability/{m}": _ANNOTATION
-        for m in (
-            "dashboards/check.py:ReplaceBinaryOperator_BitOr_Mul:3",
-            "dashboards/check.py:ReplaceBinaryOperator_BitOr_Mod:3",
-            "dashboards/check.py:ReplaceBinaryOperator_BitOr_Sub:4",
-            "dashboards/finalize.py:ReplaceBinaryOperator_BitOr_LShift:1",
-            "dashboards/panels.py:ReplaceBinaryOperator_BitOr_Mod:2",
-            "config/load.py:ReplaceBinaryOperator_BitOr_LShift:2",
-            "config/reference.py:ReplaceBinaryOperator_BitOr_Pow:2",
-            "verify/k8s.py:ReplaceBinaryOperator_BitOr_BitXor:5",
-            "verify/k8s.py:ReplaceBinaryOperator_BitOr_Mod:8",
-            "verify/k8s.py:ReplaceBinaryOperator_BitOr_Mod:12",
-            "verify/k8s.py:ReplaceBinaryOperator_BitOr_Mod:18",
-            "verify/k8s.py:ReplaceBinaryOperator_BitOr_Pow:9",
-            "verify/k8s.py:ReplaceBinaryOperator_BitOr_Pow:10",
-            "verify/k8s.py:ReplaceBinaryOperator_BitOr_RShift:4",
-            "verify/selectors.py:ReplaceBinaryOperator_BitOr_FloorDiv:0",
-            "verify/checks_runtimes.py:ReplaceBinaryOperator_BitOr_BitXor:3",
-            "kube.py:ReplaceBinaryOperator_BitOr_BitAnd:2",
-            "runtimes/base.py:ReplaceBinaryOperator_BitOr_BitAnd:1",
-            "runtimes/tgi.py:ReplaceBinaryOperator_BitOr_Sub:1",
-            "sim/metrics.py:ReplaceBinaryOperator_BitOr_Sub:2",
-        )
-    },
+    "observability/config/reference.py:ReplaceComparisonOperator_Is_Eq:6": "`default is"
+    " PydanticUndefined` -> `==`: the sentinel's type defines no __eq__, so == is identity for"
+    " it, and no default's own __eq__ equals it",
+    "observability/config_errors.py:ReplaceComparisonOperator_IsNot_NotEq:0": "`t is not"
+    " type(None)` -> `!=`: types compare by identity",
+    "observability/config_errors.py:NumberReplacer:12": "get_close_matches n=1 -> n=2: only"
+    " the best match (close[0], first in both) is used",
+    "observability/dashboards/queries.py:NumberReplacer:6": "str.replace count 1 -> 2 on the"
+    " firing selector, which holds one `ALERTS{`",
+    "observability/runtimes/rayservice.py:ReplaceComparisonOperator_Eq_Is:1": "`cand =="
+    " cands[0]` -> `is`: cand iterates cands, whose two names differ (one ends in _total), so"
+    " equality and identity pick the same first element",
+    "observability/verify/bundle.py:ReplaceComparisonOperator_Eq_Is:0": "`kind =="
+    ' "Application"` -> `is`: every Application comes from a builder\'s literal, and CPython'
+    " interns identifier-like string constants, so the same object",
     "observability/dashboards/exprs.py:NumberReplacer:18": "promtool's subprocess timeout"
     " 60 s -> 61 s: differs only for a promtool hanging between the two",
     "observability/config_errors.py:NumberReplacer:34": "sort key of an error line without"
@@ -323,6 +320,67 @@ def mutate(m: Mutant, source: str) -> str | None:
     return mutate_code(source, cosmic_ray.plugins.get_operator(m.operator)(), m.occurrence)
 
 
+def _future_annotations(tree: ast.Module) -> bool:
+    return any(
+        isinstance(node, ast.ImportFrom)
+        and node.module == "__future__"
+        and any(a.name == "annotations" for a in node.names)
+        for node in tree.body
+    )
+
+
+class _StripAnnotations(ast.NodeTransformer):
+    """Drops the annotations `from __future__ import annotations` leaves unevaluated where no
+    caller reads them: function arguments and returns, and variables annotated in a function
+    body (a class body's annotations stay: pydantic evaluates a model's fields)."""
+
+    def __init__(self) -> None:
+        self.depth = 0  # enclosing functions
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
+        node.returns = None
+        self.depth += 1
+        self.generic_visit(node)
+        self.depth -= 1
+        return node
+
+    visit_FunctionDef = _function
+    visit_AsyncFunctionDef = _function
+
+    def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
+        self.depth += 1
+        self.generic_visit(node)
+        self.depth -= 1
+        return node
+
+    def visit_arg(self, node: ast.arg) -> ast.AST:
+        node.annotation = None
+        return node
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
+        self.generic_visit(node)
+        if self.depth:
+            node.annotation = ast.Constant(value=None)
+        return node
+
+
+def annotation_only(original: str, mutated: str) -> bool:
+    """True when the mutant differs from the original only in annotations that are never
+    evaluated (see `_StripAnnotations`), in a module with `from __future__ import
+    annotations`: such a mutant is equivalent by construction."""
+    try:
+        old, new = ast.parse(original), ast.parse(mutated)
+    except SyntaxError:
+        return False
+    if not _future_annotations(old) or ast.dump(old) == ast.dump(new):
+        return False
+    strip = ast.dump(_StripAnnotations().visit(old)), ast.dump(_StripAnnotations().visit(new))
+    return strip[0] == strip[1]
+
+
+ANNOTATION_ONLY = "annotation only: an argument/return or local annotation, never evaluated"
+
+
 def diff_lines(old: str, new: str) -> list[str]:
     return [
         ln
@@ -375,8 +433,19 @@ def judge(m: Mutant) -> dict[str, object]:
 
 def _judge(m: Mutant) -> dict[str, object]:
     t0 = time.monotonic()
-    repo = _copy()
     res: dict[str, object] = {"id": m.id, "file": m.file, "line": m.line, "operator": m.operator}
+    source = (ROOT / m.file).read_text(encoding="utf-8")
+    mutated = mutate(m, source)
+    if mutated is not None and annotation_only(source, mutated):
+        diff = diff_lines(source, mutated)
+        return {
+            **res,
+            "diff": diff,
+            "status": "EQUIVALENT",
+            "detail": ANNOTATION_ONLY,
+            "seconds": 0.0,
+        }
+    repo = _copy()
     try:
         path = repo / m.file
         source = path.read_text(encoding="utf-8")
@@ -526,10 +595,12 @@ def main() -> int:
     killed = sum(r["status"] == "KILLED" for r in valid)
     survivors = [r for r in valid if r["status"] == "SURVIVED"]
     equivalent = [r for r in results if r["status"] == "EQUIVALENT"]
+    by_rule = sum(r["detail"] == ANNOTATION_ONLY for r in equivalent)
     pct = 100.0 * killed / len(valid) if valid else 0.0
     print(
         f"killed {killed}/{len(valid)} ({pct:.1f}%) in {elapsed:.0f}s"
-        f"; {len(equivalent)} equivalent left out; {len(survivors)} survivors"
+        f"; {len(equivalent)} equivalent left out ({by_rule} annotation-only, not run;"
+        f" {len(equivalent) - by_rule} listed in EQUIVALENT); {len(survivors)} survivors"
     )
     for r in survivors:
         print(f"  SURVIVED {r['file']}:{r['line']} {r['operator']}  [{r['id']}]")
@@ -543,6 +614,8 @@ def main() -> int:
                     "sample": len(chosen),
                     "killed": killed,
                     "total": len(valid),
+                    "equivalent": len(equivalent),
+                    "annotation_only": by_rule,
                     "seconds": round(elapsed),
                     "results": results,
                 },

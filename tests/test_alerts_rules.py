@@ -253,3 +253,18 @@ def test_lint_shows_promtool_parse_errors_with_group_and_rule(tmp_path):
     (finding,) = promtool_check(groups, tmp_path, "standard")
     assert finding.check == "promtool"
     assert 'group "vllm.other", rule 1, "Broken": could not parse expression' in finding.message
+
+
+def test_slo_budget_exhaustion_is_said_in_the_largest_whole_unit(bundle):
+    """Each burn-rate alert says when the whole budget is gone at its burn (window / burn), in
+    the largest unit of which it is at least one: a 3-day SLO burnt at 3x is spent in 1d, not 24h."""
+    data = bundle.model_dump()
+    data["alerting"]["ttft_slo"]["window"] = "3d"
+    burn = [
+        r
+        for r in _alerts(rule_groups(parse_config(data)))
+        if r["alert"] == "VLLMLatencySLOBurnRate"
+    ]
+    spent = [re.search(r"spent in (\S+)\.$", r["annotations"]["description"])[1] for r in burn]
+    # 3d / 14.4, / 6, / 3, / 1
+    assert spent == ["5h", "12h", "1d", "3d"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,23 @@ def test_unparsable_yaml_names_the_line(tmp_path):
     p.write_text("git:\n  repo_url: [unclosed\n")
     with pytest.raises(ConfigError, match=r"not valid YAML at line \d+"):
         load_config(p)
+
+
+def test_unparsable_yaml_points_at_the_offending_character(tmp_path):
+    """The line and column are 1-based, as an editor shows them: they land on the character
+    YAML refuses."""
+    text = "git:\n  repo_url: https://x/y.git\n  ref: @main\n"
+    p = tmp_path / "bundle.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(p)
+    m = re.search(
+        r"not valid YAML at line (\d+), column (\d+): found character '(.)'", str(err.value)
+    )
+    assert m, str(err.value)
+    line, column, char = int(m[1]), int(m[2]), m[3]
+    assert (line, column) == (3, 8)
+    assert text.splitlines()[line - 1][column - 1] == char == "@"
 
 
 def test_cli_exit_2_and_writes_nothing(tmp_path):

@@ -608,3 +608,14 @@ ACCEPTED: dict[str, dict[str, Any]] = {
 def test_the_validator_accepts_its_edge(validator: str) -> None:
     assert validator in CASES  # the same validator rejects the other side
     parse_config(mutated(ACCEPTED[validator]))
+
+
+def test_an_off_edge_router_ttft_threshold_lists_the_edges_to_pick() -> None:
+    """The error names the edges worth picking for a router TTFT (0.1 s to 30 s), not the
+    histogram's every bucket."""
+    with pytest.raises(ConfigError) as err:
+        parse_config(mutated({"gateway.inference_pool.thresholds.ttft_p99_seconds": 1.7}))
+    assert (
+        "1.7 is not a bucket edge of llm_d_epp_request_ttft_seconds: pick one of"
+        " 0.1, 0.2, 0.4, 0.6, 0.8, 1, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30"
+    ) in str(err.value), str(err.value)

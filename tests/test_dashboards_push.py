@@ -46,6 +46,20 @@ def test_first_push_creates_folder_and_dashboard_then_unchanged_then_updated(gra
     assert grafana.dashboards[bundle.dashboards.uid]["dashboard"]["version"] == 2
 
 
+def test_push_goes_to_the_folder_of_that_title_beside_others(grafana, bundle):
+    """A Grafana with other folders already (titles sorting after and before the bundle's):
+    the dashboards land in the folder titled as asked, which is created once."""
+    grafana.folders["zz"] = {"id": 1, "uid": "zz", "title": "zeta team", "version": 1}
+    grafana.folders["aa"] = {"id": 2, "uid": "aa", "title": "alpha team", "version": 1}
+    push_dashboards(grafana.url, TOKEN, build_all(bundle), "vLLM")
+    assert sorted(f["title"] for f in grafana.folders.values()) == [
+        "alpha team",
+        "vLLM",
+        "zeta team",
+    ]
+    assert grafana.dashboards[bundle.dashboards.uid]["meta"]["folderTitle"] == "vLLM"
+
+
 def test_bad_token_is_one_line_401(grafana, bundle):
     with pytest.raises(PushError, match=r"rejected the credentials \(401\)"):
         push_dashboards(grafana.url, GrafanaAuth(token="nope"), build_all(bundle), "vLLM")

@@ -8,7 +8,7 @@ from importlib import resources
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sim_helpers import MODEL, running_sim, scrape
+from sim_helpers import MODEL, running_sim, scrape, value
 
 from observability.httppool import shared_client
 from observability.metrics.catalog import (
@@ -17,6 +17,7 @@ from observability.metrics.catalog import (
     process_catalog,
     vllm_catalog,
 )
+from observability.sim import SimModel
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -153,3 +154,41 @@ def test_mfu_counters_count_each_steps_work():
     steps = samples["vllm:iteration_tokens_total_count"]
     read = 15 * 1024**3 * steps + 131072 * tokens
     assert samples["vllm:estimated_read_bytes_per_gpu_total"] == read
+
+
+def test_a_replica_serving_a_short_context_reads_as_vllm_does():
+    """One replica at --max-model-len 512 (as the real vLLM 0.32 it was checked against),
+    awake, after one request of 4 tokens: the token-count histograms are the 1-2-5 series
+    capped at 500, the per-output-token time is the decode time over the 3 tokens after the
+    first, the sleep state says awake only, and the API server holds its base descriptors."""
+    model = SimModel("deepseek-r1-distill-llama-8b", MODEL, max_model_len=512)
+    with running_sim("0.33.0", models=(model,)) as sim:
+        port = sim.manifest["replicas"][0]["port"]
+        idle = scrape(port)
+        r = shared_client().post(
+            f"http://127.0.0.1:{port}/v1/completions",
+            json={"model": MODEL, "prompt": "a b c", "max_tokens": 4, "ignore_eos": True},
+        )
+        assert r.status_code == 200, r.text
+        text = scrape(port)
+    les = sorted(
+        float(s.labels["le"])
+        for fam in text_string_to_metric_families(text)
+        if fam.name == "vllm:request_prompt_tokens"
+        for s in fam.samples
+        if s.name.endswith("_bucket")
+    )
+    assert les == [1, 2, 5, 10, 20, 50, 100, 200, 500, math.inf]
+    assert value(text, "vllm:request_generation_tokens_sum") == 4
+    decode = value(text, "vllm:request_decode_time_seconds_sum")
+    tpot = value(text, "vllm:request_time_per_output_token_seconds_sum")
+    assert decode > 0 and tpot == pytest.approx(decode / 3)
+    states = {
+        s.labels["sleep_state"]: s.value
+        for fam in text_string_to_metric_families(idle)
+        if fam.name == "vllm:engine_sleep_state"
+        for s in fam.samples
+    }
+    assert states == {"awake": 1, "weights_offloaded": 0, "discard_all": 0}
+    # ~40 base descriptors (+1 per request held): the fd-usage panel's numerator
+    assert value(idle, "process_open_fds") == 40
