@@ -10,6 +10,8 @@ import pytest
 from sim_helpers import MODEL, running_sim, scrape, sim_config, value
 
 from observability.httppool import shared_client
+from observability.metrics.catalog import available_vllm_versions
+from observability.sim.metrics import CLIENT_ABORTS
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -137,6 +139,7 @@ def test_counters_follow_traffic(sim):
 def test_cancelled_streams_free_everything(sim):
     port = sim.manifest["replicas"][0]["port"]
     url = f"http://127.0.0.1:{port}/v1/completions"
+    before = scrape(port)
     body = {
         "model": MODEL,
         "prompt": "long story " * 50,
@@ -168,4 +171,34 @@ def test_cancelled_streams_free_everything(sim):
             break
         time.sleep(0.05)
     assert gauges == [0, 0, 0]
-    assert value(text, "vllm:request_success_total", finished_reason="abort") >= 3
+    # vLLM counts no client abort (sim/metrics.py CLIENT_ABORTS): not as a finished request,
+    # not in a per-request histogram; the tokens they got were counted as generated
+    for name in ("vllm:request_success_total", "vllm:e2e_request_latency_seconds_count"):
+        assert value(text, name) == value(before, name), name
+    gen = "vllm:generation_tokens_total"
+    assert value(text, gen) - value(before, gen) >= 3 * 4
+
+
+@pytest.mark.parametrize("version", available_vllm_versions())
+def test_no_version_counts_a_client_abort(version):
+    """Every cataloged vLLM drops a disconnected client's request uncounted (read from each
+    release's source: CLIENT_ABORTS); the simulator of each version does the same."""
+    assert CLIENT_ABORTS[version].startswith("uncounted: vllm/"), version
+    body = {"model": MODEL, "prompt": "long story", "max_tokens": 4000, "stream": True}
+    with running_sim(version) as sim:
+        port = sim.manifest["replicas"][0]["port"]
+        url = f"http://127.0.0.1:{port}/v1/completions"
+        for _ in range(2):
+            with httpx.stream("POST", url, json={**body, "ignore_eos": True}, timeout=10) as r:
+                for i, _line in enumerate(r.iter_lines()):
+                    if i > 3:
+                        break  # client goes away mid-stream
+        httpx.post(url, json={**body, "max_tokens": 4, "stream": False}, timeout=10)
+        deadline = time.time() + 5
+        while value(text := scrape(port), "vllm:num_requests_running") and time.time() < deadline:
+            time.sleep(0.05)
+    assert value(text, "vllm:num_requests_running") == 0
+    # only the request that finished: the abort series stays 0 (0.7.3 never creates it)
+    assert value(text, "vllm:request_success_total") == 1
+    assert value(text, "vllm:request_success_total", finished_reason="abort") == 0
+    assert value(text, "vllm:e2e_request_latency_seconds_count") == 1

@@ -40,7 +40,7 @@ def _samples(text: str) -> Samples:
         (s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k != "engine"))): s.value
         for fam in text_string_to_metric_families(text)
         for s in fam.samples
-        if s.name.startswith("vllm:")
+        if s.name.startswith("vllm:") or s.name == "http_requests_total"
     }
 
 
@@ -116,6 +116,16 @@ def finished_reasons(s: Samples) -> None:
     assert _label_values(s, "vllm:request_success_total", "finished_reason") == REASONS
 
 
+def client_aborts_uncounted(s: Samples) -> None:
+    """A client that drops its stream got its 200 (the HTTP metrics count the request) and
+    its request is aborted uncounted: no finished_reason="abort", no per-request histogram
+    (observability/sim/metrics.py CLIENT_ABORTS, read from vLLM's sources), so the API
+    server answered more completions than the engine finished."""
+    assert _v(s, "vllm:request_success_total", finished_reason="abort") == 0
+    answered = _v(s, "http_requests_total", handler="/v1/completions", status="2xx")
+    assert answered > _v(s, "vllm:request_success_total"), answered
+
+
 def preemptions(s: Samples) -> None:
     """Preemptions counted per request add up to the engine's counter (requests still
     running carry theirs: at most the counter)."""
@@ -130,6 +140,7 @@ RELATIONS: dict[str, Callable[[Samples], None]] = {
         iteration_tokens,
         cached_prompt_tokens,
         finished_reasons,
+        client_aborts_uncounted,
         preemptions,
     )
 }

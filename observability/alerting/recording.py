@@ -217,7 +217,8 @@ def dashboard_rules(sc: Scope) -> list[dict[str, Any]]:
     fallbacks inside, so panels read a handful of series and carry no `or`.
 
     Failed/total requests per pod: the HTTP `/v1/*` 5xx share where the API server exposes
-    HTTP metrics (vLLM >= 0.8.3), else (0.7.3) requests finished with reason error/abort.
+    HTTP metrics (vLLM >= 0.8.3), else (0.7.3) requests finished with reason error/abort
+    (which V0 never counts: no error reason, and aborts leave the scheduler uncounted).
     Numerator and denominator are recorded, not the ratio, so any selection of pods or
     models divides correctly. A 5xx (or error/abort) series appears only after the first
     failure: `or total * 0` records 0 until then."""

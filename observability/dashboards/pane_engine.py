@@ -202,8 +202,9 @@ def errors(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
         PanelSpec(
             "timeseries",
             "Error ratio per pod",
-            "HTTP 5xx share of API requests per pod (vLLM 0.7.3: error/abort share of "
-            "finished requests); line at the error-rate alert threshold",
+            "HTTP 5xx share of API requests per pod (vLLM 0.7.3, without HTTP metrics: the "
+            "error/abort share of finished requests, which V0 never counts); line at the "
+            "error-rate alert threshold",
             "percentunit",
             (Query(q.error_ratio("pod"), "{{pod}}"),),
             width=12,
@@ -212,8 +213,9 @@ def errors(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
         PanelSpec(
             "timeseries",
             "Failed requests/s",
-            "Requests finished with reason error (vLLM >= 0.16) or abort (client gone or "
-            "cancelled), per model",
+            "Requests finished with reason error (vLLM >= 0.16) or abort, per model. abort "
+            "counts only what the engine aborts itself (/pause or /sleep in abort mode, "
+            "vLLM >= 0.26): no vLLM counts a request whose client disconnected",
             "reqps",
             (Query(failed, "{{finished_reason}} {{model_name}}"),),
             width=12,

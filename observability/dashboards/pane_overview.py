@@ -63,7 +63,8 @@ def overview(q: Queries, cfg: BundleConfig) -> list[PanelSpec]:
         _stat(
             "Error %",
             "Share of API requests answered with HTTP 5xx (vLLM 0.7.3: requests finished with "
-            f"reason error/abort); orange at {a.error_ratio_warning:.2%} (VLLMHighErrorRate)",
+            "reason error/abort, which V0 never counts); orange at "
+            f"{a.error_ratio_warning:.2%} (VLLMHighErrorRate)",
             "percentunit",
             q.error_ratio(),
             thresholds_high(a.error_ratio_warning),

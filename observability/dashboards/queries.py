@@ -132,8 +132,9 @@ class Queries:
 
     def error_ratio(self, *by: str) -> str:
         """HTTP 5xx share of API requests (vLLM >= 0.8) or, where no HTTP metrics exist
-        (0.7.3), the share of requests finished with reason error/abort: the per-pod
-        recordings already pick the source, so the panel holds no `or`."""
+        (0.7.3), the share of requests finished with reason error/abort, which V0 never
+        counts (no error reason; aborts uncounted: sim/metrics.py CLIENT_ABORTS): the
+        per-pod recordings already pick the source, so the panel holds no `or`."""
         failed = self.recorded(rec.POD_FAILED_RATE1M, *by)
         total = self.recorded(rec.POD_REQUESTS_RATE1M, *by)
         return divide(failed, total)

@@ -171,8 +171,8 @@ def http_metrics_middleware(lookup: Callable[[web.Request], Replica | None]):
     @web.middleware
     async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
         start = time.perf_counter()
+        replica = lookup(request)  # by the port, known while the client is still there
         response = await handler(request)
-        replica = lookup(request)
         route = request.match_info.route.resource
         path = route.canonical if route is not None else request.path
         if replica is not None and replica.serve is not None and path.startswith("/v1/"):
@@ -288,7 +288,7 @@ async def _generate(request: web.Request, r: Replica, chat: bool) -> web.StreamR
         for q in reqs:
             r.inflight.discard(q)
             if q.finished_reason is None:
-                r.engine.abort(q)  # client went away: free blocks, count the abort
+                r.engine.abort(q, client_gone=True)  # free its blocks, count nothing
 
 
 async def _drain(req: Request) -> None:
@@ -382,13 +382,15 @@ async def _stream(
     pending = {asyncio.ensure_future(q.events.get()): i for i, q in enumerate(reqs)}
     try:
         await _pump(pending, reqs, send, chat)
+        if include_usage:
+            await send([], _usage(reqs))
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+    except ConnectionResetError:
+        pass  # the client left: its 200 was sent, and vLLM's HTTP metrics count it so
     finally:
         for fut in pending:
             fut.cancel()
-    if include_usage:
-        await send([], _usage(reqs))
-    await resp.write(b"data: [DONE]\n\n")
-    await resp.write_eof()
     return resp
 
 

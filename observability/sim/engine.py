@@ -75,6 +75,7 @@ class Request:
     table: BlockTable = field(default_factory=BlockTable)
     preemptions: int = 0
     finished_reason: str | None = None
+    client_gone: bool = False  # aborted because its client disconnected (see `abort`)
     events: asyncio.Queue[tuple[list[int], str | None]] = field(default_factory=asyncio.Queue)
 
     @property
@@ -144,9 +145,12 @@ class Engine:
         self.sink.gauges(self)
         self._kick()
 
-    def abort(self, req: Request) -> None:
+    def abort(self, req: Request, *, client_gone: bool = False) -> None:
+        """End a request early. `client_gone`: its client disconnected and the API server
+        aborts it, which vLLM does not count (sim/metrics.py CLIENT_ABORTS)."""
         if req.finished_reason is not None:
             return
+        req.client_gone = client_gone
         if req in self.running:
             self.running.remove(req)
         elif req in self.waiting:

@@ -42,6 +42,24 @@ _FINISH_REASONS = {
     "default": ("stop", "length", "abort", "error", "repetition"),
 }
 
+# A request whose client disconnects is aborted by the API server, and no cataloged vLLM
+# counts it: no request_success_total{finished_reason="abort"}, no per-request histogram
+# (its inter-token latencies and tokens were recorded step by step). Read per release:
+CLIENT_ABORTS = {
+    "0.7.3": "uncounted: vllm/core/scheduler.py Scheduler.abort_seq_group takes the group "
+    "out of the waiting/running/swapped queues, and vllm/engine/llm_engine.py "
+    "LLMEngine._get_stats records finished requests only among the scheduled groups",
+    **{
+        v: "uncounted: vllm/v1/engine/async_llm.py AsyncLLM.abort calls "
+        "vllm/v1/engine/output_processor.py OutputProcessor.abort_requests, which drops the "
+        "request's state without recording it; process_outputs then ignores the engine "
+        "core's output for it ('Ignore output for already-aborted request')"
+        for v in ("0.10.1", "0.26.0", "0.33.0")
+    },
+}
+# What `abort` does count: 0.7.3 and 0.10.1 nothing; from 0.26 the requests the engine
+# aborts itself (vllm/v1/engine/core.py _send_abort_outputs: /pause or /sleep in their
+# default mode "abort", a shutdown without drain), which keep their state and are recorded.
 
 MFU_FLOPS = VLLM.MFU_FLOPS.v1 or ""
 MFU_READ = VLLM.MFU_READ_BYTES.v1 or ""
@@ -346,6 +364,8 @@ class ReplicaMetrics:
         for itl in r.itl:
             self.token_latency(itl)
         r.itl.clear()
+        if r.client_gone:
+            return  # CLIENT_ABORTS: vLLM records nothing more of it
         reason = r.finished_reason or "abort"
         self._inc("vllm:request_success_total", 1, finished_reason=reason)
         if reason == "abort" and self.v0:
