@@ -85,14 +85,9 @@ class Transport(ABC):
         """One call; `params` go in the query string for GET, as a form body for POST.
         Nothing answering, or no answer within `timeout`, is a PromError."""
 
-    def get(
-        self,
-        path: str,
-        params: dict[str, Any] | None = None,
-        timeout: float = 5.0,
-        headers: dict[str, str] | None = None,
-    ) -> Response:
-        return self.request("GET", path, params, timeout, headers)
+    def get(self, path: str, params: dict[str, Any] | None = None, **options: Any) -> Response:
+        """`request("GET", ...)`; `options` are request's `timeout` and `headers`."""
+        return self.request("GET", path, params, **options)
 
 
 class HttpTransport(Transport):

@@ -10,6 +10,7 @@ import typer
 
 from observability.autoscaling.evaluate import Desired, desired_now
 from observability.commands._common import ConfigOption, die, load_bundle
+from observability.commands._running import running, watch
 from observability.commands.sim import (
     KV_METRICS_HELP,
     KV_OFFLOAD_HELP,
@@ -18,8 +19,6 @@ from observability.commands.sim import (
     check_flags,
 )
 from observability.config import BundleConfig
-from observability.local.binaries import MissingBinaryError
-from observability.local.interrupt import interrupt_on_term
 from observability.local.models import ModelsError, parse_models
 from observability.promapi import PromError, Prometheus
 
@@ -207,7 +206,6 @@ def demo(
         die(str(err))
     from observability.local.stack import LocalStack, StackOptions, with_runtime  # [demo]
     from observability.local.summary import read_summary
-    from observability.process import ChildFailedError
 
     if runtime:
         from observability import runtimes
@@ -231,26 +229,6 @@ def demo(
             update={"keda": cfg.autoscaling.keda.model_copy(update={"enabled": True})}
         )
         cfg = cfg.model_copy(update={"autoscaling": auto})
-    if clusters > 1:
-        from observability.commands.demo_clusters import run_clusters
-
-        run_clusters(
-            cfg,
-            config.resolve().parent,
-            clusters=clusters,
-            profile=profile,
-            replicas=replicas,
-            models=chosen,
-            prometheus_replicas=prometheus_replicas or None,
-            users=users,
-            rate=rate,
-            duration=duration,
-            interval=interval,
-            prove=prove,
-            outage=outage,
-            json_out=json_out,
-        )
-        return
     opts = StackOptions(
         cfg=cfg,
         repo_root=config.resolve().parent,
@@ -265,36 +243,33 @@ def demo(
         targets=external,
         sim_flags=flags,
     )
+    if clusters > 1:
+        from observability.commands.demo_clusters import run_clusters
+
+        run_clusters(
+            opts,
+            clusters=clusters,
+            prometheus_replicas=prometheus_replicas or None,
+            duration=duration,
+            interval=interval,
+            prove=prove,
+            outage=outage,
+            json_out=json_out,
+        )
+        return
     stack = LocalStack(opts)
-    started = time.monotonic()
-    with interrupt_on_term():
+
+    def summary() -> list[str]:
+        now = time.strftime("%H:%M:%S")
         try:
-            stack.start(progress=lambda m: typer.echo(f"- {m}"))
-            typer.echo(f"all targets up after {time.monotonic() - started:.1f}s\n")
-            started = time.monotonic()  # --duration counts from here (a real engine: ~1 min)
-            print_urls(stack)
-            typer.echo("\nCtrl-C stops everything.")
-            while not duration or time.monotonic() - started < duration:
-                dead = stack.dead_children()
-                if dead:
-                    die(f"{', '.join(dead)} stopped unexpectedly; see its log above", 1)
-                try:
-                    typer.echo(
-                        f"[{time.strftime('%H:%M:%S')}] {read_summary(stack.prometheus_url).line()}"
-                    )
-                    for d in keda_desired(stack, cfg):
-                        typer.echo(f"           {d.line()}")
-                except (OSError, PromError) as err:
-                    typer.echo(f"[{time.strftime('%H:%M:%S')}] Prometheus not answering: {err}")
-                left = duration - (time.monotonic() - started) if duration else interval
-                time.sleep(max(min(interval, left), 0))
-        except typer.Exit:
-            raise
-        except KeyboardInterrupt:
-            typer.echo("\nstopping")
-        except (MissingBinaryError, ChildFailedError, RuntimeError) as err:
-            stack.stop()
-            die(str(err))
-        finally:
-            stack.stop()
-    typer.echo("stopped: no process left")
+            lines = [f"[{now}] {read_summary(stack.prometheus_url).line()}"]
+            return lines + [f"           {d.line()}" for d in keda_desired(stack, cfg)]
+        except (OSError, PromError) as err:
+            return [f"[{now}] Prometheus not answering: {err}"]
+
+    started = time.monotonic()
+    with running(stack):
+        stack.start(progress=lambda m: typer.echo(f"- {m}"))
+        typer.echo(f"all targets up after {time.monotonic() - started:.1f}s\n")
+        print_urls(stack)
+        watch(stack, duration, interval, summary)  # --duration counts from here

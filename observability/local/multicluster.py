@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,7 +32,7 @@ from observability import tmpdirs
 from observability.config import BundleConfig, duration_seconds
 from observability.httppool import shared_client
 from observability.local.central import CentralStore
-from observability.local.ports import PortAllocator
+from observability.local.ports import PortAllocator, Workspace
 from observability.local.stack import FAST, LocalStack, Say, StackOptions
 from observability.local.webhook import fetch_notifications
 from observability.promapi import PromError, Prometheus
@@ -132,7 +131,7 @@ class Proof:
 
 
 @dataclass
-class MultiClusterStack:
+class MultiClusterStack(Workspace):
     opts: MultiOptions
     stacks: list[LocalStack] = field(default_factory=list)
     store: CentralStore | None = None
@@ -154,14 +153,6 @@ class MultiClusterStack:
             if self.opts.stack.profile == "fast"
             else (self.opts.stack.cfg.prometheus.scrape_interval)
         )
-
-    def start(self, say: Say = lambda _m: None) -> MultiClusterStack:
-        try:
-            self._start(say)
-        except BaseException:
-            self.stop()
-            raise
-        return self
 
     def _start(self, say: Say) -> None:
         # in this process's private temp dir: a `kill -9` leaves it to the next sweep
@@ -206,16 +197,7 @@ class MultiClusterStack:
         if self.store is not None:
             self.store.stop()
             self.store = None
-        self.ports.release()
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
-
-    def __enter__(self) -> MultiClusterStack:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.release()
 
     # -- reads ------------------------------------------------------------------------
     def central(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:

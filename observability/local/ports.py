@@ -15,12 +15,15 @@ import contextlib
 import fcntl
 import os
 import random
+import shutil
 import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import Self
 
 from observability import tmpdirs
 
-__all__ = ["PortAllocator", "port_is_free", "port_is_open"]
+__all__ = ["PortAllocator", "Workspace", "port_is_free", "port_is_open"]
 
 # Above the usual service ports and below the Linux ephemeral range (32768+), so a port
 # we pick is not taken a moment later by an outgoing connection.
@@ -124,3 +127,39 @@ class PortAllocator:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+class Workspace:
+    """What a local stack holds while it runs: its reserved ports and its temporary
+    directory (from tmpdirs). Subclasses start and stop; `release` gives both back, and
+    `with stack:` stops it whatever happens inside."""
+
+    ports: PortAllocator
+    _tmp: Path | None
+
+    def start(self, progress: Callable[[str], None] | None = None) -> Self:
+        """Start every part, saying each step to `progress`; a failure stops what started."""
+        try:
+            self._start(progress or (lambda _msg: None))
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self, say: Callable[[str], None]) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        self.ports.release()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

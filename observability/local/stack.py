@@ -15,7 +15,6 @@ import functools
 import itertools
 import json
 import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from observability.local.binaries import Binaries, find_binaries
 from observability.local.engines import Say
 from observability.local.models import DemoModels, demo_config, demo_models
 from observability.local.pageserver import SnapshotServer
-from observability.local.ports import PortAllocator
+from observability.local.ports import PortAllocator, Workspace
 from observability.local.prometheus import start_prometheus
 from observability.local.router import epp_secrets, epp_settings
 from observability.local.scrapeconfig import (
@@ -157,7 +156,7 @@ def with_runtime(cfg: BundleConfig, runtime: str, first: str | None = None) -> B
 
 
 @dataclass
-class LocalStack:
+class LocalStack(Workspace):
     opts: StackOptions
     bins: Binaries | None = None
     ports: PortAllocator = field(default_factory=PortAllocator)
@@ -240,15 +239,6 @@ class LocalStack:
         return self._tmp / "logs"
 
     # -- lifecycle --------------------------------------------------------------------
-    def start(self, progress: Say | None = None) -> LocalStack:
-        say = progress or (lambda _msg: None)
-        try:
-            self._start(say)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
     def _start(self, say: Say) -> None:
         o = self.opts
         self.bins = self.bins or find_binaries()
@@ -583,17 +573,8 @@ class LocalStack:
         if self.webhook is not None:
             self.webhook.stop()
             self.webhook = None
-        self.ports.release()
         if self._state_written is not None:  # only the file this stack wrote
             with contextlib.suppress(OSError):
                 self._state_written.unlink()
             self._state_written = None
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
-
-    def __enter__(self) -> LocalStack:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.release()

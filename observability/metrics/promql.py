@@ -90,13 +90,7 @@ class Promql:
     def bucket_rate(
         self, signal: Signal, window: str | None = None, extra_by: Sequence[str] = ()
     ) -> str:
-        w = window or self.window
-        return self.fallback(
-            signal,
-            lambda n: (
-                f"sum by ({self._by(['le', *extra_by])}) (rate({self.sel(n + '_bucket')}[{w}]))"
-            ),
-        )
+        return self.rate(signal, window, ("le", *extra_by), suffix="_bucket")
 
     def quantile(
         self, q: float, signal: Signal, window: str | None = None, extra_by: Sequence[str] = ()

@@ -7,34 +7,15 @@ from typing import Any
 
 from observability.scenarios.catalog import SCENARIOS, Scenario
 
-__all__ = [
-    "SCENARIOS",
-    "AlertTiming",
-    "Scenario",
-    "ScenarioResult",
-    "active_alerts",
-    "clear_faults",
-    "fault_targets",
-    "format_result",
-    "max_range_s",
-    "run_scenario",
-]
-
-_RUN = {
-    "AlertTiming",
-    "ScenarioResult",
-    "active_alerts",
-    "clear_faults",
-    "fault_targets",
-    "format_result",
-    "max_range_s",
-    "run_scenario",
-}
+# Eager: the catalog. Lazy: everything run.py exports (its __all__), which needs the local
+# stack (psutil: the [demo] extra), so `obsctl --help` and `scenario list` work on the base
+# install.
+__all__ = ["SCENARIOS", "Scenario"]
 
 
 def __getattr__(name: str) -> Any:
-    # Running a scenario needs the local stack (psutil: the [demo] extra); the catalog
-    # does not, so `obsctl --help` and `scenario list` work on the base install.
-    if name in _RUN:
-        return getattr(importlib.import_module("observability.scenarios.run"), name)
+    if not name.startswith("_"):
+        run = importlib.import_module("observability.scenarios.run")
+        if name in run.__all__:
+            return getattr(run, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,7 +26,7 @@ PROXY_AUTH_FIX = (
 
 def _get(ctx: VerifyContext, path: str) -> tuple[Response, bool]:
     ep, headers, via_proxy = ctx.grafana()
-    return ep.get(path, None, ctx.opts.http_timeout, headers), via_proxy
+    return ep.get(path, timeout=ctx.opts.http_timeout, headers=headers), via_proxy
 
 
 def _auth_problem(ctx: VerifyContext, resp: Response, via_proxy: bool) -> Outcome | None:
