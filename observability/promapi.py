@@ -27,6 +27,7 @@ from observability.httppool import client
 
 __all__ = [
     "Alertmanager",
+    "Call",
     "HttpTransport",
     "PromError",
     "Prometheus",
@@ -65,8 +66,24 @@ class Response:
         return self.body.decode("utf-8", "replace")
 
 
+@dataclass(frozen=True)
+class Call:
+    """One API call: `params` go in the query string for GET, as a form body for POST
+    (a long PromQL expression never hits a URL length limit); `timeout` bounds the answer."""
+
+    method: str
+    path: str
+    params: dict[str, Any] | None = None
+    timeout: float = 5.0
+    headers: dict[str, str] | None = None
+
+    @property
+    def form(self) -> bool:
+        return self.method == "POST"
+
+
 class Transport(ABC):
-    """What carries the API calls; `get` is `request("GET", ...)` for every transport."""
+    """What carries the API calls: `send` one Call; `request` and `get` build it."""
 
     label: str  # the base URL, or "service ns/name:port (API server proxy)"
     # How queries travel: POST (a form body, no URL length limit) where the transport
@@ -74,20 +91,15 @@ class Transport(ABC):
     query_method: str
 
     @abstractmethod
-    def request(
-        self,
-        method: str,
-        path: str,
-        params: dict[str, Any] | None = None,
-        timeout: float = 5.0,
-        headers: dict[str, str] | None = None,
-    ) -> Response:
-        """One call; `params` go in the query string for GET, as a form body for POST.
-        Nothing answering, or no answer within `timeout`, is a PromError."""
+    def send(self, call: Call) -> Response:
+        """Nothing answering, or no answer within `call.timeout`, is a PromError."""
 
-    def get(self, path: str, params: dict[str, Any] | None = None, **options: Any) -> Response:
-        """`request("GET", ...)`; `options` are request's `timeout` and `headers`."""
-        return self.request("GET", path, params, **options)
+    def request(self, method: str, path: str, *args: Any, **options: Any) -> Response:
+        """`send(Call(method, path, params, timeout, headers))`."""
+        return self.send(Call(method, path, *args, **options))
+
+    def get(self, path: str, *args: Any, **options: Any) -> Response:
+        return self.request("GET", path, *args, **options)
 
 
 class HttpTransport(Transport):
@@ -104,25 +116,17 @@ class HttpTransport(Transport):
         # verify asks from a thread pool: its bound is the connections' bound
         self._client = client(follow_redirects=True)
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        params: dict[str, Any] | None = None,
-        timeout: float = 5.0,
-        headers: dict[str, str] | None = None,
-    ) -> Response:
-        url = self.base + path
-        # Queries go as a POST form (a long PromQL expression never hits a URL limit).
-        form = method == "POST"
+    def send(self, call: Call) -> Response:
+        url = self.base + call.path
+        timeout = call.timeout
         try:
             r = self._client.request(
-                method,
+                call.method,
                 url,
-                params=None if form else params,
-                data=params if form else None,
+                params=None if call.form else call.params,
+                data=call.params if call.form else None,
                 timeout=httpx.Timeout(timeout, connect=min(3.0, timeout)),
-                headers={**self._headers, **(headers or {})},
+                headers={**self._headers, **(call.headers or {})},
             )
         except httpx.TimeoutException:
             raise PromError(

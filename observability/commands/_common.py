@@ -38,8 +38,6 @@ __all__ = [
     "EXIT_USAGE",
     "ConfigOption",
     "ContractGroup",
-    "TimeoutOption",
-    "check_url",
     "die",
     "json_mode",
     "load_bundle",
@@ -58,17 +56,6 @@ EXIT_INTERRUPTED = 130  # Ctrl-C
 ConfigOption = typer.Option(
     Path("bundle.yaml"), "--config", "-c", help="Path to bundle.yaml.", envvar="OBSCTL_CONFIG"
 )
-
-
-def TimeoutOption(default: float, what: str) -> Any:
-    """`--timeout SECONDS`: how long to wait for `what` before exiting 2 (hung or refused)."""
-    return typer.Option(
-        default,
-        "--timeout",
-        min=0.1,
-        max=3600,
-        help=f"Seconds to wait for {what}; a hung or refused endpoint exits 2 within it.",
-    )
 
 
 class _Output:
@@ -127,25 +114,6 @@ def die(message: str | Sequence[str], code: int = EXIT_USAGE) -> NoReturn:
     and exit."""
     _emit_error(message, code)
     raise typer.Exit(code)
-
-
-def check_url(value: str, flag: str, example: str = "http://127.0.0.1:9090") -> str:
-    """An http(s) URL with a host and a valid port, else exit 2 naming the flag."""
-    import httpx
-
-    try:
-        url = httpx.URL(value)
-        ok = (
-            url.scheme in ("http", "https")
-            and bool(url.host)
-            and "://" in value
-            and not any(c.isspace() or not c.isprintable() for c in value)
-        )
-    except (httpx.InvalidURL, ValueError, TypeError):
-        ok = False
-    if not ok:
-        die(f"{flag} {value!r} is not an http(s) URL with a host: pass e.g. {example}")
-    return value.rstrip("/")
 
 
 def load_bundle(path: Path) -> BundleConfig:

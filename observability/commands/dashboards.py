@@ -6,14 +6,8 @@ from pathlib import Path
 
 import typer
 
-from observability.commands._common import (
-    ConfigOption,
-    TimeoutOption,
-    check_url,
-    die,
-    load_bundle,
-    print_json,
-)
+from observability.commands._common import ConfigOption, die, load_bundle, print_json
+from observability.commands._http import TimeoutOption, check_url
 from observability.kube import GRAFANA_DATASOURCE_UID
 
 app = typer.Typer(help="Grafana dashboards: push to a running Grafana.", no_args_is_help=True)

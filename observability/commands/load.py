@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 import typer
 
-from observability.commands._common import TimeoutOption, check_url, die, print_json
+from observability.commands._common import die, print_json
+from observability.commands._http import TimeoutOption, check_url
 from observability.local.interrupt import interrupt_on_term
 
 

@@ -13,14 +13,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import typer
 
-from observability.commands._common import (
-    ConfigOption,
-    TimeoutOption,
-    check_url,
-    die,
-    load_bundle,
-    print_json,
-)
+from observability.commands._common import ConfigOption, die, load_bundle, print_json
+from observability.commands._http import TimeoutOption, check_url
 from observability.config import BundleConfig
 from observability.httppool import shared_client
 from observability.metrics.catalog import available_vllm_versions

@@ -8,14 +8,8 @@ from pathlib import Path
 
 import typer
 
-from observability.commands._common import (
-    ConfigOption,
-    TimeoutOption,
-    check_url,
-    die,
-    load_bundle,
-    print_json,
-)
+from observability.commands._common import ConfigOption, die, load_bundle, print_json
+from observability.commands._http import TimeoutOption, check_url
 from observability.duration import DurationError, duration_seconds
 
 

@@ -8,14 +8,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from observability.commands._common import (
-    EXIT_USAGE,
-    ConfigOption,
-    check_url,
-    die,
-    load_bundle,
-    print_json,
-)
+from observability.commands._common import EXIT_USAGE, ConfigOption, die, load_bundle, print_json
+from observability.commands._http import check_url
 from observability.verify import ClusterUnreachable, Options, check_ids, run_verify
 from observability.verify.report import exit_code, print_table, to_json
 

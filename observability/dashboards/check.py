@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from observability.dashboards.availability import expected_empty
 from observability.dashboards.exprs import panel_queries, substitute, template_values
@@ -90,21 +91,7 @@ def empty_report(
     return report
 
 
-def empty_panels(
-    prometheus_url: str,
-    dashboard: Mapping,
-    *,
-    rate_interval: str = "1m",
-    lookback_s: float = 120.0,
-    values: Mapping[str, str] | None = None,
-    end: float | None = None,
-) -> list[tuple[str, str]]:
-    """(panel title, query as sent) for every *unexplained* empty panel query."""
-    return empty_report(
-        prometheus_url,
-        dashboard,
-        rate_interval=rate_interval,
-        lookback_s=lookback_s,
-        values=values,
-        end=end,
-    ).unexplained
+def empty_panels(prometheus_url: str, dashboard: Mapping, **options: Any) -> list[tuple[str, str]]:
+    """(panel title, query as sent) for every *unexplained* empty panel query; `options`
+    are `empty_report`'s."""
+    return empty_report(prometheus_url, dashboard, **options).unexplained

@@ -23,7 +23,7 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from observability.promapi import PromError, Response, Transport
+from observability.promapi import Call, PromError, Response, Transport
 from observability.verify.model import CheckFailed
 
 __all__ = ["Cluster", "ClusterUnreachable", "ProxyTransport", "label_selector"]
@@ -172,30 +172,23 @@ class ProxyTransport(Transport):
         self.label = f"service {namespace}/{name}:{port} (API server proxy)"
         self.query_method = "GET"  # verify's RBAC grants `get` on services/proxy, not `create`
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        params: dict[str, Any] | None = None,
-        timeout: float = 5.0,
-        headers: dict[str, str] | None = None,
-    ) -> Response:
+    def send(self, call: Call) -> Response:
         # The API server strips Authorization after authenticating us, so credentials for
         # the backend cannot travel this way (see docs/verify.md: use --grafana-url).
-        form = method == "POST"
+        params = list((call.params or {}).items())
         req = self._api.param_serialize(
-            method,
-            self._base + path,
-            query_params=[] if form else list((params or {}).items()),
-            post_params=list((params or {}).items()) if form else None,
+            call.method,
+            self._base + call.path,
+            query_params=[] if call.form else params,
+            post_params=params if call.form else None,
             header_params={
                 "Accept": "application/json, text/plain, */*",
-                **({"Content-Type": "application/x-www-form-urlencoded"} if form else {}),
-                **(headers or {}),
+                **({"Content-Type": "application/x-www-form-urlencoded"} if call.form else {}),
+                **(call.headers or {}),
             },
             auth_settings=["BearerToken"],
         )
-        where = f"{self.label}{path}"
+        timeout, where = call.timeout, f"{self.label}{call.path}"
         try:
             resp = self._api.call_api(*req, _request_timeout=(min(3.0, timeout), timeout))
             resp.read()
