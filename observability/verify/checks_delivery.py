@@ -52,20 +52,30 @@ def _sidecar(ctx: VerifyContext, files: list[str]) -> Outcome:
             unlabelled.append(f"{name} lacks annotation {FOLDER_ANNOTATION}")
         elif f not in (cm.get("data") or {}):
             unlabelled.append(f"{name} has no key {f}")
+    fix = (
+        "the sidecar loads only ConfigMaps labelled grafana_dashboard=1: something else "
+        "manages these ConfigMaps; re-sync monitoring-config (it owns them)"
+    )
+    names = ", ".join(configmap_name(f) for f in files)
+    ok = f"{len(files)} sidecar ConfigMaps in {ns}: {names}"
+    where = (ns, "dashboard ConfigMaps", "configmaps -l grafana_dashboard=1")
+    return _verdict(where, missing, unlabelled, fix, ok)
+
+
+def _verdict(
+    where: tuple[str, str, str], missing: list[str], problems: list[str], fix: str, ok: str
+) -> Outcome:
+    """A delivery path's verdict: objects missing first (Argo CD did not sync them), then
+    objects that exist but do not deliver (`problems`, with `fix`), else `ok`. `where` is
+    (namespace, what is missing, the `kubectl get` argument that lists them)."""
+    ns, kind, listing = where
     if missing:
         return Outcome.fail(
-            f"dashboard ConfigMaps missing in {ns}: " + ", ".join(missing),
-            _SYNC_FIX.format(ns=ns, what="configmaps -l grafana_dashboard=1"),
+            f"{kind} missing in {ns}: " + ", ".join(missing), _SYNC_FIX.format(ns=ns, what=listing)
         )
-    if unlabelled:
-        return Outcome.fail(
-            "; ".join(unlabelled),
-            "the sidecar loads only ConfigMaps labelled grafana_dashboard=1: something "
-            "else manages these ConfigMaps; re-sync monitoring-config (it owns them)",
-        )
-    return Outcome.ok(
-        f"{len(files)} sidecar ConfigMaps in {ns}: " + ", ".join(configmap_name(f) for f in files)
-    )
+    if problems:
+        return Outcome.fail("; ".join(problems), fix)
+    return Outcome.ok(ok)
 
 
 def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
@@ -116,20 +126,14 @@ def _operator(ctx: VerifyContext, files: list[str]) -> Outcome:
             missing.append(name)
         elif (why := _problem(obj)) is not None:
             broken.append(f"{ns}/{name}: {why}")
-    if missing:
-        return Outcome.fail(
-            f"GrafanaDashboards missing in {ns}: " + ", ".join(missing),
-            _SYNC_FIX.format(ns=ns, what="grafanadashboards"),
-        )
-    if broken:
-        return Outcome.fail(
-            "; ".join(broken),
-            f"label the operator's Grafana CR {sel_txt} (dashboards.grafana_operator."
-            "instance_selector), in the monitoring namespace unless allow_cross_namespace_"
-            "import is true; for a sync error read `kubectl -n "
-            f"{ns} describe grafanadashboard` and the operator's logs",
-        )
-    return Outcome.ok(f"{len(files)} GrafanaDashboards synchronized to Grafana ({sel_txt})")
+    fix = (
+        f"label the operator's Grafana CR {sel_txt} (dashboards.grafana_operator."
+        "instance_selector), in the monitoring namespace unless allow_cross_namespace_"
+        f"import is true; for a sync error read `kubectl -n {ns} describe "
+        "grafanadashboard` and the operator's logs"
+    )
+    ok = f"{len(files)} GrafanaDashboards synchronized to Grafana ({sel_txt})"
+    return _verdict((ns, "GrafanaDashboards", "grafanadashboards"), missing, broken, fix, ok)
 
 
 def _delivery(ctx: VerifyContext) -> Outcome:
