@@ -137,3 +137,27 @@ def test_remote_write_running_but_not_in_bundle_fails(
         Status.FAIL,
         "samples failed in the last 10m: central@127.0.0.1:31891 7",
     )
+
+
+def test_only_the_config_sections_read_are_parsed() -> None:
+    """Prometheus marshals its config with top-level keys at column 0 and list items of a
+    top-level key at column 0 too: only `global` and `remote_write` are kept (a fleet's
+    scrape_configs are most of the text), parsed the same as the whole."""
+    import yaml
+
+    from observability.verify.checks_remote import config_sections
+
+    text = (
+        "global:\n  scrape_interval: 30s\n  external_labels:\n    cluster: eu-1\n"
+        "scrape_configs:\n- job_name: vllm\n  static_configs:\n  - targets:\n"
+        "    - 10.0.0.1:8000\n    labels:\n      remote_write: not-a-section\n"
+        "remote_write:\n- url: https://mimir.example/api/v1/push\n  name: central\n"
+        "  write_relabel_configs:\n  - action: drop\n"
+        "rule_files:\n- /etc/prometheus/rules/*.yaml\n"
+    )
+    whole = yaml.safe_load(text)
+    assert yaml.safe_load(config_sections(text)) == {
+        "global": whole["global"],
+        "remote_write": whole["remote_write"],
+    }
+    assert config_sections("") == ""

@@ -265,16 +265,40 @@ def _series(ctx: VerifyContext) -> Outcome:
     )
 
 
-def _vllm_names(ctx: VerifyContext) -> list[str]:
-    def names() -> list[str]:
-        rows = ctx.prometheus().query(q.names_matching(ctx.cfg, "vllm[:_].+"))
-        return sorted({r["metric"].get("__name__", "") for r in rows} - {""})
+def _vllm_names(ctx: VerifyContext) -> tuple[list[str], list[str]]:
+    """(current vllm:/vllm_ names, pods scraped with escaped names).
+
+    Which pods are escaped is read from one family (the running-requests gauge, on every
+    pod of every vLLM version), and the names from one pod of each naming: escaping is
+    per scrape, so a pod's names are all colon or all escaped, and the cost grows with
+    pods rather than with every series of every pod (1,000 pods hold ~300,000 series).
+    Without that gauge anywhere, every vllm series is read as before."""
+
+    def names() -> tuple[list[str], list[str]]:
+        prom = ctx.prometheus()
+        rows = prom.query(q.running_by_naming(ctx.cfg))
+        if not rows:
+            rows = prom.query(q.names_matching(ctx.cfg, "vllm[:_].+"))
+            return sorted({r["metric"].get("__name__", "") for r in rows} - {""}), []
+        one: dict[str, dict[str, str]] = {}
+        escaped: list[str] = []
+        for r in rows:
+            m = r["metric"]
+            under = m.get("__name__", "").startswith("vllm_")
+            one.setdefault("_" if under else ":", m)
+            if under:
+                escaped.append(m.get("pod", ""))
+        found: set[str] = set()
+        for pod in one.values():
+            rows = prom.query(q.pod_names(ctx.cfg, "vllm[:_].+", pod))
+            found |= {r["metric"].get("__name__", "") for r in rows}
+        return sorted(found - {""}), sorted(p for p in escaped if p)
 
     return ctx.once("p.vllmnames", names)
 
 
 def _escaping(ctx: VerifyContext) -> Outcome:
-    names = _vllm_names(ctx)
+    names, escaped_pods = _vllm_names(ctx)
     colon = [n for n in names if n.startswith("vllm:")]
     under = [n for n in names if n.startswith("vllm_")]
     if not names:
@@ -289,9 +313,10 @@ def _escaping(ctx: VerifyContext) -> Outcome:
             ESCAPING_FIX,
         )
     if under:
+        pods = f" ({', '.join(escaped_pods[:5])})" if escaped_pods else ""
         return Outcome.warn(
             f"both vllm:* ({len(colon)}) and vllm_* ({len(under)}, e.g. {under[0]}) names: "
-            "some vLLM pods are scraped with escaped names",
+            f"some vLLM pods are scraped with escaped names{pods}",
             ESCAPING_FIX,
         )
     return Outcome.ok(f"{len(colon)} vllm:* metric names, none escaped to vllm_*")
@@ -302,10 +327,12 @@ def _has(names: list[str], family: str | None) -> bool:
 
 
 def _generation(ctx: VerifyContext) -> Outcome:
-    names = _vllm_names(ctx)
-    if not any(n.startswith("vllm:") for n in names):
-        return Outcome.skip("no vllm:* names to judge (see scrape.escaping)")
     pairs = [VLLM.KV_CACHE_USAGE, VLLM.ITL]
+    families = [n for s in pairs for n in (s.v1, s.v0) if n]
+    rows = ctx.prometheus().query(q.families_current(ctx.cfg, families))
+    names = sorted({r["metric"].get("__name__", "") for r in rows} - {""})
+    if not names and not any(n.startswith("vllm:") for n in _vllm_names(ctx)[0]):
+        return Outcome.skip("no vllm:* names to judge (see scrape.escaping)")
     new = [s.v1.split(":", 1)[1] for s in pairs if _has(names, s.v1)]
     old = [s.v0.split(":", 1)[1] for s in pairs if _has(names, s.v0)]
     if new and not old:

@@ -54,6 +54,31 @@ def names_matching(cfg: BundleConfig, regex: str) -> str:
     return count_of(cfg, f'{{__name__=~"{regex}"}}', "__name__")
 
 
+POD = ("namespace", "pod")
+
+
+def running_by_naming(cfg: BundleConfig) -> str:
+    """Pods by the name their running-requests gauge has: `vllm:` or escaped `vllm_`.
+    One family, so the cost grows with pods, not with every series of every pod."""
+    run = VLLM.RUNNING.v1 or ""
+    either = run.replace(":", "[:_]", 1)
+    return count_of(cfg, f'{{__name__=~"{either}"}}', "__name__", *POD)
+
+
+def pod_names(cfg: BundleConfig, regex: str, pod: dict[str, str]) -> str:
+    """Names of the current series of one pod (its labels `pod`) matching `regex`."""
+    keep = [k for k in (cfg.prometheus.cluster_label, *POD) if k]
+    sel = "".join(f', {k}="{pod.get(k, "")}"' for k in keep)
+    return count_of(cfg, f'{{__name__=~"{regex}"{sel}}}', "__name__")
+
+
+def families_current(cfg: BundleConfig, names: list[str]) -> str:
+    """Current series names of `names` (gauge, counter `_total`, histogram `_count`):
+    never a histogram's buckets, so a fleet costs a few series per pod."""
+    alt = "|".join(names)
+    return count_of(cfg, f'{{__name__=~"({alt})(_count|_total)?"}}', "__name__")
+
+
 def family_exists(cfg: BundleConfig, name: str) -> str:
     return count_of(cfg, f'{{__name__=~"{name}(_bucket|_total|_sum|_count)?"}}')
 
@@ -94,7 +119,9 @@ def all_queries(cfg: BundleConfig) -> dict[str, str]:
         "scrape.series/gpus": gpu_hosts(cfg),
         "scrape.dcgm_duplicates/sources": gpu_sources(cfg),
         "scrape.generation/pods": pods_with(cfg, VLLM.KV_CACHE_USAGE.v1 or ""),
-        "scrape.escaping/names": names_matching(cfg, "vllm[:_].+"),
+        "scrape.escaping/pods": running_by_naming(cfg),
+        "scrape.escaping/names": pod_names(cfg, "vllm[:_].+", {"namespace": "ns", "pod": "p"}),
+        "scrape.generation/names": families_current(cfg, ["vllm:kv_cache_usage_perc"]),
         "grafana.panels/exists": family_exists(cfg, VLLM.RUNNING.v1 or ""),
         "prometheus.remote_write/queues": rw_queues(cfg),
         "prometheus.remote_write/failed": rw_failed(cfg),

@@ -4,6 +4,7 @@ vLLM pods and dcgm-exporter, a small Grafana HTTP API, and real Prometheus/Alert
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
 import shutil
@@ -52,10 +53,17 @@ def _kinds() -> dict[str, str]:
     return out
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (a scrape past its timeout) resets the connection: not news.
+        pass
+
+
 class _Server:
     def __init__(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     @property
@@ -86,8 +94,9 @@ class _Server:
                 u = urlsplit(self.path)
                 q = {k: v[0] for k, v in parse_qs(u.query).items()}
                 code, body = outer.handle(u.path, q, self.headers)
-                if isinstance(body, str):
-                    data, ctype = body.encode(), "text/plain; version=0.0.4; charset=utf-8"
+                if isinstance(body, bytes | str):
+                    data = body if isinstance(body, bytes) else body.encode()
+                    ctype = "text/plain; version=0.0.4; charset=utf-8"
                 else:
                     data, ctype = json.dumps(body).encode(), "application/json"
                 try:
@@ -126,7 +135,7 @@ class Exporter(_Server):
     def __post_init__(self) -> None:
         self.t0 = time.time()
         self._kinds = _kinds()
-        self._texts: dict[tuple[Any, ...], str] = {}
+        self._texts: dict[tuple[Any, ...], bytes] = {}
         _Server.__init__(self)
 
     # -- exposition ------------------------------------------------------------------------
@@ -220,7 +229,7 @@ class Exporter(_Server):
                 lines.append(f"{name}{{{lab}}} {v}")
         return "\n".join(lines) + "\n"
 
-    def _cached(self, key: tuple[Any, ...], make: Callable[[], str]) -> str:
+    def _cached(self, key: tuple[Any, ...], make: Callable[[], str]) -> bytes:
         # A big fake fleet (bench/verify_speed.py: 1,500 targets) scrapes this one process;
         # an exposition is made once per second per shape, not once per target. The knobs
         # are in the key, so a test that turns one sees it on the next scrape.
@@ -233,12 +242,12 @@ class Exporter(_Server):
             self.xid,
             frozenset(self.dropped),
         )
-        text = self._texts.get(key)
-        if text is None:
+        data = self._texts.get(key)
+        if data is None:
             if len(self._texts) > 4096:
                 self._texts.clear()
-            text = self._texts[key] = make()
-        return text
+            data = self._texts[key] = make().encode()  # encoded once, served many times
+        return data
 
     def handle(self, path: str, q: dict[str, str], headers: Any) -> tuple[int, Any]:
         if path == "/metrics":
@@ -258,6 +267,56 @@ class Exporter(_Server):
                 "data": [{"id": self.served_name, "object": "model", "owned_by": "vllm"}],
             }
         return 404, {"error": "not found"}
+
+
+def _serve_exporter(kwargs: dict[str, Any], conn: Any) -> None:
+    """Child process body: one Exporter answering scrapes until the parent hangs up."""
+    ex = Exporter(**kwargs)
+    conn.send(ex.port)
+    with contextlib.suppress(EOFError, OSError):
+        conn.recv()  # EOF when the parent closes its end or exits
+    ex.stop()
+
+
+class ExporterProcesses:
+    """`n` copies of an Exporter in their own processes, for Prometheus to scrape.
+
+    A big fake fleet (bench/verify_speed.py: 1,500 targets) scraping the Exporter inside
+    the process under test competes with it for the GIL: scrapes time out and the bench
+    measures the fake. These copies serve the same expositions (same arguments; the
+    knobs tests turn stay on the in-process Exporter, so use these only where none is
+    turned)."""
+
+    def __init__(self, n: int, **kwargs: Any) -> None:
+        import multiprocessing
+
+        mp = multiprocessing.get_context("spawn")
+        self.procs: list[Any] = []
+        self.conns: list[Any] = []
+        self.addrs: list[str] = []
+        try:
+            for _ in range(n):
+                parent, child = mp.Pipe()
+                proc = mp.Process(target=_serve_exporter, args=(kwargs, child), daemon=True)
+                proc.start()
+                child.close()
+                self.procs.append(proc)
+                self.conns.append(parent)
+                if not parent.poll(60):
+                    raise TimeoutError("exporter process did not start within 60s")
+                self.addrs.append(f"127.0.0.1:{parent.recv()}")
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for conn in self.conns:
+            conn.close()
+        for proc in self.procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
 
 
 class FakeGrafana(_Server):
@@ -321,6 +380,8 @@ class PromStack:
         scrape_configs: list[dict[str, Any]],
         rule_groups: list[dict[str, Any]],
         scrape_interval: str = "1s",
+        evaluation_interval: str = "1s",
+        scrape_timeout: str = "900ms",
     ) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="verify-prom-"))
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -337,8 +398,8 @@ class PromStack:
                 {
                     "global": {
                         "scrape_interval": scrape_interval,
-                        "evaluation_interval": "1s",
-                        "scrape_timeout": "900ms",
+                        "evaluation_interval": evaluation_interval,
+                        "scrape_timeout": scrape_timeout,
                     },
                     "alerting": {
                         "alertmanagers": [

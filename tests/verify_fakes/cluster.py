@@ -36,11 +36,13 @@ class Installation:
     cpu_nodes: list[str] = field(default_factory=list)
     vllm_pods: list[tuple[str, str, str, str]] = field(default_factory=list)  # ns, pod, svc, node
 
-    def scrape_configs(self, exporter_addr: str) -> list[dict[str, Any]]:
-        """Jobs named like the operator names them: serviceMonitor/<ns>/<name>/<i>."""
+    def scrape_configs(self, exporter_addr: str | list[str]) -> list[dict[str, Any]]:
+        """Jobs named like the operator names them: serviceMonitor/<ns>/<name>/<i>;
+        targets spread over the exporter addresses given."""
+        addrs = [exporter_addr] if isinstance(exporter_addr, str) else exporter_addr
         vllm = [
             {
-                "targets": [exporter_addr],
+                "targets": [addrs[i % len(addrs)]],
                 "labels": {
                     "namespace": ns,
                     "pod": pod,
@@ -51,14 +53,14 @@ class Installation:
                     "__param_pod": pod,
                 },
             }
-            for ns, pod, svc, _ in self.vllm_pods
+            for i, (ns, pod, svc, _) in enumerate(self.vllm_pods)
         ]
         dcgm = [
             {
-                "targets": [exporter_addr],
+                "targets": [addrs[i % len(addrs)]],
                 "labels": {"node": n, "job": "dcgm-exporter", "__param_node": n},
             }
-            for n in self.gpu_nodes
+            for i, n in enumerate(self.gpu_nodes)
         ]
         return [
             {"job_name": "serviceMonitor/monitoring/vllm/0", "static_configs": vllm},

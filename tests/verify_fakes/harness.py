@@ -16,7 +16,7 @@ from observability.metrics.names import DCGM
 from observability.render.rbac import rbac as render_rbac
 from observability.verify import Options, VerifyRun, run_verify
 from observability.verify import bundle as bundle_facts
-from verify_fakes.backends import Exporter, FakeGrafana, PromStack, http_get
+from verify_fakes.backends import Exporter, ExporterProcesses, FakeGrafana, PromStack, http_get
 from verify_fakes.cluster import build_cluster, rule_groups, write_kubeconfig
 from verify_fakes.kube import FakeKube, wait_until
 
@@ -41,9 +41,15 @@ class Harness:
         pods_per_model: int = 1,
         enforce_rbac: bool = True,
         scrape_interval: str = "1s",
+        evaluation_interval: str = "1s",
+        scrape_timeout: str = "900ms",
         grafana_anonymous: bool = True,
         second_dcgm_job: str | None = None,
+        scrape_processes: int = 0,
     ) -> None:
+        """`scrape_processes`: Prometheus scrapes that many Exporter copies in their own
+        processes (bench/verify_speed.py) instead of `self.exporter`, whose knobs then
+        no longer reach the scraped series."""
         self.cfg = cfg
         self.tmp = Path(tempfile.mkdtemp(prefix="verify-harness-"))
         self.inst = build_cluster(cfg, gpu_nodes, gpus_per_node, 1, pods_per_model)
@@ -54,7 +60,7 @@ class Harness:
         for i, (ns, pod, _, node) in enumerate(self.inst.vllm_pods):
             pod_of_gpu[(node, (i // max(1, gpu_nodes)) % gpus_per_node)] = (ns, pod)
         served = cfg.models[cfg.vllm.deploy[0]].served_name
-        self.exporter = Exporter(
+        exporter_args: dict[str, Any] = dict(
             served_name=served,
             # the vLLM pods' families only: kube-state-metrics and Karpenter are other
             # exporters this fake cluster does not run (their panels say so)
@@ -73,7 +79,13 @@ class Harness:
             gpus_per_node=gpus_per_node,
             pod_of_gpu=pod_of_gpu,
         )
-        scrape = self.inst.scrape_configs(f"127.0.0.1:{self.exporter.port}")
+        self.exporter = Exporter(**exporter_args)
+        self.scrapers: ExporterProcesses | None = None
+        addrs: list[str] = [f"127.0.0.1:{self.exporter.port}"]
+        if scrape_processes:
+            self.scrapers = ExporterProcesses(scrape_processes, **exporter_args)
+            addrs = self.scrapers.addrs
+        scrape = self.inst.scrape_configs(addrs)
         if second_dcgm_job:
             # A second exporter on the same GPUs (e.g. the GPU Operator's own, scraped by
             # its own ServiceMonitor with jobLabel app): same series, another job.
@@ -87,6 +99,8 @@ class Harness:
             scrape,
             rule_groups(cfg),
             scrape_interval,
+            evaluation_interval,
+            scrape_timeout,
         )
         roles = [o for o in render_rbac(cfg) if o["kind"] in ("ClusterRole", "Role")]
         self.kube = FakeKube(roles if enforce_rbac else None)
@@ -146,7 +160,10 @@ class Harness:
         return run_verify(self.cfg, options or Options(http_timeout=4.0), **kw)
 
     def stop(self) -> None:
-        for f in (self.kube.stop, self.exporter.stop, self.prom.stop):
+        stops = [self.kube.stop, self.exporter.stop, self.prom.stop]
+        if self.scrapers is not None:
+            stops.append(self.scrapers.stop)
+        for f in stops:
             with contextlib.suppress(Exception):
                 f()
         if self.grafana is not None:

@@ -8,6 +8,7 @@ paths, List envelopes and `Status` errors. The proxy strips `Authorization` afte
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import threading
@@ -84,6 +85,10 @@ class FakeKube:
         self.rbac = rbac
         self.denied: list[str] = []
         self.requests = 0
+        # "list pods", "get servicemonitors", "proxy <service> /api/v1/query": what a run asks
+        self.routes: collections.Counter[str] = collections.Counter()
+        # PromQL proxied to a backend's /api/v1/query -> rows in its last answer
+        self.query_rows: dict[str, int] = {}
         self._stop = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -154,6 +159,12 @@ class FakeKube:
                     return True
         return False
 
+    def _count_rows(self, query: str, body: bytes) -> None:
+        expr = parse_qs(query).get("query", [""])[0]
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            result = json.loads(body)["data"]["result"]
+            self.query_rows[expr] = len(result) if isinstance(result, list) else 1
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         kube = self
 
@@ -201,10 +212,14 @@ class FakeKube:
                 elif rest[:1] == ["namespaces"] and len(rest) == 2:
                     rest = ["namespaces", rest[1]]
                 if len(rest) >= 3 and rest[0] == "services" and rest[2] == "proxy":
+                    spec = rest[1].split(":")
+                    svc = spec[1] if len(spec) == 3 else spec[0]
+                    kube.routes[f"proxy {svc} /{'/'.join(rest[3:])}"] += 1
                     self._proxy(ns or "default", rest[1], "/" + "/".join(rest[3:]), u)
                     return
                 plural, name = rest[0], (rest[1] if len(rest) > 1 else None)
                 verb = "get" if name else "list"
+                kube.routes[f"{verb} {plural}"] += 1
                 if not kube._allowed(group, plural, verb, ns, name):
                     kube.denied.append(f"{verb} {group}/{plural} {ns}/{name}")
                     self._send(
@@ -279,7 +294,10 @@ class FakeKube:
                 req = urllib.request.Request(url, headers=headers)
                 try:
                     with _OPENER.open(req, timeout=30) as r:
-                        self._send(r.status, r.read(), r.headers.get("Content-Type", "text/plain"))
+                        body = r.read()
+                        if path.endswith("/api/v1/query"):
+                            kube._count_rows(u.query, body)
+                        self._send(r.status, body, r.headers.get("Content-Type", "text/plain"))
                 except urllib.error.HTTPError as err:
                     self._send(err.code, err.read(), err.headers.get("Content-Type", "text/plain"))
                 except OSError as err:
