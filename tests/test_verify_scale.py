@@ -58,6 +58,9 @@ def test_api_calls_and_query_answers_do_not_grow_with_the_fleet(
     calls_small, rows_small = _reads(small)
     calls_big, rows_big = _reads(big)
     assert calls_big == calls_small, (calls_big - calls_small, calls_small - calls_big)
+    # the lists that grow with the fleet are answered from the API server's watch cache
+    assert calls_big["list nodes rv=0"] and calls_big["list pods rv=0"], calls_big
+    assert not calls_big["list nodes"] and not calls_big["list pods"], calls_big
     # scrape.drift reads /metrics of one pod per workload, through its Service
     for key, _ in bundle.deployed_models:
         assert calls_big[f"proxy vllm-{key} /metrics"] == 1, calls_big

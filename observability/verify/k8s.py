@@ -206,6 +206,13 @@ class ProxyTransport(Transport):
         return Response(resp.status, resp.data or b"", where)
 
 
+# Nodes and pods are the lists that grow with the fleet (500 nodes, 1,000 pods: a few MB
+# each): `resourceVersion=0` lets the API server answer from its watch cache, as
+# client-go's reflectors do for their first list, instead of a quorum read of etcd. At
+# most a moment old, which a health check can afford.
+_CACHED = {"resource_version": "0"}
+
+
 class Cluster:
     """Read-only view of one cluster. Every call has a timeout; errors become CheckFailed."""
 
@@ -333,7 +340,7 @@ class Cluster:
         return list((body or {}).get("items") or [])
 
     def nodes(self) -> list[dict]:
-        return self._items("nodes", self.core.list_node)
+        return self._items("nodes", self.core.list_node, **_CACHED)
 
     def namespace(self, name: str) -> dict | None:
         return self._call(f"namespace {name}", self.core.read_namespace, name)
@@ -345,6 +352,7 @@ class Cluster:
             self.core.list_namespaced_pod,
             namespace,
             label_selector=sel,
+            **_CACHED,
         )
 
     def services(self, namespace: str, selector: dict[str, str] | None = None) -> list[dict]:

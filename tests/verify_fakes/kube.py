@@ -219,7 +219,8 @@ class FakeKube:
                     return
                 plural, name = rest[0], (rest[1] if len(rest) > 1 else None)
                 verb = "get" if name else "list"
-                kube.routes[f"{verb} {plural}"] += 1
+                cached = " rv=0" if q.get("resourceVersion") == "0" else ""
+                kube.routes[f"{verb} {plural}{cached}"] += 1
                 if not kube._allowed(group, plural, verb, ns, name):
                     kube.denied.append(f"{verb} {group}/{plural} {ns}/{name}")
                     self._send(
