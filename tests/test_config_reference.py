@@ -57,3 +57,14 @@ def test_a_changed_description_makes_the_check_fail(
     )
     monkeypatch.setattr(ref, "BundleConfig", bundle)
     assert ref.main(["--check", "--out", str(out)]) == 1
+
+
+def test_a_section_docstring_opening_on_its_own_line_heads_its_section(monkeypatch) -> None:
+    """A section model's docstring written with its summary on the line after the quotes
+    (PEP 257's other style) still heads the section, as its first paragraph, whitespace
+    collapsed."""
+    monkeypatch.setattr(
+        DashboardsConfig, "__doc__", "\n    Grafana dashboards,\n    as rendered.\n\n    More.\n"
+    )
+    page = ref.reference_markdown()
+    assert "## `dashboards`\n\nGrafana dashboards, as rendered.\n" in page

@@ -276,3 +276,13 @@ def test_an_idle_lookup_panel_is_explained_as_idle(expr):
     from observability.dashboards.availability import IDLE, expected_empty
 
     assert expected_empty(expr, lambda fam: True) == IDLE["vllm:mm_cache_queries_total"]
+
+
+def test_a_query_needing_a_flag_and_a_newer_vllm_is_explained_by_the_versions():
+    """A query reading a family only --speculative-config turns on, beside one vLLM 0.7.3
+    lacks: its note names the version (every family flag-gated would name the flag)."""
+    from observability.dashboards.availability import family_note
+
+    spec, kv = "vllm:spec_decode_num_drafts_total", VLLM.KV_CACHE_USAGE.v1
+    assert family_note([spec]) == "Only with --speculative-config"
+    assert family_note([spec, kv]) == family_note([kv]) == "Not exposed by vLLM 0.7.3"

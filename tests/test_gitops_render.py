@@ -359,3 +359,29 @@ def test_vllm_serve_takes_the_model_positionally_and_a_public_model_needs_no_tok
         bundle, bundle.models["llama-3-8b-instruct"], "llama-3-8b-instruct"
     )
     assert "env" not in gated["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_only_the_pools_member_models_carry_its_pod_label(bundle: BundleConfig) -> None:
+    """With the inference pool on, the pods of a model that names the pool carry the label
+    the InferencePool selects; a model outside the pool renders without it (the pool must
+    not route to it)."""
+    from observability.render.router_chart import POOL_POD_LABEL
+
+    member, *others = sorted(bundle.models)
+    assert others
+    pool = bundle.pool.name
+    cfg = _cfg_with(
+        bundle,
+        gateway__inference_pool__enabled=True,
+        **{f"models__{member}__inference_pool": pool},
+    )
+    out = render_objects(cfg)
+
+    def labelled(key: str) -> bool:
+        text = yaml.safe_dump(out[f"deploy/vllm/overlays/{key}/kustomization.yaml"])
+        return f"{POOL_POD_LABEL}: {pool}" in text
+
+    plain = [k for k in others if f"deploy/vllm/overlays/{k}/kustomization.yaml" in out]
+    assert plain  # models served by the vLLM Deployment beside the member
+    assert labelled(member)
+    assert not any(labelled(k) for k in plain)

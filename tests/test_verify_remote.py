@@ -109,6 +109,16 @@ def test_lag_under_the_bound_passes(cfg: BundleConfig, fake: FakeRemotePrometheu
     assert _run(cfg, fake)["prometheus.remote_write"][0] == Status.PASS
 
 
+@pytest.mark.parametrize(("lag", "status"), [("120", Status.PASS), ("120.5", Status.FAIL)])
+def test_lag_bound_is_prometheus_remote_write_behinds(
+    cfg: BundleConfig, fake: FakeRemotePrometheus, lag: str, status: Status
+) -> None:
+    """A queue is behind past 120 s, the bound of Prometheus' own PrometheusRemoteWriteBehind
+    alert: verify and that alert agree on which queue is behind."""
+    fake.answer("highest_sent_timestamp", [{"metric": QUEUE, "value": [1796136629.5, lag]}])
+    assert _run(cfg, fake)["prometheus.remote_write"][0] == status
+
+
 def test_shards_at_maximum_fail(cfg: BundleConfig, fake: FakeRemotePrometheus) -> None:
     fake.answer("shards_desired", [{"metric": QUEUE, "value": [1796136629.5, "250"]}])
     status, evidence = _run(cfg, fake)["prometheus.remote_write"]
