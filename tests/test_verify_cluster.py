@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import time
 from collections.abc import Iterator
 
@@ -74,6 +75,26 @@ def test_healthy_installation_passes_every_check_with_least_privilege(h: Harness
     # a hang guard only: how fast verify is lives in bench/verify_speed.py (this took 23 s
     # beside a busy suite on 2 cores, against 1-3 s alone)
     assert run.seconds < 60
+
+
+def test_panels_check_names_at_most_four_panels_not_exposed_here(h: Harness) -> None:
+    """The healthy cluster's panels PASS; of the panels this fake's exporters leave empty as
+    their notes say, the evidence counts them all and names four."""
+    r = run_one(h, "grafana.panels")
+    assert r.status is Status.PASS, r
+    m = re.search(r"; (\d+) not exposed here, as their panels say: (.*)$", r.evidence)
+    assert m, r.evidence
+    assert int(m[1]) > 4  # the fake exposes no kube-state-metrics, Karpenter, LoRA, ...
+    assert len(re.findall(r"'[^']+' \(", m[2])) == 4, m[2]
+
+
+def test_drift_guard_reads_prometheus_when_the_pod_is_unreachable(h: Harness) -> None:
+    """The vLLM Service cannot be reached through the API server proxy (a NetworkPolicy):
+    the drift guard reads the pods' names from Prometheus instead and passes."""
+    del h.kube.backends[("vllm", "vllm-" + h.cfg.vllm.deploy[0])]
+    r = run_one(h, "scrape.drift")
+    assert r.status is Status.PASS, r
+    assert h.cfg.vllm.deploy[0] in r.evidence
 
 
 def test_cli_json_and_exit_code(h: Harness) -> None:
@@ -442,6 +463,19 @@ def test_local_mode_checks_prometheus_and_alertmanager_only(h: Harness) -> None:
     assert res.exit_code == 0, res.output
     ids = {c["id"] for c in json.loads(res.stdout)["checks"]}
     assert "alerting.watchdog" in ids and "scrape.escaping" in ids
+    # every check that needs only Prometheus and Alertmanager runs (generated mutant: a
+    # local=True turned False took scrape.targets out of local mode unnoticed)
+    assert {
+        "prometheus.ready",
+        "alertmanager.ready",
+        "rules.loaded",
+        "rules.errors",
+        "alerts.firing",
+        "scrape.targets",
+        "scrape.series",
+        "scrape.escaping",
+        "scrape.generation",
+    } <= ids
     assert not ids & {"argocd.apps", "gpu.nodes", "scrape.selected", "grafana.ready"}
 
 

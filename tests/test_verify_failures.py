@@ -470,3 +470,55 @@ def test_watchdog_routed_to_a_receiver_without_integration_fails(h: Harness) -> 
         "Watchdog reaches nobody: Alertmanager routes it to heartbeat, which has no integration"
     )
     assert r.fix.startswith("set alerting.receivers.heartbeat_webhook_url in bundle.yaml")
+
+
+def test_the_null_receiver_is_a_deliberate_drop_not_a_quiet_one(h: Harness) -> None:
+    """Routing alerts to a receiver named `null` drops them on purpose (the bundle sends
+    severity=none there): it is not reported as a routed receiver without integrations."""
+    url = h.prom.start_alertmanager(
+        {
+            "route": {
+                "receiver": "chat",
+                "routes": [{"receiver": "null", "matchers": ['severity="none"']}],
+            },
+            "receivers": [
+                {"name": "chat", "webhook_configs": [{"url": "http://127.0.0.1:9/chat"}]},
+                {"name": "null"},
+            ],
+        }
+    )
+    h.kube.backends[("monitoring", "kube-prometheus-stack-alertmanager")] = url
+    r = run_one(h, "alerting.config")
+    assert r.status is Status.PASS, r
+    assert "receivers with integrations: chat" in r.evidence
+    assert "without integrations" not in r.evidence
+
+
+def test_watchdog_not_firing_in_prometheus_fails_while_other_alerts_fire(h: Harness) -> None:
+    """Prometheus fires other alerts but no Watchdog (its rule dropped): alerting.watchdog
+    fails on the Watchdog itself, not on any alert firing."""
+    groups = rule_groups(h.cfg)
+    without = [
+        {**g, "rules": [r for r in g["rules"] if r.get("alert") != "Watchdog"]} for g in groups
+    ]
+    without.append({"name": "other", "rules": [{"alert": "VLLMAlwaysFiring", "expr": "vector(1)"}]})
+    h.prom.set_rule_groups([g for g in without if g["rules"]])
+    try:
+        h.wait_scraped('ALERTS{alertname="VLLMAlwaysFiring", alertstate="firing"}')
+        h.wait_scraped('absent(ALERTS{alertname="Watchdog"})')
+        r = run_one(h, "alerting.watchdog")
+        assert r.status is Status.FAIL, r
+        assert r.evidence.startswith("Watchdog is not firing in Prometheus"), r.evidence
+    finally:
+        h.prom.set_rule_groups(groups)
+        h.wait_scraped('ALERTS{alertname="Watchdog", alertstate="firing"}')
+
+
+def test_operator_with_more_ready_replicas_than_wanted_passes(h: Harness) -> None:
+    """During a rollout (maxSurge) or a scale-down a Deployment can count more ready
+    replicas than it wants: that is ready, not a failure."""
+    dep = _deployment(h, "monitoring", "operator")
+    dep["status"]["readyReplicas"] = dep["spec"]["replicas"] + 1
+    r = run_one(h, "operator.ready")
+    assert r.status is Status.PASS, r
+    assert "monitoring/kube-prometheus-stack-operator 2/1 ready" in r.evidence

@@ -275,3 +275,32 @@ def test_checks_apply_only_with_their_runtime(bundle, cfg) -> None:
     assert not {"runtime.kserve", "runtime.lws"} & {
         c.id for c in CHECKS if c.applies is not None and c.applies(bundle)
     }
+
+
+def test_llmisvc_not_ready_and_counted_twice_says_both(cfg, kube, tmp_path) -> None:
+    """Two failures at once, the service not ready and its engine scraped twice: the
+    evidence and the fix name both, the not-ready one first."""
+    kube.remove("LLMInferenceService", KSERVE_KEY, KSERVE_NS)
+    kube.add(_llmisvc(ready=False), controller_monitor(KSERVE_NS, renamed=False))
+    out = _run("runtime.kserve", cfg, kube, tmp_path)
+    assert out.status == Status.FAIL
+    assert out.evidence.startswith(f"LLMInferenceService {KSERVE_NS}/{KSERVE_KEY} not ready (")
+    assert "counted twice" in out.evidence
+    assert "no free GPU" in out.fix and "controller_monitors: true" in out.fix
+
+
+def test_a_not_ready_pod_is_explained_by_its_false_conditions_only(cfg, kube, tmp_path) -> None:
+    """A worker failing its readiness probe (no container waiting): the why is the reason of
+    the conditions that are not True; a True one's reason (a readiness gate that passed) is
+    not quoted."""
+    kube.remove("Pod", f"{SET}-1-1", LWS_NS)
+    pod = _pod(1, 1, ready=False)
+    for c in pod["status"]["conditions"]:
+        if c["status"] == "False":
+            c.update(reason="ContainersNotReady", message="containers with unready status")
+    pod["status"]["conditions"].append(_cond("example.com/gate-ready", "True", "GateOpen", "ok"))
+    kube.add(pod)
+    out = _run("runtime.lws", cfg, kube, tmp_path)
+    assert out.status == Status.FAIL
+    assert f"worker {SET}-1-1 not ready (Running, ContainersNotReady" in out.evidence
+    assert "GateOpen" not in out.evidence, out.evidence
