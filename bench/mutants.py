@@ -201,6 +201,16 @@ TESTS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "tests/test_verify_drift.py",
         ),
     ),
+    # the context's cluster reads (the Prometheus object, Services) serve the checks: the
+    # healthy cluster and its failures read them
+    (
+        "observability/verify/context.py",
+        (
+            "tests/test_verify_cluster.py",
+            "tests/test_verify_units.py",
+            "tests/test_verify_runtimes.py",
+        ),
+    ),
     (
         "observability/verify/",
         (
@@ -244,6 +254,8 @@ EQUIVALENT: dict[str, str] = {
     " process_virtual_memory_bytes 12 GiB -> 6 GiB: no rule, panel, verify check or bench"
     " reads that family (the process panel reads resident memory and descriptors), so"
     " nothing the bundle shows changes",
+    "observability/verify/context.py:NumberReplacer:0": "the default of Options.http_timeout"
+    " 5.0 -> 6.0: `obsctl verify` always passes its own (min(5 s, --timeout / 2))",
     "observability/dashboards/exprs.py:NumberReplacer:18": "promtool's subprocess timeout"
     " 60 s -> 61 s: differs only for a promtool hanging between the two",
     "observability/config_errors.py:NumberReplacer:34": "sort key of an error line without"

@@ -10,7 +10,7 @@ from observability.config import BundleConfig
 from observability.metrics.catalog import available_vllm_versions, vllm_catalog
 from observability.sim.metrics import ReplicaMetrics
 from observability.sim.ray import RayServeStats, ray_worker_exposition
-from observability.verify.drift import blind_readers, exposed, from_names
+from observability.verify.drift import blind_readers, exposed, from_names, summary
 
 RAY = {"2.58.0": "0.26.0", "2.49.2": "0.10.1"}
 
@@ -63,3 +63,22 @@ def test_an_idle_pod_is_told_apart_from_a_serving_one() -> None:
     m = ReplicaMetrics(vllm_catalog("0.33.0"), "m", {})
     m._inc("vllm:request_success_total", 1, finished_reason="stop")
     assert exposed(m.exposition().decode()).served
+
+
+def test_the_summary_names_up_to_twelve_blind_alerts_and_counts_the_rest(
+    bundle: BundleConfig,
+) -> None:
+    """A vLLM pod exposing none of vLLM's families (every engine alert blind): the FAIL line
+    names up to twelve alerts, each with the family it misses first, and counts the others
+    as `+N`; the bundle's twelve engine alerts are all named."""
+    seen = from_names([{"__name__": "process_cpu_seconds_total"}])
+    blind = blind_readers(bundle, runtimes.get("vllm"), seen)
+    alerts = [b for b in blind if b.kind == "alert"]
+    panels = len(blind) - len(alerts)
+    assert len(alerts) >= 12
+    text = summary(blind)
+    assert text.startswith(f"{len(alerts)} alerts ({alerts[0].name} ({alerts[0].missing[0]}), ")
+    more = f", +{len(alerts) - 12}" if len(alerts) > 12 else ""
+    assert text.endswith(f"{more}) and {panels} panels"), text
+    named = text.split(" alerts (", 1)[1].rsplit(") and ", 1)[0].removesuffix(more)
+    assert named.count(" (") == 12, named
