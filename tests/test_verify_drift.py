@@ -4,9 +4,12 @@ vendored catalogs of each vLLM version and each Ray naming generation."""
 from __future__ import annotations
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sim_helpers import MODEL, running_sim, scrape
 
 from observability import runtimes
 from observability.config import BundleConfig
+from observability.httppool import shared_client
 from observability.metrics.catalog import available_vllm_versions, vllm_catalog
 from observability.sim.metrics import ReplicaMetrics
 from observability.sim.ray import RayServeStats, ray_worker_exposition
@@ -82,3 +85,38 @@ def test_the_summary_names_up_to_twelve_blind_alerts_and_counts_the_rest(
     assert text.endswith(f"{more}) and {panels} panels"), text
     named = text.split(" alerts (", 1)[1].rsplit(") and ", 1)[0].removesuffix(more)
     assert named.count(" (") == 12, named
+
+
+@pytest.mark.parametrize("version", ["0.7.3", "0.33.0"])
+def test_prometheus_and_the_pod_agree_on_what_is_blind(bundle: BundleConfig, version: str) -> None:
+    """Where the pod cannot be reached, Prometheus answers with the series names of a pod
+    that served (a histogram as its _bucket, _sum and _count series): the guard judges them
+    as it judges the pod's own exposition, no drift and the same version."""
+    with running_sim(version) as sim:
+        port = sim.manifest["replicas"][0]["port"]
+        r = shared_client().post(
+            f"http://127.0.0.1:{port}/v1/completions",
+            json={"model": MODEL, "prompt": "a b c", "max_tokens": 4},
+        )
+        assert r.status_code == 200, r.text
+        text = scrape(port)
+    rows = [
+        {"__name__": s.name} for fam in text_string_to_metric_families(text) for s in fam.samples
+    ]
+    assert any(r["__name__"].endswith("_bucket") for r in rows)
+    pod, prom = exposed(text), from_names(rows)
+    assert prom.version == pod.version and version in pod.version
+    assert blind_readers(bundle, runtimes.get("vllm"), prom) == []
+
+
+def test_an_exposition_no_catalog_fits_is_named_after_the_nearest() -> None:
+    """Families of the newest vLLM plus one it removed fit no cataloged version: the guess
+    is the newest, with the share of families alike (Jaccard: shared over all)."""
+    newest = available_vllm_versions()[-1]
+    theirs = set(vllm_catalog(newest).families)
+    ours = {f for f in theirs if f.startswith("vllm:")} | {"vllm:gpu_cache_usage_perc"}
+    assert "vllm:gpu_cache_usage_perc" not in theirs
+    alike = len(ours & theirs) / len(ours | theirs)
+    assert 0.5 < alike < 1
+    seen = from_names({"__name__": n} for n in ours)
+    assert seen.version == f"vLLM {newest} (nearest catalog: {alike:.0%} of families alike)"
