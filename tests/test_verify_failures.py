@@ -522,3 +522,29 @@ def test_operator_with_more_ready_replicas_than_wanted_passes(h: Harness) -> Non
     r = run_one(h, "operator.ready")
     assert r.status is Status.PASS, r
     assert "monitoring/kube-prometheus-stack-operator 2/1 ready" in r.evidence
+
+
+def test_many_unhealthy_bundle_rules_are_counted_and_five_named(h: Harness) -> None:
+    """Seven rules of a bundle group failing to evaluate: rules.loaded fails naming five
+    of them with their error, so the line stays readable."""
+    import json
+
+    from verify_fakes.kube import wait_until
+
+    groups = rule_groups(h.cfg)
+    # two series on the right, one match group: fails at every evaluation, whatever is scraped
+    dup = 'vector(1) + on() group_left() (vector(1) or label_replace(vector(1), "a", "b", "", ""))'
+    ERR = "found duplicate series for the match group"
+    bad = {
+        "name": groups[0]["name"],
+        "rules": [{"record": f"verify_test:dup{i}", "expr": dup} for i in range(7)],
+    }
+    h.prom.set_rule_groups([bad, *groups[1:]])
+    try:
+        wait_until(lambda: json.dumps(h.prom_rules()).count(ERR) >= 7, 20, "7 rule errors")
+        r = run_one(h, "rules.loaded")
+        assert r.status is Status.FAIL, r
+        assert r.evidence.startswith(f"rules unhealthy: {bad['name']}/verify_test:dup"), r
+        assert r.evidence.count(ERR) == 5, r.evidence
+    finally:
+        h.prom.set_rule_groups(groups)
