@@ -296,9 +296,14 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 rules = write_rule_files(cfg, tmp / "rules")[:1]
                 print("backfilling the vllm.recording rules over the history ...", flush=True)
+
+                def restart() -> None:
+                    sup.stop()
+                    start_prometheus(sup, tmp, port, [])
+
                 backfill_recordings(
                     url, rules[0], tmp / "data", start - 600, end, f"{scrape_s}s",
-                    str(find_binary("promtool")),
+                    str(find_binary("promtool")), restart=restart,
                 )  # fmt: skip
                 sup.stop()
                 url = start_prometheus(sup, tmp, port, rules)

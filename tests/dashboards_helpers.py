@@ -220,7 +220,15 @@ def backfilled_prometheus(
         if rule_files:
             start_s = fleet.end - fleet.seconds
             backfill_recordings(
-                url, rule_files[0], tmp / "data", start_s, fleet.end, "15s", promtool, 300
+                url,
+                rule_files[0],
+                tmp / "data",
+                start_s,
+                fleet.end,
+                "15s",
+                promtool,
+                300,
+                restart=lambda: (sup.stop(), start([])),
             )
             sup.stop()
             start(rule_files)

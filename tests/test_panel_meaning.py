@@ -107,10 +107,33 @@ def test_every_pnn_target_on_another_quantile_is_an_error(dashboards):
     for name, panel, i in named:
         broken = copy.deepcopy(panel)
         t = broken["targets"][i]
-        phi = promql_ast.quantiles(t["expr"])[0].phi
+        computed = promql_ast.quantiles(t["expr"])
+        phi = computed[0].phi if computed else promql_ast.recorded_quantiles(t["expr"])[0]
         other = 0.75 if phi != 0.75 else 0.9
         t["expr"] = t["expr"].replace(f"histogram_quantile({phi},", f"histogram_quantile({other},")
+        t["expr"] = t["expr"].replace(f'quantile="{phi}"', f'quantile="{other}"')
+        assert t["expr"] != panel["targets"][i]["expr"], (panel["title"], i)
         assert check_dashboard(name, {"panels": [broken]}), (panel["title"], i)
+
+
+def test_a_recorded_quantile_counts_as_its_quantile_label():
+    rec = "namespace_model_name:vllm_time_to_first_token_seconds:quantile_rate1m"
+    assert promql_ast.recorded_quantiles(
+        f'{rec}{{model_name=~"$model_name", quantile="0.99"}}'
+    ) == [0.99]
+    # a bucket-rate recording or an unpinned quantile recording names no quantile
+    assert promql_ast.recorded_quantiles(f'{rec}{{quantile=~"0.9.*"}}') == []
+    bucket = "namespace_model_name:vllm_time_to_first_token_seconds_bucket:rate1m"
+    assert promql_ast.recorded_quantiles(f'{bucket}{{quantile="0.99"}}') == []
+    p99 = {
+        "title": "TTFT",
+        "type": "timeseries",
+        "fieldConfig": {"defaults": {"unit": "s"}},
+        "targets": [{"expr": f'{rec}{{quantile="0.99"}}', "legendFormat": "p99 {{model_name}}"}],
+    }
+    assert check_dashboard("d.json", {"panels": [p99]}) == []
+    p99["targets"][0]["expr"] = f'{rec}{{quantile="0.95"}}'
+    assert [f.field for f in check_dashboard("d.json", {"panels": [p99]})] == ["targets[0]"]
 
 
 def test_every_panel_with_a_known_dimension_in_another_unit_is_an_error(dashboards):

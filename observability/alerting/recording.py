@@ -16,6 +16,15 @@ looks like the raw one at the finest useful resolution. Alerts keep their own 5m
 5m rate is not the mean of 1m rates (extrapolation, counter resets), and promtool tests pin
 the alert values. `namespace_model_name` recordings keep (cluster,) namespace, model_name
 and the metric's own `le`/`finished_reason`; `namespace_pod_model_name` ones also keep pod.
+
+The quantiles the dashboards draw per model are recorded too (`QUANTILE_RATE1M`,
+`RESIDENCY_QUANTILE_RATE1M`), from the 1m bucket-rate recordings, one name per histogram
+with the quantile in a `quantile` label (as kubernetes-mixin's
+`cluster_quantile:...:histogram_quantile`). A panel then selects a few series per model
+instead of aggregating every bucket at every step of the range: on Prometheus 2.42 the
+`sum by (le, ...)` under `histogram_quantile` costs more than reading the buckets.
+Filtering a per-model quantile by namespace and model_name selects the same values the
+panel computed from the buckets before.
 """
 
 from __future__ import annotations
@@ -41,9 +50,15 @@ __all__ = [
     "PREEMPTIONS_RATE5M",
     "PROMPT_TOKENS_BY_SOURCE_RATE1M",
     "PROMPT_TOKENS_RATE1M",
+    "QUANTILES",
+    "QUANTILE_RATE1M",
     "QUEUE_TIME_BUCKET_RATE5M",
     "RECORDING_RULES",
     "REQUESTS_RATE1M",
+    "RESIDENCY",
+    "RESIDENCY_BUCKET_RATE1M",
+    "RESIDENCY_QUANTILES",
+    "RESIDENCY_QUANTILE_RATE1M",
     "SUM_RATE1M",
     "TTFT_BUCKET_RATE5M",
     "VERSION_LIMITED",
@@ -94,9 +109,41 @@ COUNT_RATE1M: dict[str, str] = {
     s.key: f"{_M}:{s.v1.replace('vllm:', 'vllm_')}_count:rate1m" for s in _PHASES if s.v1
 }
 PROMPT_TOKENS_BY_SOURCE_RATE1M = f"{_M}:vllm_prompt_tokens_by_source:rate1m"  # keeps source
+
+
+def _quantile_name(bucket_rate: str) -> str:
+    """`X_bucket:rate1m` -> `X:quantile_rate1m` (same level; the quantile is a label)."""
+    return bucket_rate.replace("_bucket:rate1m", ":quantile_rate1m")
+
+
+# The single pane's p50/p95/p99 per model of every histogram it draws as lines.
+QUANTILES = (0.5, 0.95, 0.99)
+QUANTILE_RATE1M: dict[str, str] = {k: _quantile_name(n) for k, n in BUCKET_RATE1M.items()}
+# KV block residency (vLLM >= 0.26 with --kv-cache-metrics): the KV-cache companion's
+# p50/p99 per model. One name in every version that has them, so no fallback.
+RESIDENCY = (
+    "vllm:kv_block_lifetime_seconds",
+    "vllm:kv_block_idle_before_evict_seconds",
+    "vllm:kv_block_reuse_gap_seconds",
+)
+RESIDENCY_QUANTILES = (0.5, 0.99)
+RESIDENCY_BUCKET_RATE1M: dict[str, str] = {
+    f: f"{_M}:{f.replace('vllm:', 'vllm_')}_bucket:rate1m" for f in RESIDENCY
+}
+RESIDENCY_QUANTILE_RATE1M: dict[str, str] = {
+    f: _quantile_name(n) for f, n in RESIDENCY_BUCKET_RATE1M.items()
+}
 # Dashboard recordings over families vLLM 0.7.3 / 0.10.1 do not expose: empty there, and
 # their panels say so; no alert may read them (lint's metric contract).
-VERSION_LIMITED = frozenset({BUCKET_RATE1M[VLLM.REQUEST_TPOT.key], PROMPT_TOKENS_BY_SOURCE_RATE1M})
+VERSION_LIMITED = frozenset(
+    {
+        BUCKET_RATE1M[VLLM.REQUEST_TPOT.key],
+        QUANTILE_RATE1M[VLLM.REQUEST_TPOT.key],
+        PROMPT_TOKENS_BY_SOURCE_RATE1M,
+        *RESIDENCY_BUCKET_RATE1M.values(),
+        *RESIDENCY_QUANTILE_RATE1M.values(),
+    }
+)
 REQUESTS_RATE1M = f"{_M}:vllm_request_success:rate1m"  # keeps finished_reason
 PROMPT_TOKENS_RATE1M = f"{_M}:vllm_prompt_tokens:rate1m"
 GENERATION_TOKENS_RATE1M = f"{_M}:vllm_generation_tokens:rate1m"
@@ -105,6 +152,9 @@ POD_FAILED_RATE1M = f"{_P}:vllm_requests_failed:rate1m"
 
 DASHBOARD_RECORDINGS = (
     *BUCKET_RATE1M.values(),
+    *QUANTILE_RATE1M.values(),
+    *RESIDENCY_BUCKET_RATE1M.values(),
+    *RESIDENCY_QUANTILE_RATE1M.values(),
     PROMPT_TOKENS_BY_SOURCE_RATE1M,
     *SUM_RATE1M.values(),
     *COUNT_RATE1M.values(),
@@ -226,6 +276,19 @@ def dashboard_rules(sc: Scope) -> list[dict[str, Any]]:
     model = sc.promql(sc.model, w)
     pod = sc.promql(sc.pod, w)
     rules = [record(BUCKET_RATE1M[s.key], model.bucket_rate(s)) for s in _DASHBOARD_HISTOGRAMS]
+    rules += [
+        _quantile(QUANTILE_RATE1M[s.key], BUCKET_RATE1M[s.key], p)
+        for s in _DASHBOARD_HISTOGRAMS
+        for p in QUANTILES
+    ]
+    for family in RESIDENCY:
+        bucket = RESIDENCY_BUCKET_RATE1M[family]
+        rules.append(
+            record(bucket, f"sum by ({sc.by((*sc.model, 'le'))}) (rate({family}_bucket[{w}]))")
+        )
+        rules += [
+            _quantile(RESIDENCY_QUANTILE_RATE1M[family], bucket, p) for p in RESIDENCY_QUANTILES
+        ]
     for s in _PHASES:
         rules += [
             record(SUM_RATE1M[s.key], model.rate(s, suffix="_sum")),
@@ -254,6 +317,15 @@ def dashboard_rules(sc: Scope) -> list[dict[str, Any]]:
         ),
     ]
     return rules
+
+
+def _quantile(name: str, bucket_rate: str, q: float) -> dict[str, Any]:
+    """`histogram_quantile(q, <bucket-rate recording>)`, labelled `quantile="q"`. It reads
+    a recording of the same group, evaluated before it in the same round (rules of a group
+    run in order), so it is never a round behind."""
+    rule = record(name, f"histogram_quantile({q}, {bucket_rate})")
+    rule["labels"] = {"quantile": str(q)}
+    return rule
 
 
 _DASHBOARD_HISTOGRAMS = (

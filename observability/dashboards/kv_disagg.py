@@ -6,6 +6,7 @@ flag or connector say which in their "No data" text (availability.GATED)."""
 
 from __future__ import annotations
 
+from observability.alerting import recording as rec
 from observability.config import BundleConfig
 from observability.dashboards.finalize import dashboard_json
 from observability.dashboards.layout import Layout
@@ -86,6 +87,8 @@ def cache(r: Raw) -> list[PanelSpec]:
 
 
 def residency(r: Raw) -> list[PanelSpec]:
+    """Recorded p50/p99 per (namespace,) model (rec.RESIDENCY_QUANTILE_RATE1M): the raw
+    bucket quantiles were the costliest queries of the bundle's dashboards."""
     out = []
     for title, name, text in (
         ("KV block lifetime", "vllm:kv_block_lifetime_seconds",
@@ -96,7 +99,12 @@ def residency(r: Raw) -> list[PanelSpec]:
         ("KV block reuse gap", "vllm:kv_block_reuse_gap_seconds",
          "Time between consecutive uses of a KV block, p50/p99 per model"),
     ):  # fmt: skip
-        out.append(PanelSpec("timeseries", title, text, "s", _quantiles(r, name)))
+        recorded = rec.RESIDENCY_QUANTILE_RATE1M[name]
+        queries = tuple(
+            Query(r.q.recorded_quantile(recorded, p), f"p{round(p * 100)} {{{{model_name}}}}")
+            for p in rec.RESIDENCY_QUANTILES
+        )
+        out.append(PanelSpec("timeseries", title, text, "s", queries))
     return out
 
 

@@ -11,7 +11,7 @@ from observability.dashboards.panels import (
     Thresholds,
     thresholds_high,
 )
-from observability.dashboards.queries import QUANTILES, Queries
+from observability.dashboards.queries import Queries
 from observability.metrics.names import VLLM, Signal
 
 __all__ = ["latency", "request_shape", "throughput"]
@@ -22,10 +22,10 @@ _QUANT = "p50/p95/p99 per model from summed histogram buckets"
 def _quantiles(q: Queries, signal: Signal) -> tuple[Query, ...]:
     return tuple(
         Query(
-            q.quantile(p, signal, "namespace", "model_name"),
+            q.model_quantile(p, signal),
             f"p{round(p * 100)} {{{{model_name}}}}",
         )
-        for p in QUANTILES
+        for p in rec.QUANTILES
     )
 
 

@@ -41,7 +41,7 @@ def firing_selector(cfg: BundleConfig) -> str:
 
 
 ALERT_SCOPE = ("namespace", "model_name", "pod", "Hostname")
-QUANTILES = (0.5, 0.95, 0.99)
+QUANTILES = rec.QUANTILES  # the single pane's recorded quantiles
 
 
 def promql_regex_escape(value: str) -> str:
@@ -110,6 +110,16 @@ class Queries:
 
     def prompt_tps(self, *by: str, extra_matchers: str = "") -> str:
         return self.recorded(rec.PROMPT_TOKENS_RATE1M, *by, extra_matchers=extra_matchers)
+
+    def recorded_quantile(self, name: str, q: float) -> str:
+        """One quantile of a per-model quantile recording (`rec.QUANTILE_RATE1M`), filtered
+        by the cluster, namespace and model_name variables: the same values as
+        `quantile(q, signal, "namespace", "model_name")`, read from a few series."""
+        return f'{name}{{{self._matchers("namespace", "model_name")}, quantile="{q}"}}'
+
+    def model_quantile(self, q: float, signal) -> str:
+        """p`q` of `signal` per (cluster,) namespace and model, recorded."""
+        return self.recorded_quantile(rec.QUANTILE_RATE1M[signal.key], q)
 
     def bucket_rate(self, signal, *by: str) -> str:
         return self.recorded(rec.BUCKET_RATE1M[signal.key], "le", *by)

@@ -32,6 +32,7 @@ from observability.dashboards.panels import (
     described_metrics,
     families_read,
 )
+from observability.dashboards.reads import recorded_sources
 from observability.lint.findings import Finding
 from observability.lint.scope import missing_matchers
 from observability.metrics import promql_ast
@@ -198,7 +199,10 @@ def _check_panel(
     file: str, panel: dict, cfg: BundleConfig, recorded: dict[str, str], variables: list[str]
 ) -> list[Finding]:
     out: list[Finding] = []
+    # what the panel descriptions name (recorded_sources: a quantile recording names the
+    # metrics under the bucket rate it reads), else what the rule reads
     sources = {n: tuple(families_read(e)) for n, e in recorded.items()}
+    sources |= {n: s for n, s in recorded_sources().items() if n in recorded}
     bucket_rates = _bucket_rates(recorded)
     title = panel.get("title", f"id {panel.get('id')}")
 

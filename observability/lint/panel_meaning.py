@@ -2,8 +2,8 @@
 
 Two properties, read from the dashboard JSON Grafana loads (never from the builder):
 
-- a panel titled, or a series legended, `pNN` queries `histogram_quantile(0.NN, ...)` and no
-  other quantile (a "p99 TTFT" stat on the 0.95 quantile stays green while the p99 alert
+- a panel titled, or a series legended, `pNN` queries `histogram_quantile(0.NN, ...)` (or a
+  quantile recording at `quantile="0.NN"`) and no other quantile (a "p99 TTFT" stat on the 0.95 quantile stays green while the p99 alert
   fires);
 - a panel's unit follows the family its queries read: `*_seconds` (quantiles, means) in `s`,
   token histograms in `tok` and token rates in `tok/s`, ratios (like over like, `*_perc`,
@@ -205,7 +205,9 @@ def _quantile_findings(file: str, panel: dict) -> list[Finding]:
         if want is None:
             continue
         try:
-            got = [q.phi for q in promql_ast.quantiles(t.get("expr", ""))]
+            expr = t.get("expr", "")
+            got = [q.phi for q in promql_ast.quantiles(expr)]
+            got += promql_ast.recorded_quantiles(expr)
         except promql_ast.PromQLError:
             continue  # the dashboards check reports expressions that do not parse
         if not got or any(phi != want for phi in got):

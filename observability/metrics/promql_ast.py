@@ -20,6 +20,8 @@ API (everything takes the expression text and is cached per text):
 - `groupings(expr)` -> every aggregation's `Grouping`: operator, `by`/`without`, labels.
 - `quantiles(expr)` -> every `histogram_quantile` call: phi, the grouping right under it,
   and the selectors it reads.
+- `recorded_quantiles(expr)` -> the `quantile="phi"` of every selector of a quantile
+  recording (`level:metric:quantile...`, e.g. `...:quantile_rate1m{quantile="0.99"}`).
 - `divisions(expr)` -> every `/` as (numerator, denominator) nodes.
 - `ranges_s(expr)` -> every range and subquery window, in seconds.
 - `variables(expr)` -> Grafana template variables used (`$x`, `${x}`, `${x:fmt}`, `[[x]]`).
@@ -27,6 +29,7 @@ API (everything takes the expression text and is cached per text):
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -50,6 +53,7 @@ __all__ = [
     "parse",
     "quantiles",
     "ranges_s",
+    "recorded_quantiles",
     "selectors",
     "unwrap",
     "variables",
@@ -255,6 +259,20 @@ def quantiles(expr: str | pp.Expr) -> list[Quantile]:
         agg = unwrap(inner)
         grouping = _grouping(agg) if isinstance(agg, pp.AggregateExpr) else None
         out.append(Quantile(phi, grouping, inner, tuple(_all_selectors(inner))))
+    return out
+
+
+def recorded_quantiles(expr: str | pp.Expr) -> list[float]:
+    """phi of every selector of a quantile recording (`level:metric:quantile...`) that pins
+    `quantile="phi"`, in order; such a selector without that matcher gives no phi."""
+    out: list[float] = []
+    for sel in selectors(expr):
+        if (sel.name or "").count(":") < 2 or not sel.name.rsplit(":", 1)[1].startswith("quantile"):
+            continue
+        for m in sel.matchers:
+            if m.label == "quantile" and m.op == "=":
+                with contextlib.suppress(ValueError):
+                    out.append(float(m.value))
     return out
 
 
