@@ -12,9 +12,11 @@ overview plus vllm_instances.json, vllm_kv_cache.json, vllm_speculative_decoding
 vllm_service_status.json from DIR, as published in vLLM's
 `examples/observability/dashboards/grafana/` at the commits pinned in
 bench/upstream_vllm_dashboards/SOURCE.md (download them there; they are not vendored).
-Upstream is refreshed as Grafana refreshes it on open: panels in collapsed rows are not
-queried (the KV Cache dashboard's connector rows, the Instances' sleep and MFU rows), and
-Service Status's row repeated per `model_name` is queried once per model. Without
+Both sides are refreshed as Grafana refreshes a dashboard on open: panels in collapsed rows
+are not queried (upstream's KV Cache connector rows and Instances' sleep and MFU rows; our
+companions' connector, sleep and speculative-decoding rows), and Service Status's row
+repeated per `model_name` is queried once per model. `--expanded` queries every panel of
+both, collapsed rows opened. Without
 `--upstream-dir`, `--all-dashboards` compares ours with the overview alone (an upper
 bound of the ratio).
 
@@ -55,6 +57,7 @@ from observability.config import load_config  # noqa: E402
 from observability.dashboards import DASHBOARDS  # noqa: E402
 from observability.dashboards.exprs import (  # noqa: E402
     PanelQuery,
+    iter_panels,
     panel_queries,
     substitute,
     template_values,
@@ -100,13 +103,23 @@ class Query:
 
 
 def dashboard_queries(
-    path: Path, rate_interval: str, range_: str, values: dict, prefix: str = ""
+    path: Path,
+    rate_interval: str,
+    range_: str,
+    values: dict,
+    prefix: str = "",
+    expanded: bool = False,
 ) -> list[Query]:
+    """The queries one refresh of a dashboard sends (collapsed rows skipped unless
+    `expanded`)."""
     dash = json.loads(path.read_text())
     variables = template_values(dash, values)
+    shown = {id(p) for p, _ in visible_panels(dash, {}, expanded)}
     return [
         _query(q, f"{prefix}{q.panel_id}:{q.title}", variables, rate_interval, range_)
-        for q in panel_queries(dash)
+        for p in iter_panels(dash)
+        if id(p) in shown
+        for q in panel_queries({"panels": [p]})
     ]
 
 
@@ -119,16 +132,21 @@ def _query(q: PanelQuery, panel: str, variables: dict, rate_interval: str, range
     )
 
 
-def visible_panels(dash: dict, repeat_values: dict[str, list[str]]) -> list[tuple[dict, dict]]:
+def visible_panels(
+    dash: dict, repeat_values: dict[str, list[str]], expanded: bool = False
+) -> list[tuple[dict, dict]]:
     """(panel, pinned variables) for every panel Grafana queries when the dashboard opens:
-    panels of collapsed rows are skipped; a row with `repeat: var` is queried once per value
-    of `var` (every panel after it up to the next row), each with `var` pinned."""
+    panels of collapsed rows are skipped (with `expanded`, queried as if opened); a row
+    with `repeat: var` is queried once per value of `var` (every panel after it up to the
+    next row), each with `var` pinned."""
     out: list[tuple[dict, dict]] = []
     repeat: str | None = None
     for panel in dash.get("panels", []):
         if panel.get("type") == "row":
             repeat = panel.get("repeat") or None
-            continue  # a collapsed row's panels sit inside it: not queried
+            if expanded:  # a collapsed row's panels sit inside it
+                out += [(p, {}) for p in panel.get("panels", [])]
+            continue
         if repeat:
             out += [(panel, {repeat: v}) for v in repeat_values.get(repeat, [".*"])]
         else:
@@ -137,7 +155,11 @@ def visible_panels(dash: dict, repeat_values: dict[str, list[str]]) -> list[tupl
 
 
 def upstream_queries(
-    path: Path, rate_interval: str, range_: str, repeat_values: dict[str, list[str]]
+    path: Path,
+    rate_interval: str,
+    range_: str,
+    repeat_values: dict[str, list[str]],
+    expanded: bool = False,
 ) -> list[Query]:
     """The queries one refresh of an upstream dashboard (full Grafana JSON) sends."""
     dash = json.loads(path.read_text())
@@ -147,7 +169,7 @@ def upstream_queries(
         if v.get("type") in ("custom", "constant", "textbox") and v.get("current")
     }
     out = []
-    for panel, pinned in visible_panels(dash, repeat_values):
+    for panel, pinned in visible_panels(dash, repeat_values, expanded):
         variables = template_values(dash, {**defaults, **pinned})
         suffix = "".join(f"[{v}]" for v in pinned.values())
         out += [
@@ -210,6 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-rules", action="store_true", help="run without our recording rules")
     ap.add_argument("--per-panel", action="store_true", help="print every panel's time")
     ap.add_argument(
+        "--expanded",
+        action="store_true",
+        help="query the panels of collapsed rows too, on both sides (every row opened)",
+    )
+    ap.add_argument(
         "--all-dashboards",
         action="store_true",
         help="time every dashboard the bundle ships (the pane and its companions) as ours",
@@ -259,21 +286,29 @@ def main(argv: list[str] | None = None) -> int:
             q
             for name in DASHBOARDS
             for q in dashboard_queries(
-                ROOT / "dashboards" / name, rate_interval, range_, {}, prefix=f"{name}#"
+                ROOT / "dashboards" / name,
+                rate_interval,
+                range_,
+                {},
+                prefix=f"{name}#",
+                expanded=args.expanded,
             )
         ]
     else:
-        ours = dashboard_queries(OURS, rate_interval, range_, {})
+        ours = dashboard_queries(OURS, rate_interval, range_, {}, prefix=f"{OURS.name}#")
     upstream = dashboard_queries(
         UPSTREAM, rate_interval, range_, UPSTREAM_DEFAULTS, prefix="vllm_overview.json#"
     )
     if args.upstream_dir is not None:
         repeat = {"model_name": models}  # what All expands a repeated row to
         for name in UPSTREAM_OTHERS:
-            upstream += upstream_queries(args.upstream_dir / name, rate_interval, range_, repeat)
+            upstream += upstream_queries(
+                args.upstream_dir / name, rate_interval, range_, repeat, args.expanded
+            )
     print(
         f"ours: {len(ours)} queries; upstream: {len(upstream)} queries "
-        f"({'all five' if args.upstream_dir else 'the overview'})",
+        f"({'all five' if args.upstream_dir else 'the overview'}"
+        f"{', collapsed rows opened' if args.expanded else ''})",
         flush=True,
     )
 
@@ -357,6 +392,12 @@ def report(url, ours, upstream, start, end, step, rate_interval, args) -> None:
     print(f"\nratio ours/upstream (median total query time): {ratio:.2f} ({verdict} <= 0.50)")
     for name in dashboards:
         slow = {p: statistics.median(r[p] for r in panels[name]) for p in panels[name][0]}
+        files: dict[str, list[float]] = {}
+        for p, t in slow.items():
+            files.setdefault(p.split("#", 1)[0], []).append(t)
+        print(f"\n{name}: per dashboard (sum of per-panel medians)")
+        for f, ts in sorted(files.items(), key=lambda kv: -sum(kv[1])):
+            print(f"  {1000 * sum(ts):8.1f} ms  {len(ts):3d} panels  {f}")
         top = sorted(slow.items(), key=lambda kv: -kv[1])
         shown = top if args.per_panel else top[:5]
         print(f"\n{name}: {'all panels' if args.per_panel else 'slowest panels'} (median ms)")

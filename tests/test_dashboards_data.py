@@ -132,3 +132,40 @@ def test_snapshot_html_is_self_contained_and_laid_out_like_the_dashboard(prom, b
 def test_unreachable_prometheus_is_one_line_error(bundle, tmp_path):
     with pytest.raises(PromError, match="cannot reach Prometheus"):
         take_snapshot("http://127.0.0.1:9", build_single_pane(bundle), TimeRange(0, 60), tmp_path)
+
+
+# Rows a connector or serve flag fills start collapsed, as in vLLM's own dashboards.
+COLLAPSED = {
+    "vllm-kv-cache-disaggregation.json": [
+        "KV connector (--kv-transfer-config)",
+        "NIXL transfers between prefill and decode (NixlConnector)",
+        "KV offloading (OffloadingConnector)",
+        "Simple CPU offload (SimpleCPUOffloadConnector)",
+    ],
+    "vllm-instance.json": [
+        "Sleep mode and weight updates",
+        "Speculative decoding (--speculative-config)",
+    ],
+    "vllm-single-pane.json": [],
+}
+
+
+def test_snapshot_renders_the_companions_with_their_collapsed_rows_open(prom, bundle, tmp_path):
+    version, url = prom
+    if version != "0.33.0":
+        pytest.skip("the newest catalog fills every companion row; one version is enough")
+    for name, dash in build_all(bundle).items():
+        rows = [p for p in dash["panels"] if p["type"] == "row" and p["collapsed"]]
+        assert [r["title"] for r in rows] == COLLAPSED[name]
+        if not rows:
+            continue
+        res = take_snapshot(
+            url, dash, TimeRange(END - 1800, END), tmp_path / name, scrape_interval="15s"
+        )
+        html = res.html.read_text()
+        assert res.empty == [], name
+        assert res.panels == len(list(iter_panels(dash)))
+        for row in rows:
+            assert row["panels"], row["title"]
+            for p in row["panels"]:
+                assert f"<h3>{p['title'].replace('&', '&amp;')}</h3>" in html, p["title"]

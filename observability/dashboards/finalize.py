@@ -201,7 +201,7 @@ def dashboard_json(
             {**ALERT_ANNOTATION, "expr": firing_selector(cfg)},
         ]
     }
-    for panel in data["panels"]:
+    for panel in [*data["panels"], *(c for p in data["panels"] for c in p.get("panels", []))]:
         if panel.get("type") == "row":
             panel.pop("datasource", None)
             panel.pop("targets", None)

@@ -16,7 +16,7 @@ from observability.dashboards.queries import Queries
 from observability.dashboards.raw import Raw
 from observability.metrics.promql import divide
 
-__all__ = ["build_instance", "rows"]
+__all__ = ["COLLAPSED", "build_instance", "rows"]
 
 POD = ("pod",)
 M = ("model_name",)
@@ -246,10 +246,17 @@ def rows(cfg: BundleConfig) -> list[tuple[str, list[PanelSpec]]]:
     ]
 
 
+# Rows a serve flag fills start collapsed, as vLLM's Instances dashboard keeps its sleep
+# row: sleep mode (--enable-sleep-mode) and RL weight updates, speculative decoding.
+COLLAPSED = frozenset(
+    {"Sleep mode and weight updates", "Speculative decoding (--speculative-config)"}
+)
+
+
 def build_instance(cfg: BundleConfig) -> dict:
     layout = Layout()
     for title, specs in rows(cfg):
-        layout.row(title, specs)
+        layout.row(title, specs, collapsed=title in COLLAPSED)
     return dashboard_json(
         cfg,
         layout.panels,

@@ -14,7 +14,7 @@ from observability.dashboards.panels import PanelSpec, Query
 from observability.dashboards.queries import Queries
 from observability.dashboards.raw import Raw
 
-__all__ = ["build_kv_disagg", "rows"]
+__all__ = ["COLLAPSED", "build_kv_disagg", "rows"]
 
 M = ("model_name",)
 POD = ("pod",)
@@ -341,10 +341,23 @@ def rows(cfg: BundleConfig) -> list[tuple[str, list[PanelSpec]]]:
     ]
 
 
+# Rows only a KV connector fills start collapsed, as in vLLM's KV Cache dashboard: a
+# deployment without that connector is not shown (or asked for) a screen of empty panels,
+# and one with it opens the row. Block residency stays open: one flag, recorded queries.
+COLLAPSED = frozenset(
+    {
+        "KV connector (--kv-transfer-config)",
+        "NIXL transfers between prefill and decode (NixlConnector)",
+        "KV offloading (OffloadingConnector)",
+        "Simple CPU offload (SimpleCPUOffloadConnector)",
+    }
+)
+
+
 def build_kv_disagg(cfg: BundleConfig) -> dict:
     layout = Layout()
     for title, specs in rows(cfg):
-        layout.row(title, specs)
+        layout.row(title, specs, collapsed=title in COLLAPSED)
     return dashboard_json(
         cfg,
         layout.panels,

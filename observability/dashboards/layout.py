@@ -15,7 +15,11 @@ GRID_WIDTH = 24  # Grafana's grid columns
 
 @dataclass
 class Layout:
-    """Places rows (expanded `RowPanel`s followed by their panels) top to bottom."""
+    """Places rows top to bottom: an expanded `RowPanel` followed by its panels, or a
+    collapsed one holding them (Grafana queries them only once the row is opened). A
+    collapsed row's panels keep the places they take when it is open, so the rows below
+    stay where they would be and the snapshot, which shows every row open, lays them out
+    the same."""
 
     panels: list[g.Panel] = field(default_factory=list)
     _y: int = 0
@@ -26,15 +30,15 @@ class Layout:
         self._next_id += 1
         return i
 
-    def row(self, title: str, specs: list[PanelSpec]) -> None:
-        self.panels.append(
-            g.RowPanel(
-                title=title,
-                id=self._id(),
-                gridPos=g.GridPos(h=1, w=GRID_WIDTH, x=0, y=self._y),
-                collapsed=False,
-            )
+    def row(self, title: str, specs: list[PanelSpec], collapsed: bool = False) -> None:
+        row = g.RowPanel(
+            title=title,
+            id=self._id(),
+            gridPos=g.GridPos(h=1, w=GRID_WIDTH, x=0, y=self._y),
+            collapsed=collapsed,
         )
+        self.panels.append(row)
+        placed = row.panels if collapsed else self.panels
         self._y += 1
         x, line_h = 0, 0
         for spec in specs:
@@ -44,7 +48,7 @@ class Layout:
                 self._y += line_h
                 x, line_h = 0, 0
             grid = g.GridPos(h=spec.height, w=spec.width, x=x, y=self._y)
-            self.panels.append(build(spec, grid, self._id()))
+            placed.append(build(spec, grid, self._id()))
             x += spec.width
             line_h = max(line_h, spec.height)
         self._y += line_h

@@ -298,7 +298,8 @@ def check_dashboard(file: str, dash: dict, cfg: BundleConfig, parse: bool = True
         out.append(_finding(file, f"schemaVersion below {MIN_SCHEMA_VERSION}: re-render"))
     out += _check_vars(file, dash, cfg)
     seen: dict[int, str] = {}
-    for panel in dash.get("panels", []):
+    top = dash.get("panels", [])
+    for panel in [*top, *(c for p in top for c in p.get("panels", []))]:  # collapsed rows' too
         pid = panel.get("id")
         if pid in seen:
             out.append(_finding(file, f"panel id {pid} also used by {seen[pid]!r}", panel["title"]))

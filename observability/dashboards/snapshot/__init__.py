@@ -24,7 +24,8 @@ class SnapshotResult:
 
 
 def _page_height(dashboard: Mapping) -> int:
-    bottom = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in dashboard["panels"])
+    every = [*dashboard["panels"], *(c for p in dashboard["panels"] for c in p.get("panels", []))]
+    bottom = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in every)  # collapsed rows open
     return bottom * (ROW_H + GAP) + 110
 
 
