@@ -56,6 +56,12 @@ from observability.verify.model import Check, Outcome, Status
 __all__ = ["CHECKS"]
 
 
+# (kind, group, version, plural) of the custom resources the runtimes' checks read
+_RAYSERVICE = ("RayService", "ray.io", "v1", "rayservices")
+_SCALED_OBJECT = ("ScaledObject", "keda.sh", "v1alpha1", "scaledobjects")
+_LEADER_WORKER_SET = ("LeaderWorkerSet", "leaderworkerset.x-k8s.io", "v1", "leaderworkersets")
+
+
 def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
     for c in (obj.get("status") or {}).get("conditions") or []:
         if c.get("type") == kind:
@@ -123,14 +129,7 @@ def _rayservice(ctx: VerifyContext) -> Outcome:
     keys = _models(ctx, "rayservice")
     if not keys:
         return Outcome.skip("no deployed model uses runtime rayservice")
-    return _each_resource(
-        ctx,
-        keys,
-        ("RayService", "ray.io", "v1", "rayservices"),
-        rayservice_name,
-        OPERATOR_APP,
-        _rayservice_ready,
-    )
+    return _each_resource(ctx, keys, _RAYSERVICE, rayservice_name, OPERATOR_APP, _rayservice_ready)
 
 
 def _scaled_object_ready(
@@ -161,12 +160,7 @@ def _keda(ctx: VerifyContext) -> Outcome:
     if not keys:
         return Outcome.skip("autoscaling.keda.enabled is false (or no Deployment-served model)")
     return _each_resource(
-        ctx,
-        keys,
-        ("ScaledObject", "keda.sh", "v1alpha1", "scaledobjects"),
-        scaled_object_name,
-        KEDA_APP,
-        _scaled_object_ready,
+        ctx, keys, _SCALED_OBJECT, scaled_object_name, KEDA_APP, _scaled_object_ready
     )
 
 
@@ -356,14 +350,7 @@ def _lws(ctx: VerifyContext) -> Outcome:
     keys = _models(ctx, "lws")
     if not keys:
         return Outcome.skip("no deployed model uses runtime lws")
-    return _each_resource(
-        ctx,
-        keys,
-        ("LeaderWorkerSet", "leaderworkerset.x-k8s.io", "v1", "leaderworkersets"),
-        lws_name,
-        LWS_APP,
-        _lws_groups,
-    )
+    return _each_resource(ctx, keys, _LEADER_WORKER_SET, lws_name, LWS_APP, _lws_groups)
 
 
 def _uses(runtime: str) -> Any:
