@@ -202,3 +202,28 @@ def test_no_version_counts_a_client_abort(version):
     assert value(text, "vllm:request_success_total") == 1
     assert value(text, "vllm:request_success_total", finished_reason="abort") == 0
     assert value(text, "vllm:e2e_request_latency_seconds_count") == 1
+
+
+@pytest.mark.parametrize("version", available_vllm_versions())
+def test_sleep_aborts_what_runs_from_0_26(version):
+    """/sleep pauses in its default mode "abort" from vLLM 0.26 (AsyncLLM.sleep): the engine
+    aborts the requests in flight and counts them as abort. Before it, a sleeping engine
+    holds them (no abort counted)."""
+    aborts = version not in ("0.7.3", "0.10.1")
+    body = {"model": MODEL, "prompt": "hold", "max_tokens": 4000, "ignore_eos": True}
+    with running_sim(version, time_scale=1.0) as sim:
+        port = sim.manifest["replicas"][0]["port"]
+        url = f"http://127.0.0.1:{port}/v1/completions"
+        with httpx.stream("POST", url, json={**body, "stream": True}, timeout=10) as r:
+            lines = r.iter_lines()
+            next(lines)  # a first token: it runs
+            admin = f"http://127.0.0.1:{sim.cfg.admin_port}/faults"
+            fault = {"fault": "sleep", "target": "all", "params": {"level": 1}}
+            shared_client().post(admin, json=fault).raise_for_status()
+            if aborts:
+                rest = "".join(lines)
+                assert '"finish_reason": "abort"' in rest, rest[-300:]
+        text = scrape(port)
+    reasons = ("abort", "stop", "length")
+    got = {k: value(text, "vllm:request_success_total", finished_reason=k) for k in reasons}
+    assert got == {"abort": float(aborts), "stop": 0.0, "length": 0.0}

@@ -439,8 +439,9 @@ class SimCluster:
             r.engine.kv.limit = max(2, int(r.engine.kv.num_blocks * frac))
             asleep = self.faults.get("sleep", r.pod)
             r.engine.set_hung(self.faults.get("engine-hang", r.pod) is not None or bool(asleep))
-            if isinstance(r.metrics, ReplicaMetrics):
-                r.metrics.sleep_level(asleep.params["level"] if asleep else 0)
+            level = asleep.params["level"] if asleep else 0
+            if isinstance(r.metrics, ReplicaMetrics) and r.metrics.sleep_level(level):
+                r.engine.abort_all(r.inflight)  # /sleep's default mode aborts (vLLM >= 0.26)
             # a pod that is not scheduled, crash-looping or still loading has no listener
             crashed = any(self.faults.get(f, r.pod) for f in ("crash", *LIFECYCLE_FAULTS))
             if crashed != (r.port in self._crashed):
@@ -465,8 +466,7 @@ class SimCluster:
 
     async def _crash(self, r: Replica) -> None:
         """A replica dies: its requests are aborted, its port goes down (`_crash_port`)."""
-        for req in list(r.inflight):
-            r.engine.abort(req)
+        r.engine.abort_all(r.inflight)
         await self._crash_port(r.port)
 
     async def _crash_port(self, port: int) -> None:
@@ -553,8 +553,7 @@ class SimCluster:
 
     async def stop(self) -> None:
         for r in self.replicas:
-            for req in list(r.inflight):
-                r.engine.abort(req)
+            r.engine.abort_all(r.inflight)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

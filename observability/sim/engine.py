@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -157,6 +157,11 @@ class Engine:
             self.waiting.remove(req)
         self._finish(req, "abort")
         self.sink.gauges(self)
+
+    def abort_all(self, reqs: Iterable[Request]) -> None:
+        """The engine ends these requests itself (counted as abort, unlike a client's)."""
+        for req in list(reqs):
+            self.abort(req)
 
     def set_hung(self, hung: bool) -> None:
         self.hung = hung

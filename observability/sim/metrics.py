@@ -247,15 +247,20 @@ class ReplicaMetrics:
             self._l(name)
         self.gauges_from(0, 0, 0.0)
 
-    def sleep_level(self, level: int) -> None:
+    def sleep_level(self, level: int) -> bool:
         """vLLM's record_sleep_state: 0 awake; 1 weights offloaded; 2 everything discarded
-        (set for every engine of the server at once)."""
+        (set for every engine of the server at once). True when this puts an awake engine
+        to sleep on a version whose /sleep aborts the requests in flight: from 0.26
+        AsyncLLM.sleep pauses in its default mode "abort", and the engine core sends each
+        an abort output that is counted (CLIENT_ABORTS' note); 0.10.1 does not pause."""
+        awake = self._gauge_values.get(("vllm:engine_sleep_state", ("sleep_state", "awake")), 1)
         for state, value in (
             ("awake", int(level == 0)),
             ("weights_offloaded", int(level == 1)),
             ("discard_all", int(level == 2)),
         ):
             self._set("vllm:engine_sleep_state", value, sleep_state=state)
+        return bool(level) and awake == 1 and _vtuple(self.catalog.version) >= (0, 26)
 
     # --- engine events ----------------------------------------------------------------------
     def gauges(self, engine: Engine) -> None:
