@@ -10,7 +10,7 @@ from __future__ import annotations
 from observability.alerting.targets import vllm_up
 from observability.config import BundleConfig
 from observability.dashboards.finalize import dashboard_json
-from observability.dashboards.layout import Layout
+from observability.dashboards.layout import laid_out
 from observability.dashboards.panels import PanelSpec, Query, thresholds_high
 from observability.dashboards.queries import Queries
 from observability.dashboards.raw import Raw
@@ -254,12 +254,9 @@ COLLAPSED = frozenset(
 
 
 def build_instance(cfg: BundleConfig) -> dict:
-    layout = Layout()
-    for title, specs in rows(cfg):
-        layout.row(title, specs, collapsed=title in COLLAPSED)
     return dashboard_json(
         cfg,
-        layout.panels,
+        laid_out(rows(cfg), COLLAPSED),
         companion="instance",
         description="One vLLM server at a time (pick a pod): its process, configuration, "
         "sleep and weight-update operations, speculative decoding.",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from observability.alerting import recording as rec
 from observability.config import BundleConfig
 from observability.dashboards.finalize import dashboard_json
-from observability.dashboards.layout import Layout
+from observability.dashboards.layout import laid_out
 from observability.dashboards.panels import PanelSpec, Query
 from observability.dashboards.queries import Queries
 from observability.dashboards.raw import Raw
@@ -355,12 +355,9 @@ COLLAPSED = frozenset(
 
 
 def build_kv_disagg(cfg: BundleConfig) -> dict:
-    layout = Layout()
-    for title, specs in rows(cfg):
-        layout.row(title, specs, collapsed=title in COLLAPSED)
     return dashboard_json(
         cfg,
-        layout.panels,
+        laid_out(rows(cfg), COLLAPSED),
         companion="kv",
         description="Where prompt KV comes from, how long KV blocks live, and the KV "
         "connectors moving it: NIXL between prefill and decode workers, CPU offloading.",

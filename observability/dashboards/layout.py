@@ -8,7 +8,7 @@ from grafanalib import core as g
 
 from observability.dashboards.panels import PanelSpec, build
 
-__all__ = ["GRID_WIDTH", "Layout"]
+__all__ = ["GRID_WIDTH", "Layout", "laid_out"]
 
 GRID_WIDTH = 24  # Grafana's grid columns
 
@@ -52,3 +52,13 @@ class Layout:
             x += spec.width
             line_h = max(line_h, spec.height)
         self._y += line_h
+
+
+def laid_out(
+    rows: list[tuple[str, list[PanelSpec]]], collapsed: frozenset[str] = frozenset()
+) -> list[g.Panel]:
+    """The panels of `rows` placed top to bottom, the rows titled in `collapsed` closed."""
+    layout = Layout()
+    for title, specs in rows:
+        layout.row(title, specs, collapsed=title in collapsed)
+    return layout.panels

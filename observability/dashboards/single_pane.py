@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from observability.config import BundleConfig
 from observability.dashboards.finalize import dashboard_json
-from observability.dashboards.layout import Layout
+from observability.dashboards.layout import laid_out
 from observability.dashboards.pane_engine import cache, errors, scheduler
 from observability.dashboards.pane_gpu import GPU_BY, GPU_LEGEND, capacity, cost, gpu
 from observability.dashboards.pane_latency import latency, request_shape, throughput
@@ -60,7 +60,4 @@ def rows(cfg: BundleConfig) -> list[tuple[str, list[PanelSpec]]]:
 
 
 def build_single_pane(cfg: BundleConfig) -> dict:
-    layout = Layout()
-    for title, specs in rows(cfg):
-        layout.row(title, specs)
-    return dashboard_json(cfg, layout.panels)
+    return dashboard_json(cfg, laid_out(rows(cfg)))
