@@ -120,6 +120,8 @@ TESTS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "tests/test_runtimes.py::test_keda_scaled_object_app_and_alerts",
         ),
     ),
+    # the router chart's values: rendered only with gateway.inference_pool.install: chart
+    ("observability/render/router_chart.py", ("tests/test_router_render.py",)),
     (
         "observability/render/",
         ("tests/test_render.py", "tests/test_gitops_render.py", "tests/test_model_source.py"),
@@ -140,6 +142,7 @@ TESTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # rendered and their rules run in Prometheus by test_runtimes + test_runtimes_rules
     ("observability/runtimes/kserve.py", ("tests/test_kserve.py", "tests/test_architecture.py")),
     ("observability/runtimes/lws.py", ("tests/test_lws.py", "tests/test_architecture.py")),
+    ("observability/runtimes/tgi.py", ("tests/test_tgi.py", "tests/test_runtimes.py")),
     (
         "observability/runtimes/",
         (
@@ -284,6 +287,34 @@ EQUIVALENT: dict[str, str] = {
     " namespace, with the same answer (a cost, not a behaviour)",
     "observability/dashboards/queries.py:ReplaceTrueWithFalse:0": "Queries becomes a"
     " mutable, unhashable dataclass: no code assigns its fields or hashes one",
+    "observability/dashboards/push.py:ReplaceTrueWithFalse:0": "GrafanaAuth becomes a"
+    " mutable, unhashable dataclass: it is built once per push and only read, never assigned"
+    " or hashed",
+    "observability/config/reference.py:ReplaceComparisonOperator_Eq_Is:1": '`inner[0] == "."`'
+    ' -> `is`: CPython keeps one object per one-character string, so `is "."` is true exactly'
+    ' when `== "."` is',
+    "observability/verify/checks_crds.py:ReplaceComparisonOperator_Eq_LtE:3": "`type =="
+    ' "Available"` -> `<=` on a Prometheus or Alertmanager condition: prometheus-operator sets'
+    " two types, Available and Reconciled, and Reconciled sorts after, so both comparisons"
+    " pick the same condition",
+    "observability/verify/checks_rules.py:ReplaceComparisonOperator_Eq_Is:0": "`health =="
+    ' "err"` -> `is`: Prometheus reports health "err" exactly when the rule\'s last evaluation'
+    " error is set, and that lastError is the `or` beside it, so the rule is named either way",
+    "observability/verify/drift.py:AddNot:1": "suffixes stripped from the sample names that"
+    " do not end in them (removesuffix is then a no-op) instead of those that do: the parser"
+    " already names every histogram, summary and counter family by its base name, added just"
+    " above, so the set is the same for any typed exposition (vLLM, Ray, TGI and DCGM type"
+    " every family)",
+    "observability/verify/k8s.py:ExceptionReplacer:7": "OSError left out of the proxy's"
+    " unreachable handler: urllib3 wraps socket errors (refused, reset, TLS) into its own"
+    " HTTPError subclasses (NewConnectionError/MaxRetryError, ProtocolError, SSLError), which"
+    " the same clause still catches",
+    "observability/verify/k8s.py:NumberReplacer:8": "the default timeout of Cluster.__init__"
+    " 5.0 -> 6.0: its one constructor call (Cluster.connect) always passes the timeout",
+    "observability/sim/metrics.py:NumberReplacer:53": "the awake default of sleep_level 1 ->"
+    " 0: it is read only where the engine_sleep_state family is absent (0.7.3, 0.10.1;"
+    " _precreate sets awake=1 wherever the family exists), and there the >= 0.26 version"
+    " gate already returns False",
 }
 
 

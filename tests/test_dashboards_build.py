@@ -80,7 +80,7 @@ def test_variables_and_datasource_refs(dash, bundle):
     names = [v["name"] for v in with_cluster["templating"]["list"]]
     assert names == ["datasource", "cluster", "namespace", "model_name", "pod"]
     for q in panel_queries(with_cluster):
-        if "{" in q.expr and "ALERTS" not in q.expr:
+        if "{" in q.expr:  # ALERTS too: the central store labels them by cluster
             assert 'cluster=~"$cluster"' in q.expr, q.title
 
 

@@ -151,3 +151,12 @@ def test_substitute_rejects_unknown_variables(dash):
     with pytest.raises(UnknownVariable, match=r"\$cluster is not a variable"):
         template_values(dash, {"cluster": "a"})
     assert template_values(dash, {"pod": "p-1"})["pod"] == "p-1"
+
+
+def test_substitute_fills_grafanas_builtins_in_their_units(dash):
+    """`$__interval_ms` in milliseconds, `$__range_s` in seconds, as Grafana sends them
+    (generated mutant: `* 1000` -> `// 1000` made a 2m interval 0 ms)."""
+    values = template_values(dash)
+    expr = "$__interval $__interval_ms $__range $__range_s $__range_ms"
+    got = substitute(expr, values, rate_interval="2m", range_="6h")
+    assert got == "2m 120000 6h 21600 21600000"

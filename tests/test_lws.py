@@ -98,6 +98,11 @@ def test_ksm_allowlist_has_the_lws_labels_only_with_an_lws_model() -> None:
 def test_renders_and_lints_clean(tmp_path: Path, cluster: str, keda: bool) -> None:
     tree, cfg = render_tree(ROOT, tmp_path, lws_data(cluster, keda))
     assert (tree / f"deploy/lws/{KEY}/leaderworkerset.yaml").exists()
+    # the LeaderWorkerSet is the model's only workload: no vLLM Deployment overlay beside it
+    # (generated mutant: `uses_vllm_deployment = True` rendered both)
+    assert not (tree / f"deploy/vllm/overlays/{KEY}").exists()
+    synced = "".join(p.read_text() for p in (tree / "argocd/apps").glob("*.yaml"))
+    assert f"deploy/vllm/overlays/{KEY}" not in synced and f"deploy/lws/{KEY}" in synced
     apps = (tree / "argocd/apps").glob("*.yaml")
     controller = [p for p in apps if "name: lws\n" in p.read_text()]
     assert controller, "the LWS controller Application"

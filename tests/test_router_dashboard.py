@@ -14,6 +14,7 @@ from observability.alerting.router import mapping_rules
 from observability.config import parse_config
 from observability.dashboards.exprs import iter_panels
 from observability.dashboards.pane_router import ROW
+from observability.dashboards.panels import COLORS
 from observability.dashboards.single_pane import build_single_pane, rows
 from observability.lint.dashboards import check_dashboard
 from observability.metrics.promql_ast import metric_names
@@ -87,3 +88,15 @@ def test_the_router_row_fills_whole_grid_lines() -> None:
                 line = 0
             line += spec.width
         assert line == GRID_WIDTH, f"the last line has {line} columns"
+
+
+def test_ready_endpoints_turn_red_where_the_pool_alert_fires() -> None:
+    """0 ready endpoints is red (InferencePoolNoReadyEndpoints fires at `== 0`), one is
+    green (generated mutant: `thresholds_low(1)` -> `thresholds_low(0)` left 0 green)."""
+    panel = next(p for p in _row(_cfg()) if p.title == "Ready endpoints per pool")
+    steps = sorted(((v if v is not None else float("-inf")), c) for c, v in panel.thresholds)
+
+    def color(x: float) -> str:
+        return [c for v, c in steps if v <= x][-1]
+
+    assert color(0) == COLORS["critical"] and color(1) == COLORS["ok"], panel.thresholds

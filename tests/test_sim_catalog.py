@@ -192,3 +192,44 @@ def test_a_replica_serving_a_short_context_reads_as_vllm_does():
     assert states == {"awake": 1, "weights_offloaded": 0, "discard_all": 0}
     # ~40 base descriptors (+1 per request held): the fd-usage panel's numerator
     assert value(idle, "process_open_fds") == 40
+
+
+@pytest.mark.parametrize("version", ["0.7.3", "0.33.0"])
+def test_phase_times_and_token_totals_add_up_as_vllm_records_them(version):
+    """Per request, vLLM records prefill (scheduled -> first token) + decode (first -> last
+    token) = inference; V0's `tokens_total` is each step's prompt plus generation tokens,
+    so it equals the two counters' sum (generated mutants: `first_token - scheduled` ->
+    `/`, and `prompt + decode` -> `*` in tokens_total, both survived)."""
+    with running_sim(version) as sim:
+        port = sim.manifest["replicas"][0]["port"]
+        url = f"http://127.0.0.1:{port}/v1/completions"
+        for n in (3, 5, 8):
+            body = {"model": MODEL, "prompt": "a b c d e f", "max_tokens": n, "ignore_eos": True}
+            shared_client().post(url, json=body).raise_for_status()
+        text = scrape(port)
+    samples = {s.name: s.value for fam in text_string_to_metric_families(text) for s in fam.samples}
+    prefill, decode, inference = (
+        samples[f"vllm:request_{p}_time_seconds_sum"] for p in ("prefill", "decode", "inference")
+    )
+    assert prefill > 0 and decode > 0
+    assert prefill + decode == pytest.approx(inference)
+    if "vllm:tokens_total" in samples:
+        prompt, gen = samples["vllm:prompt_tokens_total"], samples["vllm:generation_tokens_total"]
+        assert gen == 3 + 5 + 8 and prompt > 0
+        assert samples["vllm:tokens_total"] == prompt + gen
+    else:
+        assert version != "0.7.3", "V0 exposes vllm:tokens_total"
+
+
+def test_the_api_server_process_reads_as_its_model_says():
+    """An idle replica's API server process, as `ReplicaMetrics._process` models it: 1.5 GiB
+    resident (the instance drill-down's memory panel and VLLMProcessMemoryNearLimit read it),
+    inside a larger address space, 40 descriptors under a 1 Mi limit (generated mutants:
+    `2**30` -> `2**31` in the resident base and `12 * 2**30` -> `12 ^ 2**30`, a virtual size
+    below the resident one, both survived)."""
+    with running_sim("0.33.0") as sim:
+        text = scrape(sim.manifest["replicas"][0]["port"])
+    s = {x.name: x.value for fam in text_string_to_metric_families(text) for x in fam.samples}
+    assert s["process_resident_memory_bytes"] == 1.5 * 2**30
+    assert s["process_resident_memory_bytes"] < s["process_virtual_memory_bytes"]
+    assert s["process_open_fds"] == 40 < s["process_max_fds"]

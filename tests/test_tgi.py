@@ -52,6 +52,11 @@ def test_monitor_rendered_once_a_deployed_model_runs_on_tgi(bundle):
     }
     assert mon["spec"]["endpoints"][0]["port"] == "http"
     assert rt.demo_monitors(bundle)["tgi.yaml"] == mon
+    # only the TGI models' namespaces: a RayService model elsewhere is not selected by it
+    # (generated mutant: `m.runtime == "tgi"` -> `<=` selected "rayservice" < "tgi" too)
+    data["models"]["deepseek-r1-distill-llama-8b"].update(namespace="team-b", runtime="rayservice")
+    mon = rt.monitors(parse_config(data))["tgi.yaml"]
+    assert mon["spec"]["namespaceSelector"] == {"matchNames": ["vllm"]}
 
 
 def test_demo_runtime_tgi_serves_the_first_model_on_tgi_and_scrapes_it(bundle):

@@ -86,6 +86,11 @@ def test_panels_check_names_at_most_four_panels_not_exposed_here(h: Harness) -> 
     assert m, r.evidence
     assert int(m[1]) > 4  # the fake exposes no kube-state-metrics, Karpenter, LoRA, ...
     assert len(re.findall(r"'[^']+' \(", m[2])) == 4, m[2]
+    # the panels with data and those not exposed make up every panel (generated mutant:
+    # `len(by_panel) - len(expected)` -> `>>`)
+    counts = re.match(r"(\d+)/(\d+) panels return data", r.evidence)
+    assert counts, r.evidence
+    assert int(counts[1]) + int(m[1]) == int(counts[2]), r.evidence
 
 
 def test_drift_guard_reads_prometheus_when_the_pod_is_unreachable(h: Harness) -> None:

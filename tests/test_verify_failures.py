@@ -16,9 +16,10 @@ from verify_fakes.cluster import rule_groups
 from verify_fakes.harness import Harness
 
 from observability.config import parse_config
-from observability.dashboards.exprs import substitute
+from observability.dashboards.exprs import panel_queries, substitute
 from observability.dashboards.queries import Queries
 from observability.verify import Options, Status, run_verify
+from observability.verify import bundle as bundle_facts
 from observability.verify.checks import check_ids
 from observability.verify.model import Result
 
@@ -285,6 +286,26 @@ def test_no_vllm_series_fails(h: Harness) -> None:
     assert "vLLM is not scraped: see scrape.targets" in r.fix
 
 
+def test_a_running_pod_without_series_fails_and_a_pending_one_is_not_named(h: Harness) -> None:
+    """A Running vLLM pod Prometheus has no series for is named; a Pending one (not yet
+    serving) is not (generated mutant: `phase == "Running"` -> `>` named nothing)."""
+    pods = h.kube.objects[("", "pods")]
+    vllm = next(
+        p for p in pods if p["metadata"].get("labels", {}).get("app.kubernetes.io/name") == "vllm"
+    )
+    running, pending = copy.deepcopy(vllm), copy.deepcopy(vllm)
+    running["metadata"]["name"] = "vllm-unscraped-running"
+    pending["metadata"]["name"] = "vllm-unscraped-pending"
+    pending["status"] = {**pending.get("status", {}), "phase": "Pending"}
+    h.kube.add(running, pending)
+    r = run_one(h, "scrape.series")
+    assert r.status is Status.FAIL, r
+    assert "no vllm:num_requests_running for vLLM pods " in r.evidence, r.evidence
+    assert "vllm-unscraped-running" in r.evidence, r.evidence
+    assert "pending" not in r.evidence, r.evidence
+    assert "check their targets in scrape.targets" in r.fix
+
+
 def test_mixed_generation_fleet_warns(h: Harness) -> None:
     pod = h.inst.vllm_pods[0][1]
     h.exporter.old_pods.add(pod)
@@ -396,7 +417,11 @@ def test_every_panel_query_failing_fails(h: Harness) -> None:
     finally:
         broken.stop()
     assert r.status is Status.FAIL
-    assert r.evidence.startswith("every panel query failed: ")
+    # names the first panel of the first dashboard, where a reader starts (generated
+    # mutant: errors[0] -> errors[-1] named the last)
+    first = next(iter(bundle_facts.dashboards(h.cfg).values()))
+    title = panel_queries(first)[0].title
+    assert r.evidence.startswith(f"every panel query failed: {title}: "), r.evidence
     assert r.fix == "see prometheus.ready"
 
 

@@ -176,6 +176,10 @@ def test_llmisvc_not_ready_quotes_the_failing_workload(cfg, kube, tmp_path) -> N
     # the sub-condition first, the roll-ups after it, Ready last
     assert "MainWorkloadReady: MinimumReplicasUnavailable" in out.evidence
     assert out.evidence.index("MainWorkloadReady") < out.evidence.index("Ready: Minimum")
+    # KServe lists conditions by type, Ready before WorkloadsReady: Ready is moved last
+    # (generated mutant: the sort key `== "Ready"` -> `is not "Ready"` kept KServe's order)
+    failing = [part.split(":")[0] for part in out.evidence.split("(", 1)[1].split("; ")]
+    assert failing == ["MainWorkloadReady", "WorkloadsReady", "Ready"], out.evidence
     assert "no free GPU" in out.fix
 
 

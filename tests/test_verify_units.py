@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import time
 
 import pytest
@@ -47,6 +48,9 @@ def test_total_bound_stops_the_run() -> None:
     res = run_checks(checks, None, workers=1, check_timeout=20, total_timeout=0.5)
     assert time.monotonic() - t0 < 1.5
     assert res[0].status is Status.FAIL and "whole run hit its 0.5s bound" in res[0].evidence
+    # the cut check is timed from its own start to the bound (generated mutant: `now - t0`
+    # -> `now * t0`)
+    assert 0.4 <= res[0].seconds < 1.5, res[0].seconds
     assert all(r.status is Status.SKIP for r in res[1:])
 
 
@@ -212,3 +216,56 @@ def test_a_check_timeout_is_seen_when_it_passes_not_on_a_tick() -> None:
     res = run_checks(checks, None, workers=1, check_timeout=0.1, total_timeout=20)
     assert res[0].status is Status.FAIL and "(check timeout)" in res[0].evidence
     assert time.monotonic() - t0 < 0.8
+
+
+def test_config_sections_keeps_only_the_named_top_level_blocks() -> None:
+    """What comes before the first top-level key is no block of ours; a list item or an
+    indented line at column 0 continues the block it is in (generated mutant: `keep =
+    False` -> `True` kept the stray lead)."""
+    from observability.verify.checks_remote import config_sections
+
+    text = (
+        "  stray: 1\n"
+        "global:\n  scrape_interval: 15s\n"
+        "scrape_configs:\n- job_name: vllm\n  static_configs: []\n"
+        "remote_write:\n- url: http://thanos/api/v1/receive\n"
+    )
+    assert config_sections(text) == (
+        "global:\n  scrape_interval: 15s\nremote_write:\n- url: http://thanos/api/v1/receive\n"
+    )
+
+
+def test_selectors_are_printed_as_kubectl_reads_them() -> None:
+    """matchLabels sorted, then each matchExpression with its values; an empty selector
+    selects everything, a missing one nothing (generated mutant: `"{" + ...` -> `^`)."""
+    from observability.verify.selectors import fmt_selector
+
+    sel = {
+        "matchLabels": {"release": "kps", "app": "vllm"},
+        "matchExpressions": [
+            {"key": "tier", "operator": "In", "values": ["gpu", "cpu"]},
+            {"key": "canary", "operator": "DoesNotExist"},
+        ],
+    }
+    assert fmt_selector(sel) == "{app=vllm, release=kps, tier In (gpu,cpu), canary DoesNotExist}"
+    assert fmt_selector({}) == "{} (everything)"
+    assert fmt_selector(None) == "null"
+
+
+def test_the_table_prints_to_the_console_given_or_to_stdout(capsys) -> None:
+    """`print_table` writes to the console it is handed (tests, the multi-cluster report),
+    else to a console of its own on stdout (generated mutant: `console or Console()` ->
+    `and`, which dropped both)."""
+    from rich.console import Console
+
+    from observability.verify.report import print_table
+
+    results = [Result("rules.loaded", "rules", "t", Status.PASS, "12 groups", "", 0.1)]
+    buf = io.StringIO()
+    print_table(results, 0.5, "ctx-a", console=Console(file=buf, width=120))
+    text = buf.getvalue()
+    assert "ctx-a" in text and "12 groups" in text
+    assert capsys.readouterr().out == ""
+    print_table(results, 0.5, "ctx-b")
+    out = capsys.readouterr().out
+    assert "ctx-b" in out and "12 groups" in out
