@@ -70,7 +70,7 @@ def keda_data(repo_root: Path) -> dict[str, Any]:
 
 
 def fill_template(text: str, labels: dict[str, str], value: str) -> str:
-    text = re.sub(r"\{\{ \$value \| humanize \}\}", value, text)
+    text = re.sub(r"\{\{ \$value \| humanize(Percentage)? \}\}", value, text)
     text = re.sub(
         r"\{\{ \$labels\.(\w+) \| urlquery \}\}",
         lambda m: quote(labels.get(m[1], ""), safe=""),

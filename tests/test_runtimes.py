@@ -97,7 +97,11 @@ def test_rayservice_workload(rendered) -> None:
     assert {"name": "metrics", "containerPort": 8080, "protocol": "TCP"} in container["ports"]
     assert (workers["minReplicas"], workers["maxReplicas"]) == (1, 4)
     serve = yaml.safe_load(rs["spec"]["serveConfigV2"])
-    (llm,) = serve["applications"][0]["args"]["llm_configs"]
+    (application,) = serve["applications"]
+    # named after the served model: Serve's proxy counters carry it as `application`,
+    # and the error ratio reads it as model_name
+    assert application["name"] == "meta-llama/Meta-Llama-3-8B-Instruct"
+    (llm,) = application["args"]["llm_configs"]
     assert llm["model_loading_config"] == {
         "model_id": "meta-llama/Meta-Llama-3-8B-Instruct",
         "model_source": "meta-llama/Meta-Llama-3-8B-Instruct",

@@ -1,6 +1,8 @@
 """promtool unit tests of the runtime and KEDA rules on the one-model-per-runtime bundle:
-the Ray mapping feeds an unchanged vLLM alert, the autoscaler-at-max and KEDA-errors alerts
-fire (and stay quiet one step short), AIBrixComponentDown fires on a down or absent gateway."""
+the Ray mapping feeds an unchanged vLLM alert, Ray Serve's proxy counters feed
+VLLMHighErrorRate on both Ray naming generations, the autoscaler-at-max and KEDA-errors
+alerts fire (and stay quiet one step short), AIBrixComponentDown fires on a down or absent
+gateway."""
 
 from __future__ import annotations
 
@@ -201,6 +203,136 @@ def test_current_ray_names_reach_the_alerts_and_nothing_counts_twice(
         repo_root,
         {"VLLMQueueBacklog": "600"},
     )
+
+
+RAY_HEAD = f"vllm-{RAY_KEY}-raycluster-abcde-head-klmno"
+ERROR_RATIO = "namespace_model:vllm_request_errors:ratio_rate5m"
+
+
+def _serve(name: str, code: str, **extra: str) -> str:
+    """One Serve proxy counter series on the head pod (Ray 2.49.2/2.58.0 proxy.py tags),
+    for the application our serveConfigV2 names after the served model."""
+    status = "error_code" if "error" in name else "status_code"
+    labels = {
+        "namespace": "vllm-llama",
+        "pod": RAY_HEAD,
+        "job": "monitoring/ray-vllm",
+        "Component": "core_worker",
+        "WorkerId": "w0",
+        "route": "/",
+        "method": "POST",
+        "application": RAY_MODEL,
+        status: code,
+        **extra,
+    }
+    return name + "{" + ", ".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+
+
+def _error_storm(names: dict[str, str], per_scrape_5xx: int, per_scrape_4xx: int = 0) -> list:
+    """100 responses per 15 s scrape, `per_scrape_5xx` of them 500 and `per_scrape_4xx`
+    400, under `names` (exposed name -> how it is exposed: `_total` counters, 2.49's
+    deprecated gauge twins beside them, or #59072's bare gauges alone)."""
+    ok = 100 - per_scrape_5xx - per_scrape_4xx
+    out = []
+    for name in names:
+        requests = name.replace("error_requests", "requests")
+        out += [
+            {"series": _serve(requests, "200"), "values": f"0+{ok}x40"},
+            {"series": _serve(requests, "500"), "values": f"0+{per_scrape_5xx}x40"},
+            {"series": _serve(requests, "400"), "values": f"0+{per_scrape_4xx}x40"},
+            {"series": _serve(name, "500"), "values": f"0+{per_scrape_5xx}x40"},
+            {"series": _serve(name, "400"), "values": f"0+{per_scrape_4xx}x40"},
+        ]
+    return out
+
+
+def _warning(at: str) -> dict:
+    labels = {"namespace": "vllm-llama", "model_name": RAY_MODEL, "severity": "warning"}
+    return {
+        "eval_time": at,
+        "alertname": "VLLMHighErrorRate",
+        "exp_alerts": [{"exp_labels": labels}],
+    }
+
+
+def _quiet(at: str) -> dict:
+    return {"eval_time": at, "alertname": "VLLMHighErrorRate", "exp_alerts": []}
+
+
+def test_ray_serve_proxy_errors_page_vllm_high_error_rate_on_both_generations(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    """vLLM's HTTP metrics do not exist behind Serve and vLLM 0.10.1 records no error
+    reason: the proxy's 5xx share per application (= the served name) pages the model.
+    3% 5xx is over the 1% warning (under the 5% critical), 0.5% is under it."""
+    legacy = {
+        "ray_serve_num_http_error_requests_total": "",
+        "ray_serve_num_http_error_requests": "2.49's deprecated gauge twin",
+    }
+    engine = (
+        'ray_vllm:request_success_total{namespace="vllm-llama", pod="' + RAY_POD + '", '
+        f'model_name="{RAY_MODEL}", finished_reason="stop", engine="0"}}'
+    )
+    _promtool(
+        tmp_path,
+        [
+            {
+                "name": "Ray 2.49.2 (counters and gauge twins): 3% 5xx pages after 5m, not before",
+                "interval": "15s",
+                "input_series": [
+                    *_error_storm(legacy, 3),
+                    # vLLM 0.10.1's engine sees no error: its source says 0
+                    {"series": engine, "values": "0+97x40"},
+                ],
+                "alert_rule_test": [_quiet("5m"), _warning("5m15s"), _warning("9m")],
+                "promql_expr_test": [
+                    {
+                        "expr": f'{ERROR_RATIO}{{model_name="{RAY_MODEL}"}}',
+                        "eval_time": "9m",
+                        "exp_samples": [
+                            {"labels": f'{ERROR_RATIO}{{namespace="vllm-llama", model_name="{RAY_MODEL}"}}', "value": 0.03}
+                        ],
+                    }
+                ],
+            },
+            {
+                "name": "Ray 2.58.0 with #59072's bare gauges alone: 3% 5xx pages too",
+                "interval": "15s",
+                "input_series": _error_storm({"ray_serve_num_http_error_requests": ""}, 3),
+                "alert_rule_test": [_quiet("5m"), _warning("5m15s")],
+            },
+            {
+                "name": "0.5% 5xx stays under the 1% warning (half a 5xx per scrape)",
+                "interval": "15s",
+                "input_series": [
+                    {"series": _serve("ray_serve_num_http_requests_total", "200"), "values": "0+199x40"},
+                    {"series": _serve("ray_serve_num_http_requests_total", "500"), "values": "0+1x40"},
+                    {"series": _serve("ray_serve_num_http_error_requests_total", "500"), "values": "0+1x40"},
+                ],
+                "alert_rule_test": [_quiet("9m")],
+            },
+            {
+                "name": "50% 4xx is the clients' error, not the model's: quiet",
+                "interval": "15s",
+                "input_series": _error_storm({"ray_serve_num_http_error_requests_total": ""}, 0, 50),
+                "alert_rule_test": [_quiet("9m")],
+            },
+            {
+                "name": "a quiet model records no ratio; the proxy's own health checks "
+                "(application empty) failing do not count",
+                "interval": "15s",
+                "input_series": [
+                    {"series": _serve("ray_serve_num_http_requests_total", "200"), "values": "5x40"},
+                    {"series": _serve("ray_serve_num_http_requests_total", "503", application=""), "values": "0+10x40"},
+                    {"series": _serve("ray_serve_num_http_error_requests_total", "503", application=""), "values": "0+10x40"},
+                ],
+                "alert_rule_test": [_quiet("9m")],
+                "promql_expr_test": [{"expr": ERROR_RATIO, "eval_time": "9m", "exp_samples": []}],
+            },
+        ],
+        repo_root,
+        {"VLLMHighErrorRate": "3%"},
+    )  # fmt: skip
 
 
 def test_aibrix_component_down_on_down_or_absent(repo_root: Path, tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """Every simulated exporter (DCGM per node, kube-state-metrics, a Ray head, the AIBrix
 gateway plugins and controller) answers `/metrics` on its own port with its own content
 type and nothing else; a crashed Ray replica is reported unhealthy by its head until it
-comes back."""
+comes back; the head's Serve proxy counts each response under the model's application and
+every 4xx/5xx as an errored one, in both Ray naming generations."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 
 import httpx
 import pytest
-from sim_helpers import sim_config, value
+from sim_helpers import samples, sim_config, value
 
 from observability.httppool import shared_client
 from observability.sim import SimModel, SimThread
@@ -17,6 +18,7 @@ from observability.sim.aibrix import CONTENT_TYPE as AIBRIX_CONTENT_TYPE
 from observability.sim.dcgm import CONTENT_TYPE as DCGM_CONTENT_TYPE
 from observability.sim.ksm import CONTENT_TYPE as KSM_CONTENT_TYPE
 from observability.sim.ray import CONTENT_TYPE as RAY_CONTENT_TYPE
+from observability.sim.ray import RayHead, RayServeStats
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -86,3 +88,50 @@ def test_a_crashed_ray_replica_is_unhealthy_at_its_head_until_it_returns(
         assert time.time() < deadline, "the head still reports the replica unhealthy"
         time.sleep(0.05)
     assert _get(ray["port"]).status_code == 200
+
+
+REQUESTS = "ray_serve_num_http_requests"
+ERRORS = "ray_serve_num_http_error_requests"
+
+
+@pytest.mark.parametrize(("ray", "twins"), [("2.58.0", False), ("2.49.2", True)])
+def test_the_ray_head_counts_responses_and_errors_per_application(ray: str, twins: bool) -> None:
+    """Ray 2.49.2 and 2.58.0 proxy.py: requests by status_code, errors (4xx and 5xx) by
+    error_code, both tagged with the application; 2.49 adds the deprecated gauge twins."""
+    stats = RayServeStats("abcd1234", ray_version=ray, application="org/ray-model")
+    for status in (200, 200, 200, 400, 500, 500):
+        stats.observe(status)
+    text = RayHead("head-0", "ns", "ray-model", 1, [stats], ray_version=ray).exposition().decode()
+    app = {"application": "org/ray-model", "route": "/", "method": "POST"}
+    assert value(text, f"{REQUESTS}_total", **app, status_code="200") == 3
+    assert value(text, f"{REQUESTS}_total", **app) == 6
+    assert value(text, f"{ERRORS}_total", **app, error_code="500") == 2
+    assert value(text, f"{ERRORS}_total", **app, error_code="400") == 1
+    assert value(text, f"{ERRORS}_total", **app, error_code="200") == 0  # 2xx is no error
+    assert value(text, f"{ERRORS}_total", application="llm") == 0  # no default application
+    gauges = {n for n, _ in samples(text) if n in (REQUESTS, ERRORS)}
+    assert gauges == ({REQUESTS, ERRORS} if twins else set())
+
+
+def test_an_error_storm_on_a_ray_replica_reaches_its_heads_proxy_counters(
+    sim: SimThread,
+) -> None:
+    admin = f"http://127.0.0.1:{sim.cfg.admin_port}"
+    head = sim.manifest["ray_heads"][0]["port"]
+    ray = next(r for r in sim.manifest["replicas"] if r["runtime"] == "rayservice")
+    before = value(_get(head).text, f"{ERRORS}_total", application="org/ray-model")
+    fault = {"fault": "error-storm", "target": ray["pod"], "params": {"ratio": 1.0}}
+    assert shared_client().post(f"{admin}/faults", json=fault).status_code < 300
+    try:
+        for _ in range(3):
+            resp = shared_client().post(
+                f"http://127.0.0.1:{ray['port']}/v1/completions",
+                json={"model": "org/ray-model", "prompt": "hi", "max_tokens": 2},
+                timeout=5,
+            )
+            assert resp.status_code == 500, resp.text
+    finally:
+        httpx.delete(f"{admin}/faults")
+    text = _get(head).text
+    app = {"application": "org/ray-model", "error_code": "500"}
+    assert value(text, f"{ERRORS}_total", **app) == before + 3

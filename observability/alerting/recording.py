@@ -216,11 +216,13 @@ def _http_by_model(sc: Scope, matchers: str) -> str:
     return f"sum by ({sc.by(sc.model)}) ({_http_by_pod(sc, matchers, RATE_WINDOW)})"
 
 
-def error_rules(sc: Scope) -> list[dict[str, Any]]:
-    """Failed share of requests, the worse of two sources:
+def error_rules(sc: Scope, runtime_sources: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Failed share of requests, the worse of the sources:
     - engine: `request_success_total{finished_reason="error"}` (vLLM >= 0.16);
-    - HTTP: 5xx share of `/v1/*` responses (vLLM >= 0.8.3; none in 0.7.3).
-    Both use `num / (den > 0)` so an idle model records nothing instead of NaN."""
+    - HTTP: 5xx share of `/v1/*` responses (vLLM >= 0.8.3; none in 0.7.3);
+    - `runtime_sources` (`source` label -> ratio per model): a runtime's own proxy
+      where it answers HTTP in vLLM's place (Runtime.error_ratios; Ray Serve's).
+    Each uses `num / (den > 0)` so an idle model records nothing instead of NaN."""
     q = sc.promql(sc.model, RATE_WINDOW)
     engine = divide(
         q.rate(VLLM.REQUEST_SUCCESS, extra_matchers='finished_reason="error"'),
@@ -230,14 +232,9 @@ def error_rules(sc: Scope) -> list[dict[str, Any]]:
     # A 5xx series appears only after the first 5xx; `or total * 0` makes it 0 before that.
     http_errors = f"({_http_by_model(sc, _STATUS_5XX)} or {http_total} * 0)"
     http = divide(http_errors, http_total)
-    return [
-        record(
-            ERROR_RATIO_RATE5M,
-            f"max by ({sc.by(sc.model)}) ("
-            f'label_replace({engine}, "source", "engine", "", "") or '
-            f'label_replace({http}, "source", "http", "", ""))',
-        )
-    ]
+    sources = {"engine": engine, "http": http, **(runtime_sources or {})}
+    worst = " or ".join(f'label_replace({e}, "source", "{s}", "", "")' for s, e in sources.items())
+    return [record(ERROR_RATIO_RATE5M, f"max by ({sc.by(sc.model)}) ({worst})")]
 
 
 def slo_rules(sc: Scope, le: float, windows: tuple[str, ...]) -> list[dict[str, Any]]:

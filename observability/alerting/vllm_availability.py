@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from observability import runtimes
 from observability.alerting import recording as rec
 from observability.alerting.targets import vllm_up
 from observability.alerting.timing import Timing
@@ -96,7 +97,7 @@ def group(cfg: BundleConfig, t: Timing, sc: Scope) -> dict[str, Any]:
     return {
         "name": GROUP,
         "rules": [
-            *rec.error_rules(sc),
+            *rec.error_rules(sc, runtimes.error_ratios(cfg, sc, rec.RATE_WINDOW)),
             errors("critical", a.error_ratio_critical),
             errors("warning", a.error_ratio_warning),
             alert(

@@ -29,6 +29,7 @@ __all__ = [
     "alert_rules",
     "catalogs",
     "engine_jobs",
+    "error_ratios",
     "external_services",
     "get",
     "ksm_pod_labels",
@@ -90,6 +91,19 @@ def mapping_rules(cfg: BundleConfig, sc: Scope) -> list[dict[str, Any]]:
         }
         for name, exprs in merged.items()
     ]
+
+
+def error_ratios(cfg: BundleConfig, sc: Scope, window: str) -> dict[str, str]:
+    """Every runtime's own error-ratio sources (`source` label -> ratio per model); two
+    runtimes naming one source share it, `or`-ed (their models differ)."""
+    merged: dict[str, list[str]] = {}
+    for r in runtimes_in_use(cfg):
+        for source, expr in r.error_ratios(cfg, sc, window).items():
+            merged.setdefault(source, []).append(expr)
+    return {
+        s: exprs[0] if len(exprs) == 1 else " or ".join(f"({e})" for e in exprs)
+        for s, exprs in merged.items()
+    }
 
 
 def alert_rules(cfg: BundleConfig, t: Timing, sc: Scope) -> list[dict[str, Any]]:

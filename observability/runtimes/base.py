@@ -13,6 +13,8 @@ runtime-specific copy. Besides the mapping a runtime adds:
   the directory its Argo CD Application syncs;
 - `applications`: Argo CD Applications it needs (an operator chart);
 - `alert_rules`: alerts about its own control plane (gateway down, ...);
+- `error_ratios`: failed-request ratios from its own proxy's counters, which the shared
+  error ratio reads beside vLLM's (a proxy that answers HTTP in vLLM's place);
 - `catalogs`: what its exporters expose, with their source (lint's metric contract and
   the simulator read them);
 - `engine_jobs`: the `job` values of targets that carry engine metrics, so
@@ -191,6 +193,14 @@ class Runtime:
     def mapping_rules(self, cfg: BundleConfig, sc: Scope) -> list[dict[str, Any]]:
         """Recording rules writing the normalised vLLM names from this runtime's names."""
         return []
+
+    def error_ratios(self, cfg: BundleConfig, sc: Scope, window: str) -> dict[str, str]:
+        """Failed share of a model's requests over `window` from what only this runtime
+        records (its proxy's HTTP counters): `source` label -> PromQL per (cluster,)
+        namespace and model_name, `num / (den > 0)` so an idle model records nothing. The
+        recorded error ratio (VLLMHighErrorRate) takes the worst of these and vLLM's own
+        sources; none by default."""
+        return {}
 
     def alert_rules(self, cfg: BundleConfig, t: Timing, sc: Scope) -> list[dict[str, Any]]:
         """Alerts about the runtime's own components (group `vllm.runtimes`)."""

@@ -20,9 +20,16 @@ model_name. The sources are joined with `or`, never summed: a pod exports one ge
 and where one pod exports two names of one family with the same labels (a counter and its
 gauge twin) `or` keeps one, so nothing is counted twice; pods of both generations during
 an upgrade differ in `pod` and both survive. Not forwarded: vLLM's HTTP metrics
-(`http_requests_total`), because Ray Serve, not vLLM's API server, answers HTTP; the error
-ratio therefore reads the engine's `finished_reason="error"` only (vLLM >= 0.16; 0.10.1
-has none).
+(`http_requests_total`), because Ray Serve, not vLLM's API server, answers HTTP.
+
+Errors therefore come from Serve's HTTP proxy as well as the engine's
+`finished_reason="error"` (vLLM >= 0.16; 0.10.1 has none): `error_ratios` gives the 5xx
+share of `ray_serve_num_http_error_requests` over `ray_serve_num_http_requests` per Serve
+`application`, which `_serve_config` names after the served model, so the tag is the
+model_name. The tags (requests: route, method, application, status_code; errors: route,
+error_code, method, application, for every 4xx and 5xx) were read in the Ray 2.49.2 and
+2.58.0 wheels (ray/serve/_private/proxy.py; 2.58.0 declares them in
+request_ingress_metrics.py), the same in both generations.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from observability.kube import (
 )
 from observability.kube import pod_monitor as kube_pod_monitor
 from observability.metrics.catalog import Catalog, runtime_catalog
+from observability.metrics.promql import divide
 from observability.runtimes.base import SIM_RAY, DemoTarget, PanelScope, Runtime, RuntimePanel
 from observability.runtimes.mapping import forwarded_families, rename_rules
 
@@ -65,6 +73,7 @@ __all__ = [
     "ray_pod_labels",
     "rayservice",
     "rayservice_name",
+    "serve_error_ratio",
     "with_ray_version",
 ]
 
@@ -142,6 +151,34 @@ def ray_sources(name: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _serve_rate(sc: Scope, family: str, matchers: str, window: str) -> str:
+    """Rate of one Serve proxy counter per (cluster,) namespace and model_name. The
+    proxy tags each request with its Serve `application`, which we name after the served
+    model (`_serve_config`); `application=""` is the proxy's own health and route checks
+    and unmatched routes. Counter sources as `ray_sources` reads them (#59072's gauge
+    form; not 2.49's deprecated twin), joined with `or`."""
+    sel = f'{{application!=""{matchers}}}'
+    rates = " or ".join(
+        f"rate({name}{sel}[{window}])" for name in dict.fromkeys(ray_sources(family))
+    )
+    return (
+        f"sum by ({sc.by(sc.model)}) "
+        f'(label_replace({rates}, "model_name", "$1", "application", "(.+)"))'
+    )
+
+
+def serve_error_ratio(sc: Scope, window: str) -> str:
+    """5xx responses / responses of the Serve HTTP proxies per model (Ray 2.49.2 and
+    2.58.0 proxy.py: `serve_num_http_requests` tagged route, method, application,
+    status_code; `serve_num_http_error_requests` tagged route, error_code, method,
+    application, counting 4xx and 5xx; error_code is the status). 5xx only, as vLLM's
+    HTTP source: a 4xx is the client's error. The error series appears with the first
+    error, so `or total * 0` records 0 before it; `num / (den > 0)`: nothing while idle."""
+    total = _serve_rate(sc, "serve_num_http_requests_total", "", window)
+    errors = _serve_rate(sc, "serve_num_http_error_requests_total", ', error_code=~"5.."', window)
+    return divide(f"{errors} or {total} * 0", total)
+
+
 def rayservice_name(key: str) -> str:
     return f"vllm-{key}"
 
@@ -195,7 +232,9 @@ def _serve_config(profile: ModelProfile) -> dict[str, Any]:
     return {
         "applications": [
             {
-                "name": "llm",
+                # The served name, so Serve's proxy counters (tag `application`) name the
+                # model as vLLM's model_name does (RayServiceRuntime.error_ratios).
+                "name": profile.served_name,
                 "route_prefix": "/",
                 "import_path": "ray.serve.llm:build_openai_app",
                 "args": {
@@ -419,6 +458,11 @@ class RayServiceRuntime(Runtime):
     def mapping_rules(self, cfg: BundleConfig, sc: Scope) -> list[dict[str, Any]]:
         fams = forwarded_families(lambda n: bool(ray_sources(n)), lambda n: n)
         return rename_rules(fams, ray_sources)
+
+    def error_ratios(self, cfg: BundleConfig, sc: Scope, window: str) -> dict[str, str]:
+        """5xx share of the Serve HTTP proxies' responses per model: vLLM's own HTTP
+        metrics do not exist behind Serve, and vLLM 0.10.1 records no error reason."""
+        return {"ray_serve": serve_error_ratio(sc, window)}
 
     def drift_fix(self, cfg: BundleConfig, key: str) -> str:
         tag = cfg.runtimes.rayservice.image_tag

@@ -236,6 +236,7 @@ class SimCluster:
             )
             self.replicas.append(replica)
             if replica.serve is not None:
+                replica.serve.application = model.served_name  # as serveConfigV2 names it
                 head.replicas.append(replica.serve)
 
     def _engine(self, model: SimModel, catalog: Catalog, role: str = "") -> tuple[Any, Engine]:

@@ -17,7 +17,9 @@ vLLM exposition into Ray's, in the naming generation of the replica's Ray releas
 - Ray Serve's replica metrics are added (requests, errors, ongoing queries).
 
 The head pod's endpoint carries what the Serve proxy and controller record there: HTTP
-requests by status, errors, ongoing requests and each replica's health.
+requests by status, errored responses (every 4xx and 5xx) by code, ongoing requests and
+each replica's health. Serve tags requests with the `application`, which the rendered
+serveConfigV2 names after the served model (runtimes/rayservice.py).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ __all__ = ["CONTENT_TYPE", "RayHead", "RayServeStats", "ray_worker_exposition"]
 # Ray's metrics agent exports through prometheus_client: the text format 0.0.4
 CONTENT_TYPE = PROMETHEUS_TEXT
 
-APPLICATION = "llm"
+APPLICATION = "llm"  # Serve's application when none is given (a replica's default)
 DEPLOYMENT = "LLMServer:llm"  # what build_openai_app names the model's deployment
 ROUTE = "/v1/chat/completions"
 
@@ -68,6 +70,7 @@ class RayServeStats:
     ongoing: int = 0
     ray_version: str = CURRENT.ray  # the Ray release whose naming the node exports
     healthy: bool = True  # False while the replica's process is down (the head reports it)
+    application: str = APPLICATION  # the Serve application (our render: the served name)
 
     @property
     def generation(self) -> RayGeneration:
@@ -126,7 +129,11 @@ def ray_worker_exposition(vllm_text: str, pod: str, stats: RayServeStats) -> byt
     tags = global_tags(pod, gen.ray)
     replica = {"ReplicaId": stats.replica_id} if gen.sanitized else {}
     out = _rename_vllm(vllm_text, {**replica, **tags}, gen)
-    serve = {"deployment": DEPLOYMENT, "replica": stats.replica_id, "application": APPLICATION}
+    serve = {
+        "deployment": DEPLOYMENT,
+        "replica": stats.replica_id,
+        "application": stats.application,
+    }
     lab = _labels({"route": ROUTE, **serve, **tags})
     total = sum(stats.requests.values())
     for name, value, text in (
@@ -157,24 +164,44 @@ class RayHead:
     content_type: ClassVar[str] = CONTENT_TYPE
 
     def exposition(self) -> bytes:
-        tags = global_tags(self.pod, generation_of(self.ray_version).ray)
+        gen = generation_of(self.ray_version)
+        tags = global_tags(self.pod, gen.ray)
         out: list[str] = []
-        by_status: dict[str, int] = {}
-        errors = ongoing = 0
+        # (application, status code) -> responses; the proxy counts each at the end
+        by_status: dict[tuple[str, str], int] = {}
+        ongoing = 0
         for stats in self.replicas:
             for code, n in stats.requests.items():
-                by_status[code] = by_status.get(code, 0) + n
-            errors += stats.errors
+                key = (stats.application, code)
+                by_status[key] = by_status.get(key, 0) + n
             ongoing += stats.ongoing
-        name = "ray_serve_num_http_requests"
-        _family(out, name, "counter", "The number of HTTP requests processed.")
-        for code, n in sorted(by_status.items()):
-            lab = {"route": "/", "method": "POST", "application": APPLICATION, "status_code": code}
-            out.append(f"{name}_total{{{_labels({**lab, **tags})}}} {float(n)}")
-        name = "ray_serve_num_http_error_requests"
-        _family(out, name, "counter", "The number of errored HTTP responses.")
-        lab = {"route": "/", "error_code": "500", "method": "POST", "application": APPLICATION}
-        out.append(f"{name}_total{{{_labels({**lab, **tags})}}} {float(errors)}")
+
+        def counter(name: str, text: str, rows: list[tuple[dict[str, str], int]]) -> None:
+            _family(out, name, "counter", text)
+            out.extend(f"{name}_total{{{_labels({**lab, **tags})}}} {float(n)}" for lab, n in rows)
+            if not gen.sanitized:  # 2.49's deprecated gauge twin (RAY_EXPORT_COUNTER_AS_GAUGE)
+                _family(out, name, "gauge", f"(DEPRECATED, use {name}_total metric instead) {text}")
+                out.extend(f"{name}{{{_labels({**lab, **tags})}}} {float(n)}" for lab, n in rows)
+
+        http = {"route": "/", "method": "POST"}
+        counter(
+            "ray_serve_num_http_requests",
+            "The number of HTTP requests processed.",
+            [
+                ({**http, "application": app, "status_code": code}, n)
+                for (app, code), n in sorted(by_status.items())
+            ],
+        )
+        # proxy.py: is_error = the status starts with 4 or 5; error_code = the status
+        counter(
+            "ray_serve_num_http_error_requests",
+            "The number of errored HTTP responses.",
+            [
+                ({**http, "error_code": code, "application": app}, n)
+                for (app, code), n in sorted(by_status.items())
+                if code.startswith(("4", "5"))
+            ],
+        )
         _family(out, "ray_serve_num_ongoing_http_requests", "gauge", "The number of ongoing requests in this HTTP proxy.")  # fmt: skip
         node = {"node_id": hashlib.sha1(self.pod.encode()).hexdigest()[:40], "node_ip_address": tags["NodeAddress"]}  # fmt: skip
         out.append(f"ray_serve_num_ongoing_http_requests{{{_labels({**node, **tags})}}} {float(ongoing)}")  # fmt: skip
@@ -184,7 +211,7 @@ class RayHead:
             lab = {
                 "deployment": DEPLOYMENT,
                 "replica": stats.replica_id,
-                "application": APPLICATION,
+                "application": stats.application,
             }
             out.append(f"ray_serve_deployment_replica_healthy{{{_labels({**lab, **tags})}}} {up}")
         return ("\n".join(out) + "\n").encode()
