@@ -374,15 +374,7 @@ def _operator_rules(
             "replacement": "${1}",
             "target_label": "pod",
         },
-        {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
-        {"source_labels": ["__meta_kubernetes_service_name"], "target_label": "service"},
-        {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
-        {"source_labels": ["__meta_kubernetes_pod_container_name"], "target_label": "container"},
-        {
-            "action": "drop",
-            "source_labels": ["__meta_kubernetes_pod_phase"],
-            "regex": "(Failed|Succeeded)",
-        },
+        *_meta_labels("namespace", "service", "pod", "container"),
     ]
     rules += _copied_labels(_SERVICE_LABEL, spec.get("targetLabels") or [])
     rules += _copied_labels(_POD_LABEL, spec.get("podTargetLabels") or [])
@@ -422,6 +414,27 @@ def _copied_labels(
     ]
 
 
+_META = {
+    "namespace": "__meta_kubernetes_namespace",
+    "service": "__meta_kubernetes_service_name",
+    "pod": "__meta_kubernetes_pod_name",
+    "container": "__meta_kubernetes_pod_container_name",
+}
+
+
+def _meta_labels(*labels: str) -> list[dict[str, Any]]:
+    """Each label copied from its discovery meta label, in the order given, then targets
+    of finished pods dropped: the tail both of prometheus-operator's generators write."""
+    return [
+        *({"source_labels": [_META[x]], "target_label": x} for x in labels),
+        {
+            "action": "drop",
+            "source_labels": ["__meta_kubernetes_pod_phase"],
+            "regex": "(Failed|Succeeded)",
+        },
+    ]
+
+
 def _pod_selector_rules(selector: Mapping[str, Any]) -> list[dict[str, Any]]:
     """A PodMonitor's selector: the same rules on pod labels instead of Service labels."""
     rules = _selector_rules(selector)
@@ -456,16 +469,7 @@ def _pod_monitor_rules(
                 "regex": str(endpoint["targetPort"]),
             }
         )
-    rules += [
-        {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
-        {"source_labels": ["__meta_kubernetes_pod_container_name"], "target_label": "container"},
-        {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
-        {
-            "action": "drop",
-            "source_labels": ["__meta_kubernetes_pod_phase"],
-            "regex": "(Failed|Succeeded)",
-        },
-    ]
+    rules += _meta_labels("namespace", "container", "pod")
     rules += _copied_labels(_POD_LABEL, spec.get("podTargetLabels") or [])
     rules.append(
         {
