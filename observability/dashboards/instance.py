@@ -253,11 +253,13 @@ COLLAPSED = frozenset(
 )
 
 
+DESCRIPTION = (
+    "One vLLM server at a time (pick a pod): its process, configuration, "
+    "sleep and weight-update operations, speculative decoding."
+)
+
+
 def build_instance(cfg: BundleConfig) -> dict:
     return dashboard_json(
-        cfg,
-        laid_out(rows(cfg), COLLAPSED),
-        companion="instance",
-        description="One vLLM server at a time (pick a pod): its process, configuration, "
-        "sleep and weight-update operations, speculative decoding.",
+        cfg, laid_out(rows(cfg), COLLAPSED), companion="instance", description=DESCRIPTION
     )

@@ -354,11 +354,13 @@ COLLAPSED = frozenset(
 )
 
 
+DESCRIPTION = (
+    "Where prompt KV comes from, how long KV blocks live, and the KV "
+    "connectors moving it: NIXL between prefill and decode workers, CPU offloading."
+)
+
+
 def build_kv_disagg(cfg: BundleConfig) -> dict:
     return dashboard_json(
-        cfg,
-        laid_out(rows(cfg), COLLAPSED),
-        companion="kv",
-        description="Where prompt KV comes from, how long KV blocks live, and the KV "
-        "connectors moving it: NIXL between prefill and decode workers, CPU offloading.",
+        cfg, laid_out(rows(cfg), COLLAPSED), companion="kv", description=DESCRIPTION
     )
