@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "BACKLOG_USERS",
     "EPP_TARGET",
-    "KV_PRESSURE_USERS",
     "PRESSURE_KV_BLOCKS",
+    "PRESSURE_MAX_TOKENS",
+    "PRESSURE_USERS",
     "REAL_ENGINE_ARGS",
     "REAL_FAULTS",
     "REAL_SCENARIOS",
@@ -317,27 +317,20 @@ SCENARIOS: dict[str, Scenario] = {
 
 # -- a real vLLM (`obsctl scenario run NAME --engine vllm-cpu`, docs/real-engine.md) -------
 # The simulator's admin API cannot fault a real engine: these faults are caused the way
-# they happen. "pressure": clients back to back on the real replica, whose KV cache is
-# shrunk to PRESSURE_KV_BLOCKS blocks (3,072 tokens of the tiny model) by REAL_ENGINE_ARGS;
-# "kill": SIGKILL of the real server's process group.
+# they happen. "pressure": PRESSURE_USERS clients back to back on the real replica, whose
+# KV cache is shrunk to PRESSURE_KV_BLOCKS blocks (3,072 tokens of the tiny model) by
+# REAL_ENGINE_ARGS; "kill": SIGKILL of the real server's process group.
 REAL_FAULTS = ("pressure", "kill")
 PRESSURE_KV_BLOCKS = 24
 REAL_ENGINE_ARGS = ("--num-gpu-blocks-override", str(PRESSURE_KV_BLOCKS))
-# Replies of 400 tokens (the tiny model serves 512) to the seed mix's short prompts (one
-# block each): many sequences are admitted and outgrow their blocks at once, so they are
-# preempted. KV pressure: 100 clients keep the 24 blocks full (8-23 running) and the rest
-# waiting. Measured on vllm-cpu 0.32.0 without Prometheus (load average ~11 from other
-# work): the cache at 0.96-1.0, ~70 waiting at the least (89 median), ~5 preemptions/s,
-# /metrics answered in 0.3 s (1.7 s at most). 48 clients with ~250-token prompts drained
-# the queue whenever the API server fell behind (kv 0 in 4 samples of 35; /metrics up to 5 s).
-KV_PRESSURE_USERS = 100
-# A backlog over alerting.waiting_requests_warning (500 by default) takes more clients than
-# that: 560 kept ~540 waiting. The API server takes a burst in at its own pace on a busy
-# machine (620 clients crossed 500 waiting ~11 s after the start at a load average of 15:
-# VLLMQueueBacklog at 1.20x its minimum); 700 cross it sooner and stay clear of it.
-# tests/test_real_engine.py lowers the threshold instead, and makes its backlog with the
-# KV pressure's 100 clients.
-BACKLOG_USERS = 700
+# Measured on vllm-cpu 0.32.0 with 24 blocks: 560 clients kept ~540-550 requests waiting
+# (the engine runs 8-23), the cache at 1.0 and ~8 preemptions/s within 5 s. The API server
+# takes a burst in at its own pace on a busy machine (620 clients crossed 500 waiting ~11 s
+# after the start at a load average of 15: VLLMQueueBacklog at 1.20x its minimum); 700
+# cross alerting.waiting_requests_warning (500) sooner and stay clear of it.
+PRESSURE_USERS = 700
+# Replies of 400 tokens (the tiny model serves 512): sequences outgrow their blocks and
+# are preempted; short prompts fit one block each, so many are admitted and grow at once.
 PRESSURE_MAX_TOKENS = 400
 _PRESSURE_TOLERATED = {
     "VLLMKVCacheSaturated": "a full cache: the small KV cache is what makes the backlog",
@@ -349,7 +342,7 @@ _PRESSURE_TOLERATED = {
 }
 
 
-def _pressure(name: str, summary: str, alert: str, fraction: float, users: int) -> Scenario:
+def _pressure(name: str, summary: str, alert: str, fraction: float) -> Scenario:
     return Scenario(
         name,
         summary,
@@ -358,7 +351,7 @@ def _pressure(name: str, summary: str, alert: str, fraction: float, users: int) 
         (alert,),
         tolerated={k: v for k, v in _PRESSURE_TOLERATED.items() if k != alert},
         window_fraction=fraction,
-        burst_users=users,
+        burst_users=PRESSURE_USERS,
         burst_max_tokens=PRESSURE_MAX_TOKENS,
     )
 
@@ -373,14 +366,12 @@ REAL_SCENARIOS: dict[str, Scenario] = {
             "running sequences are preempted",
             "VLLMKVCacheSaturated",
             0.5,
-            KV_PRESSURE_USERS,
         ),
         _pressure(
             "queue-backlog",
             "more clients than the real engine runs: over 500 requests wait in its queue",
             "VLLMQueueBacklog",
             0.0,
-            BACKLOG_USERS,
         ),
         # last: the engine does not come back
         Scenario(
