@@ -206,14 +206,22 @@ def _note_models(where: dict[str, set[str]], alerts: list[dict[str, Any]]) -> No
             where.setdefault(labels.get("alertname", ""), set()).add(model)
 
 
-def wait_quiet(stack: StackState, timeout: float, say: Callable[[str], None]) -> set[str]:
-    """Wait until nothing but the Watchdog fires; return what is left. (Pending alerts
-    with an hour-long `for`, such as GPUUnderutilized, would never clear in time.)"""
+def wait_quiet(
+    stack: StackState,
+    timeout: float,
+    say: Callable[[str], None],
+    short: frozenset[str] = frozenset(),
+) -> set[str]:
+    """Wait until nothing but the Watchdog fires, and none of the `short` alerts (a `for`
+    that ends within `timeout`) is pending: such an alert fires during the scenario
+    without the fault (a fresh stack's first slow requests set the fast SLO burn pending).
+    Return what is left. (Pending alerts with an hour-long `for`, such as
+    GPUUnderutilized, would never clear in time.)"""
     end = time.monotonic() + timeout
     left: set[str] = set()
     while time.monotonic() < end:
         alerts = active_alerts(stack.prometheus_url)
-        left = _firing(alerts)
+        left = _firing(alerts) | (_firing(alerts, "pending") & short)
         if not left:
             return set()
         time.sleep(0.5)
@@ -260,7 +268,8 @@ def run_scenario(
     rules = loaded_rules(stack.prometheus_url)
     missing = [a for a in scenario.expected if not any(r.name == a for r in rules)]
     clear_faults(stack)
-    preexisting = wait_quiet(stack, settle_s, say)
+    short = frozenset(r.name for r in rules if r.alerting and r.for_s <= settle_s)
+    preexisting = wait_quiet(stack, settle_s, say, short)
     targets = fault_targets(scenario, stack)
     victim = target_model(scenario, stack)
     computed = minimums(scenario, stack, rules, target_of(scenario, stack, targets))
@@ -269,6 +278,8 @@ def run_scenario(
     budget = timeout_s or max([1.25 * (m or 0) for m in mins.values()] + [30.0]) + 15
     if scenario.fault not in REAL_FAULTS:  # a real engine's pressure is its own traffic
         wait_traffic(stack, targets)
+        # the traffic may have just started (a fresh stack): quiet again before the fault
+        preexisting |= wait_quiet(stack, settle_s, say, short)
     t0 = time.time()
     for target in targets:
         say(f"injecting {scenario.fault} on {target}")
