@@ -124,6 +124,18 @@ def _rename_vllm(text: str, tags: dict[str, str], gen: RayGeneration) -> list[st
     return out
 
 
+def _counter(
+    out: list[str], gen: RayGeneration, name: str, text: str, rows: list[tuple[str, float]]
+) -> None:
+    """A Serve counter, one sample per (rendered labels, value), as `<name>_total`; on 2.49
+    also its deprecated gauge twin under the bare name (RAY_EXPORT_COUNTER_AS_GAUGE)."""
+    _family(out, name, "counter", text)
+    out.extend(f"{name}_total{{{lab}}} {float(n)}" for lab, n in rows)
+    if not gen.sanitized:
+        _family(out, name, "gauge", f"(DEPRECATED, use {name}_total metric instead) {text}")
+        out.extend(f"{name}{{{lab}}} {float(n)}" for lab, n in rows)
+
+
 def ray_worker_exposition(vllm_text: str, pod: str, stats: RayServeStats) -> bytes:
     gen = stats.generation
     tags = global_tags(pod, gen.ray)
@@ -140,11 +152,7 @@ def ray_worker_exposition(vllm_text: str, pod: str, stats: RayServeStats) -> byt
         ("ray_serve_deployment_request_counter", total, "The number of queries that have been processed in this replica."),
         ("ray_serve_deployment_error_counter", stats.errors, "The number of exceptions that have occurred in this replica."),
     ):  # fmt: skip
-        _family(out, name, "counter", text)
-        out.append(f"{name}_total{{{lab}}} {float(value)}")
-        if not gen.sanitized:  # 2.49's deprecated gauge twin
-            _family(out, name, "gauge", f"(DEPRECATED, use {name}_total metric instead) {text}")
-            out.append(f"{name}{{{lab}}} {float(value)}")
+        _counter(out, gen, name, text, [(lab, value)])
     _family(out, "ray_serve_replica_processing_queries", "gauge", "The current number of queries being processed.")  # fmt: skip
     out.append(f"ray_serve_replica_processing_queries{{{_labels({**serve, **tags})}}} {float(stats.ongoing)}")  # fmt: skip
     return ("\n".join(out) + "\n").encode()
@@ -176,28 +184,25 @@ class RayHead:
                 by_status[key] = by_status.get(key, 0) + n
             ongoing += stats.ongoing
 
-        def counter(name: str, text: str, rows: list[tuple[dict[str, str], int]]) -> None:
-            _family(out, name, "counter", text)
-            out.extend(f"{name}_total{{{_labels({**lab, **tags})}}} {float(n)}" for lab, n in rows)
-            if not gen.sanitized:  # 2.49's deprecated gauge twin (RAY_EXPORT_COUNTER_AS_GAUGE)
-                _family(out, name, "gauge", f"(DEPRECATED, use {name}_total metric instead) {text}")
-                out.extend(f"{name}{{{_labels({**lab, **tags})}}} {float(n)}" for lab, n in rows)
-
         http = {"route": "/", "method": "POST"}
-        counter(
+        _counter(
+            out,
+            gen,
             "ray_serve_num_http_requests",
             "The number of HTTP requests processed.",
             [
-                ({**http, "application": app, "status_code": code}, n)
+                (_labels({**http, "application": app, "status_code": code, **tags}), n)
                 for (app, code), n in sorted(by_status.items())
             ],
         )
         # proxy.py: is_error = the status starts with 4 or 5; error_code = the status
-        counter(
+        _counter(
+            out,
+            gen,
             "ray_serve_num_http_error_requests",
             "The number of errored HTTP responses.",
             [
-                ({**http, "error_code": code, "application": app}, n)
+                (_labels({**http, "error_code": code, "application": app, **tags}), n)
                 for (app, code), n in sorted(by_status.items())
                 if code.startswith(("4", "5"))
             ],
