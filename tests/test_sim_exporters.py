@@ -66,12 +66,18 @@ def test_each_exporter_serves_its_metrics_with_its_content_type(sim: SimThread) 
         assert _get(port, "/v1/models").status_code == 404, port
 
 
-def test_a_crashed_ray_replica_is_unhealthy_at_its_head_until_it_returns(
-    sim: SimThread,
-) -> None:
+def _ray_parts(sim: SimThread) -> tuple[str, int, dict]:
+    """The simulator's admin URL, its Ray head's port and its Ray replica."""
     admin = f"http://127.0.0.1:{sim.cfg.admin_port}"
     head = sim.manifest["ray_heads"][0]["port"]
     ray = next(r for r in sim.manifest["replicas"] if r["runtime"] == "rayservice")
+    return admin, head, ray
+
+
+def test_a_crashed_ray_replica_is_unhealthy_at_its_head_until_it_returns(
+    sim: SimThread,
+) -> None:
+    admin, head, ray = _ray_parts(sim)
     healthy = "ray_serve_deployment_replica_healthy"
     assert value(_get(head).text, healthy) == 1
     resp = shared_client().post(f"{admin}/faults", json={"fault": "crash", "target": ray["pod"]})
@@ -116,9 +122,7 @@ def test_the_ray_head_counts_responses_and_errors_per_application(ray: str, twin
 def test_an_error_storm_on_a_ray_replica_reaches_its_heads_proxy_counters(
     sim: SimThread,
 ) -> None:
-    admin = f"http://127.0.0.1:{sim.cfg.admin_port}"
-    head = sim.manifest["ray_heads"][0]["port"]
-    ray = next(r for r in sim.manifest["replicas"] if r["runtime"] == "rayservice")
+    admin, head, ray = _ray_parts(sim)
     before = value(_get(head).text, f"{ERRORS}_total", application="org/ray-model")
     fault = {"fault": "error-storm", "target": ray["pod"], "params": {"ratio": 1.0}}
     assert shared_client().post(f"{admin}/faults", json=fault).status_code < 300
