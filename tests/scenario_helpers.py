@@ -38,7 +38,19 @@ def run_scenarios(
     run = subprocess.run(
         scenario_cmd(repo_root, names, models), capture_output=True, text=True, timeout=timeout
     )
-    return json.loads(run.stdout)["results"]
+    return scenario_results(run.stdout, run.stderr)
+
+
+def scenario_results(stdout: str, stderr: str) -> list[dict[str, Any]]:
+    """`--json`'s results, or an AssertionError that quotes what came instead (the error
+    document `{"error": ..., "exit_code": N}`, or the end of stderr when no JSON came)."""
+    try:
+        doc = json.loads(stdout)
+    except json.JSONDecodeError:
+        raise AssertionError(f"no JSON; stderr: {stderr[-2000:]}") from None
+    if not isinstance(doc, dict) or "results" not in doc:
+        raise AssertionError(f"no results: {json.dumps(doc)[:1000]}; stderr: {stderr[-2000:]}")
+    return doc["results"]
 
 
 def run_side_by_side(cmds: Mapping[K, list[str]], timeout: float) -> dict[K, tuple[int, str, str]]:

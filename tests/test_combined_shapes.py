@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from scenario_helpers import run_side_by_side, scenario_cmd
+from scenario_helpers import run_side_by_side, scenario_cmd, scenario_results
 
 pytestmark = pytest.mark.e2e
 
@@ -42,9 +42,9 @@ def test_runtime_models_page_alone_with_the_cluster_label(repo_root: Path, tmp_p
     failures = []
     for runtime, (_rc, out, err) in run_side_by_side(cmds, timeout=400).items():
         try:
-            (res,) = json.loads(out)["results"]
-        except (json.JSONDecodeError, ValueError):
-            failures.append(f"{runtime}: no result; stderr: {err[-2000:]}")
+            (res,) = scenario_results(out, err)
+        except (AssertionError, ValueError) as no_result:
+            failures.append(f"{runtime}: {no_result}")
             continue
         if not res["ok"]:
             failures.append(f"{runtime}: {json.dumps(res)}")

@@ -82,6 +82,9 @@ def test_refused_is_unreachable_and_hung_is_a_timeout() -> None:
         )
 
         hung = socket.socket()
+        # As every server of the stack does: a TIME_WAIT left on the port by an earlier
+        # connection must not refuse the bind (port_is_free probes with SO_REUSEADDR too).
+        hung.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         hung.bind(("127.0.0.1", ports.one()))
         hung.listen(8)  # accepts the connection, never answers
         accepted: list[socket.socket] = []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from scenario_helpers import run_side_by_side, scenario_cmd
+from scenario_helpers import run_side_by_side, scenario_cmd, scenario_results
 
 from observability.config import BundleConfig
 from observability.httppool import shared_client
@@ -107,9 +107,9 @@ def test_rayservice_scenarios_page_on_both_naming_generations(repo_root: Path) -
     failures = []
     for (v, half), (_rc, out, err) in run_side_by_side(cmds, timeout=560).items():
         try:
-            results = json.loads(out)["results"]
-        except json.JSONDecodeError:
-            failures.append(f"ray {v}: no JSON; stderr: {err[-2000:]}")
+            results = scenario_results(out, err)
+        except AssertionError as no_results:
+            failures.append(f"ray {v} {half}: {no_results}")
             continue
         assert [r["scenario"] for r in results] == list(half)
         for res in results:

@@ -220,7 +220,11 @@ def wait_quiet(
     end = time.monotonic() + timeout
     left: set[str] = set()
     while time.monotonic() < end:
-        alerts = active_alerts(stack.prometheus_url)
+        try:
+            alerts = active_alerts(stack.prometheus_url)
+        except PromError:  # one slow answer on a loaded machine: the next poll retries
+            time.sleep(0.5)
+            continue
         left = _firing(alerts) | (_firing(alerts, "pending") & short)
         if not left:
             return set()
@@ -237,8 +241,12 @@ def wait_traffic(stack: StackState, pods: list[str], timeout: float = 30.0) -> N
     expr = "sum by (pod) (increase(vllm:generation_tokens_total[10s])) > 0"
     end = time.monotonic() + timeout
     while wanted and time.monotonic() < end:
-        with Prometheus(stack.prometheus_url, timeout=5.0) as prom:
-            res = prom.query(expr)
+        try:
+            with Prometheus(stack.prometheus_url, timeout=5.0) as prom:
+                res = prom.query(expr)
+        except PromError:  # as in wait_quiet: retry on the next poll
+            time.sleep(0.5)
+            continue
         if wanted <= {r["metric"].get("pod") for r in res}:
             return
         time.sleep(0.5)
