@@ -10,9 +10,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from observability.alerting import recording as rec
 from observability.config import BundleConfig
 from observability.dashboards.availability import GATED, UNRELEASED
-from observability.metrics.names import DCGM
+from observability.metrics.names import DCGM, VLLM
 from observability.render.rbac import rbac as render_rbac
 from observability.verify import Options, VerifyRun, run_verify
 from observability.verify import bundle as bundle_facts
@@ -143,6 +144,12 @@ class Harness:
             timeout,
             "rates",
         )
+        # The p99 stats of the single pane read recorded quantiles, which follow the raw
+        # rates by up to a rule evaluation or two (grafana.panels found 'p99 TTFT' empty
+        # in one CI run when only the raw rate was waited for). `>= 0` drops a NaN.
+        for key in (VLLM.TTFT.key, VLLM.ITL.key, VLLM.E2E.key):
+            expr = f'{rec.QUANTILE_RATE1M[key]}{{quantile="0.99"}} >= 0'
+            wait_until(lambda e=expr: self.prom.query(e), timeout, expr)
 
     def wait_scraped(self, expr: str, timeout: float = 15.0) -> None:
         wait_until(lambda: self.prom.query(expr), timeout, expr)
